@@ -1,0 +1,271 @@
+/* synack core: the public contract of the protocol stack.
+ *
+ * core/ is pure protocol logic (design brief §8): no syscalls, no clock
+ * reads, no globals, no libev. Time is passed in (sk_time_t, µs), frames
+ * leave through the link callbacks given at creation, and everything the
+ * caller must know about (a socket became readable, a state changed) is
+ * reported through hooks. One struct sk_stack is one host: one MAC, one IPv4
+ * address. The caller serialises all calls on one stack (the shim holds its
+ * stack lock around every call).
+ *
+ * Errors are negative errno values (-EAGAIN, -ECONNRESET, ...): the shim
+ * turns them into errno.
+ */
+#ifndef SYNACK_CORE_STACK_H
+#define SYNACK_CORE_STACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sk_time.h"
+
+struct sk_stack;
+
+/* ------------------------------------------------------------------ */
+/* The link: how frames leave the stack                                */
+/* ------------------------------------------------------------------ */
+
+struct sk_link_ops {
+	/* Transmit one complete Ethernet II frame (no FCS). The buffer is only
+	 * valid for the duration of the call. Returns 0 or -errno (the frame is
+	 * then lost; TCP recovers by retransmission). */
+	int (*xmit)(void *ctx, const uint8_t *frame, size_t len);
+};
+
+/* Flags of a received frame (sk_input). */
+enum sk_rx_flags {
+	/* The L4 checksum must not be verified: the frame came from a local
+	 * kernel peer that left it unfilled (AF_PACKET TP_STATUS_CSUMNOTREADY)
+	 * or already verified (TP_STATUS_CSUM_VALID). */
+	SK_RX_CSUM_TRUSTED = 1u << 0,
+};
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                       */
+/* ------------------------------------------------------------------ */
+
+struct sk_config {
+	uint8_t mac[6];
+	uint32_t addr;       /* our IPv4 address, host byte order */
+	uint8_t prefix_len;  /* on-link prefix, 1..32 */
+	uint32_t gateway;    /* host byte order; 0 = no gateway (on-link only) */
+	uint16_t mtu;        /* IP MTU of the link, 68..9000 */
+
+	uint32_t msl_ms;         /* TIME_WAIT lasts 2*MSL. Default 30000. */
+	uint32_t fin_timeout_ms; /* orphaned FIN_WAIT_2 lifetime. Default 60000. */
+	uint32_t syn_retries;    /* SYN retransmissions before ETIMEDOUT. Default 6. */
+
+	uint32_t max_sockets; /* size of the socket arena. Default 4096. */
+	uint32_t rcvbuf;      /* per-connection receive buffer, bytes. Default 256 KiB. */
+	uint32_t sndbuf;      /* per-connection send buffer, bytes. Default 256 KiB. */
+
+	/* Randomness is injected so tests are deterministic (RFC 6528 ISN key,
+	 * RFC 6056 ephemeral ports). The shim fills both from getrandom(). */
+	uint8_t isn_key[16];
+	uint64_t rng_seed;
+};
+
+/* Fill *cfg with defaults (zero MAC and address; the caller sets those). */
+void sk_config_defaults(struct sk_config *cfg);
+
+/* ------------------------------------------------------------------ */
+/* Hooks: what the stack reports to its owner                          */
+/* ------------------------------------------------------------------ */
+
+/* TCP states, numbered as Linux numbers them (include/net/tcp_states.h) so
+ * TCP_INFO answers match the kernel's. */
+enum sk_tcp_state {
+	SK_TCP_ESTABLISHED = 1,
+	SK_TCP_SYN_SENT = 2,
+	SK_TCP_SYN_RECEIVED = 3,
+	SK_TCP_FIN_WAIT_1 = 4,
+	SK_TCP_FIN_WAIT_2 = 5,
+	SK_TCP_TIME_WAIT = 6,
+	SK_TCP_CLOSED = 7,
+	SK_TCP_CLOSE_WAIT = 8,
+	SK_TCP_LAST_ACK = 9,
+	SK_TCP_LISTEN = 10,
+	SK_TCP_CLOSING = 11,
+};
+
+const char *sk_tcp_state_name(enum sk_tcp_state s); /* "SYN_SENT", ... */
+
+struct sk_endpoint {
+	uint32_t addr; /* host byte order */
+	uint16_t port; /* host byte order */
+};
+
+/* One state transition, for SYNACK_TRACE=states and tests. */
+struct sk_state_change {
+	sk_time_t now;
+	int sock;
+	struct sk_endpoint local, remote;
+	enum sk_tcp_state from, to;
+	const char *cause; /* short, static: "rcv SYN+ACK", "close()", "2MSL timeout", ... */
+	uint16_t mss;      /* effective send MSS; meaningful from ESTABLISHED on */
+};
+
+enum sk_log_level { SK_LOG_ERROR = 0, SK_LOG_WARN, SK_LOG_INFO, SK_LOG_DEBUG };
+
+struct sk_hooks {
+	void *ctx;
+	/* The readiness (sk_poll) of socket `sock` may have changed: data or
+	 * a FIN arrived, send space opened, a connection completed, failed or
+	 * was reset, a listener got a connection. Called with the stack in a
+	 * consistent state; must not call back into the stack. May be NULL. */
+	void (*wake)(void *ctx, int sock);
+	/* Every TCP state transition. May be NULL. */
+	void (*state_change)(void *ctx, const struct sk_state_change *ev);
+	/* A log line (no trailing newline). May be NULL. */
+	void (*log)(void *ctx, enum sk_log_level level, const char *msg);
+};
+
+/* ------------------------------------------------------------------ */
+/* Stack life and the driving loop                                     */
+/* ------------------------------------------------------------------ */
+
+/* Returns NULL on allocation failure or an invalid configuration (the
+ * reason goes to hooks->log at SK_LOG_ERROR). `link` and `hooks` are
+ * copied. */
+struct sk_stack *sk_stack_new(const struct sk_config *cfg, const struct sk_link_ops *link,
+			      void *link_ctx, const struct sk_hooks *hooks);
+void sk_stack_free(struct sk_stack *st);
+
+/* Feed one received Ethernet frame. Every byte is untrusted. Frames longer
+ * than the MTU are accepted (GSO super-frames from a veth peer, up to 64 KiB
+ * of IP). */
+void sk_input(struct sk_stack *st, const uint8_t *frame, size_t len, unsigned rx_flags,
+	      sk_time_t now);
+
+/* The earliest time at which sk_run_timers has work to do, or SK_TIME_NEVER.
+ * Cheap (O(1)): the shim asks after every call. */
+sk_time_t sk_next_deadline(const struct sk_stack *st);
+
+/* Run everything due at or before `now` (retransmissions, delayed ACKs,
+ * TIME_WAIT expiry, ARP retries and expiry). */
+void sk_run_timers(struct sk_stack *st, sk_time_t now);
+
+/* ------------------------------------------------------------------ */
+/* TCP sockets                                                         */
+/* ------------------------------------------------------------------ */
+/* A socket is an index into the stack's arena (>= 0). After sk_close the
+ * index belongs to the stack again (the connection may live on, orphaned,
+ * through FIN_WAIT/TIME_WAIT) and must not be used by the caller. */
+
+/* Poll bits: the values of <poll.h> on Linux, so the shim passes them
+ * through unchanged (it asserts equality at compile time). */
+#define SK_POLLIN 0x001
+#define SK_POLLPRI 0x002
+#define SK_POLLOUT 0x004
+#define SK_POLLERR 0x008
+#define SK_POLLHUP 0x010
+#define SK_POLLRDNORM 0x040
+#define SK_POLLWRNORM 0x100
+#define SK_POLLRDHUP 0x2000
+
+/* sk_recv flags */
+#define SK_MSG_PEEK 0x1
+
+/* sk_shutdown how */
+#define SK_SHUT_RD 0
+#define SK_SHUT_WR 1
+#define SK_SHUT_RDWR 2
+
+/* Options (sk_setopt / sk_getopt). Values are ints; booleans are 0/1. */
+enum sk_opt {
+	SK_OPT_REUSEADDR,
+	SK_OPT_KEEPALIVE,
+	SK_OPT_NODELAY,
+	SK_OPT_MAXSEG,    /* get: effective send MSS (or the user cap before connect) */
+	SK_OPT_KEEPIDLE,  /* seconds */
+	SK_OPT_KEEPINTVL, /* seconds */
+	SK_OPT_KEEPCNT,
+	SK_OPT_RCVBUF,
+	SK_OPT_SNDBUF,
+	SK_OPT_QUICKACK,
+	SK_OPT_LINGER_ABORT, /* 1: close() aborts with RST (SO_LINGER {1, 0}) */
+	SK_OPT_ACCEPTCONN,   /* get only: 1 when listening */
+	SK_OPT__COUNT
+};
+
+int sk_socket(struct sk_stack *st); /* new socket in CLOSED; -ENOBUFS when the arena is full */
+
+/* addr 0 = INADDR_ANY; port 0 = an ephemeral port (RFC 6056, random).
+ * -EADDRNOTAVAIL if addr is neither ours nor 0, -EADDRINUSE, -EINVAL if
+ * already bound. */
+int sk_bind(struct sk_stack *st, int sock, uint32_t addr, uint16_t port);
+
+/* -EINVAL if connected. Binds an ephemeral port if unbound. */
+int sk_listen(struct sk_stack *st, int sock, int backlog, sk_time_t now);
+
+/* Starts an active open and returns -EINPROGRESS, or an immediate error:
+ * -EALREADY (SYN_SENT), -EISCONN, -ENETUNREACH, -EADDRNOTAVAIL (no ephemeral
+ * port). Completion or failure is reported through sk_poll (POLLOUT or
+ * POLLERR) and sk_take_error. */
+int sk_connect(struct sk_stack *st, int sock, uint32_t addr, uint16_t port, sk_time_t now);
+
+/* Takes an established connection off a listener's accept queue:
+ * returns the new socket, or -EAGAIN, -EINVAL (not listening). */
+int sk_accept(struct sk_stack *st, int sock, struct sk_endpoint *peer);
+
+/* Queue up to len bytes for sending; returns the count accepted (> 0),
+ * -EAGAIN (no space, or the handshake is not complete), -EPIPE (we shut
+ * down writing or the connection is closed), -ECONNRESET, -ENOTCONN. */
+ssize_t sk_send(struct sk_stack *st, int sock, const void *buf, size_t len, sk_time_t now);
+
+/* Copy out up to len received bytes (> 0), 0 at end of stream (the peer's
+ * FIN was consumed, or SHUT_RD), -EAGAIN, -ENOTCONN, or a pending error
+ * (-ECONNRESET, -ETIMEDOUT...) once. */
+ssize_t sk_recv(struct sk_stack *st, int sock, void *buf, size_t len, int flags, sk_time_t now);
+
+int sk_shutdown(struct sk_stack *st, int sock, int how, sk_time_t now);
+
+/* Release the socket: graceful close (FIN after queued data), or RST with
+ * SK_OPT_LINGER_ABORT or when unread data is discarded (RFC 9293 §3.10.4,
+ * as Linux does). Always succeeds. */
+void sk_close(struct sk_stack *st, int sock, sk_time_t now);
+
+/* Readiness exactly as Linux tcp_poll() reports it (SK_POLL* bits). */
+unsigned sk_poll(const struct sk_stack *st, int sock);
+
+/* SO_ERROR: returns and clears the pending error (a positive errno, or 0). */
+int sk_take_error(struct sk_stack *st, int sock);
+
+int sk_setopt(struct sk_stack *st, int sock, enum sk_opt opt, int value);
+int sk_getopt(const struct sk_stack *st, int sock, enum sk_opt opt, int *value);
+
+int sk_getsockname(const struct sk_stack *st, int sock, struct sk_endpoint *out);
+int sk_getpeername(const struct sk_stack *st, int sock, struct sk_endpoint *out); /* -ENOTCONN */
+
+enum sk_tcp_state sk_sock_state(const struct sk_stack *st, int sock);
+
+/* Bytes readable now (FIONREAD) and bytes not yet acknowledged (SIOCOUTQ). */
+size_t sk_rx_queued(const struct sk_stack *st, int sock);
+size_t sk_tx_queued(const struct sk_stack *st, int sock);
+
+/* True when no connection has queued data, an unacknowledged FIN or a
+ * handshake in progress: the shim's exit linger waits for this. TIME_WAIT,
+ * FIN_WAIT_2 and LISTEN count as quiescent. */
+bool sk_quiescent(const struct sk_stack *st);
+
+/* ------------------------------------------------------------------ */
+/* Counters                                                            */
+/* ------------------------------------------------------------------ */
+
+struct sk_stats {
+	uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes, tx_errors;
+	uint64_t rx_drop_short, rx_drop_not_ours, rx_drop_ethertype;
+	uint64_t arp_rx, arp_replies_sent, arp_requests_sent, arp_resolve_failed, arp_queue_drops;
+	uint64_t ip_rx, ip_drop_bad_header, ip_drop_bad_csum, ip_drop_fragment, ip_drop_not_ours,
+		ip_drop_proto;
+	uint64_t icmp_rx, icmp_echo_replies, icmp_drop;
+	uint64_t tcp_rx_segs, tcp_tx_segs, tcp_drop_bad_csum, tcp_drop_malformed, tcp_rst_sent,
+		tcp_retransmits, tcp_conn_active, tcp_conn_passive, tcp_conn_reset,
+		tcp_challenge_acks, tcp_drop_out_of_window;
+};
+
+const struct sk_stats *sk_get_stats(const struct sk_stack *st);
+
+#endif

@@ -1,0 +1,105 @@
+/* Internal contract between the layers of core/ (not for shim/ or netdev/).
+ *
+ *   sk_input -> Ethernet -> ARP | IPv4 -> ICMP | TCP (sk_tcp_input)
+ *   TCP output -> sk_ip_tx_buf / sk_ip_tx_send -> next hop -> ARP -> link xmit
+ *
+ * Output builds each frame in place in the stack's transmit buffer: the
+ * layer above writes its header and payload at the L4 offset, leaving
+ * headroom for the IPv4 and Ethernet headers (lwIP's pbuf idea without the
+ * pbuf): one copy of the payload from the socket buffer, none after.
+ */
+#ifndef SYNACK_CORE_STACK_IMPL_H
+#define SYNACK_CORE_STACK_IMPL_H
+
+#include <stdarg.h>
+
+#include "ethernet.h"
+#include "ipv4.h"
+#include "stack.h"
+
+struct sk_tcp;       /* TCP module state: socket arena, tables, timers (tcp*.c) */
+struct sk_arp_cache; /* neighbour cache and its pending-frame queue (arp_cache.c) */
+
+/* Largest frame we ever build: Ethernet + a 9000-byte MTU. */
+#define SK_TX_FRAME_MAX (SK_ETH_HLEN + 9000)
+#define SK_L4_OFFSET (SK_ETH_HLEN + SK_IPV4_HLEN)
+
+struct sk_stack {
+	struct sk_config cfg;
+	struct sk_link_ops link;
+	void *link_ctx;
+	struct sk_hooks hooks;
+
+	struct sk_arp_cache *arp;
+	struct sk_tcp *tcp;
+	struct sk_stats stats;
+
+	uint16_t ip_id;     /* IPv4 identification counter */
+	uint64_t rng_state; /* splitmix64 state, seeded from cfg.rng_seed */
+
+	uint8_t txbuf[SK_TX_FRAME_MAX];
+};
+
+/* ---- services for every layer ---- */
+
+/* Deterministic PRNG (splitmix64) seeded from cfg.rng_seed. */
+uint64_t sk_rand64(struct sk_stack *st);
+
+/* printf-style log through hooks.log (no-op without a hook). */
+void sk_log(struct sk_stack *st, enum sk_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static inline void sk_wake(struct sk_stack *st, int sock)
+{
+	if (st->hooks.wake)
+		st->hooks.wake(st->hooks.ctx, sock);
+}
+
+/* ---- IPv4 output, used by ICMP and TCP ---- */
+
+/* Where the L4 header of the next outgoing packet goes (inside st->txbuf),
+ * and how many L4 bytes fit in one IP packet (MTU - 20). */
+static inline uint8_t *sk_ip_tx_buf(struct sk_stack *st, size_t *room)
+{
+	if (room)
+		*room = (size_t)st->cfg.mtu - SK_IPV4_HLEN;
+	return st->txbuf + SK_L4_OFFSET;
+}
+
+/* Finish the packet whose l4_len bytes of L4 header+payload are at
+ * sk_ip_tx_buf(): IPv4 header (DF set, TTL 64, never fragmented), next hop
+ * (on-link or the gateway), Ethernet header from the ARP cache, transmit.
+ * If the next hop is not resolved yet the frame is copied onto the ARP
+ * entry's bounded queue and a request goes out. Returns 0 (sent or queued),
+ * -ENETUNREACH (no route: off-link and no gateway), -EHOSTUNREACH (ARP gave
+ * up on this neighbour recently), -ENOBUFS (ARP queue full), or -EMSGSIZE
+ * (l4_len + 20 > MTU: a bug in the caller). */
+int sk_ip_tx_send(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_len, sk_time_t now);
+
+/* Would sk_ip_tx_send have a route to dst? (connect()'s ENETUNREACH) */
+bool sk_ip_route_ok(const struct sk_stack *st, uint32_t dst);
+
+/* ---- the TCP module, as stack.c drives it ---- */
+
+struct sk_tcp *sk_tcp_new(struct sk_stack *st);
+void sk_tcp_free(struct sk_tcp *tcp);
+
+/* One TCP segment (IP payload) from ip. `csum_trusted`: skip checksum
+ * verification (SK_RX_CSUM_TRUSTED). */
+void sk_tcp_input(struct sk_stack *st, const struct sk_ipv4_repr *ip, const uint8_t *seg,
+		  size_t len, bool csum_trusted, sk_time_t now);
+
+/* An ICMP error quoting one of our TCP segments (destination unreachable,
+ * fragmentation needed with next_mtu): `quoted` is the quoted IP header and
+ * at least 8 bytes of TCP header. For PMTU discovery and soft errors. */
+void sk_tcp_icmp_error(struct sk_stack *st, uint8_t type, uint8_t code, uint16_t next_mtu,
+		       const uint8_t *quoted, size_t quoted_len, sk_time_t now);
+
+sk_time_t sk_tcp_next_deadline(const struct sk_tcp *tcp);
+void sk_tcp_run_timers(struct sk_stack *st, sk_time_t now);
+
+/* ARP gave up on `addr`: connections in SYN_SENT towards it fail with
+ * EHOSTUNREACH. */
+void sk_tcp_neighbour_unreachable(struct sk_stack *st, uint32_t addr, sk_time_t now);
+
+#endif

@@ -1,0 +1,127 @@
+/* netdev: the devices a stack sends and receives Ethernet frames through.
+ *
+ * One small interface (lwIP's netif idea): send a frame, receive a batch,
+ * a pollable fd, the MAC and the MTU. Implementations: AF_PACKET (the real
+ * one), an in-memory link joining two stacks in one process (tests), and
+ * decorators that wrap any device: a pcap writer and an impairment filter
+ * (loss, duplication, reordering, delay).
+ *
+ * netdev depends only on core's frame types (SK_RX_* flags, sk_time_t).
+ * No device is thread-safe: its owner serialises calls (the shim does so
+ * under its stack lock).
+ */
+#ifndef SYNACK_NETDEV_NETDEV_H
+#define SYNACK_NETDEV_NETDEV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/sk_time.h"
+#include "../core/stack.h"
+
+/* A received frame. `data` stays valid until the next recv_batch or close
+ * on the same device. */
+struct netdev_frame {
+	const uint8_t *data;
+	size_t len;
+	unsigned flags; /* SK_RX_* (core/stack.h) */
+};
+
+struct netdev;
+
+struct netdev_ops {
+	/* Transmit one Ethernet frame. 0 or -errno (-EAGAIN when the device
+	 * queue is full: the frame is dropped, TCP retransmits). */
+	int (*send)(struct netdev *dev, const uint8_t *frame, size_t len);
+	/* Receive up to `max` frames without blocking. Returns the count
+	 * (0 = nothing pending) or -errno. `now` is for devices that model
+	 * time (delay): frames due later are not returned yet. */
+	int (*recv_batch)(struct netdev *dev, struct netdev_frame *frames, int max, sk_time_t now);
+	/* Earliest time a delayed frame becomes receivable (SK_TIME_NEVER if
+	 * none); lets the loop arm its timer. May be NULL = never. */
+	sk_time_t (*next_rx_time)(struct netdev *dev);
+	void (*close)(struct netdev *dev);
+};
+
+struct netdev {
+	const struct netdev_ops *ops;
+	char name[32];
+	uint8_t mac[6];
+	unsigned mtu;
+	/* Readable when frames may be pending (-1: none, e.g. the in-memory
+	 * link, which the test drives). */
+	int fd;
+};
+
+static inline int netdev_send(struct netdev *d, const uint8_t *f, size_t len)
+{
+	return d->ops->send(d, f, len);
+}
+
+static inline int netdev_recv_batch(struct netdev *d, struct netdev_frame *fr, int max,
+				    sk_time_t now)
+{
+	return d->ops->recv_batch(d, fr, max, now);
+}
+
+static inline sk_time_t netdev_next_rx_time(struct netdev *d)
+{
+	return d->ops->next_rx_time ? d->ops->next_rx_time(d) : SK_TIME_NEVER;
+}
+
+static inline void netdev_close(struct netdev *d)
+{
+	if (d)
+		d->ops->close(d);
+}
+
+/* An sk_link_ops whose ctx is a struct netdev *: plugs a device into
+ * sk_stack_new. */
+extern const struct sk_link_ops netdev_link_ops;
+
+/* ---- AF_PACKET ---------------------------------------------------- */
+
+/* Open an AF_PACKET/SOCK_RAW socket bound to `ifname` (or adopt
+ * `inherited_fd` >= 0, a packet socket opened by a privileged parent:
+ * SYNACK_PACKET_FD), with PACKET_AUXDATA on (checksum status of each
+ * frame) and our own outgoing frames ignored. MAC and MTU are read from
+ * the interface. On failure returns NULL and writes one line saying what
+ * is wrong and how to fix it into err. */
+struct netdev *netdev_afpacket_open(const char *ifname, int inherited_fd, char *err,
+				    size_t errlen);
+
+/* ---- in-memory link (tests) --------------------------------------- */
+
+/* Two ends; a frame sent on one end is received on the other. Bounded
+ * queue per direction (frames beyond it are dropped and counted). */
+struct memlink;
+struct memlink *memlink_new(unsigned mtu, unsigned queue_frames);
+/* End 0 or 1; owned by the link (closing it is a no-op). MACs are
+ * 02:00:00:00:00:01 and 02:00:00:00:00:02. */
+struct netdev *memlink_end(struct memlink *link, int which);
+void memlink_free(struct memlink *link);
+uint64_t memlink_dropped(const struct memlink *link);
+
+/* ---- decorators --------------------------------------------------- */
+
+/* Write every frame sent and received through `inner` to a pcap file
+ * (LINKTYPE_ETHERNET, µs timestamps from `now` of the last recv_batch or
+ * from the clock passed to each call). Takes ownership of inner. NULL and
+ * err on failure (cannot open the file). */
+struct netdev *netdev_pcap_wrap(struct netdev *inner, const char *path, char *err,
+				size_t errlen);
+
+/* Impairment (SYNACK_IMPAIR): applied to frames received from inner.
+ * Percentages in [0, 100], delay in µs; deterministic for a seed. */
+struct netdev_impair_cfg {
+	double loss_pct, dup_pct, reorder_pct;
+	sk_time_t delay_us;
+	uint64_t seed;
+};
+/* Parse "loss=2%,dup=1%,reorder=3%,delay=5ms,seed=42". 0 or -EINVAL with a
+ * message in err naming the bad field. */
+int netdev_impair_parse(const char *spec, struct netdev_impair_cfg *out, char *err,
+			size_t errlen);
+struct netdev *netdev_impair_wrap(struct netdev *inner, const struct netdev_impair_cfg *cfg);
+
+#endif
