@@ -13,6 +13,7 @@
 #ifndef SYNACK_NETDEV_NETDEV_H
 #define SYNACK_NETDEV_NETDEV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,7 +60,7 @@ static inline int netdev_send(struct netdev *d, const uint8_t *f, size_t len)
 }
 
 static inline int netdev_recv_batch(struct netdev *d, struct netdev_frame *fr, int max,
-				    sk_time_t now)
+                                    sk_time_t now)
 {
 	return d->ops->recv_batch(d, fr, max, now);
 }
@@ -87,8 +88,19 @@ extern const struct sk_link_ops netdev_link_ops;
  * frame) and our own outgoing frames ignored. MAC and MTU are read from
  * the interface. On failure returns NULL and writes one line saying what
  * is wrong and how to fix it into err. */
-struct netdev *netdev_afpacket_open(const char *ifname, int inherited_fd, char *err,
-				    size_t errlen);
+struct netdev *netdev_afpacket_open(const char *ifname, int inherited_fd, char *err, size_t errlen);
+
+/* Counters of an AF_PACKET device, for logs and stats. */
+struct netdev_afpacket_stats {
+	uint64_t rx_frames, tx_frames;
+	uint64_t rx_truncated; /* longer than the receive buffer: dropped */
+	uint64_t rx_ignored;   /* our own outgoing frames, other interfaces', VLAN-tagged */
+	uint64_t tx_errors;
+	int rcvbuf;        /* SO_RCVBUF obtained, bytes */
+	bool qdisc_bypass; /* PACKET_QDISC_BYPASS accepted by the kernel */
+};
+/* 0, or -EINVAL when dev is not an AF_PACKET device. */
+int netdev_afpacket_get_stats(const struct netdev *dev, struct netdev_afpacket_stats *out);
 
 /* ---- in-memory link (tests) --------------------------------------- */
 
@@ -105,11 +117,15 @@ uint64_t memlink_dropped(const struct memlink *link);
 /* ---- decorators --------------------------------------------------- */
 
 /* Write every frame sent and received through `inner` to a pcap file
- * (LINKTYPE_ETHERNET, µs timestamps from `now` of the last recv_batch or
- * from the clock passed to each call). Takes ownership of inner. NULL and
- * err on failure (cannot open the file). */
-struct netdev *netdev_pcap_wrap(struct netdev *inner, const char *path, char *err,
-				size_t errlen);
+ * (classic pcap, LINKTYPE_ETHERNET, snaplen 262144, µs timestamps read
+ * from CLOCK_REALTIME). Buffered; flushed when the buffer fills and on
+ * close. Takes ownership of inner (on success only). NULL and err on
+ * failure (cannot create the file).
+ *
+ * Decorators copy inner's name, MAC, MTU and fd. Moving the fd of the
+ * outermost device (dev->fd = a dup at a high number) is allowed: each
+ * decorator hands its dev->fd down to inner on every call. */
+struct netdev *netdev_pcap_wrap(struct netdev *inner, const char *path, char *err, size_t errlen);
 
 /* Impairment (SYNACK_IMPAIR): applied to frames received from inner.
  * Percentages in [0, 100], delay in µs; deterministic for a seed. */
@@ -120,8 +136,17 @@ struct netdev_impair_cfg {
 };
 /* Parse "loss=2%,dup=1%,reorder=3%,delay=5ms,seed=42". 0 or -EINVAL with a
  * message in err naming the bad field. */
-int netdev_impair_parse(const char *spec, struct netdev_impair_cfg *out, char *err,
-			size_t errlen);
+int netdev_impair_parse(const char *spec, struct netdev_impair_cfg *out, char *err, size_t errlen);
 struct netdev *netdev_impair_wrap(struct netdev *inner, const struct netdev_impair_cfg *cfg);
+
+/* What the impairment did (tests check that it really happened). */
+struct netdev_impair_stats {
+	uint64_t frames_in;  /* pulled from the inner device */
+	uint64_t frames_out; /* handed to the caller */
+	uint64_t lost, duplicated, reordered;
+	uint64_t overflow; /* dropped: holding queue full */
+};
+/* 0, or -EINVAL when dev is not an impairment wrapper. */
+int netdev_impair_get_stats(const struct netdev *dev, struct netdev_impair_stats *out);
 
 #endif

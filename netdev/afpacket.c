@@ -1,0 +1,411 @@
+/* The AF_PACKET device: the stack's own interface to the wire.
+ *
+ * A SOCK_RAW packet socket bound to one interface sees every Ethernet frame
+ * on it. Details that matter:
+ *  - PACKET_AUXDATA tells per frame whether the checksum can be trusted: a
+ *    local kernel peer (veth) leaves TCP checksums unfilled
+ *    (TP_STATUS_CSUMNOTREADY) or has verified them (TP_STATUS_CSUM_VALID);
+ *    verifying those would drop every segment.
+ *  - A veth peer hands over GSO super-frames (up to 64 KiB of IP), so each
+ *    receive buffer is that big; anything longer is detected with MSG_TRUNC
+ *    and dropped, never parsed half.
+ *  - PACKET_IGNORE_OUTGOING keeps our own transmissions out of the receive
+ *    queue; PACKET_OUTGOING frames are still dropped in case the kernel
+ *    predates the option.
+ *  - Frames arrive in batches (recvmmsg) into buffers allocated once, so the
+ *    receive path allocates nothing.
+ *  - The receive buffer is made large (SO_RCVBUFFORCE when privileged): a
+ *    kernel peer on veth sends faster than one loop iteration drains.
+ * The fd lives only in dev->fd because the shim may move it to a high
+ * number after opening.
+ */
+#include <errno.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "netdev.h"
+
+#define AFP_BATCH 32
+/* 64 KiB of IP (a GSO super-frame) plus Ethernet and VLAN headers, rounded
+ * up to a page multiple. */
+#define AFP_FRAME_MAX (64u * 1024u + 4096u)
+#define AFP_RCVBUF    (32 * 1024 * 1024)
+#define AFP_SNDBUF    (4 * 1024 * 1024)
+/* Batches read in one recv_batch when every frame in them was filtered
+ * out: bounds the time spent, the caller comes back while fd is readable. */
+#define AFP_MAX_EMPTY_ROUNDS 8
+
+struct afp_dev {
+	struct netdev dev; /* first: the netdev pointer is the afp_dev pointer */
+	int ifindex;
+	struct netdev_afpacket_stats stats;
+
+	struct mmsghdr msgs[AFP_BATCH];
+	struct iovec iov[AFP_BATCH];
+	struct sockaddr_ll from[AFP_BATCH];
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+	} ctrl[AFP_BATCH];
+	uint8_t *frames; /* AFP_BATCH * AFP_FRAME_MAX */
+};
+
+static const struct netdev_ops afp_ops;
+
+static struct afp_dev *to_afp(struct netdev *dev)
+{
+	return (struct afp_dev *)dev;
+}
+
+/* recvmmsg rewrites the lengths it is given: reset them before each call. */
+static void afp_arm(struct afp_dev *a, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct msghdr *m = &a->msgs[i].msg_hdr;
+
+		m->msg_name = &a->from[i];
+		m->msg_namelen = sizeof(a->from[i]);
+		m->msg_iov = &a->iov[i];
+		m->msg_iovlen = 1;
+		m->msg_control = a->ctrl[i].buf;
+		m->msg_controllen = sizeof(a->ctrl[i].buf);
+		m->msg_flags = 0;
+		a->iov[i].iov_base = a->frames + (size_t)i * AFP_FRAME_MAX;
+		a->iov[i].iov_len = AFP_FRAME_MAX;
+	}
+}
+
+static unsigned aux_flags(struct msghdr *m, bool *vlan)
+{
+	*vlan = false;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		struct tpacket_auxdata aux;
+
+		if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA ||
+		    c->cmsg_len < CMSG_LEN(sizeof(aux)))
+			continue;
+		memcpy(&aux, CMSG_DATA(c), sizeof(aux));
+		/* The kernel removed a VLAN tag: the frame is not for our
+		 * untagged stack, and what is left would parse as if it were. */
+		*vlan = (aux.tp_status & TP_STATUS_VLAN_VALID) != 0;
+		if (aux.tp_status & (TP_STATUS_CSUMNOTREADY | TP_STATUS_CSUM_VALID))
+			return SK_RX_CSUM_TRUSTED;
+	}
+	return 0;
+}
+
+/* Keep frame i of the batch? Fills *out when yes. */
+static bool afp_accept(struct afp_dev *a, int i, struct netdev_frame *out)
+{
+	struct msghdr *m = &a->msgs[i].msg_hdr;
+	bool vlan;
+	unsigned flags;
+
+	if (m->msg_flags & MSG_TRUNC) {
+		a->stats.rx_truncated++;
+		return false;
+	}
+	flags = aux_flags(m, &vlan);
+	if (a->from[i].sll_pkttype == PACKET_OUTGOING || a->from[i].sll_ifindex != a->ifindex ||
+	    vlan) {
+		/* Other interfaces' frames can only be ones queued on an
+		 * inherited socket before it was bound to ours. */
+		a->stats.rx_ignored++;
+		return false;
+	}
+	out->data = a->iov[i].iov_base;
+	out->len = a->msgs[i].msg_len;
+	out->flags = flags;
+	return true;
+}
+
+static int afp_recv_batch(struct netdev *dev, struct netdev_frame *frames, int max, sk_time_t now)
+{
+	struct afp_dev *a = to_afp(dev);
+	int want = max < AFP_BATCH ? max : AFP_BATCH;
+
+	(void)now;
+	if (want <= 0)
+		return 0;
+	for (int round = 0; round < AFP_MAX_EMPTY_ROUNDS; round++) {
+		int got, n = 0;
+
+		afp_arm(a, want);
+		got = recvmmsg(a->dev.fd, a->msgs, (unsigned)want, MSG_DONTWAIT, NULL);
+		if (got < 0) {
+			/* EINTR: nothing lost, the fd stays readable. */
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return 0;
+			return -errno;
+		}
+		for (int i = 0; i < got; i++)
+			if (afp_accept(a, i, &frames[n]))
+				n++;
+		a->stats.rx_frames += (uint64_t)n;
+		if (n > 0 || got < want)
+			return n;
+	}
+	return 0;
+}
+
+static int afp_send(struct netdev *dev, const uint8_t *frame, size_t len)
+{
+	struct afp_dev *a = to_afp(dev);
+	ssize_t n;
+
+	do
+		n = send(a->dev.fd, frame, len, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		int e = errno;
+
+		a->stats.tx_errors++;
+		/* A full device queue says ENOBUFS (qdisc bypass) or EAGAIN:
+		 * both mean "dropped, try later", which TCP handles. */
+		return e == ENOBUFS || e == EWOULDBLOCK ? -EAGAIN : -e;
+	}
+	a->stats.tx_frames++;
+	return 0;
+}
+
+static void afp_close(struct netdev *dev)
+{
+	struct afp_dev *a = to_afp(dev);
+
+	if (a->dev.fd >= 0)
+		close(a->dev.fd);
+	free(a->frames);
+	free(a);
+}
+
+static const struct netdev_ops afp_ops = {
+    .send = afp_send,
+    .recv_batch = afp_recv_batch,
+    .next_rx_time = NULL,
+    .close = afp_close,
+};
+
+/* ---- opening ------------------------------------------------------ */
+
+/* Look the interface up without privileges (a plain UDP socket serves the
+ * ioctls), so that a missing or down interface is reported as such rather
+ * than as a permission problem. */
+static int query_iface(struct afp_dev *a, const char *ifname, char *err, size_t errlen)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int rc = -1;
+
+	if (s < 0) {
+		snprintf(err, errlen, "cannot query interface '%s': socket: %s", ifname,
+		         strerror(errno));
+		return -1;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, ifname, strlen(ifname));
+	if (ioctl(s, SIOCGIFINDEX, &ifr) < 0) {
+		if (errno == ENODEV)
+			snprintf(err, errlen,
+			         "interface '%s' does not exist in this network namespace — "
+			         "check SYNACK_IFACE (ip link)",
+			         ifname);
+		else
+			snprintf(err, errlen, "cannot query interface '%s': %s", ifname,
+			         strerror(errno));
+		goto out;
+	}
+	a->ifindex = ifr.ifr_ifindex;
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0 || !(ifr.ifr_flags & IFF_UP)) {
+		snprintf(err, errlen, "interface '%s' is down — bring it up: ip link set %s up",
+		         ifname, ifname);
+		goto out;
+	}
+	if (ioctl(s, SIOCGIFHWADDR, &ifr) < 0 || ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
+		snprintf(err, errlen,
+		         "interface '%s' is not an Ethernet interface — synack needs one "
+		         "(a veth or a NIC), not loopback or a tunnel",
+		         ifname);
+		goto out;
+	}
+	memcpy(a->dev.mac, ifr.ifr_hwaddr.sa_data, 6);
+	if (ioctl(s, SIOCGIFMTU, &ifr) < 0 || ifr.ifr_mtu < 68) {
+		snprintf(err, errlen, "cannot read the MTU of interface '%s'", ifname);
+		goto out;
+	}
+	a->dev.mtu = (unsigned)ifr.ifr_mtu;
+	rc = 0;
+out:
+	close(s);
+	return rc;
+}
+
+/* Is `fd` (SYNACK_PACKET_FD) really a raw packet socket? */
+static int check_inherited(int fd, char *err, size_t errlen)
+{
+	int domain = 0, type = 0;
+	socklen_t len = sizeof(domain);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0) {
+		if (errno == EBADF)
+			snprintf(err, errlen,
+			         "SYNACK_PACKET_FD=%d is not an open file descriptor — it must be "
+			         "a packet socket inherited from 'synack run'; unset it to let "
+			         "synack open its own",
+			         fd);
+		else
+			snprintf(err, errlen,
+			         "SYNACK_PACKET_FD=%d is not a socket (%s) — it must be an "
+			         "AF_PACKET socket inherited from 'synack run'",
+			         fd, strerror(errno));
+		return -1;
+	}
+	len = sizeof(type);
+	if (domain != AF_PACKET || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+	    type != SOCK_RAW) {
+		snprintf(err, errlen,
+		         "SYNACK_PACKET_FD=%d is a socket but not an AF_PACKET SOCK_RAW one "
+		         "(domain %d, type %d) — it must come from 'synack run'",
+		         fd, domain, type);
+		return -1;
+	}
+	return 0;
+}
+
+/* Bind to the interface unless the socket already is bound to it with
+ * ETH_P_ALL (an inherited socket may be bound elsewhere, or not at all). */
+static int bind_iface(struct afp_dev *a, const char *ifname, char *err, size_t errlen)
+{
+	struct sockaddr_ll sll;
+	socklen_t len = sizeof(sll);
+
+	memset(&sll, 0, sizeof(sll));
+	if (getsockname(a->dev.fd, (struct sockaddr *)&sll, &len) == 0 &&
+	    sll.sll_ifindex == a->ifindex && sll.sll_protocol == htons(ETH_P_ALL))
+		return 0;
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = a->ifindex;
+	if (bind(a->dev.fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		snprintf(err, errlen, "cannot bind the AF_PACKET socket to '%s': %s", ifname,
+		         strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int set_int(int fd, int level, int opt, int v)
+{
+	return setsockopt(fd, level, opt, &v, sizeof(v));
+}
+
+static int configure(struct afp_dev *a, const char *ifname, char *err, size_t errlen)
+{
+	int fd = a->dev.fd;
+	socklen_t len = sizeof(a->stats.rcvbuf);
+
+	if (set_int(fd, SOL_PACKET, PACKET_AUXDATA, 1) < 0) {
+		snprintf(err, errlen, "cannot enable PACKET_AUXDATA on '%s': %s", ifname,
+		         strerror(errno));
+		return -1;
+	}
+	/* Optional: older kernels lack it, afp_accept filters anyway. */
+	(void)set_int(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
+	a->stats.qdisc_bypass = set_int(fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1) == 0;
+	/* FORCE needs CAP_NET_ADMIN; without it the plain option still gets
+	 * up to net.core.rmem_max. */
+	if (set_int(fd, SOL_SOCKET, SO_RCVBUFFORCE, AFP_RCVBUF) < 0)
+		(void)set_int(fd, SOL_SOCKET, SO_RCVBUF, AFP_RCVBUF);
+	if (set_int(fd, SOL_SOCKET, SO_SNDBUFFORCE, AFP_SNDBUF) < 0)
+		(void)set_int(fd, SOL_SOCKET, SO_SNDBUF, AFP_SNDBUF);
+	getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &a->stats.rcvbuf, &len);
+	/* recv/send use MSG_DONTWAIT, but an inherited fd must not block
+	 * anyone else who might poll it either. */
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		snprintf(err, errlen, "cannot make the AF_PACKET socket non-blocking: %s",
+		         strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int open_socket(struct afp_dev *a, const char *ifname, int inherited_fd, char *err,
+                       size_t errlen)
+{
+	if (inherited_fd >= 0) {
+		if (check_inherited(inherited_fd, err, errlen) < 0)
+			return -1;
+		a->dev.fd = inherited_fd;
+		return 0;
+	}
+	/* Protocol 0: receive nothing until bound, so no frame from another
+	 * interface slips in between socket() and bind(). */
+	a->dev.fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (a->dev.fd >= 0)
+		return 0;
+	if (errno == EPERM || errno == EACCES)
+		snprintf(err, errlen,
+		         "cannot open AF_PACKET socket on %s: %s — run as root or give "
+		         "CAP_NET_RAW (synack run can open it for you)",
+		         ifname, strerror(errno));
+	else
+		snprintf(err, errlen, "cannot open AF_PACKET socket on %s: %s", ifname,
+		         strerror(errno));
+	return -1;
+}
+
+struct netdev *netdev_afpacket_open(const char *ifname, int inherited_fd, char *err, size_t errlen)
+{
+	struct afp_dev *a;
+
+	if (!ifname || !*ifname || strlen(ifname) >= IFNAMSIZ) {
+		snprintf(err, errlen,
+		         "interface name '%s' is empty or longer than %d characters — check "
+		         "SYNACK_IFACE",
+		         ifname ? ifname : "", IFNAMSIZ - 1);
+		return NULL;
+	}
+	a = calloc(1, sizeof(*a));
+	if (a)
+		a->frames = malloc((size_t)AFP_BATCH * AFP_FRAME_MAX);
+	if (!a || !a->frames) {
+		free(a);
+		snprintf(err, errlen, "out of memory for the receive buffers of '%s'", ifname);
+		return NULL;
+	}
+	a->dev.ops = &afp_ops;
+	a->dev.fd = -1;
+	snprintf(a->dev.name, sizeof(a->dev.name), "%s", ifname);
+
+	if (query_iface(a, ifname, err, errlen) < 0 ||
+	    open_socket(a, ifname, inherited_fd, err, errlen) < 0 ||
+	    configure(a, ifname, err, errlen) < 0 || bind_iface(a, ifname, err, errlen) < 0) {
+		/* An inherited fd stays the caller's on failure. */
+		if (a->dev.fd >= 0 && a->dev.fd != inherited_fd)
+			close(a->dev.fd);
+		free(a->frames);
+		free(a);
+		return NULL;
+	}
+	return &a->dev;
+}
+
+int netdev_afpacket_get_stats(const struct netdev *dev, struct netdev_afpacket_stats *out)
+{
+	if (!dev || dev->ops != &afp_ops)
+		return -EINVAL;
+	*out = ((const struct afp_dev *)dev)->stats;
+	return 0;
+}
