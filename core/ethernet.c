@@ -18,6 +18,15 @@ int sk_eth_parse(const uint8_t *frame, size_t len, struct sk_eth_repr *out)
 	return 0;
 }
 
+bool sk_eth_is_unicast(const uint8_t mac[SK_ETH_ALEN])
+{
+	static const uint8_t zero[SK_ETH_ALEN];
+
+	/* IEEE 802: the group bit is the least significant bit of the first
+	 * octet; broadcast is a group address too. */
+	return !(mac[0] & 1) && memcmp(mac, zero, SK_ETH_ALEN) != 0;
+}
+
 void sk_eth_emit(const struct sk_eth_repr *eth, uint8_t *frame)
 {
 	memcpy(frame, eth->dst, SK_ETH_ALEN);

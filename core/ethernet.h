@@ -2,6 +2,7 @@
 #ifndef SYNACK_CORE_ETHERNET_H
 #define SYNACK_CORE_ETHERNET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,5 +23,9 @@ int sk_eth_parse(const uint8_t *frame, size_t len, struct sk_eth_repr *out);
 void sk_eth_emit(const struct sk_eth_repr *eth, uint8_t *frame);
 
 extern const uint8_t sk_eth_broadcast[SK_ETH_ALEN];
+
+/* Nonzero and not a group (multicast/broadcast) address: what a host's
+ * own or a neighbour's MAC must be. */
+bool sk_eth_is_unicast(const uint8_t mac[SK_ETH_ALEN]);
 
 #endif

@@ -72,3 +72,10 @@ bool sk_ipv4_same_subnet(uint32_t a, uint32_t b, uint8_t prefix_len)
 	uint32_t mask = prefix_len == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix_len);
 	return (a & mask) == (b & mask);
 }
+
+bool sk_ipv4_is_martian(uint32_t addr)
+{
+	uint32_t first = addr >> 24;
+
+	return first == 0 || first == 127 || first >= 224;
+}

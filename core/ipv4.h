@@ -36,4 +36,8 @@ void sk_ipv4_emit(const struct sk_ipv4_repr *ip, uint8_t *pkt);
 /* Is `addr` inside addr/prefix_len's network? */
 bool sk_ipv4_same_subnet(uint32_t a, uint32_t b, uint8_t prefix_len);
 
+/* An address no host can have (RFC 1122 §3.2.1.3, RFC 6890): 0.0.0.0/8,
+ * loopback 127/8, multicast 224/4, reserved 240/4 and broadcast. */
+bool sk_ipv4_is_martian(uint32_t addr);
+
 #endif

@@ -262,7 +262,8 @@ static size_t tcp_with_options(uint8_t *seg, const uint8_t *opt, size_t optlen)
 	seg[12] = (uint8_t)((SK_TCP_HLEN + optlen) / 4 << 4);
 	seg[13] = SK_TCP_SYN;
 	sk_wr16(seg + 14, 64240);
-	memcpy(seg + SK_TCP_HLEN, opt, optlen);
+	if (optlen)
+		memcpy(seg + SK_TCP_HLEN, opt, optlen);
 	return SK_TCP_HLEN + optlen;
 }
 

@@ -1,0 +1,53 @@
+/* The ARP neighbour cache and address resolution (RFC 826, RFC 1122
+ * §2.3.2): answers requests for our address, learns senders, resolves next
+ * hops, holds a bounded queue of frames waiting for resolution, retries,
+ * gives up, and lets entries age out.
+ *
+ * States of an entry, as Linux names its neighbour states:
+ *   INCOMPLETE  request sent, no answer yet; frames wait on the entry
+ *   REACHABLE   MAC known and confirmed within ARP_REACHABLE_TIME
+ *   PROBE       MAC known but older than that: used as is while unicast
+ *               requests re-confirm it (Linux's STALE -> PROBE)
+ *   FAILED      no answer to ARP_MAX_REQUESTS requests: sending fails
+ *               with -EHOSTUNREACH until the hold time is over
+ */
+#ifndef SYNACK_CORE_ARP_CACHE_H
+#define SYNACK_CORE_ARP_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sk_time.h"
+
+struct sk_stack;
+struct sk_arp_cache;
+
+#define SK_ARP_ENTRIES         64         /* neighbours cached; the least recently used goes */
+#define SK_ARP_POOL_FRAMES     32         /* frames waiting for resolution, all neighbours */
+#define SK_ARP_QUEUE_PER_NEIGH 16         /* of which one neighbour may hold at most */
+#define SK_ARP_REACHABLE_TIME  SK_SEC(30) /* Linux base_reachable_time */
+#define SK_ARP_RETRANS_TIME    SK_SEC(1)  /* Linux retrans_time */
+#define SK_ARP_MAX_REQUESTS    3          /* Linux mcast_solicit / ucast_solicit */
+#define SK_ARP_FAILED_HOLD     SK_SEC(3)  /* how long a failed neighbour fails fast */
+
+/* The pool holds frames of up to SK_ETH_HLEN + mtu bytes. NULL on
+ * allocation failure. */
+struct sk_arp_cache *sk_arp_cache_new(uint16_t mtu);
+void sk_arp_cache_free(struct sk_arp_cache *c);
+
+/* One ARP packet (the Ethernet payload). */
+void sk_arp_input(struct sk_stack *st, const uint8_t *pkt, size_t len, sk_time_t now);
+
+/* Send `frame` (len bytes, the first SK_ETH_HLEN of them left for the
+ * Ethernet header, which this fills in) to the neighbour `next_hop`.
+ * 0 (sent or queued until resolution), -EHOSTUNREACH (the neighbour failed
+ * to answer recently) or -ENOBUFS (resolution queue full). A link error
+ * counts in tx_errors and loses the frame, as a wire would. */
+int sk_arp_output(struct sk_stack *st, uint32_t next_hop, uint8_t *frame, size_t len,
+                  sk_time_t now);
+
+/* Earliest retry or hold expiry, or SK_TIME_NEVER. O(1). */
+sk_time_t sk_arp_next_deadline(const struct sk_arp_cache *c);
+void sk_arp_run_timers(struct sk_stack *st, sk_time_t now);
+
+#endif

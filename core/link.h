@@ -1,0 +1,15 @@
+/* Frame transmission for the link/IP layer of core/ (ip_output.c,
+ * arp_cache.c): the one place frames reach the link callback, so the
+ * transmit counters cannot be bypassed. */
+#ifndef SYNACK_CORE_LINK_H
+#define SYNACK_CORE_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sk_stack;
+
+/* 0 or the link's -errno (counted in tx_errors). */
+int sk_link_xmit(struct sk_stack *st, const uint8_t *frame, size_t len);
+
+#endif

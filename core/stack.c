@@ -1,0 +1,159 @@
+/* The stack object: configuration, life cycle, the timer questions, and
+ * the services every layer uses (log, randomness, counters). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arp_cache.h"
+#include "stack_impl.h"
+
+#define DEFAULT_MTU        1500
+#define DEFAULT_PREFIX_LEN 24
+#define MIN_MTU            68 /* RFC 791: every host must take a 68-byte datagram */
+#define MAX_MTU            9000
+#define LOG_LINE_MAX       256
+
+void sk_config_defaults(struct sk_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->prefix_len = DEFAULT_PREFIX_LEN;
+	cfg->mtu = DEFAULT_MTU;
+	cfg->msl_ms = 30000;
+	cfg->fin_timeout_ms = 60000;
+	cfg->syn_retries = 6;
+	cfg->max_sockets = 4096;
+	cfg->rcvbuf = 256 * 1024;
+	cfg->sndbuf = 256 * 1024;
+}
+
+void sk_log(struct sk_stack *st, enum sk_log_level level, const char *fmt, ...)
+{
+	char line[LOG_LINE_MAX];
+	va_list ap;
+
+	if (!st->hooks.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	st->hooks.log(st->hooks.ctx, level, line);
+}
+
+/* splitmix64 (Steele, Lea, Flood 2014): tiny, full period, good enough for
+ * ephemeral ports; the ISN uses its own keyed hash (RFC 6528). */
+uint64_t sk_rand64(struct sk_stack *st)
+{
+	uint64_t z = (st->rng_state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* One reason per line, so the shim can print it as is. */
+static bool config_valid(struct sk_stack *st)
+{
+	const struct sk_config *c = &st->cfg;
+
+	if (!sk_eth_is_unicast(c->mac)) {
+		sk_log(st, SK_LOG_ERROR,
+		       "config: the MAC address must be a nonzero unicast address");
+		return false;
+	}
+	if (c->prefix_len < 1 || c->prefix_len > 32) {
+		sk_log(st, SK_LOG_ERROR, "config: prefix length %u is outside 1..32",
+		       (unsigned)c->prefix_len);
+		return false;
+	}
+	if (c->addr == 0 || sk_ipv4_is_martian(c->addr)) {
+		sk_log(st, SK_LOG_ERROR,
+		       "config: address %u.%u.%u.%u cannot be a host address (zero, loopback, "
+		       "multicast or reserved)",
+		       c->addr >> 24, (c->addr >> 16) & 0xff, (c->addr >> 8) & 0xff,
+		       c->addr & 0xff);
+		return false;
+	}
+	if (c->gateway &&
+	    (c->gateway == c->addr || !sk_ipv4_same_subnet(c->gateway, c->addr, c->prefix_len))) {
+		sk_log(st, SK_LOG_ERROR,
+		       "config: gateway %u.%u.%u.%u is not another host of our /%u network",
+		       c->gateway >> 24, (c->gateway >> 16) & 0xff, (c->gateway >> 8) & 0xff,
+		       c->gateway & 0xff, (unsigned)c->prefix_len);
+		return false;
+	}
+	if (c->mtu < MIN_MTU || c->mtu > MAX_MTU) {
+		sk_log(st, SK_LOG_ERROR, "config: MTU %u is outside %d..%d", (unsigned)c->mtu,
+		       MIN_MTU, MAX_MTU);
+		return false;
+	}
+	if (c->max_sockets == 0 || c->rcvbuf == 0 || c->sndbuf == 0) {
+		sk_log(st, SK_LOG_ERROR, "config: max_sockets, rcvbuf and sndbuf must be nonzero");
+		return false;
+	}
+	return true;
+}
+
+struct sk_stack *sk_stack_new(const struct sk_config *cfg, const struct sk_link_ops *link,
+                              void *link_ctx, const struct sk_hooks *hooks)
+{
+	struct sk_stack *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return NULL;
+	st->cfg = *cfg;
+	st->link = *link;
+	st->link_ctx = link_ctx;
+	if (hooks)
+		st->hooks = *hooks;
+	st->rng_state = cfg->rng_seed;
+	if (!config_valid(st) || !link->xmit) {
+		if (!link->xmit)
+			sk_log(st, SK_LOG_ERROR, "config: the link has no xmit callback");
+		free(st);
+		return NULL;
+	}
+	/* The IPv4 identification only has to differ between packets in
+	 * flight (RFC 6864 §4: DF packets may even reuse it); start anywhere. */
+	st->ip_id = (uint16_t)sk_rand64(st);
+	st->arp = sk_arp_cache_new(cfg->mtu);
+	if (st->arp)
+		st->tcp = sk_tcp_new(st);
+	if (!st->arp || !st->tcp) {
+		sk_log(st, SK_LOG_ERROR, "out of memory creating the stack");
+		sk_stack_free(st);
+		return NULL;
+	}
+	return st;
+}
+
+void sk_stack_free(struct sk_stack *st)
+{
+	if (!st)
+		return;
+	if (st->tcp)
+		sk_tcp_free(st->tcp);
+	sk_arp_cache_free(st->arp);
+	free(st);
+}
+
+sk_time_t sk_next_deadline(const struct sk_stack *st)
+{
+	sk_time_t arp = sk_arp_next_deadline(st->arp);
+	sk_time_t tcp = sk_tcp_next_deadline(st->tcp);
+
+	return arp < tcp ? arp : tcp;
+}
+
+/* ARP first: a neighbour that just failed reports to TCP before TCP
+ * retransmits towards it. */
+void sk_run_timers(struct sk_stack *st, sk_time_t now)
+{
+	sk_arp_run_timers(st, now);
+	sk_tcp_run_timers(st, now);
+}
+
+const struct sk_stats *sk_get_stats(const struct sk_stack *st)
+{
+	return &st->stats;
+}
