@@ -243,6 +243,50 @@ Test(ipv4_input, header_with_options_accepted)
 	h_free(h);
 }
 
+/* ---- the hand-off to TCP ---- */
+
+#define GSO_PAYLOAD 30000
+
+Test(ipv4_input, gso_super_frame_beyond_the_mtu_reaches_tcp)
+{
+	/* A veth peer with GSO hands us one IPv4 packet of 30 KB in one
+	 * frame: valid, just larger than the MTU. */
+	struct harness *h = h_new(NULL);
+	uint32_t our_isn;
+	int s = h_established(h, 1000, &our_isn);
+	static uint8_t data[GSO_PAYLOAD];
+	memset(data, 'g', sizeof(data));
+	struct sk_tcp_repr seg = h_seg(SK_TCP_ACK | SK_TCP_PSH, 1001, our_isn + 1);
+	seg.payload = data;
+	seg.payload_len = sizeof(data);
+	h_send(h, seg);
+	cr_assert_eq(sk_rx_queued(h->st, s), GSO_PAYLOAD);
+	cr_assert_eq(sk_get_stats(h->st)->ip_drop_bad_header, 0);
+	h_free(h);
+}
+
+Test(ipv4_input, unfilled_tcp_checksum_accepted_only_when_trusted)
+{
+	/* AF_PACKET's TP_STATUS_CSUMNOTREADY: a local peer left the TCP
+	 * checksum for the NIC to fill. */
+	struct harness *h = h_new(NULL);
+	uint32_t our_isn;
+	int s = h_established(h, 1000, &our_isn);
+	struct sk_tcp_repr seg = h_seg(SK_TCP_ACK | SK_TCP_PSH, 1001, our_isn + 1);
+	seg.payload = (const uint8_t *)"abcd";
+	seg.payload_len = 4;
+	static uint8_t f[H_FRAME_MAX];
+	size_t len = h_build(f, H_PEER_IP, H_OUR_IP, &seg);
+	f[SK_ETH_HLEN + SK_IPV4_HLEN + 16] ^= 0x5a; /* not the right checksum */
+
+	h_input(h, f, len, 0);
+	cr_assert_eq(sk_rx_queued(h->st, s), 0);
+	cr_assert_eq(sk_get_stats(h->st)->tcp_drop_bad_csum, 1);
+	h_input(h, f, len, SK_RX_CSUM_TRUSTED);
+	cr_assert_eq(sk_rx_queued(h->st, s), 4);
+	h_free(h);
+}
+
 /* ---- ICMP ---- */
 
 static void mtu_1500(struct sk_config *cfg)
