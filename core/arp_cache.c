@@ -302,6 +302,21 @@ int sk_arp_output(struct sk_stack *st, uint32_t next_hop, uint8_t *frame, size_t
 	return 0;
 }
 
+void sk_arp_confirm(struct sk_stack *st, uint32_t dst, sk_time_t now)
+{
+	uint32_t hop = sk_ip_next_hop(st, dst);
+	struct arp_entry *e = hop ? entry_find(st->arp, hop) : NULL;
+
+	if (!e || (e->state != ARP_REACHABLE && e->state != ARP_PROBE))
+		return;
+	bool was_probing = e->state == ARP_PROBE;
+	e->state = ARP_REACHABLE;
+	e->requests = 0;
+	e->expires = now + SK_ARP_REACHABLE_TIME;
+	if (was_probing)
+		recompute_deadline(st->arp);
+}
+
 /* ARP_MAX_REQUESTS went unanswered. RFC 1122 §2.3.2.2 lets us drop what
  * waited; failing fast for a while spares callers a second 3 s wait, and
  * TCP learns that a connect() towards it cannot complete. */

@@ -46,6 +46,13 @@ void sk_arp_input(struct sk_stack *st, const uint8_t *pkt, size_t len, sk_time_t
 int sk_arp_output(struct sk_stack *st, uint32_t next_hop, uint8_t *frame, size_t len,
                   sk_time_t now);
 
+/* Higher-layer advice (RFC 1122 §2.3.2.1): the transport saw forward
+ * progress (an ACK for new data) from `dst`, so its next hop is reachable.
+ * Keeps a cached neighbour REACHABLE without ARP traffic, as Linux's
+ * dst_confirm does for TCP. Unknown or unresolved next hops are left
+ * alone: advice never creates or completes an entry. */
+void sk_arp_confirm(struct sk_stack *st, uint32_t dst, sk_time_t now);
+
 /* Earliest retry or hold expiry, or SK_TIME_NEVER. O(1). */
 sk_time_t sk_arp_next_deadline(const struct sk_arp_cache *c);
 void sk_arp_run_timers(struct sk_stack *st, sk_time_t now);

@@ -8,9 +8,7 @@
 
 #define IP_TTL 64 /* RFC 1700 / Linux ip_default_ttl */
 
-/* Our one route: the on-link prefix, else the gateway if there is one.
- * Returns the next hop, or 0 when there is none. */
-static uint32_t next_hop(const struct sk_stack *st, uint32_t dst)
+uint32_t sk_ip_next_hop(const struct sk_stack *st, uint32_t dst)
 {
 	if (dst == st->cfg.addr || sk_ipv4_is_martian(dst))
 		return 0;
@@ -21,14 +19,14 @@ static uint32_t next_hop(const struct sk_stack *st, uint32_t dst)
 
 bool sk_ip_route_ok(const struct sk_stack *st, uint32_t dst)
 {
-	return next_hop(st, dst) != 0;
+	return sk_ip_next_hop(st, dst) != 0;
 }
 
 int sk_ip_tx_send(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_len, sk_time_t now)
 {
 	if (l4_len + SK_IPV4_HLEN > st->cfg.mtu)
 		return -EMSGSIZE;
-	uint32_t hop = next_hop(st, dst);
+	uint32_t hop = sk_ip_next_hop(st, dst);
 	if (!hop)
 		return -ENETUNREACH;
 

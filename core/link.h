@@ -1,4 +1,4 @@
-/* Frame transmission for the link/IP layer of core/ (ip_output.c,
+/* Frame transmission and routing for the link/IP layer of core/ (ip_output.c,
  * arp_cache.c): the one place frames reach the link callback, so the
  * transmit counters cannot be bypassed. */
 #ifndef SYNACK_CORE_LINK_H
@@ -11,5 +11,10 @@ struct sk_stack;
 
 /* 0 or the link's -errno (counted in tx_errors). */
 int sk_link_xmit(struct sk_stack *st, const uint8_t *frame, size_t len);
+
+/* Our one route: the on-link prefix, else the gateway if there is one.
+ * Returns the next hop for dst, or 0 when there is none (our own address,
+ * a martian, or off-link without a gateway). */
+uint32_t sk_ip_next_hop(const struct sk_stack *st, uint32_t dst);
 
 #endif

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 
+#include "../../core/arp_cache.h"
+
 #define T_FOURTH_IP 0x0a4d0004u
 static const uint8_t T_FOURTH_MAC[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x04};
 
@@ -229,6 +231,35 @@ Test(arp, entry_reconfirmed_by_unicast_request_after_30_s)
 	t_ping_from(h, H_PEER_MAC, H_PEER_IP, 3);
 	t_expect_echo_reply(h, H_PEER_MAC, H_PEER_IP, 3);
 	h_expect_nothing(h);
+	h_free(h);
+}
+
+Test(arp, transport_progress_keeps_the_entry_reachable)
+{
+	struct harness *h = h_new(NULL);
+	sk_time_t learned = h->now;
+
+	/* RFC 1122 §2.3.2.1 higher-layer advice, as TCP gives on new ACKs. */
+	h_advance_to(h, learned + SK_SEC(25));
+	sk_arp_confirm(h->st, H_PEER_IP, h->now);
+	h_advance_to(h, learned + SK_SEC(54));
+	t_ping_from(h, H_PEER_MAC, H_PEER_IP, 1);
+	t_expect_echo_reply(h, H_PEER_MAC, H_PEER_IP, 1);
+	h_expect_nothing(h);
+
+	h_advance_to(h, learned + SK_SEC(55));
+	t_ping_from(h, H_PEER_MAC, H_PEER_IP, 2);
+	t_expect_arp(h, SK_ARP_REQUEST, H_PEER_MAC, H_PEER_IP);
+	t_expect_echo_reply(h, H_PEER_MAC, H_PEER_IP, 2);
+
+	/* Advice also ends a probe; it never creates an entry. */
+	sk_arp_confirm(h->st, H_PEER_IP, h->now);
+	sk_arp_confirm(h->st, T_OTHER_IP, h->now);
+	h_advance(h, SK_SEC(5));
+	h_expect_nothing(h);
+	cr_assert_eq(sk_next_deadline(h->st), SK_TIME_NEVER);
+	t_ping_from(h, T_OTHER_MAC, T_OTHER_IP, 3);
+	t_expect_arp(h, SK_ARP_REQUEST, sk_eth_broadcast, T_OTHER_IP);
 	h_free(h);
 }
 
