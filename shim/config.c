@@ -1,0 +1,283 @@
+/* Environment parsing (see config.h). Every error names the variable, the
+ * bad value and a correct example: the user should not need the docs. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+__attribute__((format(printf, 2, 3))) static bool fail(struct shim_config *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->err, sizeof(c->err), fmt, ap);
+	va_end(ap);
+	c->valid = false;
+	return false;
+}
+
+bool shim_parse_ipv4(const char *s, uint32_t *out)
+{
+	uint32_t v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned octet = 0;
+		int digits = 0;
+
+		while (*s >= '0' && *s <= '9' && digits < 4) {
+			octet = octet * 10 + (unsigned)(*s - '0');
+			s++;
+			digits++;
+		}
+		if (digits == 0 || digits > 3 || octet > 255)
+			return false;
+		v = (v << 8) | octet;
+		if (i < 3 && *s++ != '.')
+			return false;
+	}
+	if (*s != '\0')
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Unsigned decimal in [min, max], whole string. */
+static bool parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end != '\0' || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_addr(struct shim_config *c, const char *v)
+{
+	char ip[32];
+	const char *slash = strchr(v, '/');
+	unsigned long plen;
+
+	if (!slash)
+		return fail(c,
+		            "SYNACK_ADDR='%s' has no prefix length — use CIDR form, e.g. "
+		            "10.77.0.1/24",
+		            v);
+	if ((size_t)(slash - v) >= sizeof(ip))
+		return fail(c,
+		            "SYNACK_ADDR='%s' is not an IPv4 address — use CIDR form, e.g. "
+		            "10.77.0.1/24",
+		            v);
+	memcpy(ip, v, (size_t)(slash - v));
+	ip[slash - v] = '\0';
+	if (!shim_parse_ipv4(ip, &c->addr))
+		return fail(c,
+		            "SYNACK_ADDR='%s' is not an IPv4 address — use CIDR form, e.g. "
+		            "10.77.0.1/24",
+		            v);
+	if (!parse_uint(slash + 1, 1, 32, &plen))
+		return fail(c,
+		            "SYNACK_ADDR='%s' has a bad prefix length — use 1 to 32, e.g. "
+		            "10.77.0.1/24",
+		            v);
+	c->prefix_len = (uint8_t)plen;
+	if (c->addr == 0 || (c->addr >> 24) == 127 || (c->addr >> 28) >= 14)
+		return fail(c,
+		            "SYNACK_ADDR='%s' is not a usable host address (zero, loopback, "
+		            "multicast or reserved) — use e.g. 10.77.0.1/24",
+		            v);
+	if (plen <= 30) {
+		uint32_t host_mask = (1u << (32 - plen)) - 1;
+		uint32_t host = c->addr & host_mask;
+
+		if (host == 0 || host == host_mask)
+			return fail(c,
+			            "SYNACK_ADDR='%s' is the network or broadcast address of its "
+			            "prefix — pick a host address, e.g. 10.77.0.1/24",
+			            v);
+	}
+	return true;
+}
+
+static bool same_subnet(uint32_t a, uint32_t b, unsigned plen)
+{
+	uint32_t mask = plen == 0 ? 0 : ~0u << (32 - plen);
+
+	return (a & mask) == (b & mask);
+}
+
+static bool parse_gateway(struct shim_config *c, const char *v)
+{
+	if (!shim_parse_ipv4(v, &c->gateway))
+		return fail(c, "SYNACK_GATEWAY='%s' is not an IPv4 address — use e.g. 10.77.0.254",
+		            v);
+	if (!same_subnet(c->gateway, c->addr, c->prefix_len) || c->gateway == c->addr)
+		return fail(c,
+		            "SYNACK_GATEWAY='%s' is not another host on SYNACK_ADDR's subnet — a "
+		            "gateway must be on-link",
+		            v);
+	return true;
+}
+
+static bool parse_log(struct shim_config *c, const char *v)
+{
+	static const char *const names[] = {"error", "warn", "info", "debug"};
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(v, names[i]) == 0) {
+			c->log_level = (enum sk_log_level)i;
+			return true;
+		}
+	}
+	return fail(c, "SYNACK_LOG='%s' is not a log level — use error, warn, info or debug", v);
+}
+
+/* A numeric variable with its range and an example for the message. */
+struct num_var {
+	const char *name;
+	unsigned long min, max;
+	const char *example;
+};
+
+static bool parse_num(struct shim_config *c, shim_env_fn env, void *ctx, const struct num_var *nv,
+                      uint32_t *out)
+{
+	const char *v = env(nv->name, ctx);
+	unsigned long n;
+
+	if (!v)
+		return true;
+	if (!parse_uint(v, nv->min, nv->max, &n))
+		return fail(c, "%s='%s' is not a number from %lu to %lu — use e.g. %s=%s", nv->name,
+		            v, nv->min, nv->max, nv->name, nv->example);
+	*out = (uint32_t)n;
+	return true;
+}
+
+static void defaults(struct shim_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->valid = true;
+	c->msl_ms = 30000;
+	c->fin_timeout_ms = 60000;
+	c->syn_retries = 6;
+	c->linger_ms = 2000;
+	c->log_level = SK_LOG_WARN;
+	c->packet_fd = -1;
+}
+
+/* Settings that change how we report problems come first, so that the
+ * log level is right even when a later variable is bad. */
+static bool parse_early(struct shim_config *c, shim_env_fn env, void *ctx)
+{
+	const char *v;
+
+	if ((v = env("SYNACK_LOG", ctx)) && !parse_log(c, v))
+		return false;
+	if ((v = env("SYNACK_STRICT", ctx))) {
+		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+			return fail(c, "SYNACK_STRICT='%s' must be 0 or 1", v);
+		c->strict = v[0] == '1';
+	}
+	if ((v = env("SYNACK_TRACE", ctx))) {
+		if (strcmp(v, "states") != 0 && v[0] != '\0')
+			return fail(c,
+			            "SYNACK_TRACE='%s' is not a trace kind — the only one is "
+			            "SYNACK_TRACE=states",
+			            v);
+		c->trace_states = v[0] != '\0';
+	}
+	return true;
+}
+
+static bool parse_link(struct shim_config *c, shim_env_fn env, void *ctx)
+{
+	const char *v = env("SYNACK_IFACE", ctx);
+	uint32_t mtu = 0;
+	static const struct num_var mtu_var = {"SYNACK_MTU", 68, 9000, "1500"};
+
+	if (!v || !v[0])
+		return fail(c, "SYNACK_IFACE is not set — name the interface synack owns, e.g. "
+		               "SYNACK_IFACE=veth-sk");
+	if (strlen(v) >= sizeof(c->iface) || strchr(v, '/') || strchr(v, ' '))
+		return fail(c,
+		            "SYNACK_IFACE='%s' is not a valid interface name (at most %d "
+		            "characters, no '/' or space)",
+		            v, (int)sizeof(c->iface) - 1);
+	strcpy(c->iface, v);
+
+	v = env("SYNACK_ADDR", ctx);
+	if (!v || !v[0])
+		return fail(c, "SYNACK_ADDR is not set — give synack's address in CIDR form, e.g. "
+		               "SYNACK_ADDR=10.77.0.1/24");
+	if (!parse_addr(c, v))
+		return false;
+	if ((v = env("SYNACK_GATEWAY", ctx)) && v[0] && !parse_gateway(c, v))
+		return false;
+	if (!parse_num(c, env, ctx, &mtu_var, &mtu))
+		return false;
+	c->mtu = mtu;
+	return true;
+}
+
+static bool parse_tcp(struct shim_config *c, shim_env_fn env, void *ctx)
+{
+	static const struct num_var msl = {"SYNACK_MSL_MS", 1, 600000, "30000"};
+	static const struct num_var fin = {"SYNACK_FIN_TIMEOUT_MS", 1, 3600000, "60000"};
+	static const struct num_var syn = {"SYNACK_SYN_RETRIES", 0, 127, "6"};
+	static const struct num_var linger = {"SYNACK_LINGER_MS", 0, 600000, "2000"};
+
+	return parse_num(c, env, ctx, &msl, &c->msl_ms) &&
+	       parse_num(c, env, ctx, &fin, &c->fin_timeout_ms) &&
+	       parse_num(c, env, ctx, &syn, &c->syn_retries) &&
+	       parse_num(c, env, ctx, &linger, &c->linger_ms);
+}
+
+static bool parse_devices(struct shim_config *c, shim_env_fn env, void *ctx)
+{
+	const char *v;
+
+	if ((v = env("SYNACK_PCAP", ctx)) && v[0]) {
+		if (strlen(v) >= sizeof(c->pcap))
+			return fail(c, "SYNACK_PCAP path is longer than %d characters",
+			            (int)sizeof(c->pcap) - 1);
+		strcpy(c->pcap, v);
+	}
+	if ((v = env("SYNACK_PACKET_FD", ctx)) && v[0]) {
+		unsigned long fd;
+
+		if (!parse_uint(v, 0, 1u << 20, &fd))
+			return fail(c,
+			            "SYNACK_PACKET_FD='%s' is not a file descriptor number — it is "
+			            "set by `synack run`, unset it to let synack open its own",
+			            v);
+		c->packet_fd = (int)fd;
+	}
+	if ((v = env("SYNACK_IMPAIR", ctx)) && v[0]) {
+		char why[200] = "";
+
+		if (netdev_impair_parse(v, &c->impair_cfg, why, sizeof(why)) != 0)
+			return fail(c,
+			            "SYNACK_IMPAIR='%s' is invalid: %s — use e.g. "
+			            "loss=2%%,dup=1%%,reorder=3%%,delay=5ms,seed=42",
+			            v, why);
+		c->impair = true;
+	}
+	return true;
+}
+
+bool shim_config_parse(struct shim_config *c, shim_env_fn env, void *ctx)
+{
+	defaults(c);
+	return parse_early(c, env, ctx) && parse_link(c, env, ctx) && parse_tcp(c, env, ctx) &&
+	       parse_devices(c, env, ctx);
+}

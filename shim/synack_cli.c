@@ -1,0 +1,262 @@
+/* The `synack` command: run a program over synack, manage the lab.
+ *
+ *   synack run [--iface IF] [--addr A/N] [--gateway G] [--pcap F] [--trace]
+ *              [--strict] -- PROGRAM ARGS...
+ *   synack lab up|down|status
+ *   synack --help
+ *
+ * `run` sets LD_PRELOAD to libsynack.so (next to this binary, or
+ * $SYNACK_LIB) and the SYNACK_* environment, then execs the program. When
+ * it can (CAP_NET_RAW), it opens the packet socket itself and hands it down
+ * as SYNACK_PACKET_FD, so the program needs no privilege (design brief §7).
+ */
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#ifndef SYNACK_SOURCE_ROOT
+#define SYNACK_SOURCE_ROOT ""
+#endif
+
+static void usage(FILE *out)
+{
+	fputs("usage:\n"
+	      "  synack run [--iface IF] [--addr A/N] [--gateway G] [--pcap FILE] [--trace]\n"
+	      "             [--strict] -- PROGRAM [ARGS...]\n"
+	      "      run PROGRAM with its IPv4 TCP sockets carried by synack's own stack\n"
+	      "      (options override SYNACK_IFACE, SYNACK_ADDR, SYNACK_GATEWAY, SYNACK_PCAP,\n"
+	      "      SYNACK_TRACE=states, SYNACK_STRICT=1; see docs/configuration.md)\n"
+	      "  synack lab up|down|status\n"
+	      "      create, remove or show the two-namespace test lab (scripts/lab.sh)\n"
+	      "  synack --help\n",
+	      out);
+}
+
+static int die(const char *fmt, const char *arg)
+{
+	fputs("synack: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	return 2;
+}
+
+/* The directory holding this executable. */
+static int self_dir(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+	char *slash;
+
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	slash = strrchr(buf, '/');
+	if (!slash)
+		return -1;
+	*slash = '\0';
+	return 0;
+}
+
+static int find_lib(char *out, size_t len)
+{
+	const char *env = getenv("SYNACK_LIB");
+	char dir[PATH_MAX];
+
+	if (env && env[0]) {
+		if (!realpath(env, out))
+			return die("SYNACK_LIB='%s' does not exist", env);
+		return 0;
+	}
+	if (self_dir(dir, sizeof(dir)) < 0 ||
+	    (size_t)snprintf(out, len, "%s/libsynack.so", dir) >= len || access(out, R_OK) != 0)
+		return die("%s", "libsynack.so not found next to the synack binary — set "
+		                 "SYNACK_LIB=/path/to/libsynack.so");
+	return 0;
+}
+
+/* glibc ignores a preload that cannot load with only a line on stderr
+ * (and silently for set-id programs): check before exec. */
+static int check_preload(const char *lib, const char *prog)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	void *h;
+
+	h = dlopen(lib, RTLD_LAZY | RTLD_LOCAL);
+	if (!h) {
+		fprintf(stderr, "synack: %s cannot be preloaded: %s\n", lib, dlerror());
+		return 2;
+	}
+	dlclose(h);
+	if (!strchr(prog, '/')) {
+		const char *p = getenv("PATH");
+		char *copy = strdup(p ? p : "/usr/bin:/bin"), *save = NULL;
+
+		path[0] = '\0';
+		for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+			snprintf(path, sizeof(path), "%s/%s", d, prog);
+			if (access(path, X_OK) == 0)
+				break;
+			path[0] = '\0';
+		}
+		free(copy);
+	} else {
+		snprintf(path, sizeof(path), "%s", prog);
+	}
+	if (!path[0])
+		return die("%s: command not found", prog);
+	if (stat(path, &sb) == 0 && (sb.st_mode & (S_ISUID | S_ISGID)))
+		return die("%s is set-user/group-ID: the loader ignores LD_PRELOAD for it", path);
+	if (getxattr(path, "security.capability", NULL, 0) > 0)
+		return die("%s has file capabilities: the loader ignores LD_PRELOAD for it — "
+		           "remove them (setcap -r), `synack run` passes the packet socket instead",
+		           path);
+	return 0;
+}
+
+/* Open and bind the packet socket for the program when we may. */
+static void hand_down_packet_socket(const char *iface)
+{
+	struct sockaddr_ll sll;
+	char num[16];
+	int fd;
+
+	if (!iface || !iface[0] || getenv("SYNACK_PACKET_FD"))
+		return;
+	fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+	if (fd < 0)
+		return; /* no CAP_NET_RAW: the program opens its own (and reports) */
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = (int)if_nametoindex(iface);
+	if (sll.sll_ifindex == 0 || bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		close(fd);
+		return;
+	}
+	snprintf(num, sizeof(num), "%d", fd);
+	setenv("SYNACK_PACKET_FD", num, 1);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"iface", required_argument, NULL, 'i'},   {"addr", required_argument, NULL, 'a'},
+	    {"gateway", required_argument, NULL, 'g'}, {"pcap", required_argument, NULL, 'p'},
+	    {"trace", no_argument, NULL, 't'},         {"strict", no_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+	char lib[PATH_MAX], preload[PATH_MAX * 2];
+	const char *old;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+i:a:g:p:tsh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			setenv("SYNACK_IFACE", optarg, 1);
+			break;
+		case 'a':
+			setenv("SYNACK_ADDR", optarg, 1);
+			break;
+		case 'g':
+			setenv("SYNACK_GATEWAY", optarg, 1);
+			break;
+		case 'p':
+			setenv("SYNACK_PCAP", optarg, 1);
+			break;
+		case 't':
+			setenv("SYNACK_TRACE", "states", 1);
+			break;
+		case 's':
+			setenv("SYNACK_STRICT", "1", 1);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc)
+		return die("%s",
+		           "run: no program given — e.g. synack run -- curl http://10.77.0.2/");
+	if (!getenv("SYNACK_IFACE"))
+		return die("%s", "run: no interface — use --iface IF or SYNACK_IFACE");
+	if (!getenv("SYNACK_ADDR"))
+		return die("%s", "run: no address — use --addr A/N or SYNACK_ADDR, e.g. "
+		                 "10.77.0.1/24");
+	if ((r = find_lib(lib, sizeof(lib))) != 0 || (r = check_preload(lib, argv[optind])) != 0)
+		return r;
+	old = getenv("LD_PRELOAD");
+	snprintf(preload, sizeof(preload), "%s%s%s", lib, old && old[0] ? ":" : "", old ? old : "");
+	setenv("LD_PRELOAD", preload, 1);
+	hand_down_packet_socket(getenv("SYNACK_IFACE"));
+	execvp(argv[optind], argv + optind);
+	fprintf(stderr, "synack: cannot run %s: %s\n", argv[optind], strerror(errno));
+	return 127;
+}
+
+static int cmd_lab(int argc, char **argv)
+{
+	char dir[PATH_MAX], script[PATH_MAX + 64];
+	const char *env = getenv("SYNACK_SOURCE_DIR");
+	const char *candidates[3];
+	int n = 0;
+
+	if (argc != 2 ||
+	    (strcmp(argv[1], "up") && strcmp(argv[1], "down") && strcmp(argv[1], "status"))) {
+		usage(stderr);
+		return 2;
+	}
+	/* $SYNACK_SOURCE_DIR, then the tree this binary was built from
+	 * (build/shim/synack -> ../../scripts), then the configured source. */
+	if (env && env[0])
+		candidates[n++] = env;
+	if (self_dir(dir, sizeof(dir)) == 0) {
+		strncat(dir, "/../..", sizeof(dir) - strlen(dir) - 1);
+		candidates[n++] = dir;
+	}
+	if (SYNACK_SOURCE_ROOT[0])
+		candidates[n++] = SYNACK_SOURCE_ROOT;
+	for (int i = 0; i < n; i++) {
+		snprintf(script, sizeof(script), "%s/scripts/lab.sh", candidates[i]);
+		if (access(script, R_OK) == 0) {
+			execl("/bin/sh", "sh", script, argv[1], (char *)NULL);
+			fprintf(stderr, "synack: cannot run %s: %s\n", script, strerror(errno));
+			return 127;
+		}
+	}
+	return die("%s", "lab: scripts/lab.sh not found — set SYNACK_SOURCE_DIR to the synack "
+	                 "source tree");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "lab"))
+		return cmd_lab(argc - 1, argv + 1);
+	fprintf(stderr, "synack: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

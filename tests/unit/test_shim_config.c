@@ -1,0 +1,233 @@
+/* shim configuration: defaults, every variable, and the one-line errors a
+ * user sees for bad values. The environment is a table, not the process
+ * environment. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "config.h"
+
+struct kv {
+	const char *k, *v;
+};
+
+static const char *lookup(const char *name, void *ctx)
+{
+	for (const struct kv *e = ctx; e->k; e++)
+		if (strcmp(e->k, name) == 0)
+			return e->v;
+	return NULL;
+}
+
+#define ENV(...) ((struct kv[]){__VA_ARGS__, {NULL, NULL}})
+#define BASE                                                                                       \
+	{"SYNACK_IFACE", "veth-sk"},                                                               \
+	{                                                                                          \
+		"SYNACK_ADDR", "10.77.0.1/24"                                                      \
+	}
+
+static struct shim_config parse_ok(struct kv *env)
+{
+	struct shim_config c;
+
+	cr_assert(shim_config_parse(&c, lookup, env), "unexpected error: %s", c.err);
+	cr_assert(c.valid);
+	return c;
+}
+
+static struct shim_config parse_bad(struct kv *env)
+{
+	struct shim_config c;
+
+	cr_assert_not(shim_config_parse(&c, lookup, env));
+	cr_assert_not(c.valid);
+	cr_assert(strchr(c.err, '\n') == NULL, "error is one line");
+	return c;
+}
+
+Test(shim_config, minimal_has_documented_defaults)
+{
+	struct shim_config c = parse_ok(ENV(BASE));
+
+	cr_assert_str_eq(c.iface, "veth-sk");
+	cr_assert_eq(c.addr, 0x0a4d0001u);
+	cr_assert_eq(c.prefix_len, 24);
+	cr_assert_eq(c.gateway, 0);
+	cr_assert_eq(c.mtu, 0, "0 = the interface's MTU");
+	cr_assert_eq(c.msl_ms, 30000);
+	cr_assert_eq(c.fin_timeout_ms, 60000);
+	cr_assert_eq(c.syn_retries, 6);
+	cr_assert_eq(c.linger_ms, 2000);
+	cr_assert_eq(c.log_level, SK_LOG_WARN);
+	cr_assert_not(c.trace_states);
+	cr_assert_not(c.strict);
+	cr_assert_not(c.impair);
+	cr_assert_eq(c.pcap[0], '\0');
+	cr_assert_eq(c.packet_fd, -1);
+}
+
+Test(shim_config, every_variable_is_read)
+{
+	struct shim_config c = parse_ok(
+	    ENV(BASE, {"SYNACK_GATEWAY", "10.77.0.254"}, {"SYNACK_MTU", "1400"},
+	        {"SYNACK_MSL_MS", "100"}, {"SYNACK_FIN_TIMEOUT_MS", "200"},
+	        {"SYNACK_SYN_RETRIES", "2"}, {"SYNACK_LINGER_MS", "0"}, {"SYNACK_LOG", "debug"},
+	        {"SYNACK_TRACE", "states"}, {"SYNACK_STRICT", "1"}, {"SYNACK_PCAP", "/tmp/x.pcap"},
+	        {"SYNACK_PACKET_FD", "5"}, {"SYNACK_IMPAIR", "loss=2%,seed=7"}));
+
+	cr_assert_eq(c.gateway, 0x0a4d00feu);
+	cr_assert_eq(c.mtu, 1400);
+	cr_assert_eq(c.msl_ms, 100);
+	cr_assert_eq(c.fin_timeout_ms, 200);
+	cr_assert_eq(c.syn_retries, 2);
+	cr_assert_eq(c.linger_ms, 0);
+	cr_assert_eq(c.log_level, SK_LOG_DEBUG);
+	cr_assert(c.trace_states);
+	cr_assert(c.strict);
+	cr_assert_str_eq(c.pcap, "/tmp/x.pcap");
+	cr_assert_eq(c.packet_fd, 5);
+	cr_assert(c.impair);
+	cr_assert_float_eq(c.impair_cfg.loss_pct, 2.0, 1e-9);
+	cr_assert_eq(c.impair_cfg.seed, 7);
+}
+
+Test(shim_config, missing_iface_says_which_variable)
+{
+	struct shim_config c = parse_bad(ENV({"SYNACK_ADDR", "10.77.0.1/24"}));
+
+	cr_assert(strstr(c.err, "SYNACK_IFACE is not set"), "%s", c.err);
+}
+
+Test(shim_config, missing_addr_gives_an_example)
+{
+	struct shim_config c = parse_bad(ENV({"SYNACK_IFACE", "veth-sk"}));
+
+	cr_assert(strstr(c.err, "SYNACK_ADDR is not set"), "%s", c.err);
+	cr_assert(strstr(c.err, "10.77.0.1/24"), "%s", c.err);
+}
+
+Test(shim_config, addr_without_prefix_asks_for_cidr)
+{
+	struct shim_config c =
+	    parse_bad(ENV({"SYNACK_IFACE", "veth-sk"}, {"SYNACK_ADDR", "10.77.0.1"}));
+
+	cr_assert_str_eq(c.err, "SYNACK_ADDR='10.77.0.1' has no prefix length — use CIDR form, "
+	                        "e.g. 10.77.0.1/24");
+}
+
+Test(shim_config, addr_rejects_bad_octets_and_prefixes)
+{
+	static const char *const bad[] = {"10.77.0.256/24", "10.77.0/24",     "10.77.0.1.2/24",
+	                                  "a.b.c.d/24",     "10.77.0.1/0",    "10.77.0.1/33",
+	                                  "10.77.0.1/",     "10.77.0.1/x",    "127.0.0.1/8",
+	                                  "10.77.0.0/24",   "10.77.0.255/24", "224.0.0.1/24"};
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct shim_config c =
+		    parse_bad(ENV({"SYNACK_IFACE", "veth-sk"}, {"SYNACK_ADDR", bad[i]}));
+
+		cr_assert(strstr(c.err, "SYNACK_ADDR='"), "%s: %s", bad[i], c.err);
+		cr_assert(strstr(c.err, bad[i]), "message names the value: %s", c.err);
+	}
+}
+
+Test(shim_config, slash_32_and_31_are_host_addresses)
+{
+	struct shim_config c =
+	    parse_ok(ENV({"SYNACK_IFACE", "veth-sk"}, {"SYNACK_ADDR", "10.77.0.0/31"}));
+
+	cr_assert_eq(c.prefix_len, 31);
+	c = parse_ok(ENV({"SYNACK_IFACE", "veth-sk"}, {"SYNACK_ADDR", "10.77.3.3/32"}));
+	cr_assert_eq(c.prefix_len, 32);
+}
+
+Test(shim_config, gateway_must_be_on_link)
+{
+	struct shim_config c = parse_bad(ENV(BASE, {"SYNACK_GATEWAY", "10.78.0.1"}));
+
+	cr_assert(strstr(c.err, "SYNACK_GATEWAY='10.78.0.1' is not another host"), "%s", c.err);
+	c = parse_bad(ENV(BASE, {"SYNACK_GATEWAY", "10.77.0.1"}));
+	cr_assert(strstr(c.err, "SYNACK_GATEWAY"), "own address is no gateway: %s", c.err);
+	c = parse_bad(ENV(BASE, {"SYNACK_GATEWAY", "gw"}));
+	cr_assert(strstr(c.err, "not an IPv4 address"), "%s", c.err);
+}
+
+Test(shim_config, numbers_out_of_range_name_the_range)
+{
+	struct shim_config c = parse_bad(ENV(BASE, {"SYNACK_MTU", "60"}));
+
+	cr_assert_str_eq(c.err, "SYNACK_MTU='60' is not a number from 68 to 9000 — use e.g. "
+	                        "SYNACK_MTU=1500");
+	c = parse_bad(ENV(BASE, {"SYNACK_MSL_MS", "-1"}));
+	cr_assert(strstr(c.err, "SYNACK_MSL_MS='-1'"), "%s", c.err);
+	c = parse_bad(ENV(BASE, {"SYNACK_SYN_RETRIES", "6x"}));
+	cr_assert(strstr(c.err, "SYNACK_SYN_RETRIES='6x'"), "%s", c.err);
+	c = parse_bad(ENV(BASE, {"SYNACK_FIN_TIMEOUT_MS", ""}));
+	cr_assert(strstr(c.err, "SYNACK_FIN_TIMEOUT_MS"), "%s", c.err);
+}
+
+Test(shim_config, log_level_names)
+{
+	struct shim_config c = parse_ok(ENV(BASE, {"SYNACK_LOG", "error"}));
+
+	cr_assert_eq(c.log_level, SK_LOG_ERROR);
+	c = parse_ok(ENV(BASE, {"SYNACK_LOG", "info"}));
+	cr_assert_eq(c.log_level, SK_LOG_INFO);
+	c = parse_bad(ENV(BASE, {"SYNACK_LOG", "verbose"}));
+	cr_assert_str_eq(
+	    c.err, "SYNACK_LOG='verbose' is not a log level — use error, warn, info or debug");
+}
+
+Test(shim_config, log_level_is_kept_when_a_later_variable_is_bad)
+{
+	struct shim_config c = parse_bad(ENV({"SYNACK_LOG", "debug"}, {"SYNACK_ADDR", "x"}));
+
+	cr_assert_eq(c.log_level, SK_LOG_DEBUG);
+}
+
+Test(shim_config, trace_and_strict_values)
+{
+	struct shim_config c = parse_bad(ENV(BASE, {"SYNACK_TRACE", "all"}));
+
+	cr_assert(strstr(c.err, "SYNACK_TRACE=states"), "%s", c.err);
+	c = parse_bad(ENV(BASE, {"SYNACK_STRICT", "yes"}));
+	cr_assert_str_eq(c.err, "SYNACK_STRICT='yes' must be 0 or 1");
+	c = parse_ok(ENV(BASE, {"SYNACK_STRICT", "0"}));
+	cr_assert_not(c.strict);
+}
+
+Test(shim_config, iface_name_too_long)
+{
+	struct shim_config c = parse_bad(
+	    ENV({"SYNACK_IFACE", "an-interface-name-too-long"}, {"SYNACK_ADDR", "10.77.0.1/24"}));
+
+	cr_assert(strstr(c.err, "not a valid interface name"), "%s", c.err);
+}
+
+Test(shim_config, bad_impairment_reports_netdev_reason)
+{
+	struct shim_config c = parse_bad(ENV(BASE, {"SYNACK_IMPAIR", "loss=200%"}));
+
+	cr_assert(strstr(c.err, "SYNACK_IMPAIR='loss=200%' is invalid: "), "%s", c.err);
+}
+
+Test(shim_config, packet_fd_must_be_a_number)
+{
+	struct shim_config c = parse_bad(ENV(BASE, {"SYNACK_PACKET_FD", "three"}));
+
+	cr_assert(strstr(c.err, "SYNACK_PACKET_FD='three'"), "%s", c.err);
+}
+
+Test(shim_config, ipv4_parser_is_strict)
+{
+	uint32_t a;
+
+	cr_assert(shim_parse_ipv4("0.0.0.0", &a));
+	cr_assert_eq(a, 0);
+	cr_assert(shim_parse_ipv4("255.255.255.255", &a));
+	cr_assert_eq(a, 0xffffffffu);
+	cr_assert_not(shim_parse_ipv4("1.2.3", &a));
+	cr_assert_not(shim_parse_ipv4("1.2.3.4 ", &a));
+	cr_assert_not(shim_parse_ipv4("1..3.4", &a));
+	cr_assert_not(shim_parse_ipv4("0001.2.3.4", &a));
+	cr_assert_not(shim_parse_ipv4("", &a));
+}
