@@ -1,0 +1,75 @@
+/* Byte ring buffer; see ringbuf.h. */
+#include "ringbuf.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int sk_ringbuf_alloc(struct sk_ringbuf *rb, size_t cap)
+{
+	uint8_t *b = malloc(cap ? cap : 1);
+
+	if (!b)
+		return -ENOMEM;
+	*rb = (struct sk_ringbuf){.buf = b, .cap = cap};
+	return 0;
+}
+
+void sk_ringbuf_release(struct sk_ringbuf *rb)
+{
+	free(rb->buf);
+	*rb = (struct sk_ringbuf){0};
+}
+
+static size_t min_sz(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Physical index of logical offset `off` (off <= cap). */
+static size_t wrap(const struct sk_ringbuf *rb, size_t off)
+{
+	size_t i = rb->head + off;
+
+	return i >= rb->cap ? i - rb->cap : i;
+}
+
+size_t sk_ringbuf_write(struct sk_ringbuf *rb, const void *src, size_t n)
+{
+	n = min_sz(n, sk_ringbuf_space(rb));
+	if (n == 0)
+		return 0;
+	size_t tail = wrap(rb, rb->len);
+	size_t first = min_sz(n, rb->cap - tail);
+
+	memcpy(rb->buf + tail, src, first);
+	memcpy(rb->buf, (const uint8_t *)src + first, n - first);
+	rb->len += n;
+	return n;
+}
+
+size_t sk_ringbuf_peek(const struct sk_ringbuf *rb, size_t off, void *dst, size_t n)
+{
+	if (off >= rb->len)
+		return 0;
+	n = min_sz(n, rb->len - off);
+	size_t start = wrap(rb, off);
+	size_t first = min_sz(n, rb->cap - start);
+
+	memcpy(dst, rb->buf + start, first);
+	memcpy((uint8_t *)dst + first, rb->buf, n - first);
+	return n;
+}
+
+size_t sk_ringbuf_discard(struct sk_ringbuf *rb, size_t n)
+{
+	n = min_sz(n, rb->len);
+	rb->head = rb->len == n ? 0 : wrap(rb, n);
+	rb->len -= n;
+	return n;
+}
+
+size_t sk_ringbuf_read(struct sk_ringbuf *rb, void *dst, size_t n)
+{
+	return sk_ringbuf_discard(rb, sk_ringbuf_peek(rb, 0, dst, n));
+}

@@ -1,0 +1,49 @@
+/* A bounded byte ring: the per-connection send and receive buffers.
+ *
+ * The send ring holds the bytes from SND.UNA on (unacknowledged, then not
+ * yet sent); the receive ring holds in-order bytes not yet read. Segments
+ * are copied straight between a ring and the frame buffer (one copy each
+ * way), so the ring offers offset-based peek and discard rather than a
+ * segment queue. Capacity is any size (not only powers of two): it comes
+ * from SO_SNDBUF/SO_RCVBUF. */
+#ifndef SYNACK_CORE_RINGBUF_H
+#define SYNACK_CORE_RINGBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sk_ringbuf {
+	uint8_t *buf;
+	size_t cap;
+	size_t head; /* index of the oldest byte */
+	size_t len;  /* bytes stored */
+};
+
+/* Allocate `cap` bytes (0 or -ENOMEM). An unallocated ring ({0}) has
+ * capacity 0 and is valid for every call below. */
+int sk_ringbuf_alloc(struct sk_ringbuf *rb, size_t cap);
+void sk_ringbuf_release(struct sk_ringbuf *rb);
+
+static inline size_t sk_ringbuf_len(const struct sk_ringbuf *rb)
+{
+	return rb->len;
+}
+static inline size_t sk_ringbuf_space(const struct sk_ringbuf *rb)
+{
+	return rb->cap - rb->len;
+}
+
+/* Append up to n bytes; returns how many fitted. */
+size_t sk_ringbuf_write(struct sk_ringbuf *rb, const void *src, size_t n);
+
+/* Copy up to n bytes starting `off` bytes after the oldest, without
+ * consuming them; returns the count copied. */
+size_t sk_ringbuf_peek(const struct sk_ringbuf *rb, size_t off, void *dst, size_t n);
+
+/* Drop up to n of the oldest bytes; returns the count dropped. */
+size_t sk_ringbuf_discard(struct sk_ringbuf *rb, size_t n);
+
+/* peek(0) then discard: the receive path's copy out. */
+size_t sk_ringbuf_read(struct sk_ringbuf *rb, void *dst, size_t n);
+
+#endif

@@ -1,0 +1,234 @@
+/* Internal contract of the TCP module (tcp_*.c); not for other layers.
+ *
+ * One arena of TCBs (struct tcb), indexed by socket id (design brief §6:
+ * index-addressed so it can later move to shared memory). Listeners,
+ * connections and TIME_WAIT entries are all slots. Three indexes point into
+ * the arena, all chained through slot indices, none allocating:
+ *   - the connection table: 4-tuple -> slot (keyed SipHash, so a peer
+ *     cannot flood one bucket), every synchronised or handshaking slot;
+ *   - the bind table: local port -> slots that own a port (bind(),
+ *     listen(), an ephemeral port from connect()); accepted children share
+ *     their listener's port and are not in it;
+ *   - the timer heap: slots with a pending deadline, earliest first.
+ *
+ * Files: tcp_fsm.c (states, transition table), tcp_table.c (arena and
+ * indexes, ISN, ports), tcp_timer.c (deadlines, RTO), tcp_output.c
+ * (segments out), tcp_input.c (segments in), tcp_socket.c (the socket API
+ * of stack.h), tcp_icmp.c (ICMP errors, ARP failures).
+ */
+#ifndef SYNACK_CORE_TCP_H
+#define SYNACK_CORE_TCP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ringbuf.h"
+#include "stack_impl.h"
+#include "tcp_wire.h"
+
+#define TCP_NIL (-1) /* end of an index chain */
+
+/* RFC 9293 §3.7.1: the MSS assumed when the peer's SYN carries none. */
+#define TCP_DEFAULT_MSS 536
+/* Linux tcp_min_snd_mss: a tiny advertised MSS must not make us emit a
+ * flood of minuscule segments (CVE-2019-11477 family). */
+#define TCP_MIN_MSS 48
+/* RFC 6298 §2: initial RTO 1 s; Linux's floor of 200 ms; §2.5 ceiling. */
+#define TCP_RTO_INIT SK_SEC(1)
+#define TCP_RTO_MIN  SK_MS(200)
+#define TCP_RTO_MAX  SK_SEC(120)
+/* Retransmissions of data/FIN before ETIMEDOUT (Linux tcp_retries2). */
+#define TCP_MAX_RETRIES 15
+/* SYN+ACK retransmissions of a passive child (Linux tcp_synack_retries). */
+#define TCP_SYNACK_RETRIES 5
+/* RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2: delayed ACK timer (Linux 40 ms). */
+#define TCP_DELACK SK_MS(40)
+/* RFC 5961 §7 / Linux: one challenge ACK per 500 ms per connection. */
+#define TCP_CHALLENGE_GAP SK_MS(500)
+/* RFC 6928: initial window of 10 segments. */
+#define TCP_INIT_CWND_SEGS 10
+/* Without window scaling (issue 5) the window field is 16 bits. */
+#define TCP_MAX_WINDOW 65535u
+/* RFC 6056 / Linux ip_local_port_range. */
+#define TCP_EPHEMERAL_LO 32768
+#define TCP_EPHEMERAL_HI 60999
+
+struct tcb {
+	int32_t id; /* index in the arena = socket number */
+	bool in_use;
+	bool user_owned; /* held by the application (sk_socket/sk_accept) */
+	enum sk_tcp_state state;
+
+	/* Endpoints, host byte order. laddr 0 = unbound address. */
+	uint32_t laddr, raddr;
+	uint16_t lport, rport;
+	bool in_conn_table, in_bind_table;
+	int32_t conn_next, bind_next; /* chains of the two tables */
+
+	/* Listener side. */
+	int32_t parent;             /* listener of a passive child, or TCP_NIL */
+	bool passive;               /* born from LISTEN (RFC 9293 §3.10.7.4 RST rule) */
+	int32_t q_prev, q_next;     /* links in the parent's syn or accept list */
+	bool in_accept_queue;       /* which list of the parent it is on */
+	int32_t syn_head;           /* LISTEN: children in SYN_RECEIVED */
+	int32_t acc_head, acc_tail; /* LISTEN: completed children, oldest first */
+	uint32_t syn_count, acc_count, backlog;
+
+	/* RFC 9293 §3.3.1 send sequence variables. snd_max is the highest
+	 * SND.NXT ever reached: a retransmission rewinds snd_nxt only. */
+	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2;
+	uint32_t snd_wnd, max_snd_wnd;
+	uint32_t snd_buf_seq; /* sequence number of the send ring's first byte */
+	/* Receive sequence variables; rcv_adv = right edge last advertised. */
+	uint32_t irs, rcv_nxt, rcv_adv;
+
+	uint16_t mss_ours; /* what our SYN announces */
+	uint16_t snd_mss;  /* min(peer's, ours): the largest segment we send */
+	uint32_t cwnd, ssthresh;
+
+	struct sk_ringbuf snd, rcv;
+
+	/* Connection-level flags, named after Linux's sk_shutdown bits so that
+	 * sk_poll() can mirror tcp_poll(). */
+	bool shut_rd;    /* RCV_SHUTDOWN: peer's FIN, SHUT_RD, or reset */
+	bool shut_wr;    /* SEND_SHUTDOWN: SHUT_WR/close, or reset */
+	bool fin_queued; /* our FIN follows the last byte of the send ring */
+	bool fin_rcvd;   /* the peer's FIN was consumed into rcv_nxt */
+	bool ever_connected;
+	int err; /* pending error, positive errno (SO_ERROR) */
+
+	/* Options (sk_setopt); keepalive is recorded only (issue 5). */
+	bool reuseaddr, keepalive, nodelay, quickack, linger_abort;
+	int user_mss, keepidle, keepintvl, keepcnt;
+	uint32_t rcvbuf, sndbuf;
+
+	/* ACK generation. */
+	bool ack_now;             /* send an ACK on the next output */
+	uint32_t rcv_unacked;     /* in-order bytes received since our last ACK */
+	sk_time_t last_challenge; /* RFC 5961 §7 rate limit */
+
+	/* RFC 6298 estimator, µs. rtt_seq: the timed segment's end (Karn). */
+	sk_time_t srtt, rttvar, rto;
+	bool rtt_active;
+	uint32_t rtt_seq;
+	sk_time_t rtt_start;
+	uint32_t retries; /* consecutive RTO expiries */
+	bool persist;     /* the RTO timer is probing a zero window */
+	uint32_t dupacks;
+
+	/* Deadlines (SK_TIME_NEVER = off) and the slot's place in the heap. */
+	sk_time_t rto_at, dack_at, state_at;
+	sk_time_t deadline; /* min of the three, the heap key */
+	int32_t heap_pos;
+};
+
+struct sk_tcp {
+	uint32_t nslots;
+	struct tcb *tcbs;
+	int32_t free_head; /* free slots chained through conn_next */
+
+	uint32_t conn_mask, bind_mask;
+	int32_t *conn_buckets, *bind_buckets;
+	uint8_t hash_key[16]; /* per-stack secret for the connection table */
+
+	int32_t *heap;
+	uint32_t heap_len;
+
+	/* The latest `now` seen: for the few API calls that take no time
+	 * (sk_setopt pushing Nagle-held data). Never read from a clock. */
+	sk_time_t last_now;
+};
+
+static inline void tcp_clock(struct sk_stack *st, sk_time_t now)
+{
+	if (now > st->tcp->last_now)
+		st->tcp->last_now = now;
+}
+
+static inline struct tcb *tcp_tcb(struct sk_stack *st, int32_t id)
+{
+	return &st->tcp->tcbs[id];
+}
+
+/* ---- tcp_fsm.c ---- */
+
+/* The one place a state changes (style.md): checks (from, to) against
+ * tcp_transitions[] (an illegal pair is an assertion failure), reports
+ * hooks.state_change and wakes the socket's waiters. */
+void tcp_set_state(struct sk_stack *st, struct tcb *t, enum sk_tcp_state to, const char *cause,
+                   sk_time_t now);
+
+/* Synchronised states (RFC 9293 §3.3.2): the handshake is over. */
+bool tcp_state_synchronized(enum sk_tcp_state s);
+
+/* ---- tcp_table.c ---- */
+
+struct tcb *tcp_slot_alloc(struct sk_stack *st); /* NULL when the arena is full */
+/* Give the slot back: leaves every table, frees rings, off the heap. */
+void tcp_slot_free(struct sk_stack *st, struct tcb *t);
+struct tcb *tcp_conn_lookup(struct sk_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                            uint16_t rport);
+void tcp_conn_insert(struct sk_stack *st, struct tcb *t);
+void tcp_conn_remove(struct sk_stack *st, struct tcb *t);
+struct tcb *tcp_listener_lookup(struct sk_stack *st, uint32_t laddr, uint16_t lport);
+/* Bind t to (addr, port); port 0 picks an ephemeral port (RFC 6056).
+ * -EADDRINUSE, -EADDRNOTAVAIL (no free ephemeral port). */
+int tcp_bind_port(struct sk_stack *st, struct tcb *t, uint32_t addr, uint16_t port);
+void tcp_bind_remove(struct sk_stack *st, struct tcb *t);
+/* RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, key). */
+uint32_t sk_tcp_isn(const uint8_t key[16], uint32_t laddr, uint16_t lport, uint32_t raddr,
+                    uint16_t rport, sk_time_t now);
+
+/* ---- tcp_timer.c ---- */
+
+/* Re-key t in the heap after any change of rto_at/dack_at/state_at. */
+void tcp_timer_update(struct sk_stack *st, struct tcb *t);
+void tcp_rtt_sample(struct tcb *t, sk_time_t rtt);
+void tcp_rto_arm(struct sk_stack *st, struct tcb *t, sk_time_t now);
+void tcp_rto_reset(struct tcb *t);
+
+/* ---- tcp_output.c ---- */
+
+/* "dispatch": send every segment the state allows now (SYN, SYN+ACK, data
+ * within min(window, cwnd), FIN, a due ACK), then re-arm timers. */
+void tcp_output(struct sk_stack *st, struct tcb *t, sk_time_t now);
+/* A bare ACK now (challenge ACKs, duplicate ACKs, TIME_WAIT re-ACK). */
+void tcp_send_ack(struct sk_stack *st, struct tcb *t, sk_time_t now);
+/* RST on an existing connection: <SEQ=SND.NXT><CTL=RST> (RFC 9293 §3.10.4
+ * ABORT, §3.10.7.4). */
+void tcp_send_rst(struct sk_stack *st, struct tcb *t, sk_time_t now);
+/* RFC 9293 §3.10.7.1: the RST answering segment `in` that matched no
+ * connection (never in answer to a RST). */
+void tcp_reply_rst(struct sk_stack *st, const struct sk_ipv4_repr *ip, const struct sk_tcp_repr *in,
+                   sk_time_t now);
+/* Window we would advertise now: free receive space, clamped. */
+uint32_t tcp_rcv_window(const struct tcb *t);
+/* The application consumed received data: send a window update if the
+ * window opened enough to matter (RFC 9293 §3.8.6.2.2). */
+void tcp_window_update(struct sk_stack *st, struct tcb *t, sk_time_t now);
+
+/* ---- tcp_input.c / tcp_socket.c ---- */
+
+/* Tear down a connection: state CLOSED with `err` pending (0 = none),
+ * both directions shut, timers off, rings released; frees the slot when
+ * the application no longer holds it. */
+void tcp_close_conn(struct sk_stack *st, struct tcb *t, int err, const char *cause, sk_time_t now);
+/* Abort a connection with RST where one is due (RFC 9293 §3.10.4 ABORT). */
+void tcp_abort(struct sk_stack *st, struct tcb *t, int err, const char *cause, sk_time_t now);
+/* Our ISN, MSS, buffers and congestion state for a new connection. */
+int tcp_conn_init(struct sk_stack *st, struct tcb *t, sk_time_t now);
+/* Peer's MSS option (-1 absent) -> snd_mss (RFC 9293 §3.7.1, RFC 6691). */
+void tcp_set_peer_mss(struct sk_stack *st, struct tcb *t, int32_t peer_mss);
+/* Take a completed child off its listener's syn list onto the accept
+ * queue (false: the accept queue is full), or unlink it entirely. */
+bool tcp_child_complete(struct sk_stack *st, struct tcb *child);
+void tcp_child_unlink(struct sk_stack *st, struct tcb *child);
+
+/* RFC 793 §3.9 SEND on a LISTEN socket with a foreign socket: the listener
+ * becomes an active open (LISTEN -> SYN_SENT). BSD sockets cannot express
+ * it; core keeps it so the whole diagram is reachable. Pending children
+ * are aborted. -EINVAL if not listening. */
+int sk_tcp_listen_connect(struct sk_stack *st, int sock, uint32_t addr, uint16_t port,
+                          sk_time_t now);
+
+#endif

@@ -1,0 +1,251 @@
+/* TCP output: "dispatch" (smoltcp), deriving the next segments from the
+ * connection state, and the one-off replies (ACK, RST). Each frame is built
+ * in place in the stack's transmit buffer with one copy from the send ring. */
+#include "seq.h"
+#include "tcp.h"
+
+uint32_t tcp_rcv_window(const struct tcb *t)
+{
+	size_t space = sk_ringbuf_space(&t->rcv);
+
+	/* Without window scaling (RFC 7323, issue 5) 16 bits is the limit. */
+	return space > TCP_MAX_WINDOW ? TCP_MAX_WINDOW : (uint32_t)space;
+}
+
+static uint32_t min_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Emit one segment of this connection. payload_len bytes come from the send
+ * ring at ring offset `off`. */
+static void xmit(struct sk_stack *st, struct tcb *t, uint32_t seq, uint8_t flags, size_t off,
+                 size_t payload_len, sk_time_t now)
+{
+	size_t room;
+	uint8_t *buf = sk_ip_tx_buf(st, &room);
+	struct sk_tcp_repr r = {
+	    .src_port = t->lport,
+	    .dst_port = t->rport,
+	    .seq = seq,
+	    .flags = flags,
+	    .mss = -1,
+	    .wscale = -1,
+	};
+
+	if (flags & SK_TCP_ACK) {
+		uint32_t wnd = tcp_rcv_window(t);
+
+		r.ack = t->rcv_nxt;
+		r.window = (uint16_t)wnd;
+		/* What we advertise is a promise (RFC 9293 §3.8.6.2.2): the
+		 * right edge never moves left, tcp_rcv_window() guarantees it. */
+		t->rcv_adv = t->rcv_nxt + wnd;
+		t->rcv_unacked = 0;
+		t->ack_now = false;
+		t->dack_at = SK_TIME_NEVER;
+	}
+	if (flags & SK_TCP_SYN) {
+		/* RFC 9293 §3.7.1: the MSS option in every SYN. */
+		r.mss = t->mss_ours;
+		if (!(flags & SK_TCP_ACK))
+			r.window = (uint16_t)tcp_rcv_window(t);
+	}
+	size_t hlen = sk_tcp_emit(&r, buf);
+
+	/* Never larger than the MTU: callers cut payload at snd_mss, which
+	 * is at most MTU - 40, and SYNs carry no payload. */
+	if (hlen + payload_len > room)
+		payload_len = room - hlen;
+	sk_ringbuf_peek(&t->snd, off, buf + hlen, payload_len);
+	sk_tcp_set_checksum(buf, hlen + payload_len, t->laddr, t->raddr);
+	st->stats.tcp_tx_segs++;
+	/* A failed transmit is a lost segment: the RTO recovers it. */
+	(void)sk_ip_tx_send(st, t->raddr, SK_IPPROTO_TCP, hlen + payload_len, now);
+}
+
+void tcp_send_ack(struct sk_stack *st, struct tcb *t, sk_time_t now)
+{
+	xmit(st, t, t->snd_nxt, SK_TCP_ACK, 0, 0, now);
+	tcp_timer_update(st, t);
+}
+
+void tcp_send_rst(struct sk_stack *st, struct tcb *t, sk_time_t now)
+{
+	/* RFC 9293 §3.10.4 ABORT: <SEQ=SND.NXT><CTL=RST>. The ACK bit is
+	 * set as Linux does (tcp_send_active_reset) so a peer that checks it
+	 * accepts the reset. */
+	xmit(st, t, t->snd_max, SK_TCP_RST | SK_TCP_ACK, 0, 0, now);
+	st->stats.tcp_rst_sent++;
+}
+
+void tcp_reply_rst(struct sk_stack *st, const struct sk_ipv4_repr *ip, const struct sk_tcp_repr *in,
+                   sk_time_t now)
+{
+	/* RFC 9293 §3.10.7.1: never answer a reset with a reset. */
+	if (in->flags & SK_TCP_RST)
+		return;
+	size_t room;
+	uint8_t *buf = sk_ip_tx_buf(st, &room);
+	struct sk_tcp_repr r = {
+	    .src_port = in->dst_port,
+	    .dst_port = in->src_port,
+	    .mss = -1,
+	    .wscale = -1,
+	};
+
+	if (in->flags & SK_TCP_ACK) {
+		/* RFC 9293 §3.10.7.1: <SEQ=SEG.ACK><CTL=RST>. */
+		r.seq = in->ack;
+		r.flags = SK_TCP_RST;
+	} else {
+		/* <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>; SYN and FIN count. */
+		uint32_t seg_len = (uint32_t)in->payload_len + !!(in->flags & SK_TCP_SYN) +
+		                   !!(in->flags & SK_TCP_FIN);
+
+		r.seq = 0;
+		r.ack = in->seq + seg_len;
+		r.flags = SK_TCP_RST | SK_TCP_ACK;
+	}
+	size_t hlen = sk_tcp_emit(&r, buf);
+
+	sk_tcp_set_checksum(buf, hlen, ip->dst, ip->src);
+	st->stats.tcp_tx_segs++;
+	st->stats.tcp_rst_sent++;
+	(void)sk_ip_tx_send(st, ip->src, SK_IPPROTO_TCP, hlen, now);
+}
+
+/* Data and FIN of a synchronised connection (RFC 9293 §3.8.6, RFC 5681,
+ * RFC 9293 §3.7.4 Nagle). */
+static void output_data(struct sk_stack *st, struct tcb *t, sk_time_t now)
+{
+	size_t ring = sk_ringbuf_len(&t->snd);
+	uint32_t fin_seq = t->snd_buf_seq + (uint32_t)ring;
+
+	for (;;) {
+		size_t off = t->snd_nxt - t->snd_buf_seq;
+		size_t avail = off < ring ? ring - off : 0;
+		bool fin_pending = t->fin_queued && seq_leq(t->snd_nxt, fin_seq);
+		uint32_t in_flight = t->snd_nxt - t->snd_una;
+
+		if (avail == 0 && !fin_pending)
+			break;
+
+		uint32_t wnd = min_u32(t->snd_wnd, t->cwnd);
+		uint32_t usable = wnd > in_flight ? wnd - in_flight : 0;
+		if (t->persist && t->snd_wnd == 0 && in_flight == 0 && avail > 0)
+			usable = 1; /* RFC 9293 §3.8.6.1: a zero-window probe */
+
+		size_t n = avail < t->snd_mss ? avail : t->snd_mss;
+		if (n > usable)
+			n = usable;
+		bool fin = fin_pending && n == avail;
+
+		if (n == 0 && !fin) {
+			if (t->snd_wnd == 0 && in_flight == 0 && t->rto_at == SK_TIME_NEVER) {
+				/* RFC 9293 §3.8.6.1: the persist timer. */
+				t->persist = true;
+				tcp_rto_arm(st, t, now);
+			}
+			break;
+		}
+		/* RFC 9293 §3.7.4 Nagle: hold a short segment while data is
+		 * in flight, unless TCP_NODELAY or it ends the stream. Also
+		 * sender SWS avoidance (§3.8.6.2.1): a window-cut short
+		 * segment waits for the window to open. */
+		if (n < t->snd_mss && in_flight > 0 && !fin && (!t->nodelay || n < avail))
+			break;
+
+		uint8_t flags = SK_TCP_ACK;
+		if (fin)
+			flags |= SK_TCP_FIN;
+		if (n > 0 && n == avail)
+			flags |= SK_TCP_PSH;
+		uint32_t seq = t->snd_nxt;
+
+		xmit(st, t, seq, flags, off, n, now);
+		t->snd_nxt += (uint32_t)n + (fin ? 1 : 0);
+		if (seq_geq(seq, t->snd_max)) {
+			/* New data (not a retransmission): time it if nothing
+			 * is timed (Karn's algorithm, RFC 6298 §3). */
+			if (!t->rtt_active) {
+				t->rtt_active = true;
+				t->rtt_seq = t->snd_nxt;
+				t->rtt_start = now;
+			}
+		}
+		if (seq_gt(t->snd_nxt, t->snd_max))
+			t->snd_max = t->snd_nxt;
+		/* RFC 6298 §5.1: running whenever data is outstanding. */
+		if (t->rto_at == SK_TIME_NEVER)
+			tcp_rto_arm(st, t, now);
+		if (fin)
+			break;
+	}
+}
+
+/* Time the handshake's RTT too, but never a retransmitted SYN (Karn). */
+static void time_syn(struct tcb *t, sk_time_t now)
+{
+	if (t->retries == 0) {
+		t->rtt_active = true;
+		t->rtt_seq = t->iss + 1;
+		t->rtt_start = now;
+	}
+}
+
+void tcp_output(struct sk_stack *st, struct tcb *t, sk_time_t now)
+{
+	switch (t->state) {
+	case SK_TCP_SYN_SENT:
+		if (t->snd_nxt == t->iss) {
+			xmit(st, t, t->iss, SK_TCP_SYN, 0, 0, now);
+			t->snd_nxt = t->snd_max = t->iss + 1;
+			time_syn(t, now);
+			if (t->rto_at == SK_TIME_NEVER)
+				tcp_rto_arm(st, t, now);
+		}
+		break;
+	case SK_TCP_CLOSED:
+	case SK_TCP_LISTEN:
+		break;
+	default:
+		if (t->snd_una == t->iss) {
+			/* SYN_RECEIVED (or closed from it): the SYN,ACK is
+			 * our only business until it is acknowledged. */
+			if (t->snd_nxt == t->iss) {
+				xmit(st, t, t->iss, SK_TCP_SYN | SK_TCP_ACK, 0, 0, now);
+				t->snd_nxt = t->snd_max = t->iss + 1;
+				time_syn(t, now);
+				if (t->rto_at == SK_TIME_NEVER)
+					tcp_rto_arm(st, t, now);
+			}
+		} else if (t->state != SK_TCP_TIME_WAIT && t->state != SK_TCP_FIN_WAIT_2) {
+			output_data(st, t, now);
+		}
+		if (t->ack_now)
+			xmit(st, t, t->snd_nxt, SK_TCP_ACK, 0, 0, now);
+		break;
+	}
+	tcp_timer_update(st, t);
+}
+
+void tcp_window_update(struct sk_stack *st, struct tcb *t, sk_time_t now)
+{
+	if (!tcp_state_synchronized(t->state) || t->fin_rcvd)
+		return;
+	uint32_t right = t->rcv_nxt + tcp_rcv_window(t);
+	uint32_t grown = right - t->rcv_adv;
+
+	/* RFC 9293 §3.8.6.2.2 (receiver SWS avoidance): announce only a
+	 * window that grew by min(half the buffer, 2 full segments), which is
+	 * Linux's tcp_cleanup_rbuf rule too. */
+	uint32_t half = t->rcvbuf / 2;
+	uint32_t step =
+	    min_u32(half > TCP_MAX_WINDOW / 2 ? TCP_MAX_WINDOW / 2 : half, 2u * t->snd_mss);
+
+	if (seq_gt(right, t->rcv_adv) && grown >= step) {
+		t->ack_now = true;
+		tcp_output(st, t, now);
+	}
+}

@@ -1,0 +1,297 @@
+/* The socket arena and its indexes: free list, connection table (4-tuple),
+ * bind table (local port), ephemeral ports (RFC 6056) and ISNs (RFC 6528).
+ * See tcp.h for the layout. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "byteorder.h"
+#include "siphash.h"
+#include "tcp.h"
+
+static uint32_t pow2_at_least(uint32_t n)
+{
+	uint32_t p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+struct sk_tcp *sk_tcp_new(struct sk_stack *st)
+{
+	uint32_t n = st->cfg.max_sockets;
+	struct sk_tcp *tcp = calloc(1, sizeof(*tcp));
+
+	if (!tcp || n == 0 || n > (1u << 24))
+		goto fail;
+	tcp->nslots = n;
+	/* Load factor <= 1 with chaining keeps chains O(1) on average. */
+	uint32_t buckets = pow2_at_least(n);
+	tcp->conn_mask = buckets - 1;
+	tcp->bind_mask = buckets - 1;
+	tcp->tcbs = calloc(n, sizeof(*tcp->tcbs));
+	tcp->conn_buckets = malloc(buckets * sizeof(int32_t));
+	tcp->bind_buckets = malloc(buckets * sizeof(int32_t));
+	tcp->heap = malloc(n * sizeof(int32_t));
+	if (!tcp->tcbs || !tcp->conn_buckets || !tcp->bind_buckets || !tcp->heap)
+		goto fail;
+	for (uint32_t i = 0; i < buckets; i++)
+		tcp->conn_buckets[i] = tcp->bind_buckets[i] = TCP_NIL;
+	for (uint32_t i = 0; i < n; i++) {
+		tcp->tcbs[i].id = (int32_t)i;
+		tcp->tcbs[i].conn_next = i + 1 < n ? (int32_t)(i + 1) : TCP_NIL;
+	}
+	tcp->free_head = 0;
+	/* A secret per stack, distinct from the ISN key: knowing one table's
+	 * layout must not help predict sequence numbers. */
+	uint64_t k0 = sk_rand64(st), k1 = sk_rand64(st);
+	memcpy(tcp->hash_key, &k0, 8);
+	memcpy(tcp->hash_key + 8, &k1, 8);
+	return tcp;
+fail:
+	sk_tcp_free(tcp);
+	return NULL;
+}
+
+void sk_tcp_free(struct sk_tcp *tcp)
+{
+	if (!tcp)
+		return;
+	for (uint32_t i = 0; tcp->tcbs && i < tcp->nslots; i++) {
+		sk_ringbuf_release(&tcp->tcbs[i].snd);
+		sk_ringbuf_release(&tcp->tcbs[i].rcv);
+	}
+	free(tcp->tcbs);
+	free(tcp->conn_buckets);
+	free(tcp->bind_buckets);
+	free(tcp->heap);
+	free(tcp);
+}
+
+struct tcb *tcp_slot_alloc(struct sk_stack *st)
+{
+	struct sk_tcp *tcp = st->tcp;
+
+	if (tcp->free_head == TCP_NIL)
+		return NULL;
+	struct tcb *t = &tcp->tcbs[tcp->free_head];
+	int32_t id = t->id;
+
+	tcp->free_head = t->conn_next;
+	*t = (struct tcb){
+	    .id = id,
+	    .in_use = true,
+	    .state = SK_TCP_CLOSED,
+	    .conn_next = TCP_NIL,
+	    .bind_next = TCP_NIL,
+	    .parent = TCP_NIL,
+	    .q_prev = TCP_NIL,
+	    .q_next = TCP_NIL,
+	    .syn_head = TCP_NIL,
+	    .acc_head = TCP_NIL,
+	    .acc_tail = TCP_NIL,
+	    .rcvbuf = st->cfg.rcvbuf,
+	    .sndbuf = st->cfg.sndbuf,
+	    .keepidle = 7200, /* Linux defaults, reported by getsockopt */
+	    .keepintvl = 75,
+	    .keepcnt = 9,
+	    .rto = TCP_RTO_INIT,
+	    .rto_at = SK_TIME_NEVER,
+	    .dack_at = SK_TIME_NEVER,
+	    .state_at = SK_TIME_NEVER,
+	    .deadline = SK_TIME_NEVER,
+	    .heap_pos = TCP_NIL,
+	};
+	return t;
+}
+
+void tcp_slot_free(struct sk_stack *st, struct tcb *t)
+{
+	struct sk_tcp *tcp = st->tcp;
+
+	tcp_conn_remove(st, t);
+	tcp_bind_remove(st, t);
+	if (t->parent != TCP_NIL)
+		tcp_child_unlink(st, t);
+	t->rto_at = t->dack_at = t->state_at = SK_TIME_NEVER;
+	tcp_timer_update(st, t);
+	sk_ringbuf_release(&t->snd);
+	sk_ringbuf_release(&t->rcv);
+	t->in_use = false;
+	t->user_owned = false;
+	t->conn_next = tcp->free_head;
+	tcp->free_head = t->id;
+}
+
+/* ---- connection table ---- */
+
+/* SipHash-2-4 of a 4-tuple under `key`. */
+static uint64_t tuple_hash(const uint8_t key[16], uint32_t laddr, uint16_t lport, uint32_t raddr,
+			   uint16_t rport)
+{
+	uint8_t k[12];
+
+	sk_wr32(k, laddr);
+	sk_wr16(k + 4, lport);
+	sk_wr32(k + 6, raddr);
+	sk_wr16(k + 10, rport);
+	return sk_siphash24(key, k, sizeof(k));
+}
+
+static uint32_t conn_bucket(const struct sk_tcp *tcp, uint32_t laddr, uint16_t lport,
+                            uint32_t raddr, uint16_t rport)
+{
+	return (uint32_t)tuple_hash(tcp->hash_key, laddr, lport, raddr, rport) & tcp->conn_mask;
+}
+
+struct tcb *tcp_conn_lookup(struct sk_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                            uint16_t rport)
+{
+	struct sk_tcp *tcp = st->tcp;
+
+	for (int32_t i = tcp->conn_buckets[conn_bucket(tcp, laddr, lport, raddr, rport)];
+	     i != TCP_NIL; i = tcp->tcbs[i].conn_next) {
+		struct tcb *t = &tcp->tcbs[i];
+
+		if (t->lport == lport && t->rport == rport && t->laddr == laddr &&
+		    t->raddr == raddr)
+			return t;
+	}
+	return NULL;
+}
+
+void tcp_conn_insert(struct sk_stack *st, struct tcb *t)
+{
+	struct sk_tcp *tcp = st->tcp;
+	uint32_t b = conn_bucket(tcp, t->laddr, t->lport, t->raddr, t->rport);
+
+	t->conn_next = tcp->conn_buckets[b];
+	tcp->conn_buckets[b] = t->id;
+	t->in_conn_table = true;
+}
+
+/* Unlinking walks one chain: O(1) on average with a keyed hash. */
+void tcp_conn_remove(struct sk_stack *st, struct tcb *t)
+{
+	struct sk_tcp *tcp = st->tcp;
+
+	if (!t->in_conn_table)
+		return;
+	int32_t *p = &tcp->conn_buckets[conn_bucket(tcp, t->laddr, t->lport, t->raddr, t->rport)];
+
+	while (*p != t->id)
+		p = &tcp->tcbs[*p].conn_next;
+	*p = t->conn_next;
+	t->conn_next = TCP_NIL;
+	t->in_conn_table = false;
+}
+
+/* ---- bind table ---- */
+
+static int32_t *bind_chain(struct sk_tcp *tcp, uint16_t port)
+{
+	/* Ports are not secret and at most 65536: a multiplicative hash is
+	 * enough to spread them. */
+	return &tcp->bind_buckets[(uint32_t)(port * 2654435761u) & tcp->bind_mask];
+}
+
+struct tcb *tcp_listener_lookup(struct sk_stack *st, uint32_t laddr, uint16_t lport)
+{
+	struct sk_tcp *tcp = st->tcp;
+
+	for (int32_t i = *bind_chain(tcp, lport); i != TCP_NIL; i = tcp->tcbs[i].bind_next) {
+		struct tcb *t = &tcp->tcbs[i];
+
+		if (t->lport == lport && t->state == SK_TCP_LISTEN &&
+		    (t->laddr == 0 || t->laddr == laddr))
+			return t;
+	}
+	return NULL;
+}
+
+/* Linux inet_csk_bind_conflict, reduced to one address: two sockets may
+ * share a port only if both set SO_REUSEADDR and neither listens. */
+static bool port_conflicts(struct sk_stack *st, const struct tcb *t, uint16_t port)
+{
+	struct sk_tcp *tcp = st->tcp;
+
+	for (int32_t i = *bind_chain(tcp, port); i != TCP_NIL; i = tcp->tcbs[i].bind_next) {
+		const struct tcb *o = &tcp->tcbs[i];
+
+		if (o->lport != port || o == t)
+			continue;
+		if (!(t->reuseaddr && o->reuseaddr && o->state != SK_TCP_LISTEN))
+			return true;
+	}
+	return false;
+}
+
+static bool port_used(struct sk_stack *st, uint16_t port)
+{
+	struct sk_tcp *tcp = st->tcp;
+
+	for (int32_t i = *bind_chain(tcp, port); i != TCP_NIL; i = tcp->tcbs[i].bind_next)
+		if (tcp->tcbs[i].lport == port)
+			return true;
+	return false;
+}
+
+static void bind_insert(struct sk_stack *st, struct tcb *t, uint32_t addr, uint16_t port)
+{
+	int32_t *head = bind_chain(st->tcp, port);
+
+	t->laddr = addr;
+	t->lport = port;
+	t->bind_next = *head;
+	*head = t->id;
+	t->in_bind_table = true;
+}
+
+int tcp_bind_port(struct sk_stack *st, struct tcb *t, uint32_t addr, uint16_t port)
+{
+	if (port != 0) {
+		if (port_conflicts(st, t, port))
+			return -EADDRINUSE;
+		bind_insert(st, t, addr, port);
+		return 0;
+	}
+	/* RFC 6056 §3.3.1 (Algorithm 1): a random start, then the next free
+	 * port. Runs on bind/connect only, never per segment. */
+	uint32_t range = TCP_EPHEMERAL_HI - TCP_EPHEMERAL_LO + 1;
+	uint32_t start = (uint32_t)(sk_rand64(st) % range);
+
+	for (uint32_t i = 0; i < range; i++) {
+		uint16_t p = (uint16_t)(TCP_EPHEMERAL_LO + (start + i) % range);
+
+		/* An ephemeral port is never shared, even with SO_REUSEADDR. */
+		if (!port_used(st, p)) {
+			bind_insert(st, t, addr, p);
+			return 0;
+		}
+	}
+	return -EADDRNOTAVAIL;
+}
+
+void tcp_bind_remove(struct sk_stack *st, struct tcb *t)
+{
+	if (!t->in_bind_table)
+		return;
+	int32_t *p = bind_chain(st->tcp, t->lport);
+
+	while (*p != t->id)
+		p = &st->tcp->tcbs[*p].bind_next;
+	*p = t->bind_next;
+	t->bind_next = TCP_NIL;
+	t->in_bind_table = false;
+}
+
+uint32_t sk_tcp_isn(const uint8_t key[16], uint32_t laddr, uint16_t lport, uint32_t raddr,
+                    uint16_t rport, sk_time_t now)
+{
+	/* RFC 6528 §3: M is a timer ticking every 4 µs; F a keyed PRF of the
+	 * 4-tuple (SipHash-2-4, as Linux uses). */
+	uint32_t m = (uint32_t)(now / 4);
+
+	return m + (uint32_t)tuple_hash(key, laddr, lport, raddr, rport);
+}

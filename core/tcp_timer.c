@@ -1,0 +1,238 @@
+/* TCP timers as deadlines (design brief §8): each TCB stores its deadlines
+ * (retransmission, delayed ACK, state timer: TIME_WAIT or orphaned
+ * FIN_WAIT_2); a binary min-heap of slots keyed by their earliest deadline
+ * makes "when next?" O(1) and re-arming O(log n). */
+#include <errno.h>
+
+#include "tcp.h"
+
+/* ---- the heap ---- */
+
+static sk_time_t key(const struct sk_tcp *tcp, uint32_t pos)
+{
+	return tcp->tcbs[tcp->heap[pos]].deadline;
+}
+
+static void heap_set(struct sk_tcp *tcp, uint32_t pos, int32_t id)
+{
+	tcp->heap[pos] = id;
+	tcp->tcbs[id].heap_pos = (int32_t)pos;
+}
+
+static void sift_up(struct sk_tcp *tcp, uint32_t pos)
+{
+	int32_t id = tcp->heap[pos];
+	sk_time_t k = tcp->tcbs[id].deadline;
+
+	while (pos > 0) {
+		uint32_t parent = (pos - 1) / 2;
+
+		if (key(tcp, parent) <= k)
+			break;
+		heap_set(tcp, pos, tcp->heap[parent]);
+		pos = parent;
+	}
+	heap_set(tcp, pos, id);
+}
+
+static void sift_down(struct sk_tcp *tcp, uint32_t pos)
+{
+	int32_t id = tcp->heap[pos];
+	sk_time_t k = tcp->tcbs[id].deadline;
+
+	for (;;) {
+		uint32_t c = 2 * pos + 1;
+
+		if (c >= tcp->heap_len)
+			break;
+		if (c + 1 < tcp->heap_len && key(tcp, c + 1) < key(tcp, c))
+			c++;
+		if (k <= key(tcp, c))
+			break;
+		heap_set(tcp, pos, tcp->heap[c]);
+		pos = c;
+	}
+	heap_set(tcp, pos, id);
+}
+
+static void heap_remove(struct sk_tcp *tcp, struct tcb *t)
+{
+	uint32_t pos = (uint32_t)t->heap_pos;
+	int32_t last = tcp->heap[--tcp->heap_len];
+
+	t->heap_pos = TCP_NIL;
+	if ((uint32_t)pos == tcp->heap_len)
+		return;
+	heap_set(tcp, pos, last);
+	sift_down(tcp, pos);
+	sift_up(tcp, (uint32_t)tcp->tcbs[last].heap_pos);
+}
+
+static sk_time_t min_time(sk_time_t a, sk_time_t b)
+{
+	return a < b ? a : b;
+}
+
+void tcp_timer_update(struct sk_stack *st, struct tcb *t)
+{
+	struct sk_tcp *tcp = st->tcp;
+	sk_time_t d = min_time(t->rto_at, min_time(t->dack_at, t->state_at));
+
+	if (d == t->deadline && (d == SK_TIME_NEVER) == (t->heap_pos == TCP_NIL))
+		return;
+	t->deadline = d;
+	if (d == SK_TIME_NEVER) {
+		if (t->heap_pos != TCP_NIL)
+			heap_remove(tcp, t);
+		return;
+	}
+	if (t->heap_pos == TCP_NIL) {
+		heap_set(tcp, tcp->heap_len++, t->id);
+		sift_up(tcp, tcp->heap_len - 1);
+		return;
+	}
+	sift_up(tcp, (uint32_t)t->heap_pos);
+	sift_down(tcp, (uint32_t)t->heap_pos);
+}
+
+sk_time_t sk_tcp_next_deadline(const struct sk_tcp *tcp)
+{
+	return tcp->heap_len ? key(tcp, 0) : SK_TIME_NEVER;
+}
+
+/* ---- RFC 6298 retransmission timer ---- */
+
+static sk_time_t clamp_rto(sk_time_t rto)
+{
+	if (rto < TCP_RTO_MIN)
+		return TCP_RTO_MIN;
+	return rto > TCP_RTO_MAX ? TCP_RTO_MAX : rto;
+}
+
+void tcp_rtt_sample(struct tcb *t, sk_time_t r)
+{
+	if (t->srtt == 0) {
+		/* RFC 6298 §2.2: the first measurement. */
+		t->srtt = r ? r : 1;
+		t->rttvar = r / 2;
+	} else {
+		/* RFC 6298 §2.3: beta = 1/4, alpha = 1/8. */
+		sk_time_t diff = t->srtt > r ? t->srtt - r : r - t->srtt;
+
+		t->rttvar = (3 * t->rttvar + diff) / 4;
+		t->srtt = (7 * t->srtt + r) / 8;
+		if (t->srtt == 0)
+			t->srtt = 1;
+	}
+	/* RFC 6298 §2.3 with G = 1 µs: RTO = SRTT + max(G, 4 * RTTVAR),
+	 * then §2.4's floor (Linux's 200 ms) and §2.5's ceiling. */
+	sk_time_t var4 = 4 * t->rttvar;
+
+	t->rto = clamp_rto(t->srtt + (var4 ? var4 : 1));
+}
+
+void tcp_rto_reset(struct tcb *t)
+{
+	/* RFC 6298 §5.7 spirit: new data acknowledged ends the backoff; the
+	 * RTO is again SRTT + 4 RTTVAR (or stays as is without a sample). */
+	if (t->srtt) {
+		sk_time_t var4 = 4 * t->rttvar;
+
+		t->rto = clamp_rto(t->srtt + (var4 ? var4 : 1));
+	}
+}
+
+void tcp_rto_arm(struct sk_stack *st, struct tcb *t, sk_time_t now)
+{
+	t->rto_at = now + t->rto;
+	tcp_timer_update(st, t);
+}
+
+static bool handshaking(const struct tcb *t)
+{
+	/* Our SYN is outstanding (SYN_SENT, SYN_RECEIVED, or a FIN_WAIT_1
+	 * reached from SYN_RECEIVED before the SYN was acknowledged). */
+	return t->snd_una == t->iss;
+}
+
+static void rto_expired(struct sk_stack *st, struct tcb *t, sk_time_t now)
+{
+	uint32_t limit = TCP_MAX_RETRIES;
+
+	if (t->state == SK_TCP_SYN_SENT)
+		limit = st->cfg.syn_retries;
+	else if (handshaking(t) && t->passive)
+		limit = TCP_SYNACK_RETRIES;
+
+	if (t->snd_una == t->snd_max && !t->persist)
+		return; /* everything was acknowledged meanwhile */
+	if (t->retries >= limit) {
+		/* RFC 9293 §3.8.3 (R2): give up; RFC 6298 gives no limit, the
+		 * counts are Linux's (tcp_syn_retries, tcp_retries2). */
+		if (t->state == SK_TCP_SYN_RECEIVED && t->passive) {
+			tcp_set_state(st, t, SK_TCP_CLOSED, "SYN,ACK retries exhausted", now);
+			tcp_slot_free(st, t);
+			return;
+		}
+		tcp_close_conn(st, t, ETIMEDOUT, "retransmission timeout", now);
+		return;
+	}
+	t->retries++;
+	st->stats.tcp_retransmits++;
+	if (!handshaking(t) && !t->persist) {
+		/* RFC 5681 §3.1 eq. 4 and its loss response: halve, restart
+		 * from one segment. */
+		uint32_t flight = t->snd_max - t->snd_una;
+		uint32_t half = flight / 2;
+
+		t->ssthresh = half > 2u * t->snd_mss ? half : 2u * t->snd_mss;
+		t->cwnd = t->snd_mss;
+	}
+	/* RFC 6298 §5.5: back off; §5.6 the SYN keeps its 1 s base. */
+	t->rto = clamp_rto(t->rto * 2);
+	/* Karn: a retransmitted segment gives no RTT sample. */
+	t->rtt_active = false;
+	t->dupacks = 0;
+	/* smoltcp style: retransmit by rewinding SND.NXT and dispatching. */
+	t->snd_nxt = t->snd_una;
+	t->rto_at = SK_TIME_NEVER;
+	tcp_output(st, t, now);
+	if (t->rto_at == SK_TIME_NEVER)
+		tcp_rto_arm(st, t, now);
+}
+
+static void state_timer_expired(struct sk_stack *st, struct tcb *t, sk_time_t now)
+{
+	if (t->state == SK_TCP_TIME_WAIT)
+		tcp_close_conn(st, t, 0, "2MSL timeout", now); /* RFC 9293 §3.10.8 */
+	else if (t->state == SK_TCP_FIN_WAIT_2)
+		tcp_close_conn(st, t, 0, "FIN_WAIT_2 timeout", now); /* Linux tcp_fin_timeout */
+}
+
+void sk_tcp_run_timers(struct sk_stack *st, sk_time_t now)
+{
+	struct sk_tcp *tcp = st->tcp;
+
+	tcp_clock(st, now);
+	/* Every handler either clears the deadline it ran or moves it past
+	 * `now`, so this loop ends. */
+	while (tcp->heap_len && key(tcp, 0) <= now) {
+		struct tcb *t = &tcp->tcbs[tcp->heap[0]];
+
+		if (t->dack_at <= now) {
+			t->dack_at = SK_TIME_NEVER;
+			t->ack_now = true;
+			tcp_output(st, t, now);
+		}
+		if (t->in_use && t->state_at <= now) {
+			t->state_at = SK_TIME_NEVER;
+			state_timer_expired(st, t, now);
+		}
+		if (t->in_use && t->rto_at <= now) {
+			t->rto_at = SK_TIME_NEVER;
+			rto_expired(st, t, now);
+		}
+		if (t->in_use)
+			tcp_timer_update(st, t);
+	}
+}
