@@ -233,7 +233,11 @@ static int cmd_lab(int argc, char **argv)
 	for (int i = 0; i < n; i++) {
 		snprintf(script, sizeof(script), "%s/scripts/lab.sh", candidates[i]);
 		if (access(script, R_OK) == 0) {
-			execl("/bin/sh", "sh", script, argv[1], (char *)NULL);
+			/* Its own #! line picks the shell; bash if not executable. */
+			if (access(script, X_OK) == 0)
+				execl(script, script, argv[1], (char *)NULL);
+			else
+				execlp("bash", "bash", script, argv[1], (char *)NULL);
 			fprintf(stderr, "synack: cannot run %s: %s\n", script, strerror(errno));
 			return 127;
 		}

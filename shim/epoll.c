@@ -1,0 +1,374 @@
+/* epoll over synack sockets (see epoll.h). */
+#include "epoll.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal_fd.h"
+#include "real.h"
+#include "runtime.h"
+#include "wait.h"
+
+/* data.u64 of our eventfd's registration in the kernel epoll: how we
+ * recognise it among the kernel's events ("SYNACKEV"). */
+#define EFD_MARK 0x53594e41434b4556ull
+
+struct ep_item {
+	struct shim_ofd *o; /* not referenced: removed on its release */
+	int fd, sock;
+	uint32_t events; /* interest, as given (EPOLLET, EPOLLONESHOT...) */
+	epoll_data_t data;
+	bool queued;   /* on the ready list */
+	bool disabled; /* ONESHOT fired, waiting for MOD */
+	struct ep_item *next_ready;
+};
+
+struct ep_inst {
+	int efd; /* internal eventfd, registered in the kernel epoll */
+	int epfd;
+	bool efd_signalled;
+	struct ep_item **items;
+	int nitems, cap;
+	struct ep_item *ready; /* singly linked via next_ready */
+	struct ep_inst *next;  /* all instances, for wakes */
+};
+
+static struct ep_inst *instances; /* under the stack lock */
+
+static void efd_signal(struct ep_inst *in)
+{
+	uint64_t one = 1;
+
+	if (!in->efd_signalled) {
+		(void)!REAL(write)(in->efd, &one, sizeof(one));
+		in->efd_signalled = true;
+	}
+}
+
+static void efd_clear(struct ep_inst *in)
+{
+	uint64_t v;
+
+	if (in->efd_signalled) {
+		(void)!REAL(read)(in->efd, &v, sizeof(v));
+		in->efd_signalled = false;
+	}
+}
+
+static void enqueue(struct ep_inst *in, struct ep_item *it)
+{
+	if (it->queued || it->disabled)
+		return;
+	it->queued = true;
+	it->next_ready = in->ready;
+	in->ready = it;
+	efd_signal(in);
+}
+
+static void dequeue(struct ep_inst *in, struct ep_item *it)
+{
+	for (struct ep_item **p = &in->ready; *p; p = &(*p)->next_ready) {
+		if (*p == it) {
+			*p = it->next_ready;
+			break;
+		}
+	}
+	it->queued = false;
+	if (!in->ready)
+		efd_clear(in);
+}
+
+void shim_epoll_wake(int sock)
+{
+	for (struct ep_inst *in = instances; in; in = in->next)
+		for (int i = 0; i < in->nitems; i++)
+			if (in->items[i]->sock == sock)
+				enqueue(in, in->items[i]);
+}
+
+static void remove_at(struct ep_inst *in, int i)
+{
+	struct ep_item *it = in->items[i];
+
+	if (it->queued)
+		dequeue(in, it);
+	in->items[i] = in->items[--in->nitems];
+	free(it);
+}
+
+void shim_epoll_forget(struct shim_ofd *o)
+{
+	for (struct ep_inst *in = instances; in; in = in->next)
+		for (int i = in->nitems - 1; i >= 0; i--)
+			if (in->items[i]->o == o)
+				remove_at(in, i);
+}
+
+void shim_epoll_after_fork_child(void)
+{
+	instances = NULL;
+}
+
+void shim_epoll_release(struct shim_ofd *ep)
+{
+	struct ep_inst *in = ep->epoll;
+
+	if (!in)
+		return;
+	if (ep->gen != shim_fork_gen()) {
+		/* The parent's: its eventfd was closed with the internal fds
+		 * at fork, and the number may be the program's by now. */
+		free(in->items);
+		free(in);
+		ep->epoll = NULL;
+		return;
+	}
+	if (rt_running()) {
+		rt_lock();
+		for (struct ep_inst **p = &instances; *p; p = &(*p)->next) {
+			if (*p == in) {
+				*p = in->next;
+				break;
+			}
+		}
+		rt_unlock();
+	}
+	while (in->nitems > 0)
+		free(in->items[--in->nitems]);
+	free(in->items);
+	shim_internal_close(in->efd);
+	free(in);
+	ep->epoll = NULL;
+}
+
+/* Is epfd a kernel epoll? (Its /proc link names the eventpoll inode.) */
+static int check_epoll_fd(int epfd)
+{
+	char path[64], target[64];
+	ssize_t n;
+
+	if (REAL(fcntl)(epfd, F_GETFD) < 0)
+		return -EBADF;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", epfd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return -EINVAL;
+	target[n] = '\0';
+	return strcmp(target, "anon_inode:[eventpoll]") == 0 ? 0 : -EINVAL;
+}
+
+/* The instance of epfd, created on first use. Under the stack lock. */
+static int get_instance(int epfd, struct ep_inst **out)
+{
+	struct shim_ofd *ep = fdt_get(epfd);
+	struct epoll_event reg = {.events = EPOLLIN, .data.u64 = EFD_MARK};
+	struct ep_inst *in = NULL;
+	int r;
+
+	if (ep && ep->kind == SHIM_OFD_EPOLL && ep->epoll) {
+		*out = ep->epoll;
+		ofd_put(ep);
+		return 0;
+	}
+	if (ep) {
+		ofd_put(ep);
+		return -EINVAL; /* a socket is no epoll */
+	}
+	in = calloc(1, sizeof(*in));
+	ep = ofd_new(SHIM_OFD_EPOLL);
+	if (!in || !ep) {
+		free(in);
+		free(ep);
+		return -ENOMEM;
+	}
+	in->epfd = epfd;
+	in->efd = shim_internal_adopt(REAL(eventfd)(0, EFD_CLOEXEC | EFD_NONBLOCK));
+	if (in->efd < 0 || REAL(epoll_ctl)(epfd, EPOLL_CTL_ADD, in->efd, &reg) < 0) {
+		r = -errno;
+		shim_internal_close(in->efd);
+		free(in);
+		free(ep);
+		return r;
+	}
+	ep->epoll = in;
+	ep->gen = shim_fork_gen();
+	fdt_install(epfd, ep);
+	in->next = instances;
+	instances = in;
+	*out = in;
+	return 0;
+}
+
+static int find(struct ep_inst *in, int fd, struct shim_ofd *o)
+{
+	for (int i = 0; i < in->nitems; i++)
+		if (in->items[i]->fd == fd && in->items[i]->o == o)
+			return i;
+	return -1;
+}
+
+static int add(struct ep_inst *in, int fd, struct shim_ofd *o, const struct epoll_event *ev)
+{
+	struct ep_item *it;
+
+	if (in->nitems == in->cap) {
+		int cap = in->cap ? in->cap * 2 : 8;
+		struct ep_item **n = realloc(in->items, (size_t)cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		in->items = n;
+		in->cap = cap;
+	}
+	it = calloc(1, sizeof(*it));
+	if (!it)
+		return -ENOMEM;
+	it->o = o;
+	it->fd = fd;
+	it->sock = o->sock;
+	it->events = ev->events;
+	it->data = ev->data;
+	in->items[in->nitems++] = it;
+	enqueue(in, it); /* harvest finds out whether it is ready now */
+	return 0;
+}
+
+int shim_epoll_ctl(int epfd, int op, int fd, struct shim_ofd *o, struct epoll_event *ev)
+{
+	struct shim_ofd *ep;
+	struct ep_inst *in = NULL;
+	int r, i;
+
+	if (epfd == fd)
+		return -EINVAL;
+	if (op != EPOLL_CTL_DEL && !ev)
+		return -EFAULT;
+	if (op != EPOLL_CTL_ADD && op != EPOLL_CTL_MOD && op != EPOLL_CTL_DEL)
+		return -EINVAL;
+	r = check_epoll_fd(epfd);
+	if (r < 0)
+		return r;
+	/* A socket entry at a number the kernel says is an epoll is stale:
+	 * drop it now, outside the stack lock (its release takes the lock). */
+	ep = fdt_get(epfd);
+	if (ep) {
+		bool stale = ep->kind != SHIM_OFD_EPOLL;
+
+		ofd_put(ep);
+		if (stale)
+			fdt_purge(epfd);
+	}
+	rt_lock();
+	r = get_instance(epfd, &in);
+	if (r == 0) {
+		i = find(in, fd, o);
+		if (op == EPOLL_CTL_ADD) {
+			r = i >= 0 ? -EEXIST : add(in, fd, o, ev);
+		} else if (i < 0) {
+			r = -ENOENT;
+		} else if (op == EPOLL_CTL_DEL) {
+			remove_at(in, i);
+		} else if (ev->events & EPOLLEXCLUSIVE) {
+			r = -EINVAL; /* not allowed with MOD */
+		} else {
+			in->items[i]->events = ev->events;
+			in->items[i]->data = ev->data;
+			in->items[i]->disabled = false;
+			enqueue(in, in->items[i]);
+		}
+	}
+	rt_unlock();
+	return r;
+}
+
+/* Under the stack lock: report ready synack items. */
+static int harvest(struct sk_stack *st, struct ep_inst *in, struct epoll_event *events, int max)
+{
+	struct ep_item *it = in->ready, *next;
+	int n = 0;
+
+	in->ready = NULL;
+	/* Rebuild the list: items that stay queued (LT and still ready, or
+	 * not reached because the output is full) go back on it. */
+	for (; it; it = next) {
+		uint32_t want, ev;
+
+		next = it->next_ready;
+		it->queued = false;
+		if (n == max || it->disabled) {
+			if (!it->disabled)
+				enqueue(in, it);
+			continue;
+		}
+		want = it->events | EPOLLERR | EPOLLHUP;
+		ev = sk_poll(st, it->sock) & want & ~(uint32_t)EPOLLPRI;
+		if (!(it->events & EPOLLRDHUP))
+			ev &= ~(uint32_t)EPOLLRDHUP;
+		if (!ev)
+			continue;
+		events[n].events = ev;
+		events[n].data = it->data;
+		n++;
+		if (it->events & EPOLLONESHOT)
+			it->disabled = true;
+		else if (!(it->events & EPOLLET))
+			enqueue(in, it);
+	}
+	if (!in->ready)
+		efd_clear(in);
+	return n;
+}
+
+/* Drop our eventfd's events from the kernel's answer. */
+static int strip_mark(struct epoll_event *ev, int n, bool *marked)
+{
+	int out = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (ev[i].data.u64 == EFD_MARK) {
+			*marked = true;
+			continue;
+		}
+		ev[out++] = ev[i];
+	}
+	return out;
+}
+
+int shim_epoll_wait(struct shim_ofd *ep, int epfd, struct epoll_event *events, int max, int timeout,
+                    const sigset_t *sigmask)
+{
+	struct ep_inst *in = ep->epoll;
+	sk_time_t deadline = timeout < 0 ? SK_TIME_NEVER : shim_now_us() + SK_MS(timeout);
+
+	if (max <= 0 || max > INT_MAX / (int)sizeof(struct epoll_event))
+		return -EINVAL;
+	for (;;) {
+		int n = harvest(rt_lock(), in, events, max), k, wait_ms;
+		bool marked = false;
+
+		rt_unlock();
+		if (n == max)
+			return n;
+		if (n > 0 || deadline != SK_TIME_NEVER) {
+			sk_time_t now = shim_now_us();
+
+			wait_ms =
+			    n > 0 || now >= deadline ? 0 : (int)((deadline - now + 999) / 1000);
+		} else {
+			wait_ms = -1;
+		}
+		k = REAL(epoll_pwait)(epfd, events + n, max - n, wait_ms, sigmask);
+		if (k < 0)
+			return n > 0 ? n : -errno;
+		k = strip_mark(events + n, k, &marked);
+		if (n + k > 0 || wait_ms == 0)
+			return n + k;
+		/* Only our eventfd fired: a synack socket may be ready. */
+	}
+}

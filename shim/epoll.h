@@ -1,0 +1,48 @@
+/* epoll over synack sockets (design brief §5).
+ *
+ * The program's epfd stays a real kernel epoll. For each epfd that has
+ * synack sockets in its interest list we keep, under the stack lock, those
+ * items and a ready list, plus one internal eventfd registered in the
+ * kernel epoll that is readable while the ready list is non-empty. So an
+ * epfd nested in another epoll or in poll() works, and one socket may sit
+ * in several epoll sets. Kernel fds in the same epfd stay the kernel's.
+ *
+ * The stack's wake hook may not call back into the stack, so a wake only
+ * queues the item as a candidate; epoll_wait computes the real readiness
+ * (sk_poll) when it harvests: LT items stay queued while ready, ET items
+ * leave the queue once reported, ONESHOT items are disabled until
+ * EPOLL_CTL_MOD.
+ */
+#ifndef SYNACK_SHIM_EPOLL_H
+#define SYNACK_SHIM_EPOLL_H
+
+#include <signal.h>
+#include <sys/epoll.h>
+
+#include "fdtable.h"
+
+/* epoll_ctl for a synack socket `o` (referenced by the caller) on epfd.
+ * Returns 0 or -errno, with the kernel's errno rules. */
+int shim_epoll_ctl(int epfd, int op, int fd, struct shim_ofd *o, struct epoll_event *ev);
+
+/* epoll_wait on an epfd we track (ep: its description). Returns the count
+ * or -errno. */
+int shim_epoll_wait(struct shim_ofd *ep, int epfd, struct epoll_event *events, int max, int timeout,
+                    const sigset_t *sigmask);
+
+/* Wake hook: sock's readiness may have changed (under the stack lock). */
+void shim_epoll_wake(int sock);
+
+/* A synack socket's description is going away: drop it from every epoll
+ * set (Linux removes an item when its file is released). Under the stack
+ * lock. */
+void shim_epoll_forget(struct shim_ofd *o);
+
+/* Release of an epoll description (fdtable release callback). */
+void shim_epoll_release(struct shim_ofd *ep);
+
+/* fork child: the instances are the parent's (their eventfds are closed
+ * with the other internal fds). */
+void shim_epoll_after_fork_child(void);
+
+#endif

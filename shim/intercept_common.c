@@ -1,0 +1,54 @@
+/* Helpers shared by the wrappers (see intercept.h). */
+#include "intercept.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "internal_fd.h"
+#include "sockio.h"
+
+struct shim_ofd *shim_synack_ofd(int fd, long *err)
+{
+	struct shim_ofd *o = fdt_get(fd);
+	int r;
+
+	*err = 0;
+	if (!o)
+		return NULL;
+	if (o->kind != SHIM_OFD_SYNACK) {
+		ofd_put(o);
+		return NULL;
+	}
+	r = sockio_usable(o, fd);
+	if (r < 0) {
+		*err = r;
+		ofd_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+int shim_new_fd(int fd)
+{
+	if (fd < 0)
+		return fd;
+	if (shim_inside())
+		return shim_internal_adopt(fd);
+	fdt_purge(fd);
+	return fd;
+}
+
+void shim_fill_sockaddr(struct sockaddr *addr, socklen_t *len, const struct sk_endpoint *ep)
+{
+	struct sockaddr_in sin;
+
+	if (!addr || !len)
+		return;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(ep->addr);
+	sin.sin_port = htons(ep->port);
+	memcpy(addr, &sin, *len < sizeof(sin) ? *len : sizeof(sin));
+	*len = sizeof(sin);
+}

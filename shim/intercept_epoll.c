@@ -1,0 +1,48 @@
+/* epoll_ctl / epoll_wait / epoll_pwait: synack sockets are watched by
+ * epoll.c, everything else by the kernel epoll (brief §5). */
+#include "epoll.h"
+#include "intercept.h"
+
+SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	struct shim_ofd *o;
+	long err;
+	int r;
+
+	if (shim_bypass(fd))
+		return REAL(epoll_ctl)(epfd, op, fd, ev);
+	o = shim_synack_ofd(fd, &err);
+	if (!o)
+		return err ? (int)shim_ret(err) : REAL(epoll_ctl)(epfd, op, fd, ev);
+	r = shim_epoll_ctl(epfd, op, fd, o, ev);
+	ofd_put(o);
+	return (int)shim_ret(r);
+}
+
+static int wait_common(int epfd, struct epoll_event *events, int max, int timeout,
+                       const sigset_t *sigmask)
+{
+	struct shim_ofd *ep;
+	int r;
+
+	if (shim_bypass(epfd) || !(ep = fdt_get(epfd)))
+		return REAL(epoll_pwait)(epfd, events, max, timeout, sigmask);
+	if (ep->kind != SHIM_OFD_EPOLL || ep->gen != shim_fork_gen()) {
+		ofd_put(ep);
+		return REAL(epoll_pwait)(epfd, events, max, timeout, sigmask);
+	}
+	r = shim_epoll_wait(ep, epfd, events, max, timeout, sigmask);
+	ofd_put(ep);
+	return (int)shim_ret(r);
+}
+
+SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *events, int max, int timeout)
+{
+	return wait_common(epfd, events, max, timeout, NULL);
+}
+
+SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int max, int timeout,
+                            const sigset_t *sigmask)
+{
+	return wait_common(epfd, events, max, timeout, sigmask);
+}

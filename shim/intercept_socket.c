@@ -1,0 +1,337 @@
+/* socket, bind, listen, connect, accept/accept4, getsockname, getpeername,
+ * shutdown; and the offload decision taken at bind/connect/listen
+ * (design brief §4). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "intercept.h"
+#include "log.h"
+#include "offload.h"
+#include "opts.h"
+#include "sockio.h"
+#include "wait.h"
+
+SHIM_EXPORT int socket(int domain, int type, int protocol)
+{
+	struct shim_ofd *o;
+	int fd;
+
+	shim_init();
+	fd = shim_new_fd(REAL(socket)(domain, type, protocol));
+	if (fd < 0 || shim_inside())
+		return fd;
+	/* Mask SOCK_NONBLOCK|SOCK_CLOEXEC before classifying (brief §3). */
+	if (domain != AF_INET || (type & 0xf) != SOCK_STREAM ||
+	    (protocol != 0 && protocol != IPPROTO_TCP))
+		return fd;
+	o = ofd_new(SHIM_OFD_PENDING);
+	if (!o || fdt_install(fd, o) < 0) {
+		shim_log(SK_LOG_WARN,
+		         "fd %d cannot be tracked (out of memory or beyond the table): "
+		         "it stays a kernel socket",
+		         fd);
+		free(o);
+		return fd;
+	}
+	o->gen = shim_fork_gen();
+	o->nonblock = (type & SOCK_NONBLOCK) != 0;
+	return fd;
+}
+
+/* The pending socket at fd is the kernel's from now on. */
+static void to_kernel(struct shim_ofd *o, int fd, const char *reason)
+{
+	shim_log(SK_LOG_DEBUG, "fd %d: %s", fd, reason);
+	fdt_forget(o);
+}
+
+/* Give a pending description its core socket, options replayed. */
+static int activate(struct shim_ofd *o, int fd, const char *reason)
+{
+	struct sk_stack *st;
+	int r = rt_start(), sock;
+
+	if (r < 0)
+		return r;
+	st = rt_lock();
+	sock = sk_socket(st);
+	if (sock >= 0)
+		shim_opts_replay(st, sock, &o->opts);
+	rt_unlock();
+	if (sock < 0)
+		return sock;
+	o->sock = sock;
+	o->kind = SHIM_OFD_SYNACK;
+	shim_log(SK_LOG_DEBUG, "fd %d: %s", fd, reason);
+	shim_opts_report_unsupported(&o->opts, fd);
+	return 0;
+}
+
+/* Back to pending after a failed first bind/connect: the decision may
+ * come out differently for the next address. */
+static void deactivate(struct shim_ofd *o)
+{
+	struct sk_stack *st = rt_lock();
+
+	sk_close(st, o->sock, shim_now_us());
+	rt_unlock();
+	o->sock = -1;
+	o->kind = SHIM_OFD_PENDING;
+}
+
+/* Check a sockaddr given to bind/connect; 0 and the address, or -errno. */
+static int parse_sin(const struct sockaddr *addr, socklen_t len, uint32_t *a, uint16_t *port)
+{
+	struct sockaddr_in sin;
+
+	if (!addr || len < sizeof(sin))
+		return -EINVAL;
+	memcpy(&sin, addr, sizeof(sin));
+	if (sin.sin_family != AF_INET)
+		return -EAFNOSUPPORT;
+	*a = ntohl(sin.sin_addr.s_addr);
+	*port = ntohs(sin.sin_port);
+	return 0;
+}
+
+/* Decide for a pending socket. Returns 1 = now offloaded, 0 = kernel's
+ * (the caller passes the call through), or -errno. */
+static int decide(struct shim_ofd *o, int fd, enum shim_offload_op op, uint32_t a)
+{
+	struct shim_offload_decision d;
+	int r;
+
+	shim_offload_decide(shim_config(), op, a, &d);
+	switch (d.verdict) {
+	case SHIM_KERNEL:
+		to_kernel(o, fd, d.reason);
+		return 0;
+	case SHIM_OFFLOAD_FAIL:
+		if (d.err == ENETDOWN)
+			rt_start(); /* prints the configuration problem, once */
+		shim_log(d.err == ENETDOWN ? SK_LOG_DEBUG : SK_LOG_ERROR, "fd %d: %s", fd,
+		         d.reason);
+		return -d.err;
+	case SHIM_OFFLOAD:
+		break;
+	}
+	r = activate(o, fd, d.reason);
+	return r < 0 ? r : 1;
+}
+
+SHIM_EXPORT int listen(int fd, int backlog)
+{
+	struct shim_ofd *o;
+	int r = 0;
+
+	if (shim_bypass(fd) || !(o = fdt_get(fd)))
+		return REAL(listen)(fd, backlog);
+	if (o->kind == SHIM_OFD_PENDING) {
+		r = decide(o, fd, SHIM_OP_LISTEN, 0);
+		if (r == 0) {
+			ofd_put(o);
+			return REAL(listen)(fd, backlog);
+		}
+	} else if (o->kind == SHIM_OFD_SYNACK) {
+		r = sockio_usable(o, fd);
+	} else {
+		r = -ENOTSOCK;
+	}
+	if (r >= 0) {
+		struct sk_stack *st = rt_lock();
+
+		r = sk_listen(st, o->sock, backlog, shim_now_us());
+		rt_unlock();
+	}
+	ofd_put(o);
+	return (int)shim_ret(r);
+}
+
+/* The core half of bind/connect on an offloaded socket. */
+static int core_addr_op(struct shim_ofd *o, enum shim_offload_op op, uint32_t a, uint16_t port)
+{
+	int r;
+
+	if (op == SHIM_OP_CONNECT)
+		return sockio_connect(o, a, port);
+	r = sk_bind(rt_lock(), o->sock, a, port);
+	rt_unlock();
+	return r;
+}
+
+/* bind and connect: the same decision path, a different core call.
+ * *pass: the socket is the kernel's, call the real function. */
+static int addr_call(int fd, const struct sockaddr *addr, socklen_t len, enum shim_offload_op op,
+                     bool *pass)
+{
+	struct shim_ofd *o;
+	uint32_t a;
+	uint16_t port;
+	int r;
+
+	*pass = shim_bypass(fd) || !(o = fdt_get(fd));
+	if (*pass)
+		return 0;
+	if (o->kind == SHIM_OFD_PENDING && op == SHIM_OP_CONNECT && addr &&
+	    len >= sizeof(sa_family_t) && addr->sa_family == AF_UNSPEC) {
+		/* Dissolving an association the socket does not have yet:
+		 * the kernel answers that one. */
+		*pass = true;
+		ofd_put(o);
+		return 0;
+	}
+	r = parse_sin(addr, len, &a, &port);
+	if (r == 0 && o->kind == SHIM_OFD_PENDING) {
+		r = decide(o, fd, op, a);
+		*pass = r == 0;
+		if (r > 0) {
+			r = core_addr_op(o, op, a, port);
+			/* A first bind/connect that failed outright (not a
+			 * handshake under way or refused later) leaves the
+			 * socket undecided. */
+			if (r < 0 &&
+			    (op == SHIM_OP_BIND || r == -ENETUNREACH || r == -EADDRNOTAVAIL))
+				deactivate(o);
+		}
+	} else if (r == 0 && o->kind == SHIM_OFD_SYNACK) {
+		r = sockio_usable(o, fd);
+		if (r == 0)
+			r = core_addr_op(o, op, a, port);
+	} else if (r == 0) {
+		r = -ENOTSOCK;
+	}
+	ofd_put(o);
+	return r;
+}
+
+SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	bool pass;
+	int r = addr_call(fd, addr, len, SHIM_OP_BIND, &pass);
+
+	return pass ? REAL(bind)(fd, addr, len) : (int)shim_ret(r);
+}
+
+SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	bool pass;
+	int r = addr_call(fd, addr, len, SHIM_OP_CONNECT, &pass);
+
+	return pass ? REAL(connect)(fd, addr, len) : (int)shim_ret(r);
+}
+
+SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	struct shim_ofd *o, *n;
+	struct sk_endpoint peer;
+	long err;
+	int sock, nfd;
+
+	if (shim_bypass(fd))
+		return shim_new_fd(REAL(accept4)(fd, addr, len, flags));
+	o = shim_synack_ofd(fd, &err);
+	if (!o)
+		return err ? (int)shim_ret(err) : shim_new_fd(REAL(accept4)(fd, addr, len, flags));
+	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) {
+		ofd_put(o);
+		return (int)shim_ret(-EINVAL);
+	}
+	sock = sockio_accept(o, &peer, o->nonblock);
+	if (sock < 0) {
+		ofd_put(o);
+		return (int)shim_ret(sock);
+	}
+	nfd = REAL(socket)(AF_INET, SOCK_STREAM | flags, 0);
+	n = nfd >= 0 ? ofd_new(SHIM_OFD_SYNACK) : NULL;
+	if (!n || fdt_install(nfd, n) < 0) {
+		int e = nfd < 0 ? errno : ENOMEM;
+		struct sk_stack *st = rt_lock();
+
+		sk_close(st, sock, shim_now_us());
+		rt_unlock();
+		if (nfd >= 0)
+			REAL(close)(nfd);
+		free(n);
+		ofd_put(o);
+		return (int)shim_ret(-e);
+	}
+	n->sock = sock;
+	n->gen = shim_fork_gen();
+	n->nonblock = (flags & SOCK_NONBLOCK) != 0;
+	/* Linux copies the listener's timeouts into the child socket. */
+	n->rcvtimeo_us = o->rcvtimeo_us;
+	n->sndtimeo_us = o->sndtimeo_us;
+	ofd_put(o);
+	shim_fill_sockaddr(addr, len, &peer);
+	return nfd;
+}
+
+SHIM_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	if (shim_bypass(fd))
+		return shim_new_fd(REAL(accept)(fd, addr, len));
+	return accept4(fd, addr, len, 0);
+}
+
+typedef int (*name_fn)(const struct sk_stack *, int, struct sk_endpoint *);
+
+static int get_name(int fd, struct sockaddr *addr, socklen_t *len, name_fn fn,
+                    int (*real)(int, struct sockaddr *, socklen_t *))
+{
+	struct sk_endpoint ep;
+	struct shim_ofd *o;
+	long err;
+	int r;
+
+	if (shim_bypass(fd) || !(o = shim_synack_ofd(fd, &err))) {
+		if (!shim_bypass(fd) && err)
+			return (int)shim_ret(err);
+		return real(fd, addr, len);
+	}
+	if (!addr || !len) {
+		ofd_put(o);
+		return (int)shim_ret(-EFAULT);
+	}
+	r = fn(rt_lock(), o->sock, &ep);
+	rt_unlock();
+	ofd_put(o);
+	if (r < 0)
+		return (int)shim_ret(r);
+	shim_fill_sockaddr(addr, len, &ep);
+	return 0;
+}
+
+SHIM_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	return get_name(fd, addr, len, sk_getsockname, REAL(getsockname));
+}
+
+SHIM_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	return get_name(fd, addr, len, sk_getpeername, REAL(getpeername));
+}
+
+SHIM_EXPORT int shutdown(int fd, int how)
+{
+	struct shim_ofd *o;
+	long err;
+	int r;
+
+	if (shim_bypass(fd) || !(o = shim_synack_ofd(fd, &err))) {
+		if (!shim_bypass(fd) && err)
+			return (int)shim_ret(err);
+		return REAL(shutdown)(fd, how);
+	}
+	if (how < SHUT_RD || how > SHUT_RDWR) {
+		ofd_put(o);
+		return (int)shim_ret(-EINVAL);
+	}
+	r = sk_shutdown(rt_lock(), o->sock, how, shim_now_us());
+	/* Threads of this process blocked on the socket must see it. */
+	wait_wake(o->sock);
+	rt_unlock();
+	ofd_put(o);
+	return (int)shim_ret(r);
+}

@@ -1,0 +1,425 @@
+/* The runtime: stack, lock, device, runtime thread (see runtime.h). */
+#include "runtime.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "../netdev/netdev.h"
+#include "backtrace.h"
+#include "epoll.h"
+#include "fdtable.h"
+#include "internal_fd.h"
+#include "log.h"
+#include "real.h"
+#include "sockio.h"
+#include "trace.h"
+#include "wait.h"
+
+/* Frames taken from the device per recv_batch, and batches per wake-up
+ * before letting the loop breathe (timers, async). */
+#define RX_BATCH            32
+#define RX_BATCHES_PER_WAKE 8
+
+enum rt_state { RT_IDLE, RT_RUNNING, RT_FAILED };
+
+static struct {
+	pthread_mutex_t start_lock; /* serialises rt_start */
+	pthread_mutex_t lock;       /* the stack lock */
+	_Atomic int state;
+	struct sk_stack *st;
+	struct netdev *dev;
+	struct ev_loop *loop;
+	ev_io io;
+	ev_timer timer;
+	ev_async async;
+	sk_time_t armed; /* deadline the timer is (about to be) armed at; under lock */
+	sk_time_t epoch; /* start time, for the trace */
+	pthread_t thread;
+} rt = {
+    .start_lock = PTHREAD_MUTEX_INITIALIZER,
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .armed = SK_TIME_NEVER,
+};
+
+static struct shim_config config;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static _Atomic unsigned fork_gen;
+
+static const char *env_lookup(const char *name, void *ctx)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+static void fork_prepare(void);
+static void fork_parent(void);
+static void fork_child(void);
+
+static void do_init(void)
+{
+	shim_inside_depth++;
+	real_init();
+	shim_config_parse(&config, env_lookup, NULL);
+	shim_log_set_level(config.log_level);
+	fdt_init(shim_release_ofd);
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	shim_inside_depth--;
+}
+
+void shim_init(void)
+{
+	pthread_once(&init_once, do_init);
+}
+
+__attribute__((constructor)) static void shim_constructor(void)
+{
+	shim_init();
+}
+
+const struct shim_config *shim_config(void)
+{
+	shim_init();
+	return &config;
+}
+
+unsigned shim_fork_gen(void)
+{
+	return fork_gen;
+}
+
+/* ---- the loop (runtime thread only) -------------------------------- */
+
+static void rearm(void)
+{
+	sk_time_t d = sk_next_deadline(rt.st), rx = netdev_next_rx_time(rt.dev), now;
+
+	if (rx < d)
+		d = rx;
+	rt.armed = d;
+	ev_timer_stop(rt.loop, &rt.timer);
+	if (d == SK_TIME_NEVER)
+		return;
+	ev_now_update(rt.loop);
+	now = shim_now_us();
+	ev_timer_set(&rt.timer, d > now ? (double)(d - now) / 1e6 : 0., 0.);
+	ev_timer_start(rt.loop, &rt.timer);
+}
+
+/* Feed what the device has; under the lock. */
+static void drain_device(sk_time_t now)
+{
+	struct netdev_frame frames[RX_BATCH];
+
+	for (int b = 0; b < RX_BATCHES_PER_WAKE; b++) {
+		int n = netdev_recv_batch(rt.dev, frames, RX_BATCH, now);
+
+		if (n < 0 && n != -EAGAIN && n != -EINTR)
+			shim_log(SK_LOG_WARN, "receiving from %s failed: %s", rt.dev->name,
+			         strerror(-n));
+		for (int i = 0; i < n; i++)
+			sk_input(rt.st, frames[i].data, frames[i].len, frames[i].flags, now);
+		if (n < RX_BATCH)
+			break;
+	}
+}
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	sk_time_t now;
+
+	(void)loop, (void)w, (void)revents;
+	pthread_mutex_lock(&rt.lock);
+	now = shim_now_us();
+	drain_device(now);
+	if (sk_next_deadline(rt.st) <= now)
+		sk_run_timers(rt.st, now);
+	rearm();
+	pthread_mutex_unlock(&rt.lock);
+}
+
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	sk_time_t now;
+
+	(void)loop, (void)w, (void)revents;
+	pthread_mutex_lock(&rt.lock);
+	now = shim_now_us();
+	if (netdev_next_rx_time(rt.dev) <= now)
+		drain_device(now);
+	sk_run_timers(rt.st, now);
+	rearm();
+	pthread_mutex_unlock(&rt.lock);
+}
+
+static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+	pthread_mutex_lock(&rt.lock);
+	rearm();
+	pthread_mutex_unlock(&rt.lock);
+}
+
+static void *runtime_main(void *arg)
+{
+	(void)arg;
+	/* Everything this thread calls is synack's own business. */
+	shim_inside_depth = 1;
+	ev_run(rt.loop, 0);
+	return NULL;
+}
+
+/* ---- hooks --------------------------------------------------------- */
+
+static void hook_wake(void *ctx, int sock)
+{
+	(void)ctx;
+	wait_wake(sock);
+	shim_epoll_wake(sock);
+}
+
+static void hook_state(void *ctx, const struct sk_state_change *ev)
+{
+	char line[256];
+	size_t n;
+
+	(void)ctx;
+	if (!config.trace_states)
+		return;
+	n = shim_trace_format(line, sizeof(line), ev, rt.epoch);
+	shim_log_raw(line, n);
+}
+
+static void hook_log(void *ctx, enum sk_log_level level, const char *msg)
+{
+	(void)ctx;
+	shim_log(level, "%s", msg);
+}
+
+/* ---- start --------------------------------------------------------- */
+
+static struct netdev *open_device(void)
+{
+	char err[256] = "";
+	int pfd = config.packet_fd;
+	struct netdev *dev;
+
+	if (pfd >= 0)
+		pfd = shim_internal_adopt(pfd);
+	dev = netdev_afpacket_open(config.iface, pfd, err, sizeof(err));
+	if (!dev) {
+		shim_log(SK_LOG_ERROR, "%s", err[0] ? err : "cannot open the packet socket");
+		return NULL;
+	}
+	if (config.impair)
+		dev = netdev_impair_wrap(dev, &config.impair_cfg);
+	if (dev && config.pcap[0]) {
+		struct netdev *p = netdev_pcap_wrap(dev, config.pcap, err, sizeof(err));
+
+		if (!p) {
+			shim_log(SK_LOG_ERROR, "SYNACK_PCAP: %s", err);
+			netdev_close(dev);
+			return NULL;
+		}
+		dev = p;
+	}
+	return dev;
+}
+
+static struct sk_stack *make_stack(struct netdev *dev)
+{
+	static const struct sk_hooks hooks = {
+	    .wake = hook_wake, .state_change = hook_state, .log = hook_log};
+	struct sk_config sc;
+
+	sk_config_defaults(&sc);
+	memcpy(sc.mac, dev->mac, sizeof(sc.mac));
+	sc.addr = config.addr;
+	sc.prefix_len = config.prefix_len;
+	sc.gateway = config.gateway;
+	sc.mtu = (uint16_t)(config.mtu ? config.mtu : dev->mtu);
+	sc.msl_ms = config.msl_ms;
+	sc.fin_timeout_ms = config.fin_timeout_ms;
+	sc.syn_retries = config.syn_retries;
+	/* RFC 6528 / RFC 6056 secrets: never predictable across runs. */
+	if (getrandom(sc.isn_key, sizeof(sc.isn_key), 0) != (ssize_t)sizeof(sc.isn_key) ||
+	    getrandom(&sc.rng_seed, sizeof(sc.rng_seed), 0) != (ssize_t)sizeof(sc.rng_seed)) {
+		shim_log(SK_LOG_ERROR, "getrandom failed: %s", strerror(errno));
+		return NULL;
+	}
+	return sk_stack_new(&sc, &netdev_link_ops, dev, &hooks);
+}
+
+static bool start_loop(void)
+{
+	sigset_t all, old;
+	int err;
+
+	rt.loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV | EVFLAG_NOSIGMASK);
+	if (!rt.loop) {
+		shim_log(SK_LOG_ERROR, "cannot create the event loop (libev)");
+		return false;
+	}
+	ev_io_init(&rt.io, io_cb, rt.dev->fd, EV_READ);
+	ev_timer_init(&rt.timer, timer_cb, 0., 0.);
+	ev_async_init(&rt.async, async_cb);
+	ev_io_start(rt.loop, &rt.io);
+	ev_async_start(rt.loop, &rt.async);
+	/* The program's signals must never be delivered to our thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&rt.thread, NULL, runtime_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		shim_log(SK_LOG_ERROR, "cannot start the runtime thread: %s", strerror(err));
+		return false;
+	}
+	return true;
+}
+
+static bool start(void)
+{
+	if (!config.valid) {
+		shim_log(SK_LOG_ERROR, "%s", config.err);
+		return false;
+	}
+	rt.dev = open_device();
+	if (!rt.dev)
+		return false;
+	rt.st = make_stack(rt.dev);
+	if (!rt.st) {
+		shim_log(SK_LOG_ERROR, "cannot create the TCP/IP stack on %s", config.iface);
+		return false;
+	}
+	rt.epoch = shim_now_us();
+	if (!start_loop())
+		return false;
+	shim_backtrace_install();
+	shim_log(SK_LOG_INFO, "running on %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u",
+	         rt.dev->name, rt.dev->mac[0], rt.dev->mac[1], rt.dev->mac[2], rt.dev->mac[3],
+	         rt.dev->mac[4], rt.dev->mac[5], rt.dev->mtu);
+	return true;
+}
+
+int rt_start(void)
+{
+	int s = rt.state;
+
+	if (s == RT_RUNNING)
+		return 0;
+	if (s == RT_FAILED)
+		return -ENETDOWN;
+	shim_init();
+	shim_inside_depth++;
+	pthread_mutex_lock(&rt.start_lock);
+	if (rt.state == RT_IDLE)
+		rt.state = start() ? RT_RUNNING : RT_FAILED;
+	s = rt.state;
+	pthread_mutex_unlock(&rt.start_lock);
+	shim_inside_depth--;
+	return s == RT_RUNNING ? 0 : -ENETDOWN;
+}
+
+bool rt_running(void)
+{
+	return rt.state == RT_RUNNING;
+}
+
+struct sk_stack *rt_lock(void)
+{
+	shim_inside_depth++;
+	pthread_mutex_lock(&rt.lock);
+	return rt.st;
+}
+
+void rt_unlock(void)
+{
+	/* A call that moved the earliest deadline earlier (a first
+	 * retransmission timer, a delayed ACK) must re-arm the loop's timer,
+	 * which only the runtime thread may touch. */
+	if (rt.st && !pthread_equal(pthread_self(), rt.thread)) {
+		sk_time_t d = sk_next_deadline(rt.st);
+
+		if (d < rt.armed) {
+			rt.armed = d;
+			ev_async_send(rt.loop, &rt.async);
+		}
+	}
+	pthread_mutex_unlock(&rt.lock);
+	shim_inside_depth--;
+}
+
+sk_time_t rt_epoch(void)
+{
+	return rt.epoch;
+}
+
+void shim_report_inherited(int fd)
+{
+	static _Atomic int reported;
+
+	if (!reported++)
+		shim_log(SK_LOG_ERROR,
+		         "fd %d is a synack connection inherited across fork(): only the parent "
+		         "can use it (failing with EBADFD)",
+		         fd);
+}
+
+/* ---- fork (design brief §6) ---------------------------------------- */
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&rt.start_lock);
+	pthread_mutex_lock(&rt.lock);
+	fdt_lock();
+}
+
+static void fork_parent(void)
+{
+	fdt_unlock();
+	pthread_mutex_unlock(&rt.lock);
+	pthread_mutex_unlock(&rt.start_lock);
+}
+
+struct fd_list {
+	int n;
+	int fds[256];
+};
+
+static void collect_internal(int fd, void *arg)
+{
+	struct fd_list *l = arg;
+
+	if (l->n < (int)(sizeof(l->fds) / sizeof(l->fds[0])))
+		l->fds[l->n++] = fd;
+}
+
+static void fork_child(void)
+{
+	static struct fd_list internal;
+
+	fdt_unlock();
+	pthread_mutex_unlock(&rt.lock);
+	pthread_mutex_unlock(&rt.start_lock);
+	fork_gen++;
+	/* The parent's stack, device and loop stay the parent's: a child that
+	 * read the packet socket would steal the parent's frames. Their memory
+	 * is abandoned (freeing would run device close paths); their fds are
+	 * closed. A child that offloads a socket starts its own runtime. */
+	rt.st = NULL;
+	rt.dev = NULL;
+	rt.loop = NULL;
+	rt.armed = SK_TIME_NEVER;
+	rt.state = RT_IDLE;
+	wait_after_fork_child();
+	shim_epoll_after_fork_child();
+	internal.n = 0;
+	fdt_foreach_internal(collect_internal, &internal);
+	for (int i = 0; i < internal.n; i++)
+		shim_internal_close(internal.fds[i]);
+}

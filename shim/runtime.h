@@ -1,0 +1,52 @@
+/* The process-wide synack runtime: configuration, the stack, its lock, the
+ * device and the runtime thread running the libev loop (design brief §2).
+ *
+ * Initialisation is in two steps. shim_init() (constructor, and lazily from
+ * every wrapper) resolves the real functions, reads the configuration and
+ * sizes the fd table: cheap, no thread, no fd. rt_start() runs on the first
+ * socket that is offloaded: it opens the device, creates the stack and the
+ * runtime thread; it is safe when two threads race into it, and a failure
+ * (bad configuration, no interface, no CAP_NET_RAW) is reported once on
+ * stderr and then answered with ENETDOWN.
+ *
+ * Application threads call core between rt_lock() and rt_unlock() and
+ * transmit directly; rt_unlock() kicks the loop (ev_async) when the call
+ * moved the earliest deadline earlier. Only the runtime thread touches
+ * libev watchers.
+ */
+#ifndef SYNACK_SHIM_RUNTIME_H
+#define SYNACK_SHIM_RUNTIME_H
+
+#include <stdbool.h>
+
+#include "../core/stack.h"
+#include "config.h"
+
+/* Idempotent, thread-safe, cheap after the first call. */
+void shim_init(void);
+const struct shim_config *shim_config(void);
+
+/* Start the runtime if needed: 0, or -ENETDOWN when synack cannot run
+ * (the reason was printed once). */
+int rt_start(void);
+
+/* Take / release the stack lock (raises "inside synack" meanwhile).
+ * rt_lock returns the stack; only valid after rt_start succeeded. */
+struct sk_stack *rt_lock(void);
+void rt_unlock(void);
+
+/* True once rt_start succeeded (in this process). */
+bool rt_running(void);
+
+/* When the stack started (CLOCK_MONOTONIC µs). */
+sk_time_t rt_epoch(void);
+
+/* Fork generation: bumped in every child, recorded in each description, so
+ * a child recognises connections it inherited from its parent. */
+unsigned shim_fork_gen(void);
+
+/* Print (once) that a child used a connection owned by its parent; the
+ * caller fails the call with EBADFD. */
+void shim_report_inherited(int fd);
+
+#endif

@@ -1,0 +1,268 @@
+/* Blocking semantics over the non-blocking core (see sockio.h). */
+#include "sockio.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "epoll.h"
+#include "runtime.h"
+#include "wait.h"
+
+static sk_time_t deadline_of(int64_t timeout_us)
+{
+	return timeout_us > 0 ? shim_now_us() + (sk_time_t)timeout_us : SK_TIME_NEVER;
+}
+
+/* Under the lock on entry and on return: sleep until sock may have changed.
+ * 0 = look again, -EAGAIN = timed out, -EINTR. */
+static int block_on(int sock, sk_time_t deadline)
+{
+	struct shim_waiter w;
+	int r = wait_register(&w, &sock, 1, false);
+
+	if (r < 0)
+		return r;
+	rt_unlock();
+	r = wait_sleep(&w, deadline);
+	rt_lock();
+	wait_unregister(&w);
+	if (r == -EINTR && deadline == SK_TIME_NEVER && wait_restartable())
+		r = 0;
+	return r;
+}
+
+int sockio_usable(struct shim_ofd *o, int fd)
+{
+	if (o->gen != shim_fork_gen()) {
+		shim_report_inherited(fd);
+		return -EBADFD;
+	}
+	if (o->closed)
+		return -EBADF;
+	return 0;
+}
+
+static size_t iov_total(const struct iovec *iov, int cnt)
+{
+	size_t t = 0;
+
+	for (int i = 0; i < cnt; i++)
+		t += iov[i].iov_len;
+	return t;
+}
+
+/* Peek: one contiguous copy (peeking segment by segment would return the
+ * same bytes into each). */
+static ssize_t peek_iov(struct sk_stack *st, int sock, const struct iovec *iov, int cnt,
+                        sk_time_t now)
+{
+	size_t total = iov_total(iov, cnt), off = 0;
+	uint8_t *buf;
+	ssize_t r;
+
+	if (cnt == 1)
+		return sk_recv(st, sock, iov[0].iov_base, iov[0].iov_len, SK_MSG_PEEK, now);
+	buf = malloc(total ? total : 1);
+	if (!buf)
+		return -ENOMEM;
+	r = sk_recv(st, sock, buf, total, SK_MSG_PEEK, now);
+	for (int i = 0; r > 0 && i < cnt && off < (size_t)r; i++) {
+		size_t n = iov[i].iov_len < (size_t)r - off ? iov[i].iov_len : (size_t)r - off;
+
+		memcpy(iov[i].iov_base, buf + off, n);
+		off += n;
+	}
+	free(buf);
+	return r;
+}
+
+/* Receive into (rx) or send from iov, from byte `skip` on, one core call
+ * per segment. Receiving stops before asking core again when nothing more
+ * is queued, so a pending error is never consumed after data was copied
+ * (it is reported by the next call, as Linux does). */
+static ssize_t walk_iov(struct sk_stack *st, int sock, const struct iovec *iov, int cnt,
+                        size_t skip, bool rx, sk_time_t now)
+{
+	ssize_t done = 0;
+
+	for (int i = 0; i < cnt; i++) {
+		uint8_t *base = iov[i].iov_base;
+		size_t len = iov[i].iov_len;
+		ssize_t r;
+
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		base += skip;
+		len -= skip;
+		skip = 0;
+		if (rx && done > 0 && sk_rx_queued(st, sock) == 0)
+			break;
+		r = rx ? sk_recv(st, sock, base, len, 0, now) : sk_send(st, sock, base, len, now);
+		if (r <= 0)
+			return done > 0 ? done : r;
+		done += r;
+		if ((size_t)r < len)
+			break;
+	}
+	return done;
+}
+
+ssize_t sockio_recv(struct shim_ofd *o, const struct iovec *iov, int iovcnt, int flags)
+{
+	size_t total = iov_total(iov, iovcnt), copied = 0;
+	bool nonblock = o->nonblock || (flags & MSG_DONTWAIT);
+	sk_time_t deadline = deadline_of(o->rcvtimeo_us);
+	struct sk_stack *st;
+	ssize_t r;
+
+	if (flags & MSG_OOB)
+		return -EINVAL; /* no urgent data, as Linux answers without it */
+	if (flags & MSG_ERRQUEUE)
+		return -EAGAIN;
+	st = rt_lock();
+	for (;;) {
+		if (o->closed) {
+			r = -EBADF;
+			break;
+		}
+		if (flags & MSG_PEEK)
+			r = peek_iov(st, o->sock, iov, iovcnt, shim_now_us());
+		else
+			r = walk_iov(st, o->sock, iov, iovcnt, copied, true, shim_now_us());
+		if (r > 0) {
+			copied += (size_t)r;
+			if (!(flags & MSG_WAITALL) || (flags & MSG_PEEK) || copied >= total)
+				break;
+			continue;
+		}
+		if (r != -EAGAIN || nonblock || total == 0)
+			break;
+		r = block_on(o->sock, deadline);
+		if (r < 0)
+			break;
+	}
+	rt_unlock();
+	return copied > 0 ? (ssize_t)copied : r;
+}
+
+ssize_t sockio_send(struct shim_ofd *o, const struct iovec *iov, int iovcnt, int flags)
+{
+	size_t total = iov_total(iov, iovcnt), sent = 0;
+	bool nonblock = o->nonblock || (flags & MSG_DONTWAIT);
+	sk_time_t deadline = deadline_of(o->sndtimeo_us);
+	struct sk_stack *st;
+	ssize_t r = 0;
+
+	st = rt_lock();
+	while (sent < total) {
+		if (o->closed) {
+			r = -EBADF;
+			break;
+		}
+		r = walk_iov(st, o->sock, iov, iovcnt, sent, false, shim_now_us());
+		if (r > 0) {
+			sent += (size_t)r;
+			continue;
+		}
+		if (r != -EAGAIN || nonblock)
+			break;
+		r = block_on(o->sock, deadline);
+		if (r < 0)
+			break;
+	}
+	rt_unlock();
+	if (sent > 0)
+		return (ssize_t)sent;
+	/* Linux raises SIGPIPE on the calling thread for a stream socket
+	 * that cannot send any more, unless MSG_NOSIGNAL. */
+	if (r == -EPIPE && !(flags & MSG_NOSIGNAL))
+		raise(SIGPIPE);
+	return r;
+}
+
+int sockio_connect(struct shim_ofd *o, uint32_t addr, uint16_t port)
+{
+	sk_time_t deadline = deadline_of(o->sndtimeo_us);
+	struct sk_stack *st = rt_lock();
+	int r = sk_connect(st, o->sock, addr, port, shim_now_us());
+
+	while (r == -EINPROGRESS && !o->nonblock) {
+		unsigned ev = sk_poll(st, o->sock);
+
+		if (o->closed) {
+			r = -EBADF;
+			break;
+		}
+		if (ev & (SK_POLLOUT | SK_POLLERR | SK_POLLHUP)) {
+			int err = sk_take_error(st, o->sock);
+
+			r = err ? -err : 0;
+			break;
+		}
+		r = block_on(o->sock, deadline);
+		if (r == 0)
+			r = -EINPROGRESS; /* look again */
+		else if (r == -EAGAIN)
+			r = -EINPROGRESS; /* SO_SNDTIMEO expired: Linux says EINPROGRESS */
+		else if (r == -EINTR)
+			break; /* never restarted; the handshake goes on */
+		if (r == -EINPROGRESS && deadline != SK_TIME_NEVER && shim_now_us() >= deadline)
+			break;
+	}
+	rt_unlock();
+	return r;
+}
+
+int sockio_accept(struct shim_ofd *o, struct sk_endpoint *peer, bool nonblock)
+{
+	sk_time_t deadline = deadline_of(o->rcvtimeo_us);
+	struct sk_stack *st = rt_lock();
+	int r;
+
+	for (;;) {
+		if (o->closed) {
+			r = -EBADF;
+			break;
+		}
+		r = sk_accept(st, o->sock, peer);
+		if (r != -EAGAIN || nonblock)
+			break;
+		r = block_on(o->sock, deadline);
+		if (r < 0)
+			break;
+	}
+	rt_unlock();
+	return r;
+}
+
+void sockio_last_close(struct shim_ofd *o)
+{
+	o->closed = true;
+	if (o->kind != SHIM_OFD_SYNACK || o->sock < 0 || o->gen != shim_fork_gen() || !rt_running())
+		return;
+	rt_lock();
+	wait_wake(o->sock);
+	rt_unlock();
+}
+
+void shim_release_ofd(struct shim_ofd *o)
+{
+	struct sk_stack *st;
+
+	if (o->kind == SHIM_OFD_EPOLL) {
+		shim_epoll_release(o);
+		return;
+	}
+	if (o->kind != SHIM_OFD_SYNACK || o->sock < 0 || o->gen != shim_fork_gen() || !rt_running())
+		return;
+	st = rt_lock();
+	shim_epoll_forget(o);
+	sk_close(st, o->sock, shim_now_us());
+	o->sock = -1;
+	rt_unlock();
+}

@@ -1,0 +1,44 @@
+/* Calls on an offloaded socket with Linux's blocking semantics: the core
+ * calls are non-blocking; here a blocking socket sleeps (wait.h) until the
+ * stack wakes it, honouring O_NONBLOCK/MSG_DONTWAIT, SO_RCVTIMEO/
+ * SO_SNDTIMEO, signals, and close() from another thread.
+ *
+ * All return -errno on failure; the intercept_* wrappers set errno.
+ * EINTR policy: a call with a timeout fails with EINTR (as Linux does for
+ * socket timeouts); without one it restarts when every installed handler
+ * has SA_RESTART, and fails with EINTR otherwise (see wait_restartable).
+ * connect() always fails with EINTR and goes on in the background, as on
+ * Linux (a second connect() then answers EALREADY).
+ */
+#ifndef SYNACK_SHIM_SOCKIO_H
+#define SYNACK_SHIM_SOCKIO_H
+
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "../core/stack.h"
+#include "fdtable.h"
+
+/* Is o usable by this process? 0, -EBADF (closed meanwhile) or -EBADFD
+ * (a connection inherited across fork: reported once on stderr). */
+int sockio_usable(struct shim_ofd *o, int fd);
+
+/* MSG_PEEK, MSG_DONTWAIT, MSG_WAITALL; other flags as Linux ignores them. */
+ssize_t sockio_recv(struct shim_ofd *o, const struct iovec *iov, int iovcnt, int flags);
+/* MSG_DONTWAIT, MSG_NOSIGNAL (else SIGPIPE with EPIPE). A blocking send
+ * returns only when everything is queued, or with what was queued before a
+ * timeout, signal or error. */
+ssize_t sockio_send(struct shim_ofd *o, const struct iovec *iov, int iovcnt, int flags);
+int sockio_connect(struct shim_ofd *o, uint32_t addr, uint16_t port);
+/* The accepted core socket, or -errno. */
+int sockio_accept(struct shim_ofd *o, struct sk_endpoint *peer, bool nonblock);
+
+/* The last fd of o was closed: make blocked users return EBADF. The core
+ * socket is closed when the last in-flight user lets go (release). */
+void sockio_last_close(struct shim_ofd *o);
+
+/* fdtable release callback: sk_close the core socket if this process owns
+ * it (a child's close of an inherited connection never sends FIN/RST). */
+void shim_release_ofd(struct shim_ofd *o);
+
+#endif
