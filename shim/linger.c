@@ -7,6 +7,11 @@
  * exactly what the kernel would do) and wait, bounded by SYNACK_LINGER_MS
  * (default 2000), until the stack is quiescent.
  *
+ * TIME_WAIT counts as quiescent (core's contract), but when it ends
+ * within the linger budget (a short SYNACK_MSL_MS) we wait for it too, so
+ * the connection's life is complete in the trace; with the default MSL
+ * (TIME_WAIT 60 s) nobody waits for it.
+ *
  * This runs as a destructor, not an atexit handler: glibc runs shared
  * objects' destructors after every atexit handler, so a program's own
  * atexit code can still use its sockets. _exit() and fatal signals skip
@@ -59,11 +64,17 @@ static void close_all(void)
 	} while (batch.n == (int)(sizeof(batch.fds) / sizeof(batch.fds[0])));
 }
 
+/* Under the stack lock: is there anything left worth waiting for? */
+static bool busy(struct sk_stack *st, sk_time_t deadline)
+{
+	return !sk_quiescent(st) || (rt_timewait_count() > 0 && sk_next_deadline(st) <= deadline);
+}
+
 static void wait_quiescent(sk_time_t deadline)
 {
 	struct sk_stack *st = rt_lock();
 
-	while (!sk_quiescent(st)) {
+	while (busy(st, deadline)) {
 		struct shim_waiter w;
 		sk_time_t now = shim_now_us(), until;
 

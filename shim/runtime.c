@@ -183,12 +183,22 @@ static void hook_wake(void *ctx, int sock)
 	shim_epoll_wake(sock);
 }
 
+/* Connections in TIME_WAIT, for the exit linger; under the stack lock. */
+static unsigned timewait_count;
+
 static void hook_state(void *ctx, const struct sk_state_change *ev)
 {
 	char line[256];
 	size_t n;
 
 	(void)ctx;
+	if (ev->to == SK_TCP_TIME_WAIT)
+		timewait_count++;
+	if (ev->from == SK_TCP_TIME_WAIT && timewait_count > 0)
+		timewait_count--;
+	/* The exit linger waits on state changes of orphaned connections,
+	 * which need not wake anyone else. */
+	wait_wake(ev->sock);
 	if (!config.trace_states)
 		return;
 	n = shim_trace_format(line, sizeof(line), ev, rt.epoch);
@@ -352,6 +362,11 @@ void rt_unlock(void)
 	}
 	pthread_mutex_unlock(&rt.lock);
 	shim_inside_depth--;
+}
+
+unsigned rt_timewait_count(void)
+{
+	return timewait_count;
 }
 
 sk_time_t rt_epoch(void)

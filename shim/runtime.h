@@ -38,6 +38,9 @@ void rt_unlock(void);
 /* True once rt_start succeeded (in this process). */
 bool rt_running(void);
 
+/* Connections now in TIME_WAIT (under the stack lock). */
+unsigned rt_timewait_count(void);
+
 /* When the stack started (CLOCK_MONOTONIC µs). */
 sk_time_t rt_epoch(void);
 
