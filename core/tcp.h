@@ -79,6 +79,7 @@ struct tcb {
 	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2;
 	uint32_t snd_wnd, max_snd_wnd;
 	uint32_t snd_buf_seq; /* sequence number of the send ring's first byte */
+	uint32_t snd_sml;     /* end of the last short segment sent (Minshall) */
 	/* Receive sequence variables; rcv_adv = right edge last advertised. */
 	uint32_t irs, rcv_nxt, rcv_adv;
 

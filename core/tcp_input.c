@@ -509,6 +509,16 @@ static void synchronized_input(struct sk_stack *st, struct tcb *t, struct seg *s
 		rst_input(st, t, s, wnd, now);
 		return;
 	}
+	if (t->state == SK_TCP_SYN_RECEIVED && !t->passive &&
+	    (s->r.flags & (SK_TCP_SYN | SK_TCP_ACK)) == (SK_TCP_SYN | SK_TCP_ACK) &&
+	    s->r.seq + 1 == t->rcv_nxt && s->r.ack == t->snd_max) {
+		/* Simultaneous open: the peer's SYN,ACK crossed ours. Its SYN
+		 * is already acknowledged, its ACK completes our handshake
+		 * (Linux tcp_validate_incoming does the same): read it as the
+		 * ACK that follows the SYN. */
+		s->r.flags &= (uint8_t)~SK_TCP_SYN;
+		s->r.seq++;
+	}
 	/* First check: sequence number. */
 	if (!acceptable(t, &s->r, wnd)) {
 		st->stats.tcp_drop_out_of_window++;

@@ -149,12 +149,17 @@ static void output_data(struct sk_stack *st, struct tcb *t, sk_time_t now)
 			}
 			break;
 		}
-		/* RFC 9293 §3.7.4 Nagle: hold a short segment while data is
-		 * in flight, unless TCP_NODELAY or it ends the stream. Also
-		 * sender SWS avoidance (§3.8.6.2.1): a window-cut short
-		 * segment waits for the window to open. */
-		if (n < t->snd_mss && in_flight > 0 && !fin && (!t->nodelay || n < avail))
-			break;
+		/* RFC 9293 §3.7.4 Nagle, in Minshall's form as Linux has it:
+		 * hold a short segment while an earlier short one is unacked,
+		 * unless TCP_NODELAY or it ends the stream. And sender SWS
+		 * avoidance (§3.8.6.2.1): a short segment cut by the window
+		 * waits for the window to open while data is in flight. */
+		if (n < t->snd_mss && !fin) {
+			if (n < avail && in_flight > 0)
+				break;
+			if (!t->nodelay && seq_gt(t->snd_sml, t->snd_una))
+				break;
+		}
 
 		uint8_t flags = SK_TCP_ACK;
 		if (fin)
@@ -165,6 +170,8 @@ static void output_data(struct sk_stack *st, struct tcb *t, sk_time_t now)
 
 		xmit(st, t, seq, flags, off, n, now);
 		t->snd_nxt += (uint32_t)n + (fin ? 1 : 0);
+		if (n < t->snd_mss)
+			t->snd_sml = t->snd_nxt;
 		if (seq_geq(seq, t->snd_max)) {
 			/* New data (not a retransmission): time it if nothing
 			 * is timed (Karn's algorithm, RFC 6298 §3). */

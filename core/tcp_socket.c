@@ -27,6 +27,7 @@ int tcp_conn_init(struct sk_stack *st, struct tcb *t, sk_time_t now)
 	t->iss = sk_tcp_isn(st->cfg.isn_key, t->laddr, t->lport, t->raddr, t->rport, now);
 	t->snd_una = t->snd_nxt = t->snd_max = t->iss;
 	t->snd_buf_seq = t->iss + 1;
+	t->snd_sml = t->iss;
 	/* RFC 9293 §3.7.1: ours = MTU - 40 (IP and TCP headers without
 	 * options), lowered by TCP_MAXSEG. */
 	uint32_t mss = st->cfg.mtu - 40u;

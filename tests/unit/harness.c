@@ -111,9 +111,46 @@ void h_advance_to(struct harness *h, sk_time_t t)
 		if (d > h->now)
 			h->now = d;
 		sk_run_timers(h->st, h->now);
+		if (h->auto_arp)
+			h_answer_arp(h);
 	}
 	h->now = t;
 	sk_run_timers(h->st, h->now);
+	if (h->auto_arp)
+		h_answer_arp(h);
+}
+
+void h_answer_arp(struct harness *h)
+{
+	bool asked = false;
+	size_t keep = 0;
+
+	for (size_t i = 0; i < h->nframes; i++) {
+		struct h_frame f = h->frames[i];
+		struct sk_eth_repr eth;
+		if (sk_eth_parse(f.data, f.len, &eth) == 0 && eth.ethertype == SK_ETHERTYPE_ARP) {
+			struct sk_arp_repr arp;
+			if (sk_arp_parse(f.data + SK_ETH_HLEN, f.len - SK_ETH_HLEN, &arp) == 0 &&
+			    arp.op == SK_ARP_REQUEST && arp.tpa == H_PEER_IP)
+				asked = true;
+			free(f.data);
+			continue;
+		}
+		h->frames[keep++] = f;
+	}
+	h->nframes = keep;
+	if (!asked)
+		return;
+	uint8_t frame[SK_ETH_HLEN + SK_ARP_LEN];
+	struct sk_eth_repr eth = {.ethertype = SK_ETHERTYPE_ARP};
+	memcpy(eth.dst, H_OUR_MAC, 6);
+	memcpy(eth.src, H_PEER_MAC, 6);
+	sk_eth_emit(&eth, frame);
+	struct sk_arp_repr arp = {.op = SK_ARP_REPLY, .spa = H_PEER_IP, .tpa = H_OUR_IP};
+	memcpy(arp.sha, H_PEER_MAC, 6);
+	memcpy(arp.tha, H_OUR_MAC, 6);
+	sk_arp_emit(&arp, frame + SK_ETH_HLEN);
+	h_input(h, frame, sizeof(frame), 0);
 }
 
 void h_advance(struct harness *h, sk_time_t dt)

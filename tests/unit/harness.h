@@ -56,6 +56,11 @@ struct harness {
 	unsigned wakes[64]; /* wake count per socket id (< 64) */
 
 	int xmit_error; /* when nonzero, xmit fails with it (frames still recorded) */
+
+	/* When set, h_advance/h_advance_to answer the stack's ARP requests
+	 * for the peer (and drop them from the captured frames), so tests of
+	 * long TCP timers see only TCP. */
+	bool auto_arp;
 };
 
 /* A decoded TCP segment emitted by the stack, payload copied out. */
@@ -74,6 +79,9 @@ void h_free(struct harness *h);
 /* Move the clock forward, running timers at each deadline passed. */
 void h_advance(struct harness *h, sk_time_t dt);
 void h_advance_to(struct harness *h, sk_time_t t);
+
+/* Remove captured ARP frames; if one was a request, the peer replies. */
+void h_answer_arp(struct harness *h);
 
 /* ---- input ---- */
 
