@@ -389,7 +389,10 @@ static bool ack_input(struct sk_stack *st, struct tcb *t, struct seg *s, bool *f
 		if (t->snd_wnd > t->max_snd_wnd)
 			t->max_snd_wnd = t->snd_wnd;
 		if (opened && t->persist) {
+			/* A probe byte beyond the old window was dropped by the
+			 * peer unless this ACK covers it: send from SND.UNA. */
 			t->persist = false;
+			t->snd_nxt = t->snd_una;
 			t->rto_at = SK_TIME_NEVER;
 			if (t->snd_una != t->snd_max)
 				tcp_rto_arm(st, t, now);

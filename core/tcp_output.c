@@ -157,7 +157,7 @@ static void output_data(struct sk_stack *st, struct tcb *t, sk_time_t now)
 		if (n < t->snd_mss && !fin) {
 			if (n < avail && in_flight > 0)
 				break;
-			if (!t->nodelay && seq_gt(t->snd_sml, t->snd_una))
+			if (!t->nodelay && in_flight > 0 && seq_gt(t->snd_sml, t->snd_una))
 				break;
 		}
 
