@@ -14,7 +14,7 @@
 # interrupted.
 set -uo pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 PASSED=0
 FAILED=0
@@ -27,10 +27,6 @@ CHILD_PREFIX=""
 UNIT_TIMEOUT=900 # the whole unit run; meson also bounds each suite (tests/meson.build)
 LAB_TIMEOUT=180  # one lab test script
 
-pass() {
-	echo "PASS $1"
-	PASSED=$((PASSED + 1))
-}
 fail() {
 	echo "FAIL $1${2:+: $2}"
 	FAILED=$((FAILED + 1))
