@@ -23,6 +23,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "chk.h"
@@ -72,7 +73,12 @@
 	X(__read_chk)                                                                              \
 	X(__recv_chk)                                                                              \
 	X(__recvfrom_chk)                                                                          \
-	X(__poll_chk)
+	X(__poll_chk)                                                                              \
+	X(open)                                                                                    \
+	X(open64)                                                                                  \
+	X(openat)                                                                                  \
+	X(openat64)                                                                                \
+	X(close_range)
 
 #define REAL_ENUM(name) REAL_IDX_##name,
 enum real_idx { REAL_FUNCS(REAL_ENUM) REAL__COUNT };
