@@ -28,17 +28,6 @@ SHIM_EXPORT int open(const char *path, int flags, ...)
 	return shim_new_fd(REAL(open)(path, flags, mode));
 }
 
-SHIM_EXPORT int open64(const char *path, int flags, ...)
-{
-	va_list ap;
-	mode_t mode;
-
-	va_start(ap, flags);
-	mode = mode_arg(flags, ap);
-	va_end(ap);
-	return shim_new_fd(REAL(open64)(path, flags, mode));
-}
-
 SHIM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
 	va_list ap;
@@ -50,13 +39,7 @@ SHIM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 	return shim_new_fd(REAL(openat)(dirfd, path, flags, mode));
 }
 
+/* On 64-bit glibc the *64 variants are the same functions. */
+SHIM_EXPORT int open64(const char *path, int flags, ...) __attribute__((alias("open")));
 SHIM_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
-{
-	va_list ap;
-	mode_t mode;
-
-	va_start(ap, flags);
-	mode = mode_arg(flags, ap);
-	va_end(ap);
-	return shim_new_fd(REAL(openat64)(dirfd, path, flags, mode));
-}
+    __attribute__((alias("openat")));

@@ -75,9 +75,7 @@
 	X(__recvfrom_chk)                                                                          \
 	X(__poll_chk)                                                                              \
 	X(open)                                                                                    \
-	X(open64)                                                                                  \
 	X(openat)                                                                                  \
-	X(openat64)                                                                                \
 	X(close_range)
 
 #define REAL_ENUM(name) REAL_IDX_##name,
