@@ -1,0 +1,136 @@
+/* The byte ring behind every TCP send and receive buffer, and the SipHash
+ * that keys ISNs and the connection table. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "../../core/ringbuf.h"
+#include "../../core/siphash.h"
+
+Test(tcp_ringbuf, empty_ring_reads_nothing)
+{
+	struct sk_ringbuf rb;
+	uint8_t b[4];
+
+	cr_assert_eq(sk_ringbuf_alloc(&rb, 8), 0);
+	cr_expect_eq(sk_ringbuf_len(&rb), 0);
+	cr_expect_eq(sk_ringbuf_space(&rb), 8);
+	cr_expect_eq(sk_ringbuf_read(&rb, b, 4), 0);
+	cr_expect_eq(sk_ringbuf_peek(&rb, 0, b, 4), 0);
+	cr_expect_eq(sk_ringbuf_discard(&rb, 4), 0);
+	sk_ringbuf_release(&rb);
+}
+
+Test(tcp_ringbuf, write_stops_at_capacity)
+{
+	struct sk_ringbuf rb;
+
+	cr_assert_eq(sk_ringbuf_alloc(&rb, 5), 0);
+	cr_expect_eq(sk_ringbuf_write(&rb, "abcdefgh", 8), 5);
+	cr_expect_eq(sk_ringbuf_space(&rb), 0);
+	cr_expect_eq(sk_ringbuf_write(&rb, "x", 1), 0);
+	sk_ringbuf_release(&rb);
+}
+
+Test(tcp_ringbuf, data_wraps_around_the_end_intact)
+{
+	struct sk_ringbuf rb;
+	char out[8] = {0};
+
+	cr_assert_eq(sk_ringbuf_alloc(&rb, 7), 0);
+	sk_ringbuf_write(&rb, "01234", 5);
+	cr_expect_eq(sk_ringbuf_read(&rb, out, 4), 4);
+	cr_expect_arr_eq(out, "0123", 4);
+	/* Tail at 5: "abcde" occupies 5,6,0,1,2. */
+	cr_expect_eq(sk_ringbuf_write(&rb, "abcde", 5), 5);
+	cr_expect_eq(sk_ringbuf_len(&rb), 6);
+	cr_expect_eq(sk_ringbuf_peek(&rb, 2, out, 8), 4);
+	cr_expect_arr_eq(out, "bcde", 4);
+	cr_expect_eq(sk_ringbuf_read(&rb, out, 8), 6);
+	cr_expect_arr_eq(out, "4abcde", 6);
+	sk_ringbuf_release(&rb);
+}
+
+Test(tcp_ringbuf, peek_beyond_the_end_copies_nothing)
+{
+	struct sk_ringbuf rb;
+	char out[4];
+
+	cr_assert_eq(sk_ringbuf_alloc(&rb, 4), 0);
+	sk_ringbuf_write(&rb, "ab", 2);
+	cr_expect_eq(sk_ringbuf_peek(&rb, 2, out, 4), 0);
+	cr_expect_eq(sk_ringbuf_peek(&rb, 1, out, 4), 1);
+	cr_expect_eq(out[0], 'b');
+	sk_ringbuf_release(&rb);
+}
+
+Test(tcp_ringbuf, discard_drops_the_oldest_bytes)
+{
+	struct sk_ringbuf rb;
+	char out[4];
+
+	cr_assert_eq(sk_ringbuf_alloc(&rb, 4), 0);
+	sk_ringbuf_write(&rb, "wxyz", 4);
+	cr_expect_eq(sk_ringbuf_discard(&rb, 3), 3);
+	cr_expect_eq(sk_ringbuf_read(&rb, out, 4), 1);
+	cr_expect_eq(out[0], 'z');
+	cr_expect_eq(sk_ringbuf_discard(&rb, 9), 0);
+	sk_ringbuf_release(&rb);
+}
+
+Test(tcp_ringbuf, unallocated_ring_is_empty_and_full)
+{
+	struct sk_ringbuf rb = {0};
+	char c;
+
+	cr_expect_eq(sk_ringbuf_write(&rb, "a", 1), 0);
+	cr_expect_eq(sk_ringbuf_read(&rb, &c, 1), 0);
+	sk_ringbuf_release(&rb);
+}
+
+Test(tcp_ringbuf, many_random_operations_match_a_model)
+{
+	struct sk_ringbuf rb;
+	static uint8_t model[1 << 16];
+	size_t head = 0, tail = 0;
+	uint64_t x = 12345;
+	uint8_t next = 0;
+
+	cr_assert_eq(sk_ringbuf_alloc(&rb, 1000), 0);
+	for (int i = 0; i < 20000; i++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		size_t n = (x >> 33) % 700;
+		uint8_t buf[700];
+		if ((x >> 20) & 1) {
+			for (size_t k = 0; k < n; k++)
+				buf[k] = (uint8_t)(next + k);
+			size_t w = sk_ringbuf_write(&rb, buf, n);
+			for (size_t k = 0; k < w; k++)
+				model[(tail + k) & 0xffff] = (uint8_t)(next + k);
+			tail += w;
+			next = (uint8_t)(next + w);
+		} else {
+			size_t r = sk_ringbuf_read(&rb, buf, n);
+			cr_assert_eq(r, n < tail - head ? n : tail - head);
+			for (size_t k = 0; k < r; k++)
+				cr_assert_eq(buf[k], model[(head + k) & 0xffff]);
+			head += r;
+		}
+		cr_assert_eq(sk_ringbuf_len(&rb), tail - head);
+	}
+	sk_ringbuf_release(&rb);
+}
+
+Test(tcp_ringbuf, siphash24_matches_the_reference_vectors)
+{
+	uint8_t key[16], msg[64];
+
+	for (int i = 0; i < 16; i++)
+		key[i] = (uint8_t)i;
+	for (int i = 0; i < 64; i++)
+		msg[i] = (uint8_t)i;
+	/* From the SipHash paper's reference implementation (vectors.h). */
+	cr_expect_eq(sk_siphash24(key, msg, 0), 0x726fdb47dd0e0e31ull);
+	cr_expect_eq(sk_siphash24(key, msg, 1), 0x74f839c593dc67fdull);
+	cr_expect_eq(sk_siphash24(key, msg, 8), 0x93f5f5799a932462ull);
+	cr_expect_eq(sk_siphash24(key, msg, 15), 0xa129ca6149be45e5ull);
+}
