@@ -371,3 +371,33 @@ Test(tcp_data, our_sequence_numbers_wrap_around)
 	h_advance(h, SK_SEC(5));
 	h_expect_nothing(h);
 }
+
+Test(tcp_data, icmp_fragmentation_needed_lowers_the_mss_and_resends)
+{
+	uint32_t isn;
+	int s = h_established(h, PEER_ISN, &isn);
+
+	sk_send(h->st, s, pattern, 1460, h->now);
+	h_expect_tcp(h, SK_TCP_ACK | SK_TCP_PSH);
+	/* RFC 1191: a router with MTU 1000 quotes our segment. */
+	uint8_t q[28] = {0x45, 0, 0x05, 0xdc, 0, 0, 0x40, 0,  64, 6,
+	                 0,    0, 10,   77,   0, 1, 10,   77, 0,  2};
+	q[20] = H_OUR_PORT >> 8, q[21] = H_OUR_PORT & 0xff, q[22] = 0, q[23] = H_PEER_PORT;
+	uint32_t seq = isn + 1;
+	q[24] = (uint8_t)(seq >> 24), q[25] = (uint8_t)(seq >> 16);
+	q[26] = (uint8_t)(seq >> 8), q[27] = (uint8_t)seq;
+	sk_tcp_icmp_error(h->st, 3, 4, 1000, q, sizeof(q), h->now);
+	struct h_tcp a = h_expect_tcp(h, SK_TCP_ACK);
+	struct h_tcp b = h_expect_tcp(h, SK_TCP_ACK | SK_TCP_PSH);
+	cr_expect_eq(a.r.seq, isn + 1);
+	cr_expect_eq(a.r.payload_len, 960);
+	cr_expect_eq(b.r.seq, isn + 961);
+	cr_expect_eq(b.r.payload_len, 500);
+	int v;
+	sk_getopt(h->st, s, SK_OPT_MAXSEG, &v);
+	cr_expect_eq(v, 960);
+	/* A quote of a sequence number not in flight is not believed. */
+	q[24] ^= 0x55;
+	sk_tcp_icmp_error(h->st, 3, 4, 600, q, sizeof(q), h->now);
+	h_expect_nothing(h);
+}

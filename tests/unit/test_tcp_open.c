@@ -395,3 +395,37 @@ Test(tcp_open, isn_follows_rfc6528)
 	    sk_tcp_isn(h->cfg.isn_key, H_OUR_IP, H_OUR_PORT + 1, H_PEER_IP, H_PEER_PORT, h->now),
 	    want + 0, "F depends on the 4-tuple");
 }
+
+Test(tcp_open, closing_a_listener_resets_its_children)
+{
+	int l = h_listen(h, 8);
+	struct h_tcp sa = peer_syn(1001, 1460);
+
+	struct sk_tcp_repr ack = h_seg(SK_TCP_ACK, PEER_ISN + 1, sa.r.seq + 1);
+	ack.src_port = 1001;
+	h_send(h, ack);                          /* queued, not accepted */
+	struct h_tcp sa2 = peer_syn(1002, 1460); /* half-open */
+	sk_close(h->st, l, h->now);
+	struct h_tcp r1 = h_expect_tcp(h, SK_TCP_RST | SK_TCP_ACK);
+	struct h_tcp r2 = h_expect_tcp(h, SK_TCP_RST | SK_TCP_ACK);
+	cr_expect_eq(r1.r.dst_port, 1002);
+	cr_expect_eq(r1.r.seq, sa2.r.seq + 1);
+	cr_expect_eq(r2.r.dst_port, 1001);
+	cr_expect_eq(r2.r.seq, sa.r.seq + 1);
+	h_expect_nothing(h);
+	/* The port is free again. */
+	int s = sk_socket(h->st);
+	cr_expect_eq(sk_bind(h->st, s, 0, H_OUR_PORT), 0);
+}
+
+Test(tcp_open, connect_fails_when_arp_gives_up)
+{
+	int s = sk_socket(h->st);
+	/* 10.77.0.9: on-link, never answers ARP. */
+	cr_assert_eq(sk_connect(h->st, s, 0x0a4d0009u, 80, h->now), -EINPROGRESS);
+	h->auto_arp = false;
+	h_advance(h, SK_SEC(10));
+	h_clear(h);
+	cr_expect_eq(sk_sock_state(h->st, s), SK_TCP_CLOSED);
+	cr_expect_eq(sk_take_error(h->st, s), EHOSTUNREACH);
+}
