@@ -16,6 +16,10 @@
 
 int tcp_conn_init(struct sk_stack *st, struct tcb *t, sk_time_t now)
 {
+	/* A socket may connect again after a failed attempt, whose receive
+	 * ring was kept for reading. */
+	sk_ringbuf_release(&t->snd);
+	sk_ringbuf_release(&t->rcv);
 	int err = sk_ringbuf_alloc(&t->snd, t->sndbuf);
 
 	if (!err)

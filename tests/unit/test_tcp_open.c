@@ -429,3 +429,20 @@ Test(tcp_open, connect_fails_when_arp_gives_up)
 	cr_expect_eq(sk_sock_state(h->st, s), SK_TCP_CLOSED);
 	cr_expect_eq(sk_take_error(h->st, s), EHOSTUNREACH);
 }
+
+Test(tcp_open, a_refused_socket_may_connect_again)
+{
+	int s = h_connect(h);
+	struct h_tcp syn = h_expect_tcp(h, SK_TCP_SYN);
+
+	h_send(h, h_seg(SK_TCP_RST | SK_TCP_ACK, 0, syn.r.seq + 1));
+	cr_expect_eq(sk_take_error(h->st, s), ECONNREFUSED);
+	h_advance(h, SK_MS(10));
+	cr_assert_eq(sk_connect(h->st, s, H_PEER_IP, H_PEER_PORT, h->now), -EINPROGRESS);
+	struct h_tcp again = h_expect_tcp(h, SK_TCP_SYN);
+	cr_expect_eq(again.r.src_port, H_OUR_PORT, "still bound to its port");
+	cr_expect_eq(again.r.seq, syn.r.seq + 2500, "RFC 6528 clock: 10 ms = 2500 ticks");
+	h_send(h, h_seg(SK_TCP_SYN | SK_TCP_ACK, PEER_ISN, again.r.seq + 1));
+	h_expect_tcp(h, SK_TCP_ACK);
+	cr_expect_eq(sk_sock_state(h->st, s), SK_TCP_ESTABLISHED);
+}
