@@ -128,7 +128,7 @@ void tcp_slot_free(struct sk_stack *st, struct tcb *t)
 
 /* SipHash-2-4 of a 4-tuple under `key`. */
 static uint64_t tuple_hash(const uint8_t key[16], uint32_t laddr, uint16_t lport, uint32_t raddr,
-			   uint16_t rport)
+                           uint16_t rport)
 {
 	uint8_t k[12];
 
