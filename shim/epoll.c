@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +109,53 @@ void shim_epoll_forget(struct shim_ofd *o)
 		for (int i = in->nitems - 1; i >= 0; i--)
 			if (in->items[i]->o == o)
 				remove_at(in, i);
+}
+
+struct shim_epreg {
+	int epfd, fd;
+	struct epoll_event ev;
+};
+
+/* Pending registrations change rarely: one lock for all of them. */
+static pthread_mutex_t epreg_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void shim_epoll_note_pending(struct shim_ofd *o, int epfd, int op, int fd,
+                             const struct epoll_event *ev)
+{
+	int i;
+
+	pthread_mutex_lock(&epreg_lock);
+	for (i = 0; i < o->nepregs; i++)
+		if (o->epregs[i].epfd == epfd && o->epregs[i].fd == fd)
+			break;
+	if (op == EPOLL_CTL_DEL && i < o->nepregs) {
+		o->epregs[i] = o->epregs[--o->nepregs];
+	} else if (op == EPOLL_CTL_MOD && i < o->nepregs) {
+		o->epregs[i].ev = *ev;
+	} else if (op == EPOLL_CTL_ADD) {
+		struct shim_epreg *n = realloc(o->epregs, (size_t)(o->nepregs + 1) * sizeof(*n));
+
+		if (n) {
+			o->epregs = n;
+			o->epregs[o->nepregs++] = (struct shim_epreg){epfd, fd, *ev};
+		}
+	}
+	pthread_mutex_unlock(&epreg_lock);
+}
+
+void shim_epoll_adopt_pending(struct shim_ofd *o)
+{
+	pthread_mutex_lock(&epreg_lock);
+	for (int i = 0; i < o->nepregs; i++) {
+		struct shim_epreg *e = &o->epregs[i];
+
+		REAL(epoll_ctl)(e->epfd, EPOLL_CTL_DEL, e->fd, NULL);
+		shim_epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->fd, o, &e->ev);
+	}
+	free(o->epregs);
+	o->epregs = NULL;
+	o->nepregs = 0;
+	pthread_mutex_unlock(&epreg_lock);
 }
 
 void shim_epoll_after_fork_child(void)

@@ -41,6 +41,15 @@ void shim_epoll_forget(struct shim_ofd *o);
 /* Release of an epoll description (fdtable release callback). */
 void shim_epoll_release(struct shim_ofd *ep);
 
+/* A pending (undecided) socket was added to, changed in or removed from a
+ * kernel epoll set (the kernel accepted it): remember that. */
+void shim_epoll_note_pending(struct shim_ofd *o, int epfd, int op, int fd,
+                             const struct epoll_event *ev);
+
+/* o was just offloaded: take its registrations out of the kernel epoll
+ * sets (the kernel would watch the placeholder) into synack's. */
+void shim_epoll_adopt_pending(struct shim_ofd *o);
+
 /* fork child: the instances are the parent's (their eventfds are closed
  * with the other internal fds). */
 void shim_epoll_after_fork_child(void);

@@ -70,6 +70,7 @@ void ofd_put(struct shim_ofd *o)
 	if (atomic_fetch_sub(&o->refs, 1) == 1) {
 		if (release_fn)
 			release_fn(o);
+		free(o->epregs);
 		free(o);
 	}
 }

@@ -45,6 +45,8 @@ struct shim_opts {
 	int unsupported_level, unsupported_name;
 };
 
+struct shim_epreg; /* epoll.c */
+
 struct shim_ofd {
 	atomic_int refs; /* fd slots + in-flight users */
 	int nfds;        /* fd slots; under the table lock */
@@ -56,6 +58,10 @@ struct shim_ofd {
 	int64_t rcvtimeo_us, sndtimeo_us; /* SO_RCVTIMEO/SO_SNDTIMEO, 0 = none */
 	struct shim_opts opts;
 	void *epoll; /* SHIM_OFD_EPOLL: the instance (epoll.c) */
+	/* SHIM_OFD_PENDING: its registrations in kernel epoll sets, moved
+	 * into synack's when it is offloaded (epoll.c). Freed with o. */
+	struct shim_epreg *epregs;
+	int nepregs;
 };
 
 /* Called once per description when its last reference goes. */

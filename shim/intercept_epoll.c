@@ -11,6 +11,18 @@ SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 
 	if (shim_bypass(fd))
 		return REAL(epoll_ctl)(epfd, op, fd, ev);
+	o = fdt_get(fd);
+	if (o && o->kind == SHIM_OFD_PENDING) {
+		/* Undecided: the placeholder is the socket for now; the
+		 * registration moves to synack's sets if it is offloaded. */
+		r = REAL(epoll_ctl)(epfd, op, fd, ev);
+		if (r == 0)
+			shim_epoll_note_pending(o, epfd, op, fd, ev);
+		ofd_put(o);
+		return r;
+	}
+	if (o)
+		ofd_put(o);
 	o = shim_synack_ofd(fd, &err);
 	if (!o)
 		return err ? (int)shim_ret(err) : REAL(epoll_ctl)(epfd, op, fd, ev);

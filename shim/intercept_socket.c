@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "epoll.h"
 #include "intercept.h"
 #include "log.h"
 #include "offload.h"
@@ -64,6 +65,7 @@ static int activate(struct shim_ofd *o, int fd, const char *reason)
 		return sock;
 	o->sock = sock;
 	o->kind = SHIM_OFD_SYNACK;
+	shim_epoll_adopt_pending(o);
 	shim_log(SK_LOG_DEBUG, "fd %d: %s", fd, reason);
 	shim_opts_report_unsupported(&o->opts, fd);
 	return 0;
@@ -75,6 +77,7 @@ static void deactivate(struct shim_ofd *o)
 {
 	struct sk_stack *st = rt_lock();
 
+	shim_epoll_forget(o);
 	sk_close(st, o->sock, shim_now_us());
 	rt_unlock();
 	o->sock = -1;
