@@ -76,7 +76,12 @@
 	X(__poll_chk)                                                                              \
 	X(open)                                                                                    \
 	X(openat)                                                                                  \
-	X(close_range)
+	X(close_range)                                                                             \
+	X(execve)                                                                                  \
+	X(execv)                                                                                   \
+	X(execvp)                                                                                  \
+	X(execvpe)                                                                                 \
+	X(fexecve)
 
 #define REAL_ENUM(name) REAL_IDX_##name,
 enum real_idx { REAL_FUNCS(REAL_ENUM) REAL__COUNT };
