@@ -240,12 +240,33 @@ int sockio_accept(struct shim_ofd *o, struct sk_endpoint *peer, bool nonblock)
 	return r;
 }
 
+/* SO_LINGER {1, N>0} on a blocking socket: close() waits (at most N s)
+ * until the peer acknowledged what was queued, as Linux does. Under the
+ * lock. */
+static void linger_on_close(struct sk_stack *st, struct shim_ofd *o)
+{
+	sk_time_t deadline;
+
+	if (!o->opts.linger_onoff || o->opts.linger_secs <= 0 || o->nonblock)
+		return;
+	deadline = shim_now_us() + SK_SEC(o->opts.linger_secs);
+	while (sk_tx_queued(st, o->sock) > 0 && shim_now_us() < deadline)
+		if (block_on(o->sock, deadline) == -EINTR)
+			break;
+}
+
 void sockio_last_close(struct shim_ofd *o)
 {
-	o->closed = true;
-	if (o->kind != SHIM_OFD_SYNACK || o->sock < 0 || o->gen != shim_fork_gen() || !rt_running())
+	struct sk_stack *st;
+
+	if (o->kind != SHIM_OFD_SYNACK || o->sock < 0 || o->gen != shim_fork_gen() ||
+	    !rt_running()) {
+		o->closed = true;
 		return;
-	rt_lock();
+	}
+	st = rt_lock();
+	linger_on_close(st, o);
+	o->closed = true;
 	wait_wake(o->sock);
 	rt_unlock();
 }
