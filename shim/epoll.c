@@ -158,6 +158,16 @@ void shim_epoll_adopt_pending(struct shim_ofd *o)
 	pthread_mutex_unlock(&epreg_lock);
 }
 
+void shim_epoll_fork_lock(void)
+{
+	pthread_mutex_lock(&epreg_lock);
+}
+
+void shim_epoll_fork_unlock(void)
+{
+	pthread_mutex_unlock(&epreg_lock);
+}
+
 void shim_epoll_after_fork_child(void)
 {
 	instances = NULL;

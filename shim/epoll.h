@@ -54,4 +54,8 @@ void shim_epoll_adopt_pending(struct shim_ofd *o);
  * with the other internal fds). */
 void shim_epoll_after_fork_child(void);
 
+/* fork: the registration lock is taken before fork, released after. */
+void shim_epoll_fork_lock(void);
+void shim_epoll_fork_unlock(void);
+
 #endif

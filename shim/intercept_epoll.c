@@ -1,5 +1,7 @@
-/* epoll_ctl / epoll_wait / epoll_pwait: synack sockets are watched by
- * epoll.c, everything else by the kernel epoll (brief §5). */
+/* epoll_ctl / epoll_wait / epoll_pwait / epoll_pwait2: synack sockets are
+ * watched by epoll.c, everything else by the kernel epoll (brief §5). */
+#include <limits.h>
+
 #include "epoll.h"
 #include "intercept.h"
 
@@ -31,18 +33,28 @@ SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	return (int)shim_ret(r);
 }
 
+/* Our instance behind epfd (referenced), or NULL: the kernel's alone. */
+static struct shim_ofd *instance_of(int epfd)
+{
+	struct shim_ofd *ep;
+
+	if (shim_bypass(epfd) || !(ep = fdt_get(epfd)))
+		return NULL;
+	if (ep->kind != SHIM_OFD_EPOLL || ep->gen != shim_fork_gen()) {
+		ofd_put(ep);
+		return NULL;
+	}
+	return ep;
+}
+
 static int wait_common(int epfd, struct epoll_event *events, int max, int timeout,
                        const sigset_t *sigmask)
 {
-	struct shim_ofd *ep;
+	struct shim_ofd *ep = instance_of(epfd);
 	int r;
 
-	if (shim_bypass(epfd) || !(ep = fdt_get(epfd)))
+	if (!ep)
 		return REAL(epoll_pwait)(epfd, events, max, timeout, sigmask);
-	if (ep->kind != SHIM_OFD_EPOLL || ep->gen != shim_fork_gen()) {
-		ofd_put(ep);
-		return REAL(epoll_pwait)(epfd, events, max, timeout, sigmask);
-	}
 	r = shim_epoll_wait(ep, epfd, events, max, timeout, sigmask);
 	ofd_put(ep);
 	return (int)shim_ret(r);
@@ -57,4 +69,25 @@ SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int max, int t
                             const sigset_t *sigmask)
 {
 	return wait_common(epfd, events, max, timeout, sigmask);
+}
+
+SHIM_EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int max,
+                             const struct timespec *ts, const sigset_t *sigmask)
+{
+	struct shim_ofd *ep = instance_of(epfd);
+	long long ms;
+	int r;
+
+	if (!ep)
+		return REAL(epoll_pwait2)(epfd, events, max, ts, sigmask);
+	if (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000)) {
+		ofd_put(ep);
+		return (int)shim_ret(-EINVAL);
+	}
+	/* Millisecond resolution over synack sockets: round up, never wake
+	 * before the caller's time. */
+	ms = ts ? (long long)ts->tv_sec * 1000 + (ts->tv_nsec + 999999) / 1000000 : -1;
+	r = shim_epoll_wait(ep, epfd, events, max, ms > INT_MAX ? INT_MAX : (int)ms, sigmask);
+	ofd_put(ep);
+	return (int)shim_ret(r);
 }

@@ -210,6 +210,14 @@ SHIM_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fds
 	return poll(fds, n, timeout);
 }
 
+SHIM_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+                            const sigset_t *sigmask, size_t fdslen)
+{
+	if (fdslen / sizeof(*fds) < n)
+		__chk_fail();
+	return ppoll(fds, n, ts, sigmask);
+}
+
 /* select as poll, with Linux's mapping of poll bits to the three sets
  * (fs/select.c POLLIN_SET, POLLOUT_SET, POLLEX_SET). */
 static int select_any(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, sk_time_t deadline,

@@ -74,6 +74,8 @@
 	X(__recv_chk)                                                                              \
 	X(__recvfrom_chk)                                                                          \
 	X(__poll_chk)                                                                              \
+	X(__ppoll_chk)                                                                             \
+	X(epoll_pwait2)                                                                            \
 	X(open)                                                                                    \
 	X(openat)                                                                                  \
 	X(close_range)                                                                             \

@@ -387,8 +387,10 @@ void shim_report_inherited(int fd)
 
 /* ---- fork (design brief §6) ---------------------------------------- */
 
+/* Lock order: epoll registrations -> start -> stack -> fd table. */
 static void fork_prepare(void)
 {
+	shim_epoll_fork_lock();
 	pthread_mutex_lock(&rt.start_lock);
 	pthread_mutex_lock(&rt.lock);
 	fdt_lock();
@@ -399,6 +401,7 @@ static void fork_parent(void)
 	fdt_unlock();
 	pthread_mutex_unlock(&rt.lock);
 	pthread_mutex_unlock(&rt.start_lock);
+	shim_epoll_fork_unlock();
 }
 
 struct fd_list {
@@ -421,6 +424,7 @@ static void fork_child(void)
 	fdt_unlock();
 	pthread_mutex_unlock(&rt.lock);
 	pthread_mutex_unlock(&rt.start_lock);
+	shim_epoll_fork_unlock();
 	fork_gen++;
 	/* The parent's stack, device and loop stay the parent's: a child that
 	 * read the packet socket would steal the parent's frames. Their memory
