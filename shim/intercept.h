@@ -37,6 +37,10 @@ static inline bool shim_bypass(int fd)
  * closed meanwhile, or inherited across fork). */
 struct shim_ofd *shim_synack_ofd(int fd, long *err);
 
+/* The same after the lock-free fast path: NULL with *err == 0 for calls
+ * made inside synack and for untracked fds too. */
+struct shim_ofd *shim_offloaded(int fd, long *err);
+
 /* A call returned a new fd we did not create through the table: drop what
  * we still had at that number, or, inside synack, make it internal.
  * Returns the fd to hand back. */

@@ -29,6 +29,14 @@ struct shim_ofd *shim_synack_ofd(int fd, long *err)
 	return o;
 }
 
+struct shim_ofd *shim_offloaded(int fd, long *err)
+{
+	*err = 0;
+	if (shim_bypass(fd))
+		return NULL;
+	return shim_synack_ofd(fd, err);
+}
+
 int shim_new_fd(int fd)
 {
 	if (fd < 0)

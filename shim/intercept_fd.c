@@ -171,11 +171,9 @@ SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
 	va_start(ap, req);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	if (shim_bypass(fd) || !(o = shim_synack_ofd(fd, &err))) {
-		if (!shim_bypass(fd) && err)
-			return (int)shim_ret(err);
-		return REAL(ioctl)(fd, req, arg);
-	}
+	o = shim_offloaded(fd, &err);
+	if (!o)
+		return err ? (int)shim_ret(err) : REAL(ioctl)(fd, req, arg);
 	switch (req) {
 	case FIONBIO:
 		r = REAL(ioctl)(fd, req, arg); /* keep the placeholder in step */

@@ -7,16 +7,6 @@
 #include "intercept.h"
 #include "sockio.h"
 
-/* Non-NULL: an offloaded socket (referenced). NULL with *err == 0: pass
- * through. */
-static struct shim_ofd *io_ofd(int fd, long *err)
-{
-	*err = 0;
-	if (shim_bypass(fd))
-		return NULL;
-	return shim_synack_ofd(fd, err);
-}
-
 static ssize_t do_recv(struct shim_ofd *o, const struct iovec *iov, int cnt, int flags)
 {
 	ssize_t r = sockio_recv(o, iov, cnt, flags);
@@ -36,7 +26,7 @@ static ssize_t do_send(struct shim_ofd *o, const struct iovec *iov, int cnt, int
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
 	long err;
-	struct shim_ofd *o = io_ofd(fd, &err);
+	struct shim_ofd *o = shim_offloaded(fd, &err);
 	struct iovec iov = {buf, n};
 
 	if (!o)
@@ -47,7 +37,7 @@ SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
 	long err;
-	struct shim_ofd *o = io_ofd(fd, &err);
+	struct shim_ofd *o = shim_offloaded(fd, &err);
 	struct iovec iov = {(void *)buf, n};
 
 	if (!o)
@@ -63,7 +53,7 @@ static bool iov_ok(const struct iovec *iov, int cnt)
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
 	long err;
-	struct shim_ofd *o = io_ofd(fd, &err);
+	struct shim_ofd *o = shim_offloaded(fd, &err);
 
 	if (!o)
 		return err ? shim_ret(err) : REAL(readv)(fd, iov, cnt);
@@ -77,7 +67,7 @@ SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
 	long err;
-	struct shim_ofd *o = io_ofd(fd, &err);
+	struct shim_ofd *o = shim_offloaded(fd, &err);
 
 	if (!o)
 		return err ? shim_ret(err) : REAL(writev)(fd, iov, cnt);
@@ -91,7 +81,7 @@ SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
 	long err;
-	struct shim_ofd *o = io_ofd(fd, &err);
+	struct shim_ofd *o = shim_offloaded(fd, &err);
 	struct iovec iov = {buf, n};
 
 	if (!o)
@@ -103,7 +93,7 @@ SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sock
                              socklen_t *alen)
 {
 	long err;
-	struct shim_ofd *o = io_ofd(fd, &err);
+	struct shim_ofd *o = shim_offloaded(fd, &err);
 	struct iovec iov = {buf, n};
 
 	if (!o)
@@ -118,7 +108,7 @@ SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sock
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	long err;
-	struct shim_ofd *o = io_ofd(fd, &err);
+	struct shim_ofd *o = shim_offloaded(fd, &err);
 
 	if (!o)
 		return err ? shim_ret(err) : REAL(recvmsg)(fd, msg, flags);
@@ -135,7 +125,7 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
 	long err;
-	struct shim_ofd *o = io_ofd(fd, &err);
+	struct shim_ofd *o = shim_offloaded(fd, &err);
 	struct iovec iov = {(void *)buf, n};
 
 	if (!o)
@@ -147,7 +137,7 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
                            const struct sockaddr *addr, socklen_t alen)
 {
 	long err;
-	struct shim_ofd *o = io_ofd(fd, &err);
+	struct shim_ofd *o = shim_offloaded(fd, &err);
 	struct iovec iov = {(void *)buf, n};
 
 	if (!o)
@@ -160,7 +150,7 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	long err;
-	struct shim_ofd *o = io_ofd(fd, &err);
+	struct shim_ofd *o = shim_offloaded(fd, &err);
 
 	if (!o)
 		return err ? shim_ret(err) : REAL(sendmsg)(fd, msg, flags);

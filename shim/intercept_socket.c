@@ -288,11 +288,9 @@ static int get_name(int fd, struct sockaddr *addr, socklen_t *len, name_fn fn,
 	long err;
 	int r;
 
-	if (shim_bypass(fd) || !(o = shim_synack_ofd(fd, &err))) {
-		if (!shim_bypass(fd) && err)
-			return (int)shim_ret(err);
-		return real(fd, addr, len);
-	}
+	o = shim_offloaded(fd, &err);
+	if (!o)
+		return err ? (int)shim_ret(err) : real(fd, addr, len);
 	if (!addr || !len) {
 		ofd_put(o);
 		return (int)shim_ret(-EFAULT);
@@ -322,11 +320,9 @@ SHIM_EXPORT int shutdown(int fd, int how)
 	long err;
 	int r;
 
-	if (shim_bypass(fd) || !(o = shim_synack_ofd(fd, &err))) {
-		if (!shim_bypass(fd) && err)
-			return (int)shim_ret(err);
-		return REAL(shutdown)(fd, how);
-	}
+	o = shim_offloaded(fd, &err);
+	if (!o)
+		return err ? (int)shim_ret(err) : REAL(shutdown)(fd, how);
 	if (how < SHUT_RD || how > SHUT_RDWR) {
 		ofd_put(o);
 		return (int)shim_ret(-EINVAL);
