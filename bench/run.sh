@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# Kernel vs synack, measured in one run: bench/tcp_bench over two identical veth labs.
+#
+#   bash bench/run.sh
+#
+# Builds a release copy (BENCH_BUILD_DIR, default build-bench), brings up two labs with
+# scripts/lab.sh (own prefixes, torn down on any exit):
+#
+#   kernel lab  PREFIX-k-a 10.77.0.1 (kernel TCP)   <-> PREFIX-k-b 10.77.0.2 (kernel TCP)
+#   synack lab  PREFIX-s-a 10.77.0.1 (synack)       <-> PREFIX-s-b 10.77.0.2 (kernel TCP)
+#
+# and, for every benchmark, runs the same tcp_bench pair in both labs, interleaved (kernel,
+# synack, kernel, synack...) so that whatever else the machine does falls on both alike. The
+# program on the A side is the one that changes: on the kernel lab it runs on the kernel's TCP,
+# on the synack lab under LD_PRELOAD=libsynack.so; the B side is the kernel in both. Pinned in
+# every namespace: congestion control cubic (route "congctl lock cubic"), MTU 1500, the same write
+# and message sizes, the same port scheme. Each figure is the median of BENCH_REPS repetitions.
+#
+# Prints a Markdown table (benchmark, kernel, synack, synack/kernel) and writes it, with the
+# machine, settings and every individual run, to bench/results/<UTC date and time>.md.
+#
+# Environment (all optional):
+#   BENCH_REPS=5          repetitions per benchmark and side (median reported)
+#   BENCH_SECONDS=2       duration of each stream and rr run
+#   BENCH_CRR_COUNT=3000  connections per crr run (synack keeps TIME_WAITs in its 4096-socket
+#                         arena for 2*MSL = 60 s: stay well below that)
+#   BENCH_BUILD_DIR=build-bench   release build directory (relative to the repository)
+#   BENCH_PREFIX=skb$$    lab prefix
+#   BENCH_OUT=bench/results/<date>.md
+#   BENCH_ONLY=REGEX      run only the benchmarks whose id matches (e.g. 'rr|crr')
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+REPS=${BENCH_REPS:-5}
+SECS=${BENCH_SECONDS:-2}
+CRR_COUNT=${BENCH_CRR_COUNT:-3000}
+BUILD=${BENCH_BUILD_DIR:-build-bench}
+[[ $BUILD == /* ]] || BUILD=$ROOT/$BUILD
+PREFIX=${BENCH_PREFIX:-skb$$}
+STAMP=$(date -u +%Y-%m-%dT%H%MZ)
+OUT=${BENCH_OUT:-$ROOT/bench/results/$STAMP.md}
+ONLY=${BENCH_ONLY:-.}
+MTU=1500
+ADDR_A=10.77.0.1
+ADDR_B=10.77.0.2
+IF_A=veth-sk
+IF_B=veth-peer
+LAB_K=$PREFIX-k
+LAB_S=$PREFIX-s
+BIN=$BUILD/bench/tcp_bench
+LIB=$BUILD/shim/libsynack.so
+
+die() {
+	echo "bench/run.sh: $*" >&2
+	exit 1
+}
+
+[[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces)"
+[[ $REPS =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPS='$REPS' is not a positive integer"
+[[ $CRR_COUNT =~ ^[1-9][0-9]*$ ]] || die "BENCH_CRR_COUNT='$CRR_COUNT' is not a positive integer"
+[[ $SECS =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "BENCH_SECONDS='$SECS' is not a number of seconds"
+for c in ip meson ninja timeout awk ss; do
+	command -v "$c" >/dev/null || die "'$c' not found (bash scripts/setup.sh installs what is needed)"
+done
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/synack-bench.XXXXXX")
+PIDS=()
+
+lab() { # lab PREFIX up|down
+	SYNACK_LAB_PREFIX=$1 SYNACK_LAB_QUIET=1 timeout -k 5 60 bash "$ROOT/scripts/lab.sh" "$2"
+}
+
+cleanup() {
+	local rc=$? pid
+	trap - EXIT INT TERM HUP
+	for pid in "${PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		timeout 2 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+	done
+	lab "$LAB_K" down >/dev/null 2>&1 || true
+	lab "$LAB_S" down >/dev/null 2>&1 || true
+	rm -rf "$TMP"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+trap 'exit 129' HUP
+
+# --- build -------------------------------------------------------------------------------
+echo "== build ($BUILD, release)"
+if [[ ! -f $BUILD/build.ninja ]]; then
+	timeout 300 meson setup "$BUILD" --buildtype=release >"$TMP/build.log" 2>&1 ||
+		{ tail -n 30 "$TMP/build.log" >&2; die "meson setup failed"; }
+fi
+# An existing directory is switched to release too (a no-op when it already is).
+timeout 120 meson configure "$BUILD" -Dbuildtype=release >"$TMP/build.log" 2>&1 ||
+	{ tail -n 30 "$TMP/build.log" >&2; die "meson configure failed"; }
+timeout 600 meson compile -C "$BUILD" >"$TMP/build.log" 2>&1 ||
+	{ tail -n 30 "$TMP/build.log" >&2; die "build failed"; }
+[[ -x $BIN && -f $LIB ]] || die "build produced no $BIN or $LIB"
+
+# --- labs --------------------------------------------------------------------------------
+echo "== labs $LAB_K-a/b (kernel <-> kernel) and $LAB_S-a/b (synack <-> kernel)"
+lab "$LAB_K" up || die "lab $LAB_K did not come up"
+lab "$LAB_S" up || die "lab $LAB_S did not come up"
+# The kernel lab's A side gets synack's address as a kernel address, and the same cubic pin the
+# peer has (lab.sh pins it on B only: the synack side has no kernel TCP).
+ip -n "$LAB_K-a" addr add "$ADDR_A/24" dev "$IF_A"
+ip -n "$LAB_K-a" route replace 10.77.0.0/24 dev "$IF_A" proto kernel scope link src "$ADDR_A" \
+	congctl lock cubic
+for ns in "$LAB_K-a:$IF_A" "$LAB_K-b:$IF_B" "$LAB_S-a:$IF_A" "$LAB_S-b:$IF_B"; do
+	ip -n "${ns%%:*}" link set dev "${ns#*:}" mtu "$MTU"
+done
+for ns in "$LAB_K-a" "$LAB_K-b" "$LAB_S-b"; do
+	ip -n "$ns" route show 10.77.0.0/24 | grep -q 'congctl lock cubic' ||
+		die "route in $ns is not pinned to cubic"
+done
+
+SYNACK_ENV=(env LD_PRELOAD="$LIB" SYNACK_IFACE="$IF_A" SYNACK_ADDR="$ADDR_A/24" SYNACK_MTU="$MTU"
+	SYNACK_STRICT=1)
+
+# run_in LAB SIDE CMD...: SIDE a (the side under test: kernel on the kernel lab, synack on
+# the synack lab) or b (always the kernel). Bounded by timeout.
+run_in() {
+	local lab=$1 side=$2 t=$3
+	shift 3
+	if [[ $side == a && $lab == "$LAB_S" ]]; then
+		timeout -k 3 "$t" ip netns exec "$lab-a" "${SYNACK_ENV[@]}" "$@"
+	else
+		timeout -k 3 "$t" ip netns exec "$lab-$side" "$@"
+	fi
+}
+
+# Every run gets a port of its own (no TIME_WAIT of an earlier run on the same 4-tuples).
+PORT=6000
+# one_run LAB ROLE CONNS CLIENT_ARGS... on port $PORT -> prints the client's "result ..." line.
+# ROLE client: the client runs on side a (synack client vs kernel server);
+# ROLE server: the server runs on side a (kernel client vs synack server).
+# CONNS: connections the server serves before it exits.
+one_run() {
+	local lab=$1 role=$2 conns=$3 srv_side cli_side dst i log spid line
+	shift 3
+	if [[ $role == client ]]; then
+		srv_side=b cli_side=a dst=$ADDR_B
+	else
+		srv_side=a cli_side=b dst=$ADDR_A
+	fi
+	log=$TMP/server-$PORT.log
+	run_in "$lab" "$srv_side" 60 "$BIN" server -p "$PORT" -c "$conns" -T 55 >"$log" 2>&1 &
+	spid=$!
+	PIDS+=("$spid")
+	for ((i = 0; i < 100; i++)); do
+		grep -q listening "$log" 2>/dev/null && break
+		kill -0 "$spid" 2>/dev/null || break
+		sleep 0.05
+	done
+	grep -q listening "$log" || { cat "$log" >&2; die "server ($lab, side $srv_side) did not start"; }
+	if ! line=$(run_in "$lab" "$cli_side" 50 "$BIN" client -H "$dst" -p "$PORT" -T 45 "$@" \
+		2>"$TMP/client.err"); then
+		cat "$TMP/client.err" "$log" >&2
+		die "client failed ($lab, role $role: $*)"
+	fi
+	timeout 10 tail --pid="$spid" -f /dev/null 2>/dev/null || kill -KILL "$spid" 2>/dev/null || true
+	wait "$spid" 2>/dev/null || true
+	grep '^result ' <<<"$line"
+}
+
+field() { # field LINE KEY
+	local kv
+	for kv in $1; do
+		[[ $kv == "$2="* ]] && { echo "${kv#*=}"; return; }
+	done
+	die "no $2 in '$1'"
+}
+
+median() { # numbers on stdin -> median
+	sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'
+}
+
+# The cubic pin, checked on live connections: a short kernel<->kernel and synack<->kernel stream
+# while ss reports the congestion control of every kernel socket in the lab.
+echo "== checking congestion control on live connections"
+check_cc() {
+	local lab=$1 ns bg
+	PORT=$((PORT + 1))
+	one_run "$lab" client 1 -m stream -d 1 >/dev/null &
+	bg=$!
+	sleep 0.6
+	for ns in "$lab-b" $([[ $lab == "$LAB_K" ]] && echo "$lab-a"); do
+		timeout 5 ip netns exec "$ns" ss -Htin state established \
+			"( sport = :$PORT or dport = :$PORT )" >"$TMP/ss.txt" 2>&1 || true
+		grep -q cubic "$TMP/ss.txt" || { cat "$TMP/ss.txt" >&2; die "$ns: connection not on cubic"; }
+		echo "   $ns: $(grep -o 'cubic' "$TMP/ss.txt" | head -1), mss $(grep -o 'mss:[0-9]*' "$TMP/ss.txt" | head -1)"
+	done
+	wait "$bg" || die "the congestion-control check run failed in $lab"
+}
+check_cc "$LAB_K"
+check_cc "$LAB_S"
+
+# --- benchmarks --------------------------------------------------------------------------
+# id | label | role | server conns | client args
+BENCHES=(
+	"stream-up-c|stream, synack client sends, 64 KiB writes (Gbit/s)|client|1|-m stream -r up -s 64K -d $SECS"
+	"stream-down-c|stream, synack client receives, 64 KiB reads (Gbit/s)|client|1|-m stream -r down -s 64K -d $SECS"
+	"stream-up-s|stream, synack server receives, 64 KiB reads (Gbit/s)|server|1|-m stream -r up -s 64K -d $SECS"
+	"stream-down-s|stream, synack server sends, 64 KiB writes (Gbit/s)|server|1|-m stream -r down -s 64K -d $SECS"
+	"stream-up-1k-c|stream, synack client sends, 1 KiB writes (Gbit/s)|client|1|-m stream -r up -s 1K -d $SECS"
+	"rr-c|rr 1 B, synack client|client|1|-m rr -s 1 -d $SECS"
+	"rr-s|rr 1 B, synack server|server|1|-m rr -s 1 -d $SECS"
+	"crr-c|crr 1 B, synack client|client|$CRR_COUNT|-m crr -s 1 -n $CRR_COUNT"
+	"crr-s|crr 1 B, synack server|server|$CRR_COUNT|-m crr -s 1 -n $CRR_COUNT"
+)
+
+RAW=$TMP/raw.txt
+: >"$RAW"
+ROWS=()
+row() { # row LABEL PRINTF-FORMAT KERNEL SYNACK
+	ROWS+=("$(awk -v l="$1" -v f="$2" -v k="$3" -v s="$4" 'BEGIN {
+		printf "| %s | " f " | " f " | %s |", l, k, s, (k > 0 ? sprintf("%.2f", s / k) : "n/a") }')")
+}
+
+for b in "${BENCHES[@]}"; do
+	IFS='|' read -r id label role conns args <<<"$b"
+	[[ $id =~ $ONLY ]] || continue
+	echo "== $id: $label ($REPS x kernel, $REPS x synack, interleaved)"
+	# shellcheck disable=SC2086
+	for ((r = 1; r <= REPS; r++)); do
+		for side in kernel synack; do
+			lab_name=$LAB_K
+			[[ $side == synack ]] && lab_name=$LAB_S
+			PORT=$((PORT + 1))
+			line=$(one_run "$lab_name" "$role" "$conns" $args)
+			echo "$id $side $r $line" >>"$RAW"
+			echo "   $side #$r: ${line#result }"
+		done
+	done
+	med() { grep "^$id $1 " "$RAW" | while read -r l; do field "$l" "$2"; done | median; }
+	case $id in
+	stream*)
+		row "$label" %.2f "$(med kernel gbit_s)" "$(med synack gbit_s)"
+		;;
+	rr*)
+		row "$label: transactions/s" %.0f "$(med kernel tps)" "$(med synack tps)"
+		row "$label: p50 latency (µs, lower is better)" %.1f "$(med kernel p50_us)" "$(med synack p50_us)"
+		row "$label: p99 latency (µs, lower is better)" %.1f "$(med kernel p99_us)" "$(med synack p99_us)"
+		;;
+	crr*)
+		row "$label: connections/s" %.0f "$(med kernel cps)" "$(med synack cps)"
+		row "$label: p50 latency (µs, lower is better)" %.1f "$(med kernel p50_us)" "$(med synack p50_us)"
+		;;
+	esac
+done
+
+# --- report ------------------------------------------------------------------------------
+mkdir -p "$(dirname "$OUT")"
+{
+	echo "# synack vs kernel — $STAMP"
+	echo
+	echo "Produced by \`bash bench/run.sh\` (see docs/performance.md). Median of $REPS runs per cell,"
+	echo "kernel and synack runs interleaved in the same run. Ratio = synack / kernel (above 1 is"
+	echo "better for throughput rows, worse for latency rows)."
+	echo
+	echo "| benchmark | kernel | synack | synack/kernel |"
+	echo "| --- | ---: | ---: | ---: |"
+	printf '%s\n' "${ROWS[@]}"
+	echo
+	echo "## Machine and settings"
+	echo
+	echo "* commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- core shim netdev 2>/dev/null || echo ' (core/shim/netdev had uncommitted changes)'), build $(basename "$BUILD") (release)"
+	echo "* $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), kernel $(uname -r), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "* two veth labs, MTU $MTU on every end, congestion control cubic on every kernel route (host default: $(sysctl -n net.ipv4.tcp_congestion_control))"
+	echo "* veth offloads (default, identical in both labs): $(ip netns exec "$LAB_K-a" ethtool -k "$IF_A" 2>/dev/null | grep -E '^(tcp-segmentation-offload|generic-segmentation-offload|generic-receive-offload|tx-checksumming):' | tr -s ' \n' ' ' || echo 'ethtool not installed')"
+	echo "* stream and rr: $SECS s per run; crr: $CRR_COUNT connections per run"
+	echo
+	echo "## Every run"
+	echo
+	echo '```'
+	cat "$RAW"
+	echo '```'
+} >"$OUT"
+echo
+sed -n '/^| benchmark/,/^$/p' "$OUT"
+echo "written to ${OUT#"$ROOT"/}"
