@@ -20,7 +20,7 @@
 # machine, settings and every individual run, to bench/results/<UTC date and time>.md.
 #
 # Environment (all optional):
-#   BENCH_REPS=5          repetitions per benchmark and side (median reported)
+#   BENCH_REPS=7          repetitions per benchmark and side (median reported)
 #   BENCH_SECONDS=2       duration of each stream and rr run
 #   BENCH_CRR_COUNT=3000  connections per crr run (synack keeps TIME_WAITs in its 4096-socket
 #                         arena for 2*MSL = 60 s: stay well below that)
@@ -28,11 +28,13 @@
 #   BENCH_PREFIX=skb$$    lab prefix
 #   BENCH_OUT=bench/results/<date>.md
 #   BENCH_ONLY=REGEX      run only the benchmarks whose id matches (e.g. 'rr|crr')
+#   BENCH_PIN=1           pin side a to CPU 0 and side b to CPU 1 (taskset), like two hosts;
+#                         0: let the scheduler place them (results then vary with placement)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-REPS=${BENCH_REPS:-5}
+REPS=${BENCH_REPS:-7}
 SECS=${BENCH_SECONDS:-2}
 CRR_COUNT=${BENCH_CRR_COUNT:-3000}
 BUILD=${BENCH_BUILD_DIR:-build-bench}
@@ -41,6 +43,7 @@ PREFIX=${BENCH_PREFIX:-skb$$}
 STAMP=$(date -u +%Y-%m-%dT%H%MZ)
 OUT=${BENCH_OUT:-$ROOT/bench/results/$STAMP.md}
 ONLY=${BENCH_ONLY:-.}
+PIN=${BENCH_PIN:-1}
 MTU=1500
 ADDR_A=10.77.0.1
 ADDR_B=10.77.0.2
@@ -60,10 +63,16 @@ die() {
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPS='$REPS' is not a positive integer"
 [[ $CRR_COUNT =~ ^[1-9][0-9]*$ ]] || die "BENCH_CRR_COUNT='$CRR_COUNT' is not a positive integer"
 [[ $SECS =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "BENCH_SECONDS='$SECS' is not a number of seconds"
-for c in ip meson ninja timeout awk ss; do
+[[ $PIN == 0 || $PIN == 1 ]] || die "BENCH_PIN='$PIN' is not 0 or 1"
+if [[ $PIN == 1 && $(nproc) -lt 2 ]]; then
+	echo "bench/run.sh: one CPU only: not pinning" >&2
+	PIN=0
+fi
+for c in ip meson ninja timeout awk ss taskset; do
 	command -v "$c" >/dev/null || die "'$c' not found (bash scripts/setup.sh installs what is needed)"
 done
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/synack-bench.XXXXXX")
 PIDS=()
 
@@ -123,15 +132,20 @@ done
 SYNACK_ENV=(env LD_PRELOAD="$LIB" SYNACK_IFACE="$IF_A" SYNACK_ADDR="$ADDR_A/24" SYNACK_MTU="$MTU"
 	SYNACK_STRICT=1)
 
-# run_in LAB SIDE CMD...: SIDE a (the side under test: kernel on the kernel lab, synack on
-# the synack lab) or b (always the kernel). Bounded by timeout.
+# run_in LAB SIDE TIMEOUT CMD...: SIDE a (the side under test: kernel on the kernel lab, synack
+# on the synack lab) or b (always the kernel). Bounded by timeout; pinned when PIN=1 (every
+# thread of the program, synack's runtime thread included, inherits the CPU set).
 run_in() {
-	local lab=$1 side=$2 t=$3
+	local lab=$1 side=$2 t=$3 pin=()
 	shift 3
+	if [[ $PIN == 1 ]]; then
+		pin=(taskset -c 0)
+		[[ $side == b ]] && pin=(taskset -c 1)
+	fi
 	if [[ $side == a && $lab == "$LAB_S" ]]; then
-		timeout -k 3 "$t" ip netns exec "$lab-a" "${SYNACK_ENV[@]}" "$@"
+		timeout -k 3 "$t" ip netns exec "$lab-a" "${pin[@]}" "${SYNACK_ENV[@]}" "$@"
 	else
-		timeout -k 3 "$t" ip netns exec "$lab-$side" "$@"
+		timeout -k 3 "$t" ip netns exec "$lab-$side" "${pin[@]}" "$@"
 	fi
 }
 
@@ -271,10 +285,16 @@ mkdir -p "$(dirname "$OUT")"
 	echo "## Machine and settings"
 	echo
 	echo "* commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- core shim netdev 2>/dev/null || echo ' (core/shim/netdev had uncommitted changes)'), build $(basename "$BUILD") (release)"
-	echo "* $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), kernel $(uname -r), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "* $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), kernel $(uname -r)"
+	echo "* load average (1, 5, 15 min) at the start: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine shows here)"
 	echo "* two veth labs, MTU $MTU on every end, congestion control cubic on every kernel route (host default: $(sysctl -n net.ipv4.tcp_congestion_control))"
 	echo "* veth offloads (default, identical in both labs): $(ip netns exec "$LAB_K-a" ethtool -k "$IF_A" 2>/dev/null | grep -E '^(tcp-segmentation-offload|generic-segmentation-offload|generic-receive-offload|tx-checksumming):' | tr -s ' \n' ' ' || echo 'ethtool not installed')"
 	echo "* stream and rr: $SECS s per run; crr: $CRR_COUNT connections per run"
+	if [[ $PIN == 1 ]]; then
+		echo "* pinned: side a (the kernel or synack program under test) on CPU 0, side b (the kernel peer) on CPU 1"
+	else
+		echo "* not pinned (BENCH_PIN=0): the scheduler placed the programs"
+	fi
 	echo
 	echo "## Every run"
 	echo
