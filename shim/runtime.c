@@ -111,6 +111,8 @@ static void rearm(void)
 	ev_timer_start(rt.loop, &rt.timer);
 }
 
+static unsigned rx_errors;
+
 /* Feed what the device has; under the lock. */
 static void drain_device(sk_time_t now)
 {
@@ -119,7 +121,9 @@ static void drain_device(sk_time_t now)
 	for (int b = 0; b < RX_BATCHES_PER_WAKE; b++) {
 		int n = netdev_recv_batch(rt.dev, frames, RX_BATCH, now);
 
-		if (n < 0 && n != -EAGAIN && n != -EINTR)
+		/* A device error may repeat at every wake-up: say it a few
+		 * times, not forever. */
+		if (n < 0 && n != -EAGAIN && n != -EINTR && rx_errors++ < 5)
 			shim_log(SK_LOG_WARN, "receiving from %s failed: %s", rt.dev->name,
 			         strerror(-n));
 		for (int i = 0; i < n; i++)
