@@ -66,7 +66,12 @@ static void xmit(struct sk_stack *st, struct tcb *t, uint32_t seq, uint8_t flags
 
 void tcp_send_ack(struct sk_stack *st, struct tcb *t, sk_time_t now)
 {
-	xmit(st, t, t->snd_nxt, SK_TCP_ACK, 0, 0, now);
+	/* <SEQ=SND.NXT> is the RFC's SND.NXT, our snd_max: after a
+	 * retransmission rewound snd_nxt, an ACK with the rewound value lies
+	 * below what the peer already received and the peer drops it as
+	 * unacceptable (RFC 9293 §3.10.7.4), ACK field and all. Two peers both
+	 * recovering then ignore each other's ACKs until the retries run out. */
+	xmit(st, t, t->snd_max, SK_TCP_ACK, 0, 0, now);
 	tcp_timer_update(st, t);
 }
 
@@ -231,7 +236,7 @@ void tcp_output(struct sk_stack *st, struct tcb *t, sk_time_t now)
 			output_data(st, t, now);
 		}
 		if (t->ack_now)
-			xmit(st, t, t->snd_nxt, SK_TCP_ACK, 0, 0, now);
+			xmit(st, t, t->snd_max, SK_TCP_ACK, 0, 0, now); /* see tcp_send_ack */
 		break;
 	}
 	tcp_timer_update(st, t);

@@ -177,6 +177,15 @@ struct sk_tcp_repr h_seg(uint8_t flags, uint32_t seq, uint32_t ack)
 	};
 }
 
+struct sk_tcp_repr h_data(uint32_t seq, uint32_t ack, const void *p, size_t n)
+{
+	struct sk_tcp_repr r = h_seg(SK_TCP_ACK | SK_TCP_PSH, seq, ack);
+
+	r.payload = p;
+	r.payload_len = n;
+	return r;
+}
+
 size_t h_build(uint8_t *frame, uint32_t src_ip, uint32_t dst_ip, const struct sk_tcp_repr *seg)
 {
 	struct sk_eth_repr eth = {.ethertype = SK_ETHERTYPE_IPV4};

@@ -91,6 +91,8 @@ void h_input(struct harness *h, const uint8_t *frame, size_t len, unsigned rx_fl
 /* A segment template from the peer (H_PEER_PORT -> H_OUR_PORT) with the
  * given flags, seq and ack, window 64240, no options, no payload. */
 struct sk_tcp_repr h_seg(uint8_t flags, uint32_t seq, uint32_t ack);
+/* h_seg(ACK|PSH) carrying n bytes of payload from p. */
+struct sk_tcp_repr h_data(uint32_t seq, uint32_t ack, const void *p, size_t n);
 
 /* Build peer -> us Ethernet/IPv4/TCP around `seg` (payload from
  * seg.payload/payload_len) with a correct checksum, and feed it. */
