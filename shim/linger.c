@@ -7,10 +7,13 @@
  * exactly what the kernel would do) and wait, bounded by SYNACK_LINGER_MS
  * (default 2000), until the stack is quiescent.
  *
- * TIME_WAIT counts as quiescent (core's contract), but when it ends
- * within the linger budget (a short SYNACK_MSL_MS) we wait for it too, so
- * the connection's life is complete in the trace; with the default MSL
- * (TIME_WAIT 60 s) nobody waits for it.
+ * FIN_WAIT_2 and TIME_WAIT count as quiescent (core's contract), but the
+ * kernel would see them through after the process is gone, and we cannot:
+ * within the same budget we wait for the peer's FIN (else it would reach a
+ * stack that no longer exists and be retransmitted into the void), and for
+ * TIME_WAIT when it ends within the budget (a short SYNACK_MSL_MS), so the
+ * connection's life is complete in the trace. With the default MSL
+ * (TIME_WAIT 60 s) nobody waits for TIME_WAIT.
  *
  * This runs as a destructor, not an atexit handler: glibc runs shared
  * objects' destructors after every atexit handler, so a program's own
@@ -67,7 +70,8 @@ static void close_all(void)
 /* Under the stack lock: is there anything left worth waiting for? */
 static bool busy(struct sk_stack *st, sk_time_t deadline)
 {
-	return !sk_quiescent(st) || (rt_timewait_count() > 0 && sk_next_deadline(st) <= deadline);
+	return !sk_quiescent(st) || rt_finwait2_count() > 0 ||
+	       (rt_timewait_count() > 0 && sk_next_deadline(st) <= deadline);
 }
 
 static void wait_quiescent(sk_time_t deadline)

@@ -187,8 +187,17 @@ static void hook_wake(void *ctx, int sock)
 	shim_epoll_wake(sock);
 }
 
-/* Connections in TIME_WAIT, for the exit linger; under the stack lock. */
-static unsigned timewait_count;
+/* Connections in TIME_WAIT and FIN_WAIT_2, for the exit linger; under the
+ * stack lock. */
+static unsigned timewait_count, finwait2_count;
+
+static void count_state(unsigned *counter, enum sk_tcp_state s, const struct sk_state_change *ev)
+{
+	if (ev->to == s)
+		(*counter)++;
+	if (ev->from == s && *counter > 0)
+		(*counter)--;
+}
 
 static void hook_state(void *ctx, const struct sk_state_change *ev)
 {
@@ -196,10 +205,8 @@ static void hook_state(void *ctx, const struct sk_state_change *ev)
 	size_t n;
 
 	(void)ctx;
-	if (ev->to == SK_TCP_TIME_WAIT)
-		timewait_count++;
-	if (ev->from == SK_TCP_TIME_WAIT && timewait_count > 0)
-		timewait_count--;
+	count_state(&timewait_count, SK_TCP_TIME_WAIT, ev);
+	count_state(&finwait2_count, SK_TCP_FIN_WAIT_2, ev);
 	/* The exit linger waits on state changes of orphaned connections,
 	 * which need not wake anyone else. */
 	wait_wake(ev->sock);
@@ -371,6 +378,11 @@ void rt_unlock(void)
 unsigned rt_timewait_count(void)
 {
 	return timewait_count;
+}
+
+unsigned rt_finwait2_count(void)
+{
+	return finwait2_count;
 }
 
 sk_time_t rt_epoch(void)

@@ -40,6 +40,8 @@ bool rt_running(void);
 
 /* Connections now in TIME_WAIT (under the stack lock). */
 unsigned rt_timewait_count(void);
+/* Connections now in FIN_WAIT_2 (under the stack lock). */
+unsigned rt_finwait2_count(void);
 
 /* When the stack started (CLOCK_MONOTONIC µs). */
 sk_time_t rt_epoch(void);
