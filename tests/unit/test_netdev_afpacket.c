@@ -275,6 +275,18 @@ Test(afpacket, reads_mac_and_mtu_of_the_interface)
 	cr_assert_neq(fcntl(dev->fd, F_GETFL) & O_NONBLOCK, 0);
 }
 
+Test(afpacket, root_gets_a_large_receive_buffer_and_qdisc_bypass)
+{
+	struct netdev_afpacket_stats st;
+
+	open_dev(-1);
+	cr_assert_eq(netdev_afpacket_get_stats(dev, &st), 0);
+	/* SO_RCVBUFFORCE passes rmem_max; the kernel reports double. */
+	cr_assert_geq(st.rcvbuf, 32 * 1024 * 1024, "rcvbuf %d", st.rcvbuf);
+	cr_assert(st.qdisc_bypass);
+	cr_assert_eq(netdev_afpacket_get_stats(NULL, &st), -EINVAL);
+}
+
 Test(afpacket, frame_sent_reaches_the_kernel_peer_which_answers_arp)
 {
 	open_dev(-1);
