@@ -329,7 +329,7 @@ Test(two_stacks, ten_mib_each_way_over_a_lossy_reordering_duplicating_delaying_l
 {
 	struct netdev_impair_stats s0, s1;
 
-	setup_link("loss=1%,dup=1%,reorder=1%,delay=1ms,seed=42");
+	setup_link("loss=5%,dup=1%,reorder=5%,delay=1ms,seed=42");
 	transfer_both_ways_and_close(SK_SEC(3600));
 	cr_assert_eq(netdev_impair_get_stats(a.dev, &s0), 0);
 	cr_assert_eq(netdev_impair_get_stats(b.dev, &s1), 0);
