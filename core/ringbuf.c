@@ -34,18 +34,33 @@ static size_t wrap(const struct sk_ringbuf *rb, size_t off)
 	return i >= rb->cap ? i - rb->cap : i;
 }
 
-size_t sk_ringbuf_write(struct sk_ringbuf *rb, const void *src, size_t n)
+size_t sk_ringbuf_write_at(struct sk_ringbuf *rb, size_t off, const void *src, size_t n)
 {
-	n = min_sz(n, sk_ringbuf_space(rb));
+	size_t space = sk_ringbuf_space(rb);
+
+	if (off >= space)
+		return 0;
+	n = min_sz(n, space - off);
 	if (n == 0)
 		return 0;
-	size_t tail = wrap(rb, rb->len);
-	size_t first = min_sz(n, rb->cap - tail);
+	size_t at = wrap(rb, rb->len + off);
+	size_t first = min_sz(n, rb->cap - at);
 
-	memcpy(rb->buf + tail, src, first);
+	memcpy(rb->buf + at, src, first);
 	memcpy(rb->buf, (const uint8_t *)src + first, n - first);
+	return n;
+}
+
+size_t sk_ringbuf_commit(struct sk_ringbuf *rb, size_t n)
+{
+	n = min_sz(n, sk_ringbuf_space(rb));
 	rb->len += n;
 	return n;
+}
+
+size_t sk_ringbuf_write(struct sk_ringbuf *rb, const void *src, size_t n)
+{
+	return sk_ringbuf_commit(rb, sk_ringbuf_write_at(rb, 0, src, n));
 }
 
 size_t sk_ringbuf_peek(const struct sk_ringbuf *rb, size_t off, void *dst, size_t n)
@@ -64,7 +79,9 @@ size_t sk_ringbuf_peek(const struct sk_ringbuf *rb, size_t off, void *dst, size_
 size_t sk_ringbuf_discard(struct sk_ringbuf *rb, size_t n)
 {
 	n = min_sz(n, rb->len);
-	rb->head = rb->len == n ? 0 : wrap(rb, n);
+	/* Never re-centre an emptied ring: bytes stored past the tail by
+	 * write_at must stay where they are. */
+	rb->head = wrap(rb, n);
 	rb->len -= n;
 	return n;
 }

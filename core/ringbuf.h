@@ -36,6 +36,15 @@ static inline size_t sk_ringbuf_space(const struct sk_ringbuf *rb)
 /* Append up to n bytes; returns how many fitted. */
 size_t sk_ringbuf_write(struct sk_ringbuf *rb, const void *src, size_t n);
 
+/* Store up to n bytes `off` bytes past the newest one, in the free space,
+ * without making them readable (out-of-order TCP data waiting for a hole
+ * to fill); returns how many fitted. */
+size_t sk_ringbuf_write_at(struct sk_ringbuf *rb, size_t off, const void *src, size_t n);
+
+/* Make the next n bytes of free space readable, as stored there by
+ * write_at; returns the count (at most the free space). */
+size_t sk_ringbuf_commit(struct sk_ringbuf *rb, size_t n);
+
 /* Copy up to n bytes starting `off` bytes after the oldest, without
  * consuming them; returns the count copied. */
 size_t sk_ringbuf_peek(const struct sk_ringbuf *rb, size_t off, void *dst, size_t n);

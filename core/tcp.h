@@ -53,6 +53,20 @@
 #define TCP_EPHEMERAL_LO 32768
 #define TCP_EPHEMERAL_HI 60999
 
+/* Out-of-order data held in the receive ring (tcp_reass.c): disjoint
+ * intervals above RCV.NXT, sorted by sequence. */
+#define TCP_REASS_MAX 8
+struct tcp_reass {
+	struct {
+		uint32_t left, right; /* [left, right) */
+		uint32_t stamp;       /* reass clock when it last grew (SACK order) */
+	} iv[TCP_REASS_MAX];
+	uint8_t n;
+	uint32_t clock;
+	bool fin; /* an out-of-order FIN at fin_seq */
+	uint32_t fin_seq;
+};
+
 struct tcb {
 	int32_t id; /* index in the arena = socket number */
 	bool in_use;
@@ -88,6 +102,7 @@ struct tcb {
 	uint32_t cwnd, ssthresh;
 
 	struct sk_ringbuf snd, rcv;
+	struct tcp_reass reass;
 
 	/* Connection-level flags, named after Linux's sk_shutdown bits so that
 	 * sk_poll() can mirror tcp_poll(). */
@@ -187,6 +202,21 @@ void tcp_timer_update(struct sk_stack *st, struct tcb *t);
 void tcp_rtt_sample(struct tcb *t, sk_time_t rtt);
 void tcp_rto_arm(struct sk_stack *st, struct tcb *t, sk_time_t now);
 void tcp_rto_reset(struct tcb *t);
+
+/* ---- tcp_reass.c ---- */
+
+void tcp_reass_reset(struct tcp_reass *q);
+/* Hold `len` bytes at `seq` (above RCV.NXT, within the window), and a FIN
+ * after them. Returns the bytes held: 0 when dropped for lack of an
+ * interval. */
+size_t tcp_reass_insert(struct tcb *t, uint32_t seq, const uint8_t *data, size_t len, bool fin);
+/* RCV.NXT moved: make the held bytes that now follow it readable and
+ * advance RCV.NXT over them; returns how many. */
+uint32_t tcp_reass_advance(struct tcb *t);
+/* True when a held FIN is the next thing expected. */
+bool tcp_reass_fin_due(const struct tcb *t);
+/* Up to max SACK blocks describing what is held, most recent first. */
+size_t tcp_reass_sack(const struct tcb *t, struct sk_tcp_sack_block *out, size_t max);
 
 /* ---- tcp_output.c ---- */
 

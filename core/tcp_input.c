@@ -440,18 +440,27 @@ static void process_text(struct sk_stack *st, struct tcb *t, struct seg *s, sk_t
 				return;
 			}
 			if (s->seq != t->rcv_nxt) {
-				/* Out of order: dropped (reassembly is issue 5),
-				 * an immediate duplicate ACK tells the peer
-				 * (RFC 5681 §4.2). */
+				/* Out of order: held for later (RFC 9293
+				 * §3.10.7.4 seventh step), and an immediate
+				 * duplicate ACK tells the peer (RFC 5681 §4.2),
+				 * with SACK blocks when agreed (RFC 2018). */
+				tcp_reass_insert(t, s->seq, s->data, s->len, fin);
 				t->ack_now = true;
 				return;
 			}
+			bool had_hole = t->reass.n > 0;
 			size_t n = sk_ringbuf_write(&t->rcv, s->data, s->len);
 
 			t->rcv_nxt += (uint32_t)n;
-			t->rcv_unacked += (uint32_t)n;
 			if (n < s->len)
 				fin = false;
+			if (had_hole) {
+				/* RFC 5681 §4.2: a segment that fills all or
+				 * part of a gap is acknowledged at once. */
+				n += tcp_reass_advance(t);
+				t->ack_now = true;
+			}
+			t->rcv_unacked += (uint32_t)n;
 			sk_wake(st, t->id);
 			/* RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2: ACK at least
 			 * every second full-sized segment, else within 40 ms. */
@@ -467,8 +476,20 @@ static void process_text(struct sk_stack *st, struct tcb *t, struct seg *s, sk_t
 			break;
 		}
 	}
-	/* Eighth step: the FIN, only when it is the next byte expected. */
-	if (!fin || s->seq + s->len != t->rcv_nxt)
+	/* Eighth step: the FIN, only when it is the next byte expected (it
+	 * may have been held out of order and now be reached). */
+	bool held;
+
+	if (fin && s->len == 0 && seq_gt(s->seq, t->rcv_nxt) &&
+	    (t->state == SK_TCP_ESTABLISHED || t->state == SK_TCP_FIN_WAIT_1 ||
+	     t->state == SK_TCP_FIN_WAIT_2)) {
+		/* A bare FIN beyond a hole: hold it, tell the peer. */
+		tcp_reass_insert(t, s->seq, NULL, 0, true);
+		t->ack_now = true;
+		return;
+	}
+	held = tcp_reass_fin_due(t);
+	if (!held && (!fin || s->seq + s->len != t->rcv_nxt))
 		return;
 	switch (t->state) {
 	case SK_TCP_ESTABLISHED:
@@ -484,6 +505,7 @@ static void process_text(struct sk_stack *st, struct tcb *t, struct seg *s, sk_t
 		return; /* CLOSE_WAIT, CLOSING, LAST_ACK: remain */
 	}
 	t->rcv_nxt++;
+	t->reass.fin = false;
 	t->fin_rcvd = true;
 	t->shut_rd = true;
 	t->ack_now = true; /* a FIN is acknowledged at once */

@@ -44,6 +44,7 @@ int tcp_conn_init(struct sk_stack *st, struct tcb *t, sk_time_t now)
 	t->srtt = t->rttvar = 0;
 	t->retries = 0;
 	t->fin_queued = t->fin_rcvd = t->shut_rd = t->shut_wr = false;
+	tcp_reass_reset(&t->reass);
 	return 0;
 }
 

@@ -134,3 +134,37 @@ Test(tcp_ringbuf, siphash24_matches_the_reference_vectors)
 	cr_expect_eq(sk_siphash24(key, msg, 8), 0x93f5f5799a932462ull);
 	cr_expect_eq(sk_siphash24(key, msg, 15), 0xa129ca6149be45e5ull);
 }
+
+Test(tcp_ringbuf, write_at_stores_past_the_tail_until_committed)
+{
+	struct sk_ringbuf rb;
+	char b[8] = {0};
+
+	cr_assert_eq(sk_ringbuf_alloc(&rb, 8), 0);
+	cr_expect_eq(sk_ringbuf_write(&rb, "ab", 2), 2);
+	cr_expect_eq(sk_ringbuf_write_at(&rb, 2, "ef", 2), 2);
+	cr_expect_eq(sk_ringbuf_len(&rb), 2, "held bytes are not readable");
+	cr_expect_eq(sk_ringbuf_write_at(&rb, 5, "xyz", 3), 1, "cut at the free space");
+	cr_expect_eq(sk_ringbuf_write(&rb, "cd", 2), 2);
+	cr_expect_eq(sk_ringbuf_commit(&rb, 2), 2);
+	cr_expect_eq(sk_ringbuf_read(&rb, b, 8), 6);
+	cr_expect_arr_eq(b, "abcdef", 6);
+	sk_ringbuf_release(&rb);
+}
+
+Test(tcp_ringbuf, emptying_the_ring_keeps_bytes_held_past_the_tail)
+{
+	struct sk_ringbuf rb;
+	char b[4];
+
+	cr_assert_eq(sk_ringbuf_alloc(&rb, 6), 0);
+	sk_ringbuf_write(&rb, "abcd", 4);
+	cr_expect_eq(sk_ringbuf_read(&rb, b, 3), 3);
+	cr_expect_eq(sk_ringbuf_write_at(&rb, 1, "xy", 2), 2); /* wraps around the end */
+	cr_expect_eq(sk_ringbuf_read(&rb, b, 4), 1);
+	cr_expect_eq(sk_ringbuf_write(&rb, "w", 1), 1);
+	cr_expect_eq(sk_ringbuf_commit(&rb, 2), 2);
+	cr_expect_eq(sk_ringbuf_read(&rb, b, 4), 3);
+	cr_expect_arr_eq(b, "wxy", 3);
+	sk_ringbuf_release(&rb);
+}
