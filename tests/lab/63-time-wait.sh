@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# TIME_WAIT against a Linux peer (RFC 9293 §3.10.7.4, §3.10.8; seed §5).
+# A synack client closes first; the kernel server reads to end of stream and closes after it.
+# synack goes FIN_WAIT_1 -> FIN_WAIT_2 -> TIME_WAIT. Its ACK of the server's FIN is dropped once
+# (an nftables rule in the peer namespace, removed as soon as it has dropped that one ACK), so
+# the kernel, in LAST_ACK, retransmits its FIN: synack, in TIME_WAIT, must re-ACK it (and restart
+# its 2·MSL timer), never answer with an RST, and the kernel then leaves LAST_ACK after
+# exactly one retransmission. synack's connection ends in CLOSED no sooner than 2·MSL after
+# entering TIME_WAIT, and no sooner than 2·MSL after the retransmitted FIN (the restart; the gap
+# between the FIN and its retransmission is measured with tcpdump in the peer namespace).
+. "$(dirname "$0")/lib.sh"
+
+export SYNACK_LAB_PEER_QUICKACK=1
+lab_up
+
+MSL=500
+PORT=7020
+PY=$LAB_TMP/tw.py
+cat >"$PY" <<'EOF'
+import os, socket, sys, time
+
+def wait_file(path, secs=15):
+    deadline = time.monotonic() + secs
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            sys.exit('timed out waiting for ' + path)
+        time.sleep(0.005)
+
+if sys.argv[1] == 'server':
+    # Read to end of stream, tell the test, wait until it has armed the drop rule, close.
+    addr, port, tmp = sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((addr, port))
+    ls.listen(1)
+    c, _ = ls.accept()
+    while c.recv(4096):
+        pass
+    open(tmp + '/eof', 'w').close()
+    wait_file(tmp + '/armed')
+    c.close()
+    time.sleep(30)
+else:
+    # Connect, send a line, close first; stay alive while TIME_WAIT runs its course.
+    addr, port, stay = sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+    deadline = time.monotonic() + 10
+    while True:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.connect((addr, port))
+            break
+        except ConnectionRefusedError:
+            s.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    s.sendall(b'bye\n')
+    s.close()
+    time.sleep(stay)
+EOF
+
+# Counters in the peer namespace: the kernel's FINs out, synack's RSTs in.
+peer_exec nft -f - <<EOF
+table inet tw_count {
+	chain output {
+		type filter hook output priority 0; policy accept;
+		ip saddr $ADDR_B tcp sport $PORT tcp flags & fin == fin counter
+	}
+	chain input {
+		type filter hook input priority -10; policy accept;
+		ip saddr $ADDR_A tcp dport $PORT tcp flags & rst == rst counter
+	}
+}
+EOF
+counter() {
+	peer_exec nft list chain inet "$1" "$2" | sed -nE 's/.*counter packets ([0-9]+) .*/\1/p'
+}
+
+# The kernel's FINs on the wire, timed: the gap between the FIN and its retransmission is what
+# the 2·MSL restart adds to TIME_WAIT.
+spawn "$LAB_TMP/tcpdump.log" ip netns exec "$NS_B" \
+	tcpdump -i veth-peer -U -n -w "$LAB_TMP/fins.pcap" "src host $ADDR_B and tcp src port $PORT and tcp[tcpflags] & tcp-fin != 0"
+tcpdump_pid=$LAB_LAST_PID
+for ((i = 0; i < 500; i++)); do
+	grep -q 'listening on' "$LAB_TMP/tcpdump.log" 2>/dev/null && break
+	sleep 0.01
+done
+
+spawn "$LAB_TMP/server.log" \
+	ip netns exec "$NS_B" "$LAB_PY" "$PY" server "$ADDR_B" "$PORT" "$LAB_TMP"
+SYNACK_TRACE=states SYNACK_MSL_MS=$MSL SYNACK_LINGER_MS=3000 LAB_TIMEOUT=20 \
+	spawn "$LAB_TMP/client.log" synack_exec "$LAB_PY" "$PY" client "$ADDR_B" "$PORT" 3
+client_pid=$LAB_LAST_PID
+
+# Once the server has read our FIN (synack is in FIN_WAIT_2 and sends nothing until the server's
+# FIN), drop the next pure ACK from synack: the ACK of the server's FIN.
+for ((i = 0; i < 1000; i++)); do
+	[[ -e $LAB_TMP/eof ]] && break
+	sleep 0.01
+done
+peer_exec nft -f - <<EOF
+table inet tw_drop {
+	chain input {
+		type filter hook input priority 0; policy accept;
+		ip saddr $ADDR_A tcp dport $PORT tcp flags & (fin | syn | rst | ack) == ack counter drop
+	}
+}
+EOF
+touch "$LAB_TMP/armed"
+dropped=0
+for ((i = 0; i < 500; i++)); do
+	dropped=$(counter tw_drop input)
+	((dropped > 0)) && break
+	sleep 0.005
+done
+peer_exec nft delete table inet tw_drop
+
+rc=0
+wait "$client_pid" || rc=$?
+kill -INT "$tcpdump_pid" 2>/dev/null || true
+wait "$tcpdump_pid" || true
+# Gap between the first two FINs in µs (empty if fewer than two).
+fin_gap_us=$(tcpdump -r "$LAB_TMP/fins.pcap" -tt -n 2>/dev/null |
+	awk 'NR == 1 { a = $1 } NR == 2 { printf "%d", ($1 - a) * 1000000 }')
+fins=$(counter tw_count output)
+rsts=$(counter tw_count input)
+last_ack=$(peer_exec ss -Htn state last-ack "( sport = :$PORT )")
+trace=$LAB_TMP/client.log
+timeline=$(bash "$LAB_ROOT/scripts/trace-timeline.sh" --port "$PORT" <"$trace")
+ms_of() { awk -v s="$1" '$1 == "synack:" && $2 == "trace" && $9 == s { print $3; exit }' "$trace"; }
+t_tw=$(ms_of TIME_WAIT)
+t_closed=$(ms_of CLOSED)
+
+name="active close: FIN_WAIT_1 -> FIN_WAIT_2 -> TIME_WAIT -> CLOSED"
+want="SYN_SENT -> ESTABLISHED (MSS 1460) -> FIN_WAIT_1 -> FIN_WAIT_2 -> TIME_WAIT -> CLOSED"
+if ((rc != 0)); then
+	fail "$name" "client exited $rc"
+	show "$trace"
+	show "$LAB_TMP/server.log"
+elif [[ ${timeline#*  } != "$want" ]]; then
+	fail "$name" "timeline '${timeline#*  }', want '$want'"
+	show "$trace"
+else
+	pass "$name"
+fi
+
+name="TIME_WAIT re-ACKs the retransmitted FIN"
+if ((dropped != 1)); then
+	fail "$name" "the drop rule dropped $dropped ACKs, want 1 (test set-up)"
+elif ((fins != 2)); then
+	fail "$name" "the kernel sent $fins FINs, want 2 (the original and ONE retransmission)"
+	show "$trace"
+elif ((rsts != 0)); then
+	fail "$name" "synack sent $rsts RSTs"
+elif [[ -n $last_ack ]]; then
+	fail "$name" "the kernel is still in LAST_ACK: $last_ack"
+else
+	pass "$name (one ACK dropped, 2 FINs from the kernel, no RST, peer CLOSED)"
+fi
+
+name="CLOSED after 2*MSL (SYNACK_MSL_MS=$MSL), restarted by the retransmitted FIN"
+if [[ -z $t_tw || -z $t_closed ]]; then
+	fail "$name" "no TIME_WAIT or CLOSED in the trace"
+	show "$trace"
+else
+	# Times in the trace are ms with 3 decimals; compare in µs.
+	tw_us=$(awk -v a="$t_tw" -v b="$t_closed" 'BEGIN { printf "%d", (b - a) * 1000 }')
+	if ((tw_us < 2 * MSL * 1000)); then
+		fail "$name" "TIME_WAIT lasted $((tw_us / 1000)) ms, less than 2*MSL = $((2 * MSL)) ms"
+	elif [[ -z $fin_gap_us ]]; then
+		fail "$name" "tcpdump did not see the kernel's two FINs"
+		show "$LAB_TMP/tcpdump.log"
+	elif ((tw_us < 2 * MSL * 1000 + fin_gap_us - 5000)); then
+		# TIME_WAIT starts within a fraction of a ms of the first FIN's arrival; 5 ms of slack
+		# for scheduling on a loaded machine.
+		why="TIME_WAIT lasted $((tw_us / 1000)) ms: not restarted by the FIN retransmitted"
+		why+=" $((fin_gap_us / 1000)) ms in (want >= $((2 * MSL + fin_gap_us / 1000 - 5)) ms)"
+		fail "$name" "$why"
+	elif ((tw_us > (2 * MSL + 2000) * 1000 + fin_gap_us)); then
+		fail "$name" "TIME_WAIT lasted $((tw_us / 1000)) ms, far more than 2*MSL after the last FIN"
+	else
+		pass "$name: TIME_WAIT lasted $((tw_us / 1000)) ms, FIN again at +$((fin_gap_us / 1000)) ms"
+	fi
+fi
+lab_finish
