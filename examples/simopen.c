@@ -63,7 +63,7 @@ static int parse_port(const char *s)
  * ETIMEDOUT, ...). A non-blocking connect polled with a timeout keeps the
  * deadline even while SYNs are being retransmitted. */
 static int try_connect(const struct sockaddr_in *local, const struct sockaddr_in *peer,
-		       long long deadline)
+                       long long deadline)
 {
 	int one = 1, err = 0, fd;
 	socklen_t len = sizeof(err);
@@ -177,7 +177,7 @@ int main(int argc, char **argv)
 			break;
 		if ((errno != ECONNREFUSED && errno != ETIMEDOUT) || now_ms() >= deadline) {
 			fprintf(stderr, "simopen: connect to %s:%d after %d attempt(s): %s\n",
-				argv[optind + 1], pport, attempts, strerror(errno));
+			        argv[optind + 1], pport, attempts, strerror(errno));
 			return 1;
 		}
 		/* The peer is not in connect() yet: its port answered our SYN with
@@ -189,7 +189,7 @@ int main(int argc, char **argv)
 		sleep_us(rand() % 2000);
 	}
 	fprintf(stderr, "simopen: connected %d -> %s:%d after %d attempt(s), %lld ms\n", lport,
-		argv[optind + 1], pport, attempts, now_ms() - start);
+	        argv[optind + 1], pport, attempts, now_ms() - start);
 
 	if (send_all(fd, line, strlen(line)) < 0) {
 		fprintf(stderr, "simopen: send: %s\n", strerror(errno));
@@ -203,8 +203,9 @@ int main(int argc, char **argv)
 			continue;
 		if (n <= 0 || used + (size_t)n >= sizeof(got) - 1) {
 			fprintf(stderr, "simopen: recv: %s\n",
-				n < 0 ? strerror(errno) : n == 0 ? "end of stream before a full line"
-								 : "line too long");
+			        n < 0    ? strerror(errno)
+			        : n == 0 ? "end of stream before a full line"
+			                 : "line too long");
 			return 1;
 		}
 		used += (size_t)n;
@@ -226,7 +227,7 @@ int main(int argc, char **argv)
 		if (n == 0)
 			break;
 		fprintf(stderr, "simopen: after the line: %s\n",
-			n < 0 ? strerror(errno) : "unexpected data instead of end of stream");
+		        n < 0 ? strerror(errno) : "unexpected data instead of end of stream");
 		return 1;
 	}
 	if (close(fd) < 0) {

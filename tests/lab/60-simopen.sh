@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A connection without listen(): examples/simopen under synack (10.77.0.1:5001, then :5011)
 # and the same program on the kernel peer (10.77.0.2:5002, then :5012), each connect()ing to
-# the other, started together. Nobody listens; they must get ONE connection and each print the other's line.
+# the other, started together. Nobody listens; they must get ONE connection and each print the
+# other's line.
 #
 # 1. "synack in SYN_SENT gets the kernel's SYN": an nftables rule in the peer namespace drops
 #    every SYN (without ACK) coming from synack's port 5001. synack's connect therefore stays in
@@ -83,7 +84,8 @@ table inet $NFT_TABLE {
 }
 EOF
 run_pair 1
-dropped=$(peer_exec nft list chain inet "$NFT_TABLE" input | sed -nE 's/.*counter packets ([0-9]+) .*/\1/p')
+dropped=$(peer_exec nft list chain inet "$NFT_TABLE" input |
+	sed -nE 's/.*counter packets ([0-9]+) .*/\1/p')
 peer_exec nft delete table inet "$NFT_TABLE"
 name="synack in SYN_SENT receives the kernel's SYN: SYN_SENT -> SYN_RECEIVED -> ESTABLISHED"
 if check_lines 1 "$name"; then

@@ -93,7 +93,8 @@ for size in "${SIZES[@]}"; do
 		fail "$name" "client exited $rc"
 		show "$LAB_TMP/c$size.err"
 		show "$LAB_TMP/kserver.log"
-	elif [[ ! -f $LAB_TMP/out$size || $(sha "$LAB_TMP/out$size") != "$(sha "$LAB_TMP/in$size")" ]]; then
+	elif [[ ! -f $LAB_TMP/out$size ]] ||
+		[[ $(sha "$LAB_TMP/out$size") != "$(sha "$LAB_TMP/in$size")" ]]; then
 		fail "$name" "the reply differs from what was sent"
 	elif [[ ${timeline#*  } != "$want" ]]; then
 		fail "$name" "timeline '${timeline#*  }', want '$want'"

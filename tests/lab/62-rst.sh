@@ -160,9 +160,9 @@ def forger(iface, sk_addr, peer_addr, port, tmp):
         nonlocal cport, rcv_nxt
         from_sk = []
         for seg in sn.segments(secs):
-            if stop and stop():
-                break
             if seg is None:
+                if stop and stop():
+                    break
                 continue
             (src, sp, dst, dp, seq, ack, fl, ln) = seg
             if src == peer_addr and sp == port and not fl & 0x04:
@@ -172,6 +172,10 @@ def forger(iface, sk_addr, peer_addr, port, tmp):
                     rcv_nxt = end
             elif src == sk_addr and dp == port and sp == cport:
                 from_sk.append((seq, ack, fl, ln))
+            # Checked only once the segment is accounted for (and again on every idle tick):
+            # the segment that made the client go on may be this very one.
+            if stop and stop():
+                break
         return from_sk
 
     def send_rst(seq):
@@ -181,14 +185,15 @@ def forger(iface, sk_addr, peer_addr, port, tmp):
     track(0.3)                          # let delayed ACKs go by: the connection is idle now
     if cport is None:
         sys.exit('forger: never saw the connection')
-    print('forger: connection %s:%d > %s:%d, RCV.NXT %u' % (sk_addr, cport, peer_addr, port, rcv_nxt),
-          flush=True)
+    print('forger: connection %s:%d > %s:%d, RCV.NXT %u'
+          % (sk_addr, cport, peer_addr, port, rcv_nxt), flush=True)
     ok = True
     for off in (1 << 30, -70000):
         send_rst(rcv_nxt + off)
         got = track(0.3)
         if got:
-            print('forger: out-of-window RST (RCV.NXT%+d) was answered: %r' % (off, got), flush=True)
+            print('forger: out-of-window RST (RCV.NXT%+d) was answered: %r' % (off, got),
+                  flush=True)
             ok = False
         else:
             print('forger: out-of-window RST (RCV.NXT%+d): no answer' % off, flush=True)
@@ -196,7 +201,8 @@ def forger(iface, sk_addr, peer_addr, port, tmp):
     got = track(0.5)
     acks = [g for g in got if g[2] & 0x10 and not g[2] & 0x07 and g[1] == rcv_nxt]
     if len(acks) == 1 and len(got) == 1:
-        print('forger: in-window RST (RCV.NXT+1): one challenge ACK, ack %u' % acks[0][1], flush=True)
+        print('forger: in-window RST (RCV.NXT+1): one challenge ACK, ack %u' % acks[0][1],
+              flush=True)
     else:
         print('forger: in-window RST (RCV.NXT+1): want one challenge ACK with ack %u, got %r'
               % (rcv_nxt, got), flush=True)
@@ -262,7 +268,8 @@ spawn "$LAB_TMP/forger.log" timeout -k 3 40 ip netns exec "$NS_B" "$LAB_PY" "$PY
 forger_pid=$LAB_LAST_PID
 sleep 0.2 # the forger's sniffer is open before the connection starts
 rc=0
-SYNACK_TRACE=states LAB_TIMEOUT=40 synack_exec "$LAB_PY" "$PY" forged-client "$ADDR_B" 7011 "$LAB_TMP" \
+SYNACK_TRACE=states LAB_TIMEOUT=40 \
+	synack_exec "$LAB_PY" "$PY" forged-client "$ADDR_B" 7011 "$LAB_TMP" \
 	>"$LAB_TMP/forged-client.out" 2>"$LAB_TMP/forged-client.err" || rc=$?
 frc=0
 wait "$forger_pid" || frc=$?
@@ -285,6 +292,7 @@ if ((rc != 0)); then
 	fail "$name" "client exited $rc"
 	show "$LAB_TMP/forged-client.out"
 	show "$LAB_TMP/forged-client.err"
+	show "$LAB_TMP/forger.log"
 elif ! grep -Eq '^recv: ECONNRESET \(Connection reset by peer\)' "$LAB_TMP/forged-client.out"; then
 	fail "$name" "recv did not fail with ECONNRESET"
 	show "$LAB_TMP/forged-client.out"

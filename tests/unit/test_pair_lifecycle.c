@@ -134,7 +134,8 @@ static bool decode(const struct netdev_frame *f, struct seg *out)
 	if (sk_ipv4_parse(p, f->len - SK_ETH_HLEN, true, &ip) != 0 || ip.proto != 6)
 		return false;
 	p += ip.hdr_len;
-	cr_assert(sk_tcp_checksum_ok(p, ip.payload_len, ip.src, ip.dst), "bad TCP checksum on the link");
+	cr_assert(sk_tcp_checksum_ok(p, ip.payload_len, ip.src, ip.dst),
+	          "bad TCP checksum on the link");
 	cr_assert_eq(sk_tcp_parse(p, ip.payload_len, &tcp), 0);
 	out->flags = tcp.flags;
 	out->seq = tcp.seq;
@@ -250,11 +251,11 @@ static void states_of(const struct side *s, int sock, size_t from, char *out, si
 			continue;
 		if (first) {
 			used += (size_t)snprintf(out + used, outlen - used, "%s",
-						 sk_tcp_state_name(s->ev[i].from));
+			                         sk_tcp_state_name(s->ev[i].from));
 			first = false;
 		}
 		used += (size_t)snprintf(out + used, outlen - used, ">%s",
-					 sk_tcp_state_name(s->ev[i].to));
+		                         sk_tcp_state_name(s->ev[i].to));
 		cr_assert(used < outlen);
 	}
 }
@@ -279,7 +280,7 @@ static int bound_socket(struct side *s, uint16_t port)
 static void send_str(struct side *s, int sock, const char *msg)
 {
 	cr_assert_eq(sk_send(s->st, sock, msg, strlen(msg), now), (ssize_t)strlen(msg),
-		     "%s: sk_send", s->name);
+	             "%s: sk_send", s->name);
 }
 
 static void expect_recv(struct side *s, int sock, const char *want)
@@ -288,7 +289,7 @@ static void expect_recv(struct side *s, int sock, const char *want)
 	ssize_t n = sk_recv(s->st, sock, buf, sizeof(buf), 0, now);
 
 	cr_assert_eq(n, (ssize_t)strlen(want), "%s: sk_recv returned %zd, want %zu", s->name, n,
-		     strlen(want));
+	             strlen(want));
 	cr_assert_arr_eq(buf, want, strlen(want));
 }
 
@@ -382,7 +383,8 @@ Test(pair, simultaneous_open_both_go_syn_sent_syn_received_established)
 
 	/* Each SYN,ACK repeats the sender's ORIGINAL ISN and acknowledges the
 	 * other's SYN (RFC 9293 §3.5, figure 8). */
-	const struct seg *syn_a = find_seg('B', SK_TCP_SYN, 0), *syn_b = find_seg('A', SK_TCP_SYN, 0);
+	const struct seg *syn_a = find_seg('B', SK_TCP_SYN, 0),
+	                 *syn_b = find_seg('A', SK_TCP_SYN, 0);
 	const struct seg *sa_a = find_seg('B', SK_TCP_SYN | SK_TCP_ACK, 0);
 	const struct seg *sa_b = find_seg('A', SK_TCP_SYN | SK_TCP_ACK, 0);
 	cr_assert(syn_a && syn_b && sa_a && sa_b, "each side sends a SYN and then a SYN,ACK");
@@ -424,8 +426,9 @@ Test(pair, simultaneous_open_survives_the_loss_of_both_first_syns)
 	assert_states(&A, a, 0, "CLOSED>SYN_SENT>SYN_RECEIVED>ESTABLISHED");
 	assert_states(&B, b, 0, "CLOSED>SYN_SENT>SYN_RECEIVED>ESTABLISHED");
 	cr_assert(segs[0].dropped && segs[1].dropped);
-	cr_assert_eq(find_seg('B', SK_TCP_SYN, 1)->seq, segs[0].to == 'B' ? segs[0].seq : segs[1].seq,
-		     "the retransmitted SYN keeps its ISN");
+	cr_assert_eq(find_seg('B', SK_TCP_SYN, 1)->seq,
+	             segs[0].to == 'B' ? segs[0].seq : segs[1].seq,
+	             "the retransmitted SYN keeps its ISN");
 	cr_assert_geq(sk_get_stats(A.st)->tcp_retransmits, 1);
 	assert_one_connection_both_ways(a, b);
 }
@@ -542,8 +545,9 @@ Test(pair, half_close_the_other_side_keeps_sending_and_reads_return_0_after_fin)
 	assert_states(&B, b, 0, "ESTABLISHED>CLOSE_WAIT>LAST_ACK>CLOSED");
 	assert_states(&A, a, 0, "ESTABLISHED>FIN_WAIT_1>FIN_WAIT_2>TIME_WAIT");
 	unsigned m = sk_poll(A.st, a);
-	cr_assert((m & (SK_POLLIN | SK_POLLRDHUP | SK_POLLHUP)) == (SK_POLLIN | SK_POLLRDHUP | SK_POLLHUP),
-		  "both directions closed: POLLIN|POLLRDHUP|POLLHUP, got %#x", m);
+	cr_assert((m & (SK_POLLIN | SK_POLLRDHUP | SK_POLLHUP)) ==
+	              (SK_POLLIN | SK_POLLRDHUP | SK_POLLHUP),
+	          "both directions closed: POLLIN|POLLRDHUP|POLLHUP, got %#x", m);
 	cr_assert_eq(sk_recv(A.st, a, in, 1, 0, now), 0);
 	cr_assert_eq(sk_recv(A.st, a, in, 1, 0, now), 0);
 	cr_assert_eq(count_flag(SK_TCP_RST), 0);
@@ -561,7 +565,7 @@ static void assert_reset_seen_by_b(int b)
 	assert_states(&B, b, 0, "ESTABLISHED>CLOSED");
 	unsigned m = sk_poll(B.st, b);
 	cr_assert((m & (SK_POLLERR | SK_POLLHUP)) == (SK_POLLERR | SK_POLLHUP),
-		  "a reset socket polls POLLERR|POLLHUP, got %#x", m);
+	          "a reset socket polls POLLERR|POLLHUP, got %#x", m);
 	/* As Linux: the error once, then end of stream; sending fails with EPIPE. */
 	cr_assert_eq(sk_recv(B.st, b, &c, 1, 0, now), -ECONNRESET);
 	cr_assert_eq(sk_recv(B.st, b, &c, 1, 0, now), 0);
