@@ -47,7 +47,7 @@
 #define TCP_CHALLENGE_GAP SK_MS(500)
 /* RFC 6928: initial window of 10 segments. */
 #define TCP_INIT_CWND_SEGS 10
-/* Without window scaling (issue 5) the window field is 16 bits. */
+/* The 16-bit window field; RFC 7323 scaling multiplies it by 2^shift. */
 #define TCP_MAX_WINDOW 65535u
 /* RFC 6056 / Linux ip_local_port_range. */
 #define TCP_EPHEMERAL_LO 32768
@@ -96,6 +96,15 @@ struct tcb {
 	uint32_t snd_sml;     /* end of the last short segment sent (Minshall) */
 	/* Receive sequence variables; rcv_adv = right edge last advertised. */
 	uint32_t irs, rcv_nxt, rcv_adv;
+
+	/* Options agreed in the handshake (tcp_opts.c). */
+	bool ws_ok, ts_ok, sack_ok;
+	uint8_t snd_wscale;     /* the peer's shift, for windows it sends */
+	uint8_t rcv_wscale;     /* ours, for windows we send */
+	uint32_t ts_offset;     /* added to our 1 ms clock (RFC 7323 §5.4) */
+	uint32_t ts_recent;     /* RFC 7323 §4.3 TS.Recent */
+	sk_time_t ts_recent_at; /* when it was set (§5.5 24-day limit) */
+	uint32_t last_ack_sent; /* RCV.NXT in our latest ACK (Last.ACK.sent) */
 
 	uint16_t mss_ours; /* what our SYN announces */
 	uint16_t snd_mss;  /* min(peer's, ours): the largest segment we send */
@@ -202,6 +211,28 @@ void tcp_timer_update(struct sk_stack *st, struct tcb *t);
 void tcp_rtt_sample(struct tcb *t, sk_time_t rtt);
 void tcp_rto_arm(struct sk_stack *st, struct tcb *t, sk_time_t now);
 void tcp_rto_reset(struct tcb *t);
+
+/* ---- tcp_opts.c ---- */
+
+/* Our window scale (from rcvbuf) and timestamp offset, nothing agreed. */
+void tcp_opts_init(struct sk_stack *st, struct tcb *t);
+/* Options of our SYN (synack false) or SYN,ACK. */
+void tcp_opts_syn(const struct tcb *t, bool synack, struct sk_tcp_repr *r, sk_time_t now);
+/* What the peer's SYN (or SYN,ACK) offered decides what is used. */
+void tcp_opts_peer_syn(struct tcb *t, const struct sk_tcp_repr *r, sk_time_t now);
+/* Options of any other segment (the TSopt). */
+void tcp_opts_out(struct tcb *t, struct sk_tcp_repr *r, sk_time_t now);
+/* Bytes of options every data segment carries (taken off the MSS). */
+size_t tcp_opts_space(const struct tcb *t);
+/* The peer's window in bytes (scaled unless a SYN). */
+uint32_t tcp_seg_window(const struct tcb *t, const struct sk_tcp_repr *r);
+uint32_t tcp_ts_now(const struct tcb *t, sk_time_t now);
+/* RFC 7323 §5.3: true when the segment fails PAWS and must be dropped. */
+bool tcp_paws_reject(struct tcb *t, const struct sk_tcp_repr *r, sk_time_t now);
+/* RFC 7323 §4.3: record TS.Recent from an acceptable segment. */
+void tcp_ts_update(struct tcb *t, const struct sk_tcp_repr *r, sk_time_t now);
+/* RFC 7323 §4.1: an RTT sample from the echoed timestamp. */
+bool tcp_ts_rtt(const struct tcb *t, const struct sk_tcp_repr *r, sk_time_t now, sk_time_t *rtt);
 
 /* ---- tcp_reass.c ---- */
 

@@ -53,7 +53,7 @@ void sk_tcp_icmp_error(struct sk_stack *st, uint8_t type, uint8_t code, uint16_t
 		 * below 68 - 40), then resend what no longer fits. */
 		if (next_mtu < 68 || next_mtu >= st->cfg.mtu)
 			return;
-		uint16_t mss = (uint16_t)(next_mtu - 40);
+		uint16_t mss = (uint16_t)(next_mtu - 40 - tcp_opts_space(t));
 
 		if (mss >= t->snd_mss)
 			return;

@@ -60,11 +60,13 @@ static void enter_fin_wait_2(struct sk_stack *st, struct tcb *t, sk_time_t now)
 
 /* What the peer's SYN tells us: IRS, RCV.NXT = IRS + 1, its MSS and its
  * window (SND.WL1 = SEG.SEQ, SND.WL2 = SEG.ACK, RFC 9293 §3.10.7.3). */
-static void take_peer_syn(struct sk_stack *st, struct tcb *t, const struct sk_tcp_repr *r)
+static void take_peer_syn(struct sk_stack *st, struct tcb *t, const struct sk_tcp_repr *r,
+                          sk_time_t now)
 {
 	t->irs = r->seq;
 	t->rcv_nxt = r->seq + 1;
 	t->rcv_adv = t->rcv_nxt;
+	tcp_opts_peer_syn(t, r, now); /* before the MSS: the TSopt takes room */
 	tcp_set_peer_mss(st, t, r->mss);
 	t->snd_wnd = t->max_snd_wnd = r->window;
 	t->snd_wl1 = r->seq;
@@ -126,7 +128,7 @@ static void listen_input(struct sk_stack *st, struct tcb *l, struct seg *s, sk_t
 
 	/* RCV.NXT = SEG.SEQ + 1, IRS = SEG.SEQ. Data on a SYN is not
 	 * acknowledged (no TCP Fast Open): the peer resends it. */
-	take_peer_syn(st, c, &s->r);
+	take_peer_syn(st, c, &s->r, now);
 	tcp_conn_insert(st, c);
 	st->stats.tcp_conn_passive++;
 	tcp_set_state(st, c, SK_TCP_SYN_RECEIVED, "rcv SYN", now);
@@ -135,11 +137,19 @@ static void listen_input(struct sk_stack *st, struct tcb *l, struct seg *s, sk_t
 
 /* ---- RFC 9293 §3.10.7.3: SYN_SENT ---- */
 
-static void rtt_ack(struct tcb *t, uint32_t ack, sk_time_t now)
+static void rtt_ack(struct tcb *t, const struct sk_tcp_repr *r, sk_time_t now)
 {
-	if (t->rtt_active && seq_geq(ack, t->rtt_seq)) {
+	sk_time_t rtt;
+
+	if (t->rtt_active && seq_geq(r->ack, t->rtt_seq)) {
 		tcp_rtt_sample(t, now - t->rtt_start);
 		t->rtt_active = false;
+	} else if (!t->rtt_active && tcp_ts_rtt(t, r, now, &rtt)) {
+		/* As Linux tcp_ack_update_rtt: the µs sample of a timed,
+		 * never retransmitted segment first; else (after a
+		 * retransmission, where Karn forbids timing) the echoed
+		 * timestamp (RFC 7323 §4.1). */
+		tcp_rtt_sample(t, rtt);
 	}
 }
 
@@ -170,10 +180,10 @@ static void syn_sent_input(struct sk_stack *st, struct tcb *t, struct seg *s, sk
 	if (!(s->r.flags & SK_TCP_SYN))
 		return;
 	/* Fourth: the SYN. */
-	take_peer_syn(st, t, &s->r);
+	take_peer_syn(st, t, &s->r, now);
 	if (ack_ok) {
 		t->snd_una = s->r.ack;
-		rtt_ack(t, s->r.ack, now);
+		rtt_ack(t, &s->r, now);
 		t->retries = 0;
 		t->rto_at = SK_TIME_NEVER;
 		t->ever_connected = true;
@@ -309,7 +319,7 @@ static bool ack_input(struct sk_stack *st, struct tcb *t, struct seg *s, bool *f
 		if (t->passive && t->parent != TCP_NIL && !tcp_child_complete(st, t))
 			return false;
 		t->ever_connected = true;
-		t->snd_wnd = t->max_snd_wnd = s->r.window;
+		t->snd_wnd = t->max_snd_wnd = tcp_seg_window(t, &s->r);
 		t->snd_wl1 = s->r.seq;
 		t->snd_wl2 = ack;
 		tcp_set_state(st, t, SK_TCP_ESTABLISHED, "rcv ACK of SYN", now);
@@ -344,7 +354,7 @@ static bool ack_input(struct sk_stack *st, struct tcb *t, struct seg *s, bool *f
 			if (n)
 				sk_wake(st, t->id);
 		}
-		rtt_ack(t, ack, now);
+		rtt_ack(t, &s->r, now);
 		/* RFC 5681 §3.1: slow start below ssthresh, else congestion
 		 * avoidance (one MSS per window of data acknowledged). */
 		if (!syn_acked) {
@@ -364,7 +374,8 @@ static bool ack_input(struct sk_stack *st, struct tcb *t, struct seg *s, bool *f
 			tcp_rto_arm(st, t, now);
 		sk_arp_confirm(st, t->raddr, now);
 	} else if (ack == t->snd_una && s->r.payload_len == 0 && t->snd_una != t->snd_max &&
-	           s->r.window == t->snd_wnd && !(s->r.flags & (SK_TCP_SYN | SK_TCP_FIN))) {
+	           tcp_seg_window(t, &s->r) == t->snd_wnd &&
+	           !(s->r.flags & (SK_TCP_SYN | SK_TCP_FIN))) {
 		/* RFC 5681 §3.2: the third duplicate ACK retransmits at once
 		 * (fast retransmit; full recovery is issue 5). */
 		if (++t->dupacks == 3) {
@@ -381,9 +392,10 @@ static bool ack_input(struct sk_stack *st, struct tcb *t, struct seg *s, bool *f
 	 * segment is newer (SND.WL1 < SEG.SEQ, or = with SND.WL2 <= SEG.ACK). */
 	if (seq_leq(t->snd_una, ack) && (seq_lt(t->snd_wl1, s->r.seq) ||
 	                                 (t->snd_wl1 == s->r.seq && seq_leq(t->snd_wl2, ack)))) {
-		bool opened = t->snd_wnd == 0 && s->r.window > 0;
+		uint32_t wnd = tcp_seg_window(t, &s->r);
+		bool opened = t->snd_wnd == 0 && wnd > 0;
 
-		t->snd_wnd = s->r.window;
+		t->snd_wnd = wnd;
 		t->snd_wl1 = s->r.seq;
 		t->snd_wl2 = ack;
 		if (t->snd_wnd > t->max_snd_wnd)
@@ -544,6 +556,16 @@ static void synchronized_input(struct sk_stack *st, struct tcb *t, struct seg *s
 		s->r.flags &= (uint8_t)~SK_TCP_SYN;
 		s->r.seq++;
 	}
+	/* RFC 7323 §5.3 R1: PAWS before the sequence check; the old
+	 * duplicate gets an ACK (the rate limit spares data, as below). */
+	if (!(s->r.flags & SK_TCP_SYN) && tcp_paws_reject(t, &s->r, now)) {
+		st->stats.tcp_drop_out_of_window++;
+		if (s->r.payload_len > 0)
+			tcp_send_ack(st, t, now);
+		else
+			send_limited_ack(st, t, now);
+		return;
+	}
 	/* First check: sequence number. */
 	if (!acceptable(t, &s->r, wnd)) {
 		st->stats.tcp_drop_out_of_window++;
@@ -565,6 +587,7 @@ static void synchronized_input(struct sk_stack *st, struct tcb *t, struct seg *s
 			send_limited_ack(st, t, now);
 		return;
 	}
+	tcp_ts_update(t, &s->r, now); /* RFC 7323 §4.3, acceptable segments only */
 	trim(t, s, wnd);
 	/* Fourth check: SYN. */
 	if (s->r.flags & SK_TCP_SYN) {

@@ -7,9 +7,11 @@
 uint32_t tcp_rcv_window(const struct tcb *t)
 {
 	size_t space = sk_ringbuf_space(&t->rcv);
+	/* The 16-bit field times 2^shift (RFC 7323 §2.2; shift 0 unless
+	 * both SYNs carried the option). */
+	size_t max = (size_t)TCP_MAX_WINDOW << t->rcv_wscale;
 
-	/* Without window scaling (RFC 7323, issue 5) 16 bits is the limit. */
-	return space > TCP_MAX_WINDOW ? TCP_MAX_WINDOW : (uint32_t)space;
+	return space > max ? (uint32_t)max : (uint32_t)space;
 }
 
 static uint32_t min_u32(uint32_t a, uint32_t b)
@@ -33,23 +35,38 @@ static void xmit(struct sk_stack *st, struct tcb *t, uint32_t seq, uint8_t flags
 	    .wscale = -1,
 	};
 
-	if (flags & SK_TCP_ACK) {
-		uint32_t wnd = tcp_rcv_window(t);
+	uint32_t wnd = tcp_rcv_window(t);
 
-		r.ack = t->rcv_nxt;
+	if (flags & SK_TCP_SYN) {
+		/* RFC 9293 §3.7.1: the MSS option in every SYN; RFC 7323
+		 * §2.2: a SYN's window is never scaled. */
+		r.mss = t->mss_ours;
+		tcp_opts_syn(t, flags & SK_TCP_ACK, &r, now);
+		if (wnd > TCP_MAX_WINDOW)
+			wnd = TCP_MAX_WINDOW;
 		r.window = (uint16_t)wnd;
+	} else {
+		tcp_opts_out(t, &r, now);
+		r.window = (uint16_t)(wnd >> t->rcv_wscale);
+		wnd = (uint32_t)r.window << t->rcv_wscale;
+	}
+	if (flags & SK_TCP_ACK) {
+		r.ack = t->rcv_nxt;
 		/* What we advertise is a promise (RFC 9293 §3.8.6.2.2): the
-		 * right edge never moves left, tcp_rcv_window() guarantees it. */
+		 * right edge never moves left, tcp_rcv_window() guarantees it
+		 * (up to the scale's granularity, RFC 7323 §2.4). */
 		t->rcv_adv = t->rcv_nxt + wnd;
+		t->last_ack_sent = t->rcv_nxt;
 		t->rcv_unacked = 0;
 		t->ack_now = false;
 		t->dack_at = SK_TIME_NEVER;
-	}
-	if (flags & SK_TCP_SYN) {
-		/* RFC 9293 §3.7.1: the MSS option in every SYN. */
-		r.mss = t->mss_ours;
-		if (!(flags & SK_TCP_ACK))
-			r.window = (uint16_t)tcp_rcv_window(t);
+		if (t->sack_ok && t->reass.n > 0 && !(flags & (SK_TCP_RST | SK_TCP_SYN))) {
+			/* RFC 2018 §4: SACK blocks for what we hold out of
+			 * order; a data segment carries those that fit. */
+			r.sack_count = (uint8_t)tcp_reass_sack(t, r.sack, SK_TCP_MAX_SACK);
+			while (r.sack_count > 0 && sk_tcp_header_len(&r) + payload_len > room)
+				r.sack_count--;
+		}
 	}
 	size_t hlen = sk_tcp_emit(&r, buf);
 

@@ -38,6 +38,7 @@ int tcp_conn_init(struct sk_stack *st, struct tcb *t, sk_time_t now)
 	if (t->user_mss > 0 && (uint32_t)t->user_mss < mss)
 		mss = (uint32_t)t->user_mss;
 	t->mss_ours = (uint16_t)mss;
+	tcp_opts_init(st, t);
 	tcp_set_peer_mss(st, t, -1);
 	t->ssthresh = UINT32_MAX;
 	t->rto = TCP_RTO_INIT;
@@ -57,7 +58,11 @@ void tcp_set_peer_mss(struct sk_stack *st, struct tcb *t, int32_t peer_mss)
 
 	if (peer < TCP_MIN_MSS)
 		peer = TCP_MIN_MSS;
-	t->snd_mss = (uint16_t)(peer < t->mss_ours ? peer : t->mss_ours);
+	uint32_t mss = peer < t->mss_ours ? peer : t->mss_ours;
+
+	/* Linux mss_cache: the segment's payload also leaves room for the
+	 * options every segment carries (the 12-byte TSopt, RFC 7323 §3.2). */
+	t->snd_mss = (uint16_t)(mss - tcp_opts_space(t));
 	/* RFC 6928: IW = 10 segments of the MSS now known. */
 	t->cwnd = TCP_INIT_CWND_SEGS * (uint32_t)t->snd_mss;
 }
