@@ -159,7 +159,9 @@ static void rto_expired(struct sk_stack *st, struct tcb *t, sk_time_t now)
 {
 	uint32_t limit = TCP_MAX_RETRIES;
 
-	if (t->state == SK_TCP_SYN_SENT)
+	/* Linux tcp_write_timeout: SYN_SENT, and an active open in
+	 * SYN_RECEIVED (simultaneous open), give up after tcp_syn_retries. */
+	if (t->state == SK_TCP_SYN_SENT || (t->state == SK_TCP_SYN_RECEIVED && !t->passive))
 		limit = st->cfg.syn_retries;
 	else if (handshaking(t) && t->passive)
 		limit = TCP_SYNACK_RETRIES;

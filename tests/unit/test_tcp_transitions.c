@@ -674,6 +674,25 @@ TRANSITION(SYN_RECEIVED, CLOSED, on_SYN_ACK_retries_exhausted)
 	tuple_is_gone(PEER_ISN + 1, sa.r.seq + 1);
 }
 
+TRANSITION(SYN_RECEIVED, CLOSED, on_timeout_in_simultaneous_open)
+{
+	h_free(h);
+	h = h_new(two_syn_retries);
+	h->auto_arp = true;
+	int s = simultaneous_open();
+	sk_time_t t0 = h->now;
+
+	/* Linux tcp_write_timeout: a socket of its own in SYN_RECV (an
+	 * active open met by a crossing SYN) gives up after tcp_syn_retries,
+	 * like SYN_SENT, not after tcp_retries2. The SYN,ACK keeps the ISN. */
+	sk_time_t gave_up = retransmitted_until_the_limit(S(SYN) | S(ACK), isn, SK_SEC(1), 2);
+	cr_expect_eq(gave_up - t0, SK_SEC(1 + 2 + 4));
+	cr_expect_eq(expect_edge(s, S(SYN_RECEIVED), S(CLOSED), "retransmission timeout")->now,
+	             gave_up);
+	cr_expect_eq(sk_poll(h->st, s), SK_POLLERR | POLL_DEAD);
+	cr_expect_eq(sk_take_error(h->st, s), ETIMEDOUT);
+}
+
 TRANSITION(SYN_RECEIVED, CLOSED, on_abort_by_closing_the_listener)
 {
 	int l = h_listen(h, 8);
