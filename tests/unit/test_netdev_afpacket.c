@@ -39,7 +39,7 @@
 #define OUR_IP   0x0a4d0901u /* 10.77.9.1: ours, no kernel address */
 #define PEER_IP  0x0a4d0902u /* 10.77.9.2: the kernel peer */
 #define OUR_PORT 5555
-#define WAIT_MS  3000
+#define WAIT_MS  10000 /* generous: only a failing test waits it out */
 
 static int ns_ours = -1, ns_peer = -1;
 static pid_t peer_child = -1;
@@ -107,7 +107,7 @@ static void lab_down(void)
 	ns_ours = ns_peer = -1;
 }
 
-TestSuite(afpacket, .init = lab_up, .fini = lab_down, .timeout = 30);
+TestSuite(afpacket, .init = lab_up, .fini = lab_down, .timeout = 60);
 
 static void open_dev(int inherited_fd)
 {
@@ -124,7 +124,7 @@ static void in_peer(void (*fn)(void))
 	cr_assert_geq(peer_child, 0);
 	if (peer_child == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		alarm(25);
+		alarm(55);
 		if (setns(ns_peer, CLONE_NEWNET) < 0)
 			_exit(2);
 		fn();
