@@ -76,10 +76,23 @@ else:
     client(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
 EOF
 
+# Wait (at most 10 s) until a kernel server listens on port $1 in the peer namespace, so that
+# the synack client's first connect() succeeds (retries would add connections to the trace).
+peer_wait_listen() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[[ -n $(peer_exec ss -Hltn "sport = :$1") ]] && return 0
+		sleep 0.05
+	done
+	fail "set-up" "no kernel server listening on port $1"
+	lab_finish
+}
+
 SIZES=(1 65536 300000)
 
 # ---- 1. synack client half-closes toward a kernel server -------------------------------------
 spawn "$LAB_TMP/kserver.log" ip netns exec "$NS_B" "$LAB_PY" "$HC" server "$ADDR_B" 7001
+peer_wait_listen 7001
 for size in "${SIZES[@]}"; do
 	name="synack client: send $size B, shutdown(SHUT_WR), read the reply"
 	make_file "$LAB_TMP/in$size" "$size"

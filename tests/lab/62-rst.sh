@@ -231,6 +231,18 @@ elif role == 'forger':
     forger(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6])
 EOF
 
+# Wait (at most 10 s) until a kernel server listens on port $1 in the peer namespace, so that
+# the synack client's first connect() succeeds (retries would add connections to the trace).
+peer_wait_listen() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[[ -n $(peer_exec ss -Hltn "sport = :$1") ]] && return 0
+		sleep 0.05
+	done
+	fail "set-up" "no kernel server listening on port $1"
+	lab_finish
+}
+
 # synack's transitions of the connection to the peer's port $2, "FROM TO" per line, from $1.
 transitions() {
 	awk -v r="$ADDR_B:$2" '$1 == "synack:" && $2 == "trace" && $6 == r { print $7, $9 }' "$1"
@@ -238,6 +250,7 @@ transitions() {
 
 # ---- 1. the kernel aborts while synack's client is blocked in recv ----------------------------
 spawn "$LAB_TMP/abort-server.log" ip netns exec "$NS_B" "$LAB_PY" "$PY" abort-server "$ADDR_B" 7010
+peer_wait_listen 7010
 name="kernel peer aborts (SO_LINGER 0): recv blocked under synack fails with ECONNRESET"
 rc=0
 SYNACK_TRACE=states LAB_TIMEOUT=20 synack_exec "$LAB_PY" "$PY" abort-client "$ADDR_B" 7010 \
@@ -263,6 +276,7 @@ fi
 
 # ---- 2. forged RSTs from the peer's namespace -------------------------------------------------
 spawn "$LAB_TMP/echo-server.log" ip netns exec "$NS_B" "$LAB_PY" "$PY" echo-server "$ADDR_B" 7011
+peer_wait_listen 7011
 spawn "$LAB_TMP/forger.log" timeout -k 3 40 ip netns exec "$NS_B" "$LAB_PY" "$PY" forger veth-peer \
 	"$ADDR_A" "$ADDR_B" 7011 "$LAB_TMP"
 forger_pid=$LAB_LAST_PID
