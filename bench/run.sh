@@ -205,16 +205,20 @@ median() { # numbers on stdin -> median
 # while ss reports the congestion control of every kernel socket in the lab.
 echo "== checking congestion control on live connections"
 check_cc() {
-	local lab=$1 ns bg
+	local lab=$1 ns bg i
 	PORT=$((PORT + 1))
-	one_run "$lab" client 1 -m stream -d 1 >/dev/null &
+	one_run "$lab" client 1 -m stream -d 3 >/dev/null &
 	bg=$!
-	sleep 0.6
 	for ns in "$lab-b" $([[ $lab == "$LAB_K" ]] && echo "$lab-a"); do
-		timeout 5 ip netns exec "$ns" ss -Htin state established \
-			"( sport = :$PORT or dport = :$PORT )" >"$TMP/ss.txt" 2>&1 || true
+		# Poll until the connection shows (the server may be slow to start on a busy machine).
+		for ((i = 0; i < 50; i++)); do
+			timeout 5 ip netns exec "$ns" ss -Htin state established \
+				"( sport = :$PORT or dport = :$PORT )" >"$TMP/ss.txt" 2>&1 || true
+			grep -q 'mss:' "$TMP/ss.txt" && break
+			sleep 0.05
+		done
 		grep -q cubic "$TMP/ss.txt" || { cat "$TMP/ss.txt" >&2; die "$ns: connection not on cubic"; }
-		echo "   $ns: $(grep -o 'cubic' "$TMP/ss.txt" | head -1), mss $(grep -o 'mss:[0-9]*' "$TMP/ss.txt" | head -1)"
+		echo "   $ns: $(grep -o 'cubic' "$TMP/ss.txt" | head -1), $(grep -o 'mss:[0-9]*' "$TMP/ss.txt" | head -1)"
 	done
 	wait "$bg" || die "the congestion-control check run failed in $lab"
 }
