@@ -21,6 +21,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/select.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <fcntl.h>
@@ -83,7 +84,12 @@
 	X(execv)                                                                                   \
 	X(execvp)                                                                                  \
 	X(execvpe)                                                                                 \
-	X(fexecve)
+	X(fexecve)                                                                                 \
+	X(sendfile)                                                                                \
+	X(sendfile64)                                                                              \
+	X(sendmmsg)                                                                                \
+	X(recvmmsg)                                                                                \
+	X(syscall)
 
 #define REAL_ENUM(name) REAL_IDX_##name,
 enum real_idx { REAL_FUNCS(REAL_ENUM) REAL__COUNT };

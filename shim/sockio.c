@@ -112,6 +112,27 @@ static ssize_t walk_iov(struct sk_stack *st, int sock, const struct iovec *iov, 
 	return done;
 }
 
+/* MSG_TRUNC on a stream socket (Linux tcp_recvmsg): the bytes are consumed
+ * (or, with MSG_PEEK, counted) but not copied to the caller. They go
+ * through a scratch buffer of at most this size: a larger request is a
+ * short read, which a stream allows. */
+#define TRUNC_SCRATCH_MAX (1024 * 1024)
+
+static ssize_t recv_discard(struct shim_ofd *o, const struct iovec *iov, int iovcnt, int flags)
+{
+	size_t total = iov_total(iov, iovcnt);
+	struct iovec scratch;
+	ssize_t r;
+
+	scratch.iov_len = total < TRUNC_SCRATCH_MAX ? total : TRUNC_SCRATCH_MAX;
+	scratch.iov_base = malloc(scratch.iov_len ? scratch.iov_len : 1);
+	if (!scratch.iov_base)
+		return -ENOMEM;
+	r = sockio_recv(o, &scratch, 1, flags & ~MSG_TRUNC);
+	free(scratch.iov_base);
+	return r;
+}
+
 ssize_t sockio_recv(struct shim_ofd *o, const struct iovec *iov, int iovcnt, int flags)
 {
 	size_t total = iov_total(iov, iovcnt), copied = 0;
@@ -124,6 +145,8 @@ ssize_t sockio_recv(struct shim_ofd *o, const struct iovec *iov, int iovcnt, int
 		return -EINVAL; /* no urgent data, as Linux answers without it */
 	if (flags & MSG_ERRQUEUE)
 		return -EAGAIN;
+	if (flags & MSG_TRUNC)
+		return recv_discard(o, iov, iovcnt, flags);
 	st = rt_lock();
 	for (;;) {
 		if (o->closed) {

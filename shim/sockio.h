@@ -23,7 +23,8 @@
  * (a connection inherited across fork: reported once on stderr). */
 int sockio_usable(struct shim_ofd *o, int fd);
 
-/* MSG_PEEK, MSG_DONTWAIT, MSG_WAITALL; other flags as Linux ignores them. */
+/* MSG_PEEK, MSG_DONTWAIT, MSG_WAITALL, MSG_TRUNC (consume without copying,
+ * as Linux tcp_recvmsg); other flags as Linux ignores them. */
 ssize_t sockio_recv(struct shim_ofd *o, const struct iovec *iov, int iovcnt, int flags);
 /* MSG_DONTWAIT, MSG_NOSIGNAL (else SIGPIPE with EPIPE). A blocking send
  * returns only when everything is queued, or with what was queued before a
