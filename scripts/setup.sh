@@ -23,8 +23,12 @@ BUILD=${SYNACK_BUILD_DIR:-build}
 #   tcpdump                                        reading SYNACK_PCAP files, debugging the lab
 #   nftables                                       firewall rules for lab experiments (docs/lab.md)
 #   graphviz                                       docs/state-machine.svg (docs/gen-state-machine.sh)
+#   nginx-light apache2-utils redis-server         real programs of tests/lab/7*-*.sh (nginx, ab,
+#   redis-tools iperf3 wget openssl netcat-openbsd redis, iperf3, wget, s_server, nc); the tests
+#                                                  run their own instances inside the lab
 PACKAGES=(build-essential meson ninja-build pkg-config libev-dev libunwind-dev libcriterion-dev
-	iproute2 procps curl python3 coreutils tcpdump nftables graphviz)
+	iproute2 procps curl python3 coreutils tcpdump nftables graphviz
+	nginx-light apache2-utils redis-server redis-tools iperf3 wget openssl netcat-openbsd)
 
 LOG=$(mktemp "${TMPDIR:-/tmp}/synack-setup.XXXXXX")
 trap 'rm -f "$LOG"' EXIT
