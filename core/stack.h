@@ -187,6 +187,7 @@ enum sk_opt {
 	SK_OPT_QUICKACK,
 	SK_OPT_LINGER_ABORT, /* 1: close() aborts with RST (SO_LINGER {1, 0}) */
 	SK_OPT_ACCEPTCONN,   /* get only: 1 when listening */
+	SK_OPT_CONGESTION,   /* 0 = CUBIC (RFC 9438, default), 1 = NewReno (RFC 5681/6582) */
 	SK_OPT__COUNT
 };
 

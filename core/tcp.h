@@ -24,6 +24,7 @@
 
 #include "ringbuf.h"
 #include "stack_impl.h"
+#include "tcp_cc.h"
 #include "tcp_wire.h"
 
 #define TCP_NIL (-1) /* end of an index chain */
@@ -109,6 +110,10 @@ struct tcb {
 	uint16_t mss_ours; /* what our SYN announces */
 	uint16_t snd_mss;  /* min(peer's, ours): the largest segment we send */
 	uint32_t cwnd, ssthresh;
+	/* Congestion control (tcp_cc.h): the algorithm and its state. */
+	const struct cc_ops *cc;
+	uint8_t cc_algo; /* SK_OPT_CONGESTION: enum tcp_cc_algo */
+	struct tcp_cc_state cc_state;
 
 	struct sk_ringbuf snd, rcv;
 	struct tcp_reass reass;

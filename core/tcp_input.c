@@ -114,6 +114,7 @@ static void listen_input(struct sk_stack *st, struct tcb *l, struct seg *s, sk_t
 	c->keepcnt = l->keepcnt;
 	c->rcvbuf = l->rcvbuf;
 	c->sndbuf = l->sndbuf;
+	c->cc_algo = l->cc_algo;
 	if (tcp_conn_init(st, c, now) < 0) {
 		tcp_slot_free(st, c);
 		return;
@@ -355,15 +356,9 @@ static bool ack_input(struct sk_stack *st, struct tcb *t, struct seg *s, bool *f
 				sk_wake(st, t->id);
 		}
 		rtt_ack(t, &s->r, now);
-		/* RFC 5681 §3.1: slow start below ssthresh, else congestion
-		 * avoidance (one MSS per window of data acknowledged). */
-		if (!syn_acked) {
-			if (t->cwnd < t->ssthresh)
-				t->cwnd += acked < t->snd_mss ? acked : t->snd_mss;
-			else
-				t->cwnd +=
-				    (uint32_t)((uint64_t)t->snd_mss * t->snd_mss / t->cwnd) + 1;
-		}
+		/* RFC 5681 §3.1: the algorithm grows cwnd (tcp_cc.h). */
+		if (!syn_acked)
+			t->cc->on_ack(t, acked, now);
 		t->retries = 0;
 		t->dupacks = 0;
 		/* RFC 6298 §5.2/§5.3: stop when all is acked, else restart;
@@ -379,10 +374,7 @@ static bool ack_input(struct sk_stack *st, struct tcb *t, struct seg *s, bool *f
 		/* RFC 5681 §3.2: the third duplicate ACK retransmits at once
 		 * (fast retransmit; full recovery is issue 5). */
 		if (++t->dupacks == 3) {
-			uint32_t half = (t->snd_max - t->snd_una) / 2;
-
-			t->ssthresh = half > 2u * t->snd_mss ? half : 2u * t->snd_mss;
-			t->cwnd = t->ssthresh;
+			t->cc->on_loss(t, now);
 			t->snd_nxt = t->snd_una;
 			t->rtt_active = false;
 			st->stats.tcp_retransmits++;

@@ -153,7 +153,7 @@ static void output_data(struct sk_stack *st, struct tcb *t, sk_time_t now)
 		if (avail == 0 && !fin_pending)
 			break;
 
-		uint32_t wnd = min_u32(t->snd_wnd, t->cwnd);
+		uint32_t wnd = min_u32(t->snd_wnd, t->cc->window(t));
 		uint32_t usable = wnd > in_flight ? wnd - in_flight : 0;
 		if (t->persist && t->snd_wnd == 0 && in_flight == 0 && avail > 0)
 			usable = 1; /* RFC 9293 §3.8.6.1: a zero-window probe */

@@ -41,6 +41,8 @@ int tcp_conn_init(struct sk_stack *st, struct tcb *t, sk_time_t now)
 	tcp_opts_init(st, t);
 	tcp_set_peer_mss(st, t, -1);
 	t->ssthresh = UINT32_MAX;
+	t->cc = tcp_cc_get(t->cc_algo);
+	t->cc->init(t);
 	t->rto = TCP_RTO_INIT;
 	t->srtt = t->rttvar = 0;
 	t->retries = 0;
@@ -600,6 +602,20 @@ int sk_setopt(struct sk_stack *st, int sock, enum sk_opt opt, int value)
 	case SK_OPT_LINGER_ABORT:
 		t->linger_abort = value != 0;
 		return 0;
+	case SK_OPT_CONGESTION: {
+		const struct cc_ops *cc = tcp_cc_get(value);
+
+		if (!cc)
+			return -ENOENT; /* Linux: an unknown algorithm name */
+		t->cc_algo = (uint8_t)value;
+		if (t->cc && t->cc != cc) {
+			/* Linux tcp_set_congestion_control: switching mid-
+			 * connection keeps cwnd/ssthresh, resets the state. */
+			t->cc = cc;
+			cc->init(t);
+		}
+		return 0;
+	}
 	default:
 		return -ENOPROTOOPT;
 	}
@@ -652,6 +668,9 @@ int sk_getopt(const struct sk_stack *st, int sock, enum sk_opt opt, int *value)
 		return 0;
 	case SK_OPT_ACCEPTCONN:
 		*value = t->state == SK_TCP_LISTEN;
+		return 0;
+	case SK_OPT_CONGESTION:
+		*value = t->cc_algo;
 		return 0;
 	default:
 		return -ENOPROTOOPT;

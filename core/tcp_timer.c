@@ -182,13 +182,9 @@ static void rto_expired(struct sk_stack *st, struct tcb *t, sk_time_t now)
 	t->retries++;
 	st->stats.tcp_retransmits++;
 	if (!handshaking(t) && !t->persist) {
-		/* RFC 5681 §3.1 eq. 4 and its loss response: halve, restart
-		 * from one segment. */
-		uint32_t flight = t->snd_max - t->snd_una;
-		uint32_t half = flight / 2;
-
-		t->ssthresh = half > 2u * t->snd_mss ? half : 2u * t->snd_mss;
-		t->cwnd = t->snd_mss;
+		/* RFC 5681 §3.1 / RFC 9438 §4.8: the algorithm's loss
+		 * response, restarting from one segment. */
+		t->cc->on_rto(t, now);
 	}
 	/* RFC 6298 §5.5: back off; §5.6 the SYN keeps its 1 s base. */
 	t->rto = clamp_rto(t->rto * 2);
