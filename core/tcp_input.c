@@ -297,6 +297,13 @@ static void rst_input(struct sk_stack *st, struct tcb *t, const struct seg *s, u
 		st->stats.tcp_conn_reset++;
 		tcp_close_conn(st, t, 0, "rcv RST", now);
 		return;
+	case SK_TCP_CLOSE_WAIT:
+		/* The peer already said it will send no more: as Linux's
+		 * tcp_reset(), the program learns of the reset as EPIPE
+		 * (SO_ERROR and the next send), not ECONNRESET. */
+		st->stats.tcp_conn_reset++;
+		tcp_close_conn(st, t, EPIPE, "rcv RST", now);
+		return;
 	default:
 		st->stats.tcp_conn_reset++;
 		tcp_close_conn(st, t, ECONNRESET, "rcv RST", now);
