@@ -68,6 +68,14 @@ struct tcp_reass {
 	uint32_t fin_seq;
 };
 
+/* The sender's SACK scoreboard (tcp_sack.c): what the peer reported
+ * holding above SND.UNA, disjoint, sorted by sequence. */
+#define TCP_SACK_SB_MAX 16
+struct tcp_scoreboard {
+	struct sk_tcp_sack_block blk[TCP_SACK_SB_MAX];
+	uint8_t n;
+};
+
 struct tcb {
 	int32_t id; /* index in the arena = socket number */
 	bool in_use;
@@ -143,7 +151,12 @@ struct tcb {
 	uint32_t rtt_seq;
 	sk_time_t rtt_start;
 	uint32_t retries; /* consecutive RTO expiries */
-	bool persist;     /* the RTO timer is probing a zero window */
+	/* Fast recovery (tcp_recovery.c): RFC 6582 "recover" is RFC 6675's
+	 * RecoveryPoint; high_rxt is RFC 6675 HighRxt. */
+	bool in_recovery;
+	uint32_t recover, high_rxt;
+	struct tcp_scoreboard sb;
+	bool persist; /* the RTO timer is probing a zero window */
 	uint32_t dupacks;
 
 	/* Deadlines (SK_TIME_NEVER = off) and the slot's place in the heap. */
@@ -254,7 +267,45 @@ bool tcp_reass_fin_due(const struct tcb *t);
 /* Up to max SACK blocks describing what is held, most recent first. */
 size_t tcp_reass_sack(const struct tcb *t, struct sk_tcp_sack_block *out, size_t max);
 
+/* ---- tcp_sack.c ---- */
+
+void tcp_sack_reset(struct tcp_scoreboard *sb);
+/* Take the SACK blocks of an ACK; returns the bytes newly SACKed. */
+uint32_t tcp_sack_update(struct tcb *t, const struct sk_tcp_repr *r);
+/* Forget what SND.UNA now covers. */
+void tcp_sack_prune(struct tcb *t);
+/* RFC 6675 §4 IsLost(seq), SetPipe, NextSeg (rules 1, or 3 when rule3). */
+bool tcp_sack_is_lost(const struct tcb *t, uint32_t seq);
+uint32_t tcp_sack_pipe(const struct tcb *t);
+bool tcp_sack_next_seg(const struct tcb *t, bool rule3, uint32_t *seq, uint32_t *len);
+/* Move *seq past SACKed data; returns the bytes before the next SACKed
+ * block (UINT32_MAX: none). */
+uint32_t tcp_sack_skip(const struct tcb *t, uint32_t *seq);
+
+/* ---- tcp_recovery.c ---- */
+
+/* A duplicate ACK (RFC 5681 §2, or RFC 6675's ACK bringing new SACK
+ * information): may enter fast recovery. */
+void tcp_recovery_dupack(struct sk_stack *st, struct tcb *t, sk_time_t now);
+/* New data acknowledged (`acked` bytes; `sacked`: the ACK brought new
+ * SACK information): congestion control outside recovery, or entering it;
+ * partial or full ACK inside (RFC 6582 §3.2, RFC 6675 §5). */
+void tcp_recovery_ack(struct sk_stack *st, struct tcb *t, uint32_t acked, bool sacked,
+                      sk_time_t now);
+/* The RTO fired: recovery ends, RecoveryPoint = HighData (RFC 6675 §5.1). */
+void tcp_recovery_rto(struct tcb *t);
+/* SACK recovery's transmission loop (RFC 6675 §5 (C)). */
+void tcp_recovery_output(struct sk_stack *st, struct tcb *t, sk_time_t now);
+
 /* ---- tcp_output.c ---- */
+
+/* Retransmit one segment at seq (at most max bytes and one MSS), with the
+ * FIN if it reaches it; returns the sequence space sent (0: nothing). */
+uint32_t tcp_retransmit(struct sk_stack *st, struct tcb *t, uint32_t seq, uint32_t max,
+                        sk_time_t now);
+/* Send one new segment at SND.NXT within `room` bytes of congestion
+ * allowance (and the peer's window); false when nothing could go. */
+bool tcp_send_new(struct sk_stack *st, struct tcb *t, uint32_t room, sk_time_t now);
 
 /* "dispatch": send every segment the state allows now (SYN, SYN+ACK, data
  * within min(window, cwnd), FIN, a due ACK), then re-arm timers. */

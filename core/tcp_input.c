@@ -343,6 +343,9 @@ static bool ack_input(struct sk_stack *st, struct tcb *t, struct seg *s, bool *f
 		return false;
 	}
 	uint32_t fin_seq = t->snd_buf_seq + (uint32_t)sk_ringbuf_len(&t->snd);
+	/* RFC 2018 §5: the scoreboard takes the SACK blocks first; new SACK
+	 * information makes an ACK a duplicate in RFC 6675 §2's sense. */
+	uint32_t newly_sacked = t->sack_ok ? tcp_sack_update(t, &s->r) : 0;
 
 	if (seq_gt(ack, t->snd_una)) {
 		uint32_t acked = ack - t->snd_una;
@@ -363,9 +366,11 @@ static bool ack_input(struct sk_stack *st, struct tcb *t, struct seg *s, bool *f
 				sk_wake(st, t->id);
 		}
 		rtt_ack(t, &s->r, now);
-		/* RFC 5681 §3.1: the algorithm grows cwnd (tcp_cc.h). */
+		tcp_sack_prune(t);
+		/* RFC 5681 §3.1: the algorithm grows cwnd (tcp_cc.h), or
+		 * recovery handles a partial or full ACK. */
 		if (!syn_acked)
-			t->cc->on_ack(t, acked, now);
+			tcp_recovery_ack(st, t, acked, newly_sacked > 0, now);
 		t->retries = 0;
 		t->dupacks = 0;
 		/* RFC 6298 §5.2/§5.3: stop when all is acked, else restart;
@@ -375,17 +380,13 @@ static bool ack_input(struct sk_stack *st, struct tcb *t, struct seg *s, bool *f
 		if (t->snd_una != t->snd_max)
 			tcp_rto_arm(st, t, now);
 		sk_arp_confirm(st, t->raddr, now);
-	} else if (ack == t->snd_una && s->r.payload_len == 0 && t->snd_una != t->snd_max &&
-	           tcp_seg_window(t, &s->r) == t->snd_wnd &&
-	           !(s->r.flags & (SK_TCP_SYN | SK_TCP_FIN))) {
-		/* RFC 5681 §3.2: the third duplicate ACK retransmits at once
-		 * (fast retransmit; full recovery is issue 5). */
-		if (++t->dupacks == 3) {
-			t->cc->on_loss(t, now);
-			t->snd_nxt = t->snd_una;
-			t->rtt_active = false;
-			st->stats.tcp_retransmits++;
-		}
+	} else if (ack == t->snd_una && t->snd_una != t->snd_max &&
+	           !(s->r.flags & (SK_TCP_SYN | SK_TCP_FIN)) &&
+	           (newly_sacked > 0 ||
+	            (s->r.payload_len == 0 && tcp_seg_window(t, &s->r) == t->snd_wnd))) {
+		/* RFC 5681 §2 duplicate ACK (or RFC 6675's, with new SACK
+		 * information): fast retransmit and recovery may begin. */
+		tcp_recovery_dupack(st, t, now);
 	}
 	/* RFC 9293 §3.10.7.4 fifth step: update the send window if the
 	 * segment is newer (SND.WL1 < SEG.SEQ, or = with SND.WL2 <= SEG.ACK). */

@@ -138,77 +138,126 @@ void tcp_reply_rst(struct sk_stack *st, const struct sk_ipv4_repr *ip, const str
 }
 
 /* Data and FIN of a synchronised connection (RFC 9293 §3.8.6, RFC 5681,
- * RFC 9293 §3.7.4 Nagle). */
-static void output_data(struct sk_stack *st, struct tcb *t, sk_time_t now)
+ * RFC 9293 §3.7.4 Nagle): one segment at SND.NXT within `room` bytes of
+ * congestion allowance. False when nothing (more) can go now. */
+bool tcp_send_new(struct sk_stack *st, struct tcb *t, uint32_t room, sk_time_t now)
 {
 	size_t ring = sk_ringbuf_len(&t->snd);
 	uint32_t fin_seq = t->snd_buf_seq + (uint32_t)ring;
+	uint32_t limit = UINT32_MAX;
 
-	for (;;) {
-		size_t off = t->snd_nxt - t->snd_buf_seq;
-		size_t avail = off < ring ? ring - off : 0;
-		bool fin_pending = t->fin_queued && seq_leq(t->snd_nxt, fin_seq);
-		uint32_t in_flight = t->snd_nxt - t->snd_una;
+	if (t->sb.n > 0 && seq_lt(t->snd_nxt, t->snd_max))
+		limit = tcp_sack_skip(t, &t->snd_nxt); /* go-back-N skips SACKed data */
+	size_t off = t->snd_nxt - t->snd_buf_seq;
+	size_t avail = off < ring ? ring - off : 0;
+	bool fin_pending = t->fin_queued && seq_leq(t->snd_nxt, fin_seq);
+	uint32_t in_flight = t->snd_nxt - t->snd_una;
 
-		if (avail == 0 && !fin_pending)
-			break;
+	if (avail == 0 && !fin_pending)
+		return false;
 
-		uint32_t wnd = min_u32(t->snd_wnd, t->cc->window(t));
-		uint32_t usable = wnd > in_flight ? wnd - in_flight : 0;
-		if (t->persist && t->snd_wnd == 0 && in_flight == 0 && avail > 0)
-			usable = 1; /* RFC 9293 §3.8.6.1: a zero-window probe */
+	uint32_t wnd = t->snd_wnd > in_flight ? t->snd_wnd - in_flight : 0;
+	uint32_t usable = min_u32(wnd, room);
+	if (t->persist && t->snd_wnd == 0 && in_flight == 0 && avail > 0)
+		usable = 1; /* RFC 9293 §3.8.6.1: a zero-window probe */
 
-		size_t n = avail < t->snd_mss ? avail : t->snd_mss;
-		if (n > usable)
-			n = usable;
-		bool fin = fin_pending && n == avail;
+	size_t n = avail < t->snd_mss ? avail : t->snd_mss;
+	if (n > usable)
+		n = usable;
+	if (n > limit)
+		n = limit;
+	bool fin = fin_pending && n == avail;
 
-		if (n == 0 && !fin) {
-			if (t->snd_wnd == 0 && in_flight == 0 && t->rto_at == SK_TIME_NEVER) {
-				/* RFC 9293 §3.8.6.1: the persist timer. */
-				t->persist = true;
-				tcp_rto_arm(st, t, now);
-			}
-			break;
-		}
-		/* RFC 9293 §3.7.4 Nagle, in Minshall's form as Linux has it:
-		 * hold a short segment while an earlier short one is unacked,
-		 * unless TCP_NODELAY or it ends the stream. And sender SWS
-		 * avoidance (§3.8.6.2.1): a short segment cut by the window
-		 * waits for the window to open while data is in flight. */
-		if (n < t->snd_mss && !fin) {
-			if (n < avail && in_flight > 0)
-				break;
-			if (!t->nodelay && in_flight > 0 && seq_gt(t->snd_sml, t->snd_una))
-				break;
-		}
-
-		uint8_t flags = SK_TCP_ACK;
-		if (fin)
-			flags |= SK_TCP_FIN;
-		if (n > 0 && n == avail)
-			flags |= SK_TCP_PSH;
-		uint32_t seq = t->snd_nxt;
-
-		xmit(st, t, seq, flags, off, n, now);
-		t->snd_nxt += (uint32_t)n + (fin ? 1 : 0);
-		if (n < t->snd_mss)
-			t->snd_sml = t->snd_nxt;
-		if (seq_geq(seq, t->snd_max)) {
-			/* New data (not a retransmission): time it if nothing
-			 * is timed (Karn's algorithm, RFC 6298 §3). */
-			if (!t->rtt_active) {
-				t->rtt_active = true;
-				t->rtt_seq = t->snd_nxt;
-				t->rtt_start = now;
-			}
-		}
-		if (seq_gt(t->snd_nxt, t->snd_max))
-			t->snd_max = t->snd_nxt;
-		/* RFC 6298 §5.1: running whenever data is outstanding. */
-		if (t->rto_at == SK_TIME_NEVER)
+	if (n == 0 && !fin) {
+		if (t->snd_wnd == 0 && in_flight == 0 && t->rto_at == SK_TIME_NEVER) {
+			/* RFC 9293 §3.8.6.1: the persist timer. */
+			t->persist = true;
 			tcp_rto_arm(st, t, now);
-		if (fin)
+		}
+		return false;
+	}
+	/* RFC 9293 §3.7.4 Nagle, in Minshall's form as Linux has it:
+	 * hold a short segment while an earlier short one is unacked,
+	 * unless TCP_NODELAY or it ends the stream. And sender SWS
+	 * avoidance (§3.8.6.2.1): a short segment cut by the window
+	 * waits for the window to open while data is in flight. A
+	 * retransmission cut short by SACKed data is not held. */
+	if (n < t->snd_mss && !fin && n != limit) {
+		if (n < avail && in_flight > 0)
+			return false;
+		if (!t->nodelay && in_flight > 0 && seq_gt(t->snd_sml, t->snd_una))
+			return false;
+	}
+
+	uint8_t flags = SK_TCP_ACK;
+	if (fin)
+		flags |= SK_TCP_FIN;
+	if (n > 0 && n == avail)
+		flags |= SK_TCP_PSH;
+	uint32_t seq = t->snd_nxt;
+
+	xmit(st, t, seq, flags, off, n, now);
+	t->snd_nxt += (uint32_t)n + (fin ? 1 : 0);
+	if (n < t->snd_mss)
+		t->snd_sml = t->snd_nxt;
+	if (seq_geq(seq, t->snd_max)) {
+		/* New data (not a retransmission): time it if nothing
+		 * is timed (Karn's algorithm, RFC 6298 §3). */
+		if (!t->rtt_active) {
+			t->rtt_active = true;
+			t->rtt_seq = t->snd_nxt;
+			t->rtt_start = now;
+		}
+	} else {
+		st->stats.tcp_retransmits++;
+	}
+	if (seq_gt(t->snd_nxt, t->snd_max))
+		t->snd_max = t->snd_nxt;
+	/* RFC 6298 §5.1: running whenever data is outstanding. */
+	if (t->rto_at == SK_TIME_NEVER)
+		tcp_rto_arm(st, t, now);
+	return !fin;
+}
+
+uint32_t tcp_retransmit(struct sk_stack *st, struct tcb *t, uint32_t seq, uint32_t max,
+                        sk_time_t now)
+{
+	size_t ring = sk_ringbuf_len(&t->snd);
+	uint32_t fin_seq = t->snd_buf_seq + (uint32_t)ring;
+	size_t off = seq - t->snd_buf_seq;
+	size_t avail = off < ring ? ring - off : 0;
+	size_t n = avail < t->snd_mss ? avail : t->snd_mss;
+
+	if (n > max)
+		n = max;
+	/* The FIN again only if it was sent and this segment reaches it. */
+	bool fin = t->fin_queued && seq + (uint32_t)n == fin_seq && seq_gt(t->snd_max, fin_seq);
+
+	if (n == 0 && !fin)
+		return 0;
+	uint8_t flags = SK_TCP_ACK;
+	if (fin)
+		flags |= SK_TCP_FIN;
+	if (n > 0 && n == avail)
+		flags |= SK_TCP_PSH;
+	xmit(st, t, seq, flags, off, n, now);
+	st->stats.tcp_retransmits++;
+	if (t->rto_at == SK_TIME_NEVER)
+		tcp_rto_arm(st, t, now);
+	return (uint32_t)n + (fin ? 1 : 0);
+}
+
+static void output_data(struct sk_stack *st, struct tcb *t, sk_time_t now)
+{
+	if (t->in_recovery && t->sack_ok) {
+		tcp_recovery_output(st, t, now); /* RFC 6675: pipe, not flight */
+		return;
+	}
+	for (;;) {
+		uint32_t in_flight = t->snd_nxt - t->snd_una;
+		uint32_t cwnd = t->cc->window(t);
+
+		if (!tcp_send_new(st, t, cwnd > in_flight ? cwnd - in_flight : 0, now))
 			break;
 	}
 }

@@ -48,6 +48,9 @@ int tcp_conn_init(struct sk_stack *st, struct tcb *t, sk_time_t now)
 	t->retries = 0;
 	t->fin_queued = t->fin_rcvd = t->shut_rd = t->shut_wr = false;
 	tcp_reass_reset(&t->reass);
+	tcp_sack_reset(&t->sb);
+	t->in_recovery = false;
+	t->recover = t->iss;
 	return 0;
 }
 

@@ -180,7 +180,11 @@ static void rto_expired(struct sk_stack *st, struct tcb *t, sk_time_t now)
 		return;
 	}
 	t->retries++;
-	st->stats.tcp_retransmits++;
+	/* tcp_retransmits counts segments: data in tcp_output.c, the SYN or
+	 * SYN,ACK here. */
+	if (handshaking(t))
+		st->stats.tcp_retransmits++;
+	tcp_recovery_rto(t);
 	if (!handshaking(t) && !t->persist) {
 		/* RFC 5681 §3.1 / RFC 9438 §4.8: the algorithm's loss
 		 * response, restarting from one segment. */

@@ -54,3 +54,177 @@ Test(tcp_retrans, ack_after_an_rto_carries_the_highest_sequence_sent)
 	cr_expect_eq(ack.r.seq, isn + 1 + 3 * 1460);
 	cr_expect_eq(ack.r.ack, PEER_ISN + 1 + 2920);
 }
+
+#define MSS 1460u
+
+/* Established with SACK-permitted in both SYNs (no other option). */
+static int established_sack(uint32_t *isn)
+{
+	int s = h_connect(h);
+	struct h_tcp syn = h_expect_tcp(h, SK_TCP_SYN);
+	struct sk_tcp_repr sa = h_seg(SK_TCP_SYN | SK_TCP_ACK, PEER_ISN, syn.r.seq + 1);
+
+	sa.mss = MSS;
+	sa.sack_permitted = true;
+	h_send(h, sa);
+	h_expect_tcp(h, SK_TCP_ACK);
+	*isn = syn.r.seq;
+	return s;
+}
+
+/* Segment k of our stream starts here. */
+static uint32_t seg(uint32_t isn, unsigned k)
+{
+	return isn + 1 + k * MSS;
+}
+
+static void dupack(uint32_t ack)
+{
+	h_send(h, h_seg(SK_TCP_ACK, PEER_ISN + 1, ack));
+}
+
+/* An ACK of `ack` SACKing segments [from, to) (and [from2, to2) if set). */
+static void sack_ack(uint32_t isn, uint32_t ack, unsigned from, unsigned to, unsigned from2,
+                     unsigned to2)
+{
+	struct sk_tcp_repr r = h_seg(SK_TCP_ACK, PEER_ISN + 1, ack);
+
+	r.sack[0] = (struct sk_tcp_sack_block){seg(isn, from), seg(isn, to)};
+	r.sack_count = 1;
+	if (to2 > from2) {
+		r.sack[1] = (struct sk_tcp_sack_block){seg(isn, from2), seg(isn, to2)};
+		r.sack_count = 2;
+	}
+	h_send(h, r);
+}
+
+Test(tcp_retrans, newreno_recovery_inflates_the_window_per_duplicate_ack)
+{
+	uint32_t isn;
+	int s = h_established(h, PEER_ISN, &isn);
+
+	cr_assert_eq(sk_setopt(h->st, s, SK_OPT_CONGESTION, 1), 0);
+	cr_assert_eq(sk_send(h->st, s, pattern, 20 * MSS, h->now), 20 * MSS);
+	h_clear(h); /* IW10: segments 0-9 */
+	for (int i = 0; i < 3; i++)
+		dupack(isn + 1);
+	struct h_tcp r = h_expect_tcp(h, SK_TCP_ACK);
+	cr_expect_eq(r.r.seq, isn + 1, "fast retransmit of the first segment");
+	h_expect_nothing(h);
+	/* ssthresh = 5 segments, cwnd = 5 + 3; 10 in flight: the 6th
+	 * duplicate ACK makes cwnd 11 and lets one new segment go. */
+	dupack(isn + 1);
+	dupack(isn + 1);
+	h_expect_nothing(h);
+	dupack(isn + 1);
+	cr_expect_eq(h_expect_tcp(h, SK_TCP_ACK).r.seq, seg(isn, 10));
+	h_expect_nothing(h);
+	cr_expect_eq(tcp_tcb(h->st, s)->ssthresh, 5 * MSS);
+}
+
+Test(tcp_retrans, newreno_partial_ack_retransmits_the_next_hole_at_once)
+{
+	uint32_t isn;
+	int s = h_established(h, PEER_ISN, &isn);
+
+	sk_setopt(h->st, s, SK_OPT_CONGESTION, 1);
+	send_segments(s, 10);
+	for (int i = 0; i < 3; i++)
+		dupack(isn + 1);
+	h_clear(h);
+	/* Segments 0-4 arrive; 5 was lost too. */
+	dupack(seg(isn, 5));
+	struct h_tcp r = h_expect_tcp(h, SK_TCP_ACK);
+	cr_expect_eq(r.r.seq, seg(isn, 5));
+	cr_expect_eq(r.r.payload_len, MSS);
+	cr_expect(tcp_tcb(h->st, s)->in_recovery, "a partial ACK does not end recovery");
+	uint32_t ssthresh = tcp_tcb(h->st, s)->ssthresh;
+	/* More duplicates of the partial ACK: no second reduction. */
+	for (int i = 0; i < 3; i++)
+		dupack(seg(isn, 5));
+	cr_expect_eq(tcp_tcb(h->st, s)->ssthresh, ssthresh);
+}
+
+Test(tcp_retrans, full_ack_ends_recovery_with_a_deflated_window)
+{
+	uint32_t isn;
+	int s = h_established(h, PEER_ISN, &isn);
+	struct tcb *t = tcp_tcb(h->st, s);
+
+	sk_setopt(h->st, s, SK_OPT_CONGESTION, 1);
+	send_segments(s, 10);
+	for (int i = 0; i < 3; i++)
+		dupack(isn + 1);
+	h_clear(h);
+	dupack(seg(isn, 10));
+	cr_expect_not(t->in_recovery);
+	cr_expect_leq(t->cwnd, t->ssthresh, "RFC 6582 §3.2 step 5");
+	cr_expect_geq(t->cwnd, MSS);
+}
+
+Test(tcp_retrans, sacked_data_above_the_first_segment_retransmits_it_at_once)
+{
+	uint32_t isn;
+	int s = established_sack(&isn);
+
+	send_segments(s, 6);
+	/* One ACK SACKing three segments: IsLost(SND.UNA) (RFC 6675 §4). */
+	sack_ack(isn, isn + 1, 1, 4, 0, 0);
+	struct h_tcp r = h_expect_tcp(h, SK_TCP_ACK);
+	cr_expect_eq(r.r.seq, isn + 1);
+	cr_expect_eq(r.r.payload_len, MSS);
+	cr_expect(tcp_tcb(h->st, s)->in_recovery);
+}
+
+Test(tcp_retrans, sack_recovery_retransmits_only_the_holes)
+{
+	uint32_t isn;
+	int s = established_sack(&isn);
+
+	send_segments(s, 10);
+	/* Segments 2 and 5 were lost: ACK 2 with 3-4 and 6-9 SACKed. */
+	sack_ack(isn, seg(isn, 2), 3, 5, 6, 10);
+	cr_expect_eq(h_expect_tcp(h, SK_TCP_ACK).r.seq, seg(isn, 2));
+	cr_expect_eq(h_expect_tcp(h, SK_TCP_ACK).r.seq, seg(isn, 5));
+	h_expect_nothing(h);
+	cr_expect_eq(h->st->stats.tcp_retransmits, 2);
+	/* Both arrive: recovery is over. */
+	dupack(seg(isn, 10));
+	cr_expect_not(tcp_tcb(h->st, s)->in_recovery);
+	cr_expect_eq(sk_tx_queued(h->st, s), 0);
+}
+
+Test(tcp_retrans, go_back_n_after_an_rto_skips_sacked_segments)
+{
+	uint32_t isn;
+	int s = established_sack(&isn);
+
+	send_segments(s, 6);
+	/* 2-3 SACKed: not enough to deem 0 lost; then silence. */
+	sack_ack(isn, isn + 1, 2, 4, 0, 0);
+	h_expect_nothing(h);
+	h_advance(h, SK_MS(200));
+	cr_expect_eq(h_expect_tcp(h, SK_TCP_ACK).r.seq, seg(isn, 0));
+	h_expect_nothing(h);
+	sack_ack(isn, seg(isn, 1), 2, 4, 0, 0);
+	cr_expect_eq(h_expect_tcp(h, SK_TCP_ACK).r.seq, seg(isn, 1));
+	struct h_tcp r = h_expect_tcp(h, SK_TCP_ACK);
+	cr_expect_eq(r.r.seq, seg(isn, 4), "2 and 3 are held by the peer: not resent");
+	h_expect_nothing(h);
+}
+
+Test(tcp_retrans, dsack_and_out_of_range_blocks_are_ignored)
+{
+	uint32_t isn;
+	int s = established_sack(&isn);
+	struct tcb *t = tcp_tcb(h->st, s);
+
+	send_segments(s, 4);
+	struct sk_tcp_repr r = h_seg(SK_TCP_ACK, PEER_ISN + 1, seg(isn, 1));
+	r.sack[0] = (struct sk_tcp_sack_block){isn + 1, seg(isn, 1)};     /* D-SACK */
+	r.sack[1] = (struct sk_tcp_sack_block){seg(isn, 3), seg(isn, 9)}; /* unsent */
+	r.sack[2] = (struct sk_tcp_sack_block){seg(isn, 3), seg(isn, 2)}; /* inverted */
+	r.sack_count = 3;
+	h_send(h, r);
+	cr_expect_eq(t->sb.n, 0);
+}
