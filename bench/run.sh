@@ -22,8 +22,9 @@
 # Environment (all optional):
 #   BENCH_REPS=7          repetitions per benchmark and side (median reported)
 #   BENCH_SECONDS=2       duration of each stream and rr run
-#   BENCH_CRR_COUNT=3000  connections per crr run (synack keeps TIME_WAITs in its 4096-socket
-#                         arena for 2*MSL = 60 s: stay well below that)
+#   BENCH_CRR_COUNT=3000  at most this many connections per crr run (which also stops after
+#                         BENCH_SECONDS): a synack server keeps its TIME_WAITs in its 4096-socket
+#                         arena for 2*MSL = 60 s, stay well below that
 #   BENCH_BUILD_DIR=build-bench   release build directory (relative to the repository)
 #   BENCH_PREFIX=skb$$    lab prefix
 #   BENCH_OUT=bench/results/<date>.md
@@ -160,7 +161,7 @@ PORT=6000
 # one_run LAB ROLE CONNS CLIENT_ARGS... on port $PORT -> prints the client's "result ..." line.
 # ROLE client: the client runs on side a (synack client vs kernel server);
 # ROLE server: the server runs on side a (kernel client vs synack server).
-# CONNS: connections the server serves before it exits.
+# CONNS: connections the server serves before it exits; 0: it is stopped once the client is done.
 one_run() {
 	local lab=$1 role=$2 conns=$3 srv_side cli_side dst i log spid line
 	shift 3
@@ -170,7 +171,9 @@ one_run() {
 		srv_side=a cli_side=b dst=$ADDR_A
 	fi
 	log=$TMP/server-$PORT.log
-	run_in "$lab" "$srv_side" 60 "$BIN" server -p "$PORT" -c "$conns" -T 55 >"$log" 2>&1 &
+	local climit=()
+	[[ $conns == 0 ]] || climit=(-c "$conns")
+	run_in "$lab" "$srv_side" 60 "$BIN" server -p "$PORT" "${climit[@]}" -T 55 >"$log" 2>&1 &
 	spid=$!
 	PIDS+=("$spid")
 	for ((i = 0; i < 100; i++)); do
@@ -181,9 +184,12 @@ one_run() {
 	grep -q listening "$log" || { cat "$log" >&2; die "server ($lab, side $srv_side) did not start"; }
 	if ! line=$(run_in "$lab" "$cli_side" 50 "$BIN" client -H "$dst" -p "$PORT" -T 45 "$@" \
 		2>"$TMP/client.err"); then
-		cat "$TMP/client.err" "$log" >&2
-		die "client failed ($lab, role $role: $*)"
+		kill -TERM "$spid" 2>/dev/null || true
+		wait "$spid" 2>/dev/null || true
+		echo "client failed ($lab, role $role, port $PORT: $*): $(tr '\n' ' ' <"$TMP/client.err")" >&2
+		return 1
 	fi
+	[[ $conns != 0 ]] || kill -TERM "$spid" 2>/dev/null || true
 	timeout 10 tail --pid="$spid" -f /dev/null 2>/dev/null || kill -KILL "$spid" 2>/dev/null || true
 	wait "$spid" 2>/dev/null || true
 	grep '^result ' <<<"$line"
@@ -235,12 +241,14 @@ BENCHES=(
 	"stream-up-1k-c|stream, synack client sends, 1 KiB writes (Gbit/s)|client|1|-m stream -r up -s 1K -d $SECS"
 	"rr-c|rr 1 B, synack client|client|1|-m rr -s 1 -d $SECS"
 	"rr-s|rr 1 B, synack server|server|1|-m rr -s 1 -d $SECS"
-	"crr-c|crr 1 B, synack client|client|$CRR_COUNT|-m crr -s 1 -n $CRR_COUNT"
-	"crr-s|crr 1 B, synack server|server|$CRR_COUNT|-m crr -s 1 -n $CRR_COUNT"
+	"crr-c|crr 1 B, synack client|client|0|-m crr -s 1 -d $SECS -n $CRR_COUNT"
+	"crr-s|crr 1 B, synack server|server|0|-m crr -s 1 -d $SECS -n $CRR_COUNT"
 )
 
 RAW=$TMP/raw.txt
+FAILS=$TMP/fails.txt
 : >"$RAW"
+: >"$FAILS"
 ROWS=()
 SPREAD=()
 # row ID LABEL PRINTF-FORMAT KEY: the medians of KEY over the kernel and the synack runs of ID
@@ -271,8 +279,16 @@ for b in "${BENCHES[@]}"; do
 		for side in kernel synack; do
 			lab_name=$LAB_K
 			[[ $side == synack ]] && lab_name=$LAB_S
+			# A failed run is reported and retried once on a fresh port; a second failure ends the
+			# whole run (the report lists every failure).
 			PORT=$((PORT + 1))
-			line=$(one_run "$lab_name" "$role" "$conns" $args)
+			if ! line=$(one_run "$lab_name" "$role" "$conns" $args 2>"$TMP/fail.txt"); then
+				cat "$TMP/fail.txt" >&2
+				echo "$id $side $r: $(cat "$TMP/fail.txt")" >>"$FAILS"
+				PORT=$((PORT + 1))
+				line=$(one_run "$lab_name" "$role" "$conns" $args) ||
+					die "$id: $side run $r failed twice"
+			fi
 			echo "$id $side $r $line" >>"$RAW"
 			echo "   $side #$r: ${line#result }"
 		done
@@ -319,12 +335,22 @@ mkdir -p "$(dirname "$OUT")"
 	echo "* load average (1, 5, 15 min) at the start: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine shows here)"
 	echo "* two veth labs, MTU $MTU on every end, congestion control cubic on every kernel route (host default: $(sysctl -n net.ipv4.tcp_congestion_control))"
 	echo "* veth offloads (default, identical in both labs): $(ip netns exec "$LAB_K-a" ethtool -k "$IF_A" 2>/dev/null | grep -E '^(tcp-segmentation-offload|generic-segmentation-offload|generic-receive-offload|tx-checksumming):' | tr -s ' \n' ' ' || echo 'ethtool not installed')"
-	echo "* stream and rr: $SECS s per run; crr: $CRR_COUNT connections per run"
+	echo "* stream and rr: $SECS s per run; crr: $CRR_COUNT connections or $SECS s per run, whichever comes first"
 	echo "* every benchmark process at niceness $NICE"
 	if [[ $PIN == 1 ]]; then
 		echo "* pinned: side a (the kernel or synack program under test) on CPU 0, side b (the kernel peer) on CPU 1"
 	else
 		echo "* not pinned (BENCH_PIN=0): the scheduler placed the programs"
+	fi
+	echo
+	echo "## Failed runs (each retried once on a fresh port)"
+	echo
+	if [[ -s $FAILS ]]; then
+		echo '```'
+		cat "$FAILS"
+		echo '```'
+	else
+		echo "none"
 	fi
 	echo
 	echo "## Every run"

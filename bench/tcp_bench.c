@@ -6,15 +6,15 @@
  *
  *   tcp_bench server [-b ADDR] [-p PORT] [-c CONNS] [-T LIMIT]
  *   tcp_bench client -m stream|rr|crr -H HOST [-p PORT] [-r up|down] [-s SIZE]
- *                    [-d SECONDS | -n COUNT] [-D] [-T LIMIT]
+ *                    [-d SECONDS] [-n COUNT] [-D] [-T LIMIT]
  *
  * Every connection starts with a 24-byte header from the client telling the server what to do,
  * so one server serves every benchmark:
  *
- *   stream up    the client writes SIZE-byte chunks for -d seconds or -n bytes, then
+ *   stream up    the client writes SIZE-byte chunks for -d seconds and/or -n bytes, then
  *                shutdown(SHUT_WR); the server reads until EOF and answers with the byte count
  *                (8 bytes). Time: header sent -> count received.
- *   stream down  the server writes SIZE-byte chunks for -d seconds or -n bytes, then closes;
+ *   stream down  the server writes SIZE-byte chunks for -d seconds and/or -n bytes, then closes;
  *                the client reads (SIZE-byte reads) until EOF. Time: header sent -> EOF.
  *   rr           ping-pong on one connection: the client writes SIZE bytes, the server reads
  *                them all and writes SIZE bytes back. Transactions/s and latency percentiles.
@@ -64,7 +64,7 @@ static void usage(void)
 	    stderr,
 	    "usage: %s server [-b ADDR] [-p PORT] [-c CONNS] [-T LIMIT]\n"
 	    "       %s client -m stream|rr|crr -H HOST [-p PORT] [-r up|down] [-s SIZE]\n"
-	    "                 [-d SECONDS | -n COUNT] [-D] [-T LIMIT]\n"
+	    "                 [-d SECONDS] [-n COUNT] [-D] [-T LIMIT]\n"
 	    "\n"
 	    "server: serve connections one after another; -c: exit after CONNS connections\n"
 	    "        (default 0: until killed or LIMIT); -b: bind address (default any).\n"
@@ -72,8 +72,9 @@ static void usage(void)
 	    "            crr (connect, request/response, close, repeated)\n"
 	    "        -r  stream direction: up (client sends, default) or down (server sends)\n"
 	    "        -s  write size for stream (default 64K), message size for rr/crr (default 1)\n"
-	    "        -d  run for SECONDS (default 2), or\n"
+	    "        -d  run for SECONDS (default 2 unless -n is given)\n"
 	    "        -n  stream: bytes; rr: transactions; crr: connections\n"
+	    "            (both -d and -n: whichever limit is reached first)\n"
 	    "        -D  set TCP_NODELAY\n"
 	    "both:   -p  port (default %d); -T  hard time limit in seconds (default %d)\n"
 	    "SIZE and COUNT take K, M, G suffixes (powers of 1024).\n",
@@ -315,9 +316,9 @@ static void serve_one(int fd, int nodelay)
 					break;
 				if (h.bytes - sent < len)
 					len = (size_t)(h.bytes - sent);
-			} else if (now_ns() >= end) {
-				break;
 			}
+			if (h.duration_ms && now_ns() >= end)
+				break;
 			send_all(fd, buf, len);
 			sent += len;
 		}
@@ -407,7 +408,7 @@ static void send_hdr(int fd, const struct client_opts *o, uint32_t mode)
 	struct hdr h = {.mode = mode, .size = o->size};
 
 	if (mode == MODE_STREAM_DOWN) {
-		h.duration_ms = o->count ? 0 : (uint32_t)(o->seconds * 1000 + 0.5);
+		h.duration_ms = (uint32_t)(o->seconds * 1000 + 0.5);
 		h.bytes = o->count;
 	}
 	hdr_encode(hb, &h);
@@ -434,9 +435,9 @@ static void client_stream(const struct client_opts *o)
 					break;
 				if (o->count - sent < len)
 					len = (size_t)(o->count - sent);
-			} else if (now_ns() >= end) {
-				break;
 			}
+			if (o->seconds && now_ns() >= end)
+				break;
 			send_all(fd, buf, len);
 			sent += len;
 		}
@@ -454,7 +455,7 @@ static void client_stream(const struct client_opts *o)
 	} else {
 		bytes = drain(fd, buf, o->size);
 		t1 = now_ns();
-		if (o->count && bytes != o->count) {
+		if (o->count && !o->seconds && bytes != o->count) {
 			fprintf(stderr, "%s: expected %llu bytes, received %llu\n", prog,
 			        (unsigned long long)o->count, (unsigned long long)bytes);
 			exit(1);
@@ -524,7 +525,7 @@ static void client_rr(const struct client_opts *o)
 	for (uint64_t i = 0;; i++) {
 		uint64_t ts = now_ns();
 
-		if (o->count ? i >= o->count : ts >= end)
+		if ((o->count && i >= o->count) || (o->seconds && ts >= end))
 			break;
 		if (crr) {
 			/* Header and request in one write: one segment, as a real client would. */
@@ -648,10 +649,6 @@ int main(int argc, char **argv)
 	}
 	if (inet_pton(AF_INET, host, &o.peer.sin_addr) != 1) {
 		fprintf(stderr, "%s: -H: '%s' is not an IPv4 address\n", prog, host);
-		usage();
-	}
-	if (seconds && count) {
-		fprintf(stderr, "%s: give -d or -n, not both\n", prog);
 		usage();
 	}
 	if (!seconds && !count)
