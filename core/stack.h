@@ -167,6 +167,10 @@ void sk_run_timers(struct sk_stack *st, sk_time_t now);
 
 /* sk_recv flags */
 #define SK_MSG_PEEK 0x1
+/* sk_sendmsg flags: MSG_MORE, the per-call TCP_CORK (Linux tcp_sendmsg): a
+ * partial segment this call leaves is held until a later send without it,
+ * an uncork, or the 200 ms cork ceiling. */
+#define SK_MSG_MORE 0x8000
 
 /* sk_shutdown how */
 #define SK_SHUT_RD 0
@@ -188,6 +192,8 @@ enum sk_opt {
 	SK_OPT_LINGER_ABORT, /* 1: close() aborts with RST (SO_LINGER {1, 0}) */
 	SK_OPT_ACCEPTCONN,   /* get only: 1 when listening */
 	SK_OPT_CONGESTION,   /* 0 = CUBIC (RFC 9438, default), 1 = NewReno (RFC 5681/6582) */
+	SK_OPT_USER_TIMEOUT, /* ms, 0 = off: TCP_USER_TIMEOUT (RFC 5482, Linux semantics) */
+	SK_OPT_CORK,         /* 1: hold partial segments (TCP_CORK; 200 ms ceiling) */
 	SK_OPT__COUNT
 };
 
@@ -215,6 +221,9 @@ int sk_accept(struct sk_stack *st, int sock, struct sk_endpoint *peer);
  * -EAGAIN (no space, or the handshake is not complete), -EPIPE (we shut
  * down writing or the connection is closed), -ECONNRESET, -ENOTCONN. */
 ssize_t sk_send(struct sk_stack *st, int sock, const void *buf, size_t len, sk_time_t now);
+/* sk_send with flags (SK_MSG_MORE); sk_send is sk_sendmsg(..., 0, now). */
+ssize_t sk_sendmsg(struct sk_stack *st, int sock, const void *buf, size_t len, int flags,
+		   sk_time_t now);
 
 /* Copy out up to len received bytes (> 0), 0 at end of stream (the peer's
  * FIN was consumed, or SHUT_RD), -EAGAIN, -ENOTCONN, or a pending error
@@ -250,6 +259,43 @@ size_t sk_tx_queued(const struct sk_stack *st, int sock);
  * handshake in progress: the shim's exit linger waits for this. TIME_WAIT,
  * FIN_WAIT_2 and LISTEN count as quiescent. */
 bool sk_quiescent(const struct sk_stack *st);
+
+/* ------------------------------------------------------------------ */
+/* Per-connection figures (TCP_INFO)                                   */
+/* ------------------------------------------------------------------ */
+
+/* What core tracks about one socket, for the shim's TCP_INFO (tcp_info.c).
+ * Units and meanings are Linux's struct tcp_info ones so the shim copies
+ * them across; what core does not track is absent, not zero-filled here. */
+struct sk_tcp_info {
+	enum sk_tcp_state state;
+	uint8_t ca_state;    /* Linux TCP_CA_*: 0 Open, 1 Disorder, 3 Recovery, 4 Loss */
+	uint8_t retransmits; /* consecutive RTO expiries of the oldest segment */
+	uint8_t options;     /* TCPI_OPT_TIMESTAMPS 1 | SACK 2 | WSCALE 4, as agreed */
+	uint8_t snd_wscale, rcv_wscale;
+	uint32_t rto_us, ato_us; /* retransmission and delayed-ACK timeouts */
+	uint32_t snd_mss;        /* largest segment we send */
+	uint32_t rcv_mss;        /* Linux tcp_initialize_rcv_mss: min(advmss, snd_mss) */
+	uint32_t advmss;         /* the MSS our SYN announced */
+	/* Segments in flight (ceil((SND.MAX - SND.UNA) / MSS)); on a listener,
+	 * as Linux: the accept queue length. */
+	uint32_t unacked;
+	/* Segments the peer SACKed above SND.UNA; on a listener the backlog. */
+	uint32_t sacked;
+	uint32_t pmtu;              /* the link's IP MTU */
+	uint32_t rtt_us, rttvar_us; /* RFC 6298 SRTT and RTTVAR; 0 before any sample */
+	uint32_t snd_cwnd;          /* segments */
+	uint32_t snd_ssthresh;      /* segments; 0x7fffffff while infinite (Linux) */
+	/* Application bytes the peer acknowledged / we received in order, from
+	 * the sequence numbers (SYN and FIN excluded): exact up to 4 GiB per
+	 * direction, modulo 2^32 beyond (core keeps no 64-bit counter). */
+	uint64_t bytes_acked, bytes_received;
+	uint32_t notsent_bytes; /* queued but never sent */
+	uint32_t snd_wnd;       /* the peer's window, scaled, bytes */
+};
+
+/* Fill *out for `sock`: 0, or -EBADF when sock is not the caller's. */
+int sk_get_info(const struct sk_stack *st, int sock, struct sk_tcp_info *out);
 
 /* ------------------------------------------------------------------ */
 /* Counters                                                            */

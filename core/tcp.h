@@ -56,7 +56,7 @@
 
 /* Out-of-order data held in the receive ring (tcp_reass.c): disjoint
  * intervals above RCV.NXT, sorted by sequence. */
-#define TCP_REASS_MAX 8
+#define TCP_REASS_MAX 32
 struct tcp_reass {
 	struct {
 		uint32_t left, right; /* [left, right) */
@@ -70,7 +70,7 @@ struct tcp_reass {
 
 /* The sender's SACK scoreboard (tcp_sack.c): what the peer reported
  * holding above SND.UNA, disjoint, sorted by sequence. */
-#define TCP_SACK_SB_MAX 16
+#define TCP_SACK_SB_MAX 32
 struct tcp_scoreboard {
 	struct sk_tcp_sack_block blk[TCP_SACK_SB_MAX];
 	uint8_t n;
@@ -135,10 +135,22 @@ struct tcb {
 	bool ever_connected;
 	int err; /* pending error, positive errno (SO_ERROR) */
 
-	/* Options (sk_setopt); keepalive is recorded only (issue 5). */
+	/* Options (sk_setopt). */
 	bool reuseaddr, keepalive, nodelay, quickack, linger_abort;
 	int user_mss, keepidle, keepintvl, keepcnt;
 	uint32_t rcvbuf, sndbuf;
+
+	/* tcp_keepalive.c: keepalive (RFC 1122 §4.2.3.6) and TCP_USER_TIMEOUT
+	 * (RFC 5482). ka_at is lazy: it fires, then looks at last_rcv. */
+	sk_time_t ka_at;
+	sk_time_t last_rcv;    /* latest acceptable segment from the peer */
+	uint32_t ka_probes;    /* unanswered probes (Linux icsk_probes_out) */
+	uint32_t user_timeout; /* ms, 0 = off */
+	sk_time_t ut_since;    /* oldest unacknowledged transmission, 0 = none */
+	/* tcp_cork.c: TCP_CORK, MSG_MORE and the 200 ms ceiling. */
+	bool cork, more, cork_due;
+	uint32_t cork_seq; /* SND.NXT when the held partial segment was held */
+	sk_time_t cork_at;
 
 	/* ACK generation. */
 	bool ack_now;             /* send an ACK on the next output */
@@ -242,6 +254,9 @@ void tcp_opts_peer_syn(struct tcb *t, const struct sk_tcp_repr *r, sk_time_t now
 void tcp_opts_out(struct tcb *t, struct sk_tcp_repr *r, sk_time_t now);
 /* Bytes of options every data segment carries (taken off the MSS). */
 size_t tcp_opts_space(const struct tcb *t);
+/* Payload of a full data segment now: snd_mss less room for SACK blocks
+ * while we hold out-of-order data. */
+size_t tcp_seg_payload_max(const struct tcb *t);
 /* The peer's window in bytes (scaled unless a SYN). */
 uint32_t tcp_seg_window(const struct tcb *t, const struct sk_tcp_repr *r);
 uint32_t tcp_ts_now(const struct tcb *t, sk_time_t now);
@@ -266,6 +281,37 @@ uint32_t tcp_reass_advance(struct tcb *t);
 bool tcp_reass_fin_due(const struct tcb *t);
 /* Up to max SACK blocks describing what is held, most recent first. */
 size_t tcp_reass_sack(const struct tcb *t, struct sk_tcp_sack_block *out, size_t max);
+
+/* ---- tcp_keepalive.c ---- */
+
+/* State hook (tcp_set_state): ESTABLISHED arms keepalive, CLOSED and
+ * TIME_WAIT disarm keepalive and cork. */
+void tcp_ka_state(struct sk_stack *st, struct tcb *t, sk_time_t now);
+/* An acceptable segment arrived (before its ACK is processed): the peer is
+ * alive; an ACK of new data restarts the user timeout. */
+void tcp_ka_input(struct tcb *t, const struct sk_tcp_repr *r, sk_time_t now);
+/* SO_KEEPALIVE / TCP_KEEPIDLE changed: re-arm as Linux does (switching on
+ * waits a full idle time from now; a new idle time counts what has passed
+ * since the peer was last heard). */
+void tcp_ka_rearm(struct sk_stack *st, struct tcb *t, bool from_now, sk_time_t now);
+/* ka_at fired. */
+void tcp_ka_expired(struct sk_stack *st, struct tcb *t, sk_time_t now);
+/* RTO/persist expiry: true when TCP_USER_TIMEOUT has run out (starting its
+ * clock at the first expiry). While it is set it replaces the retry count. */
+bool tcp_user_timeout_due(struct tcb *t, sk_time_t now);
+bool tcp_user_timeout_active(const struct tcb *t);
+/* After re-arming the RTO: never later than the user timeout's end. */
+void tcp_user_timeout_clamp(struct sk_stack *st, struct tcb *t);
+
+/* ---- tcp_cork.c ---- */
+
+/* output_data asks before sending a partial (< MSS) new segment of `avail`
+ * bytes that Nagle allowed: true = hold it (TCP_CORK / MSG_MORE). */
+bool tcp_cork_hold(struct sk_stack *st, struct tcb *t, size_t avail, sk_time_t now);
+/* cork_at fired: the held partial segment may go. */
+void tcp_cork_expired(struct sk_stack *st, struct tcb *t, sk_time_t now);
+/* TCP_CORK set or cleared (clearing pushes what was held). */
+void tcp_cork_set(struct sk_stack *st, struct tcb *t, bool on, sk_time_t now);
 
 /* ---- tcp_sack.c ---- */
 
@@ -312,6 +358,9 @@ bool tcp_send_new(struct sk_stack *st, struct tcb *t, uint32_t room, sk_time_t n
 void tcp_output(struct sk_stack *st, struct tcb *t, sk_time_t now);
 /* A bare ACK now (challenge ACKs, duplicate ACKs, TIME_WAIT re-ACK). */
 void tcp_send_ack(struct sk_stack *st, struct tcb *t, sk_time_t now);
+/* RFC 1122 §4.2.3.6 keepalive probe: <SEQ=SND.UNA-1><ACK=RCV.NXT><CTL=ACK>,
+ * no data (Linux tcp_xmit_probe_skb), which the peer must answer. */
+void tcp_send_keepalive(struct sk_stack *st, struct tcb *t, sk_time_t now);
 /* RST on an existing connection: <SEQ=SND.NXT><CTL=RST> (RFC 9293 §3.10.4
  * ABORT, §3.10.7.4). */
 void tcp_send_rst(struct sk_stack *st, struct tcb *t, sk_time_t now);

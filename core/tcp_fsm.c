@@ -113,6 +113,7 @@ void tcp_set_state(struct sk_stack *st, struct tcb *t, enum sk_tcp_state to, con
 	 * segment, and the table is what must stay readable. */
 	assert(tcp_transition_legal(from, to) && "illegal TCP state transition");
 	t->state = to;
+	tcp_ka_state(st, t, now); /* keepalive and cork timers follow the state */
 	if (st->hooks.state_change) {
 		struct sk_state_change ev = {
 		    .now = now,

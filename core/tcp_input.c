@@ -112,6 +112,8 @@ static void listen_input(struct sk_stack *st, struct tcb *l, struct seg *s, sk_t
 	c->keepidle = l->keepidle;
 	c->keepintvl = l->keepintvl;
 	c->keepcnt = l->keepcnt;
+	c->user_timeout = l->user_timeout; /* Linux sk_clone: both inherited */
+	c->cork = l->cork;
 	c->rcvbuf = l->rcvbuf;
 	c->sndbuf = l->sndbuf;
 	c->cc_algo = l->cc_algo;
@@ -588,6 +590,7 @@ static void synchronized_input(struct sk_stack *st, struct tcb *t, struct seg *s
 		return;
 	}
 	tcp_ts_update(t, &s->r, now); /* RFC 7323 §4.3, acceptable segments only */
+	tcp_ka_input(t, &s->r, now);  /* the peer is alive (keepalive, user timeout) */
 	trim(t, s, wnd);
 	/* Fourth check: SYN. */
 	if (s->r.flags & SK_TCP_SYN) {

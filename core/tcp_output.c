@@ -92,6 +92,14 @@ void tcp_send_ack(struct sk_stack *st, struct tcb *t, sk_time_t now)
 	tcp_timer_update(st, t);
 }
 
+void tcp_send_keepalive(struct sk_stack *st, struct tcb *t, sk_time_t now)
+{
+	/* RFC 1122 §4.2.3.6: a sequence number the peer has already seen
+	 * makes it answer with an ACK; no garbage octet, as Linux. */
+	xmit(st, t, t->snd_una - 1, SK_TCP_ACK, 0, 0, now);
+	tcp_timer_update(st, t);
+}
+
 void tcp_send_rst(struct sk_stack *st, struct tcb *t, sk_time_t now)
 {
 	/* RFC 9293 §3.10.4 ABORT: <SEQ=SND.NXT><CTL=RST>. The ACK bit is
@@ -161,7 +169,8 @@ bool tcp_send_new(struct sk_stack *st, struct tcb *t, uint32_t room, sk_time_t n
 	if (t->persist && t->snd_wnd == 0 && in_flight == 0 && avail > 0)
 		usable = 1; /* RFC 9293 §3.8.6.1: a zero-window probe */
 
-	size_t n = avail < t->snd_mss ? avail : t->snd_mss;
+	size_t mss = tcp_seg_payload_max(t);
+	size_t n = avail < mss ? avail : mss;
 	if (n > usable)
 		n = usable;
 	if (n > limit)
@@ -182,11 +191,13 @@ bool tcp_send_new(struct sk_stack *st, struct tcb *t, uint32_t room, sk_time_t n
 	 * avoidance (§3.8.6.2.1): a short segment cut by the window
 	 * waits for the window to open while data is in flight. A
 	 * retransmission cut short by SACKed data is not held. */
-	if (n < t->snd_mss && !fin && n != limit) {
+	if (n < mss && !fin && n != limit) {
 		if (n < avail && in_flight > 0)
 			return false;
 		if (!t->nodelay && in_flight > 0 && seq_gt(t->snd_sml, t->snd_una))
 			return false;
+		if (tcp_cork_hold(st, t, avail, now))
+			return false; /* TCP_CORK / MSG_MORE (tcp_cork.c) */
 	}
 
 	uint8_t flags = SK_TCP_ACK;
@@ -226,7 +237,8 @@ uint32_t tcp_retransmit(struct sk_stack *st, struct tcb *t, uint32_t seq, uint32
 	uint32_t fin_seq = t->snd_buf_seq + (uint32_t)ring;
 	size_t off = seq - t->snd_buf_seq;
 	size_t avail = off < ring ? ring - off : 0;
-	size_t n = avail < t->snd_mss ? avail : t->snd_mss;
+	size_t mss = tcp_seg_payload_max(t);
+	size_t n = avail < mss ? avail : mss;
 
 	if (n > max)
 		n = max;

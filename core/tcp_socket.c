@@ -354,6 +354,12 @@ static void queue_fin(struct sk_stack *st, struct tcb *t, const char *cause, sk_
 
 ssize_t sk_send(struct sk_stack *st, int sock, const void *buf, size_t len, sk_time_t now)
 {
+	return sk_sendmsg(st, sock, buf, len, 0, now);
+}
+
+ssize_t sk_sendmsg(struct sk_stack *st, int sock, const void *buf, size_t len, int flags,
+                   sk_time_t now)
+{
 	tcp_clock(st, now);
 	struct tcb *t = sock_tcb(st, sock);
 
@@ -378,6 +384,9 @@ ssize_t sk_send(struct sk_stack *st, int sock, const void *buf, size_t len, sk_t
 
 	if (n == 0)
 		return -EAGAIN;
+	/* MSG_MORE (tcp_cork.c): this call's partial segment waits for the
+	 * next; a send without it releases what earlier ones held. */
+	t->more = (flags & SK_MSG_MORE) != 0;
 	tcp_output(st, t, now);
 	return (ssize_t)n;
 }
@@ -561,7 +570,19 @@ int sk_setopt(struct sk_stack *st, int sock, enum sk_opt opt, int value)
 		t->reuseaddr = value != 0;
 		return 0;
 	case SK_OPT_KEEPALIVE:
-		t->keepalive = value != 0;
+		/* Linux tcp_set_keepalive: switching it on starts the timer. */
+		if ((value != 0) != t->keepalive) {
+			t->keepalive = value != 0;
+			tcp_ka_rearm(st, t, true, st->tcp->last_now);
+		}
+		return 0;
+	case SK_OPT_USER_TIMEOUT:
+		if (value < 0)
+			return -EINVAL; /* Linux do_tcp_setsockopt */
+		t->user_timeout = (uint32_t)value;
+		return 0;
+	case SK_OPT_CORK:
+		tcp_cork_set(st, t, value != 0, st->tcp->last_now);
 		return 0;
 	case SK_OPT_NODELAY:
 		t->nodelay = value != 0;
@@ -579,10 +600,12 @@ int sk_setopt(struct sk_stack *st, int sock, enum sk_opt opt, int value)
 	case SK_OPT_KEEPINTVL:
 		if (value < 1 || value > 32767)
 			return -EINVAL;
-		if (opt == SK_OPT_KEEPIDLE)
+		if (opt == SK_OPT_KEEPIDLE) {
 			t->keepidle = value;
-		else
+			tcp_ka_rearm(st, t, false, st->tcp->last_now); /* as Linux */
+		} else {
 			t->keepintvl = value;
+		}
 		return 0;
 	case SK_OPT_KEEPCNT:
 		if (value < 1 || value > 127)
@@ -656,6 +679,12 @@ int sk_getopt(const struct sk_stack *st, int sock, enum sk_opt opt, int *value)
 		return 0;
 	case SK_OPT_KEEPCNT:
 		*value = t->keepcnt;
+		return 0;
+	case SK_OPT_USER_TIMEOUT:
+		*value = (int)t->user_timeout;
+		return 0;
+	case SK_OPT_CORK:
+		*value = t->cork;
 		return 0;
 	case SK_OPT_RCVBUF:
 		*value = (int)t->rcvbuf;

@@ -100,6 +100,8 @@ struct tcb *tcp_slot_alloc(struct sk_stack *st)
 	    .rto_at = SK_TIME_NEVER,
 	    .dack_at = SK_TIME_NEVER,
 	    .state_at = SK_TIME_NEVER,
+	    .ka_at = SK_TIME_NEVER,
+	    .cork_at = SK_TIME_NEVER,
 	    .deadline = SK_TIME_NEVER,
 	    .heap_pos = TCP_NIL,
 	};
@@ -115,6 +117,7 @@ void tcp_slot_free(struct sk_stack *st, struct tcb *t)
 	if (t->parent != TCP_NIL)
 		tcp_child_unlink(st, t);
 	t->rto_at = t->dack_at = t->state_at = SK_TIME_NEVER;
+	t->ka_at = t->cork_at = SK_TIME_NEVER;
 	tcp_timer_update(st, t);
 	sk_ringbuf_release(&t->snd);
 	sk_ringbuf_release(&t->rcv);

@@ -78,6 +78,8 @@ void tcp_timer_update(struct sk_stack *st, struct tcb *t)
 	struct sk_tcp *tcp = st->tcp;
 	sk_time_t d = min_time(t->rto_at, min_time(t->dack_at, t->state_at));
 
+	d = min_time(d, min_time(t->ka_at, t->cork_at)); /* tcp_keepalive.c, tcp_cork.c */
+
 	if (d == t->deadline && (d == SK_TIME_NEVER) == (t->heap_pos == TCP_NIL))
 		return;
 	t->deadline = d;
@@ -168,7 +170,13 @@ static void rto_expired(struct sk_stack *st, struct tcb *t, sk_time_t now)
 
 	if (t->snd_una == t->snd_max && !t->persist)
 		return; /* everything was acknowledged meanwhile */
-	if (t->retries >= limit) {
+	if (tcp_user_timeout_due(t, now)) {
+		/* RFC 5482 / Linux tcp_write_timeout: TCP_USER_TIMEOUT ms
+		 * without an acknowledgment ends the connection. */
+		tcp_close_conn(st, t, ETIMEDOUT, "user timeout", now);
+		return;
+	}
+	if (t->retries >= limit && !tcp_user_timeout_active(t)) {
 		/* RFC 9293 §3.8.3 (R2): give up; RFC 6298 gives no limit, the
 		 * counts are Linux's (tcp_syn_retries, tcp_retries2). */
 		if (t->state == SK_TCP_SYN_RECEIVED && t->passive) {
@@ -201,6 +209,7 @@ static void rto_expired(struct sk_stack *st, struct tcb *t, sk_time_t now)
 	tcp_output(st, t, now);
 	if (t->rto_at == SK_TIME_NEVER)
 		tcp_rto_arm(st, t, now);
+	tcp_user_timeout_clamp(st, t);
 }
 
 static void state_timer_expired(struct sk_stack *st, struct tcb *t, sk_time_t now)
@@ -233,6 +242,14 @@ void sk_tcp_run_timers(struct sk_stack *st, sk_time_t now)
 		if (t->in_use && t->rto_at <= now) {
 			t->rto_at = SK_TIME_NEVER;
 			rto_expired(st, t, now);
+		}
+		if (t->in_use && t->cork_at <= now) {
+			t->cork_at = SK_TIME_NEVER;
+			tcp_cork_expired(st, t, now);
+		}
+		if (t->in_use && t->ka_at <= now) {
+			t->ka_at = SK_TIME_NEVER;
+			tcp_ka_expired(st, t, now);
 		}
 		if (t->in_use)
 			tcp_timer_update(st, t);
