@@ -169,8 +169,7 @@ bool tcp_send_new(struct sk_stack *st, struct tcb *t, uint32_t room, sk_time_t n
 	if (t->persist && t->snd_wnd == 0 && in_flight == 0 && avail > 0)
 		usable = 1; /* RFC 9293 §3.8.6.1: a zero-window probe */
 
-	size_t mss = tcp_seg_payload_max(t);
-	size_t n = avail < mss ? avail : mss;
+	size_t n = avail < t->snd_mss ? avail : t->snd_mss;
 	if (n > usable)
 		n = usable;
 	if (n > limit)
@@ -191,7 +190,7 @@ bool tcp_send_new(struct sk_stack *st, struct tcb *t, uint32_t room, sk_time_t n
 	 * avoidance (§3.8.6.2.1): a short segment cut by the window
 	 * waits for the window to open while data is in flight. A
 	 * retransmission cut short by SACKed data is not held. */
-	if (n < mss && !fin && n != limit) {
+	if (n < t->snd_mss && !fin && n != limit) {
 		if (n < avail && in_flight > 0)
 			return false;
 		if (!t->nodelay && in_flight > 0 && seq_gt(t->snd_sml, t->snd_una))
@@ -237,8 +236,7 @@ uint32_t tcp_retransmit(struct sk_stack *st, struct tcb *t, uint32_t seq, uint32
 	uint32_t fin_seq = t->snd_buf_seq + (uint32_t)ring;
 	size_t off = seq - t->snd_buf_seq;
 	size_t avail = off < ring ? ring - off : 0;
-	size_t mss = tcp_seg_payload_max(t);
-	size_t n = avail < mss ? avail : mss;
+	size_t n = avail < t->snd_mss ? avail : t->snd_mss;
 
 	if (n > max)
 		n = max;
