@@ -298,43 +298,6 @@ struct sk_tcp_info {
 int sk_get_info(const struct sk_stack *st, int sock, struct sk_tcp_info *out);
 
 /* ------------------------------------------------------------------ */
-/* Per-connection figures (TCP_INFO)                                   */
-/* ------------------------------------------------------------------ */
-
-/* What core tracks about one socket, for the shim's TCP_INFO (tcp_info.c).
- * Units and meanings are Linux's struct tcp_info ones so the shim copies
- * them across; what core does not track is absent, not zero-filled here. */
-struct sk_tcp_info {
-	enum sk_tcp_state state;
-	uint8_t ca_state;    /* Linux TCP_CA_*: 0 Open, 1 Disorder, 3 Recovery, 4 Loss */
-	uint8_t retransmits; /* consecutive RTO expiries of the oldest segment */
-	uint8_t options;     /* TCPI_OPT_TIMESTAMPS 1 | SACK 2 | WSCALE 4, as agreed */
-	uint8_t snd_wscale, rcv_wscale;
-	uint32_t rto_us, ato_us; /* retransmission and delayed-ACK timeouts */
-	uint32_t snd_mss;        /* largest segment we send */
-	uint32_t rcv_mss;        /* Linux tcp_initialize_rcv_mss: min(advmss, snd_mss) */
-	uint32_t advmss;         /* the MSS our SYN announced */
-	/* Segments in flight (ceil((SND.MAX - SND.UNA) / MSS)); on a listener,
-	 * as Linux: the accept queue length. */
-	uint32_t unacked;
-	/* Segments the peer SACKed above SND.UNA; on a listener the backlog. */
-	uint32_t sacked;
-	uint32_t pmtu;              /* the link's IP MTU */
-	uint32_t rtt_us, rttvar_us; /* RFC 6298 SRTT and RTTVAR; 0 before any sample */
-	uint32_t snd_cwnd;          /* segments */
-	uint32_t snd_ssthresh;      /* segments; 0x7fffffff while infinite (Linux) */
-	/* Application bytes the peer acknowledged / we received in order, from
-	 * the sequence numbers (SYN and FIN excluded): exact up to 4 GiB per
-	 * direction, modulo 2^32 beyond (core keeps no 64-bit counter). */
-	uint64_t bytes_acked, bytes_received;
-	uint32_t notsent_bytes; /* queued but never sent */
-	uint32_t snd_wnd;       /* the peer's window, scaled, bytes */
-};
-
-/* Fill *out for `sock`: 0, or -EBADF when sock is not the caller's. */
-int sk_get_info(const struct sk_stack *st, int sock, struct sk_tcp_info *out);
-
-/* ------------------------------------------------------------------ */
 /* Counters                                                            */
 /* ------------------------------------------------------------------ */
 
