@@ -19,6 +19,10 @@ static const struct opt_map map[] = {
     {IPPROTO_TCP, TCP_NODELAY, SK_OPT_NODELAY},   {IPPROTO_TCP, TCP_MAXSEG, SK_OPT_MAXSEG},
     {IPPROTO_TCP, TCP_KEEPIDLE, SK_OPT_KEEPIDLE}, {IPPROTO_TCP, TCP_KEEPINTVL, SK_OPT_KEEPINTVL},
     {IPPROTO_TCP, TCP_KEEPCNT, SK_OPT_KEEPCNT},   {IPPROTO_TCP, TCP_QUICKACK, SK_OPT_QUICKACK},
+    /* ms, as Linux; core ends unacknowledged data and dead keepalive with ETIMEDOUT */
+    {IPPROTO_TCP, TCP_USER_TIMEOUT, SK_OPT_USER_TIMEOUT},
+    /* partial segments held until uncorked or 200 ms (MSG_MORE: sockio_send) */
+    {IPPROTO_TCP, TCP_CORK, SK_OPT_CORK},
 };
 
 int shim_opt_lookup(int level, int name)

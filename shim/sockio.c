@@ -84,7 +84,7 @@ static ssize_t peek_iov(struct sk_stack *st, int sock, const struct iovec *iov, 
  * is queued, so a pending error is never consumed after data was copied
  * (it is reported by the next call, as Linux does). */
 static ssize_t walk_iov(struct sk_stack *st, int sock, const struct iovec *iov, int cnt,
-                        size_t skip, bool rx, sk_time_t now)
+                        size_t skip, bool rx, int sflags, sk_time_t now)
 {
 	ssize_t done = 0;
 
@@ -102,7 +102,8 @@ static ssize_t walk_iov(struct sk_stack *st, int sock, const struct iovec *iov, 
 		skip = 0;
 		if (rx && done > 0 && sk_rx_queued(st, sock) == 0)
 			break;
-		r = rx ? sk_recv(st, sock, base, len, 0, now) : sk_send(st, sock, base, len, now);
+		r = rx ? sk_recv(st, sock, base, len, 0, now)
+		       : sk_sendmsg(st, sock, base, len, sflags, now);
 		if (r <= 0)
 			return done > 0 ? done : r;
 		done += r;
@@ -156,7 +157,7 @@ ssize_t sockio_recv(struct shim_ofd *o, const struct iovec *iov, int iovcnt, int
 		if (flags & MSG_PEEK)
 			r = peek_iov(st, o->sock, iov, iovcnt, shim_now_us());
 		else
-			r = walk_iov(st, o->sock, iov, iovcnt, copied, true, shim_now_us());
+			r = walk_iov(st, o->sock, iov, iovcnt, copied, true, 0, shim_now_us());
 		if (r > 0) {
 			copied += (size_t)r;
 			if (!(flags & MSG_WAITALL) || (flags & MSG_PEEK) || copied >= total)
@@ -187,7 +188,11 @@ ssize_t sockio_send(struct shim_ofd *o, const struct iovec *iov, int iovcnt, int
 			r = -EBADF;
 			break;
 		}
-		r = walk_iov(st, o->sock, iov, iovcnt, sent, false, shim_now_us());
+		/* MSG_MORE is core's SK_MSG_MORE (Linux tcp_sendmsg): the
+		 * partial segment this call leaves waits for the next send, an
+		 * uncork or 200 ms. */
+		r = walk_iov(st, o->sock, iov, iovcnt, sent, false,
+		             (flags & MSG_MORE) ? SK_MSG_MORE : 0, shim_now_us());
 		if (r > 0) {
 			sent += (size_t)r;
 			continue;

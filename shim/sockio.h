@@ -26,7 +26,8 @@ int sockio_usable(struct shim_ofd *o, int fd);
 /* MSG_PEEK, MSG_DONTWAIT, MSG_WAITALL, MSG_TRUNC (consume without copying,
  * as Linux tcp_recvmsg); other flags as Linux ignores them. */
 ssize_t sockio_recv(struct shim_ofd *o, const struct iovec *iov, int iovcnt, int flags);
-/* MSG_DONTWAIT, MSG_NOSIGNAL (else SIGPIPE with EPIPE). A blocking send
+/* MSG_DONTWAIT, MSG_NOSIGNAL (else SIGPIPE with EPIPE), MSG_MORE (core's
+ * SK_MSG_MORE: hold the partial tail like TCP_CORK for this call). A blocking send
  * returns only when everything is queued, or with what was queued before a
  * timeout, signal or error. */
 ssize_t sockio_send(struct shim_ofd *o, const struct iovec *iov, int iovcnt, int flags);
