@@ -56,7 +56,7 @@
 
 /* Out-of-order data held in the receive ring (tcp_reass.c): disjoint
  * intervals above RCV.NXT, sorted by sequence. */
-#define TCP_REASS_MAX 8
+#define TCP_REASS_MAX 32
 struct tcp_reass {
 	struct {
 		uint32_t left, right; /* [left, right) */
@@ -70,7 +70,7 @@ struct tcp_reass {
 
 /* The sender's SACK scoreboard (tcp_sack.c): what the peer reported
  * holding above SND.UNA, disjoint, sorted by sequence. */
-#define TCP_SACK_SB_MAX 16
+#define TCP_SACK_SB_MAX 32
 struct tcp_scoreboard {
 	struct sk_tcp_sack_block blk[TCP_SACK_SB_MAX];
 	uint8_t n;
@@ -254,6 +254,9 @@ void tcp_opts_peer_syn(struct tcb *t, const struct sk_tcp_repr *r, sk_time_t now
 void tcp_opts_out(struct tcb *t, struct sk_tcp_repr *r, sk_time_t now);
 /* Bytes of options every data segment carries (taken off the MSS). */
 size_t tcp_opts_space(const struct tcb *t);
+/* Payload of a full data segment now: snd_mss less room for SACK blocks
+ * while we hold out-of-order data. */
+size_t tcp_seg_payload_max(const struct tcb *t);
 /* The peer's window in bytes (scaled unless a SYN). */
 uint32_t tcp_seg_window(const struct tcb *t, const struct sk_tcp_repr *r);
 uint32_t tcp_ts_now(const struct tcb *t, sk_time_t now);

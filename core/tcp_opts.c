@@ -136,3 +136,17 @@ bool tcp_ts_rtt(const struct tcb *t, const struct sk_tcp_repr *r, sk_time_t now,
 	*rtt = SK_MS(d);
 	return true;
 }
+
+size_t tcp_seg_payload_max(const struct tcb *t)
+{
+	if (!t->sack_ok || t->reass.n == 0)
+		return t->snd_mss;
+	/* As Linux tcp_current_mss: while we hold out-of-order data, data
+	 * segments make room for the SACK blocks (RFC 2018 §3: 2 + 8n bytes,
+	 * NOP-padded; 3 blocks beside a TSopt, 4 without), so that ACKs
+	 * riding on data still tell the peer what it must resend. */
+	size_t blocks = t->reass.n < (t->ts_ok ? 3u : 4u) ? t->reass.n : (t->ts_ok ? 3u : 4u);
+	size_t room = 4 + 8 * blocks;
+
+	return t->snd_mss > room + TCP_MIN_MSS ? t->snd_mss - room : t->snd_mss;
+}

@@ -169,7 +169,8 @@ bool tcp_send_new(struct sk_stack *st, struct tcb *t, uint32_t room, sk_time_t n
 	if (t->persist && t->snd_wnd == 0 && in_flight == 0 && avail > 0)
 		usable = 1; /* RFC 9293 §3.8.6.1: a zero-window probe */
 
-	size_t n = avail < t->snd_mss ? avail : t->snd_mss;
+	size_t mss = tcp_seg_payload_max(t);
+	size_t n = avail < mss ? avail : mss;
 	if (n > usable)
 		n = usable;
 	if (n > limit)
@@ -190,7 +191,7 @@ bool tcp_send_new(struct sk_stack *st, struct tcb *t, uint32_t room, sk_time_t n
 	 * avoidance (§3.8.6.2.1): a short segment cut by the window
 	 * waits for the window to open while data is in flight. A
 	 * retransmission cut short by SACKed data is not held. */
-	if (n < t->snd_mss && !fin && n != limit) {
+	if (n < mss && !fin && n != limit) {
 		if (n < avail && in_flight > 0)
 			return false;
 		if (!t->nodelay && in_flight > 0 && seq_gt(t->snd_sml, t->snd_una))
@@ -236,7 +237,8 @@ uint32_t tcp_retransmit(struct sk_stack *st, struct tcb *t, uint32_t seq, uint32
 	uint32_t fin_seq = t->snd_buf_seq + (uint32_t)ring;
 	size_t off = seq - t->snd_buf_seq;
 	size_t avail = off < ring ? ring - off : 0;
-	size_t n = avail < t->snd_mss ? avail : t->snd_mss;
+	size_t mss = tcp_seg_payload_max(t);
+	size_t n = avail < mss ? avail : mss;
 
 	if (n > max)
 		n = max;
@@ -266,6 +268,12 @@ static void output_data(struct sk_stack *st, struct tcb *t, sk_time_t now)
 	for (;;) {
 		uint32_t in_flight = t->snd_nxt - t->snd_una;
 		uint32_t cwnd = t->cc->window(t);
+
+		/* RFC 3042 limited transmit: each of the first two duplicate
+		 * ACKs lets one new segment go beyond cwnd, so that a small
+		 * flight can still produce the third duplicate. */
+		if (!t->in_recovery && t->dupacks < 3)
+			cwnd += t->dupacks * (uint32_t)t->snd_mss;
 
 		if (!tcp_send_new(st, t, cwnd > in_flight ? cwnd - in_flight : 0, now))
 			break;

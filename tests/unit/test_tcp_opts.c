@@ -218,3 +218,16 @@ Test(tcp_opts, no_sack_blocks_without_sack_permitted)
 	h_send(h, h_data(PEER_ISN + 1001, isn + 1, bytes, 100));
 	cr_expect_eq(h_expect_tcp(h, SK_TCP_ACK).r.sack_count, 0);
 }
+
+Test(tcp_opts, data_segments_make_room_for_sack_blocks_while_data_is_held)
+{
+	int s = open_with(-1, true, true);
+
+	h_send(h, ts_seg(h_data(PEER_ISN + 1001, isn + 1, bytes, 100), PEER_TS));
+	h_expect_tcp(h, SK_TCP_ACK);
+	cr_assert_eq(sk_send(h->st, s, bytes, 3000, h->now), 3000);
+	struct h_tcp d = h_expect_tcp(h, SK_TCP_ACK);
+	cr_expect_eq(d.r.payload_len, 1448 - 12, "one SACK block: 4 + 8 bytes");
+	cr_expect_eq(d.r.sack_count, 1, "the ACK riding on data reports the hole too");
+	cr_expect_eq(d.r.sack[0].left, PEER_ISN + 1001);
+}

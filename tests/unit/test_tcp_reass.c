@@ -12,7 +12,7 @@
 #define SEG      1000u
 
 static struct harness *h;
-static uint8_t bytes[32 * SEG];
+static uint8_t bytes[64 * SEG];
 
 static void setup(void)
 {
@@ -109,6 +109,14 @@ Test(tcp_reass, overlapping_held_segments_merge_and_deliver_once)
 	expect_stream(s, 0, 3000);
 }
 
+/* Small segment k (SMALL bytes): TCP_REASS_MAX disjoint ones fit in an
+ * unscaled window. */
+#define SMALL 400u
+static void small_segment(unsigned k)
+{
+	h_send(h, h_data(PEER_ISN + 1 + k * SMALL, isn + 1, bytes + k * SMALL, SMALL));
+}
+
 Test(tcp_reass, a_segment_needing_more_intervals_than_the_queue_has_is_dropped)
 {
 	int s = h_established(h, PEER_ISN, &isn);
@@ -116,21 +124,21 @@ Test(tcp_reass, a_segment_needing_more_intervals_than_the_queue_has_is_dropped)
 	/* Segments 1, 3, ..., 2*TCP_REASS_MAX-1 fill the queue; one more
 	 * disjoint segment finds no interval. */
 	for (unsigned i = 0; i < TCP_REASS_MAX; i++)
-		peer_segment(2 * i + 1, 0);
-	peer_segment(2 * TCP_REASS_MAX + 1, 0);
+		small_segment(2 * i + 1);
+	small_segment(2 * TCP_REASS_MAX + 1);
 	h_clear(h);
 	for (unsigned i = 0; i < TCP_REASS_MAX; i++)
-		peer_segment(2 * i, 0);
+		small_segment(2 * i);
 	/* Everything up to the dropped segment is in; it is not. */
 	uint32_t last = 0;
 	while (h_pending(h))
 		last = expect_ack();
-	cr_expect_eq(last, PEER_ISN + 1 + 2 * TCP_REASS_MAX * SEG);
-	peer_segment(2 * TCP_REASS_MAX, 0);
+	cr_expect_eq(last, PEER_ISN + 1 + 2 * TCP_REASS_MAX * SMALL);
+	small_segment(2 * TCP_REASS_MAX);
 	h_advance(h, SK_MS(40)); /* in order, no hole left: a delayed ACK */
-	cr_expect_eq(expect_ack(), PEER_ISN + 1 + (2 * TCP_REASS_MAX + 1) * SEG,
+	cr_expect_eq(expect_ack(), PEER_ISN + 1 + (2 * TCP_REASS_MAX + 1) * SMALL,
 	             "the dropped one must come again");
-	expect_stream(s, 0, (2 * TCP_REASS_MAX + 1) * SEG);
+	expect_stream(s, 0, (2 * TCP_REASS_MAX + 1) * SMALL);
 }
 
 Test(tcp_reass, fin_beyond_a_hole_closes_when_the_hole_fills)

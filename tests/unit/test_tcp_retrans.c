@@ -98,6 +98,21 @@ static void sack_ack(uint32_t isn, uint32_t ack, unsigned from, unsigned to, uns
 	h_send(h, r);
 }
 
+Test(tcp_retrans, first_two_duplicate_acks_send_new_data_limited_transmit)
+{
+	uint32_t isn;
+	int s = h_established(h, PEER_ISN, &isn);
+
+	cr_assert_eq(sk_send(h->st, s, pattern, 20 * MSS, h->now), 20 * MSS);
+	h_clear(h); /* IW10: segments 0-9 */
+	dupack(isn + 1);
+	cr_expect_eq(h_expect_tcp(h, SK_TCP_ACK).r.seq, seg(isn, 10), "RFC 3042");
+	h_expect_nothing(h);
+	dupack(isn + 1);
+	cr_expect_eq(h_expect_tcp(h, SK_TCP_ACK).r.seq, seg(isn, 11));
+	h_expect_nothing(h);
+}
+
 Test(tcp_retrans, newreno_recovery_inflates_the_window_per_duplicate_ack)
 {
 	uint32_t isn;
@@ -105,21 +120,22 @@ Test(tcp_retrans, newreno_recovery_inflates_the_window_per_duplicate_ack)
 
 	cr_assert_eq(sk_setopt(h->st, s, SK_OPT_CONGESTION, 1), 0);
 	cr_assert_eq(sk_send(h->st, s, pattern, 20 * MSS, h->now), 20 * MSS);
-	h_clear(h); /* IW10: segments 0-9 */
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 2; i++)
 		dupack(isn + 1);
+	h_clear(h); /* IW10 and two limited-transmit segments: 0-11 */
+	dupack(isn + 1);
 	struct h_tcp r = h_expect_tcp(h, SK_TCP_ACK);
 	cr_expect_eq(r.r.seq, isn + 1, "fast retransmit of the first segment");
 	h_expect_nothing(h);
-	/* ssthresh = 5 segments, cwnd = 5 + 3; 10 in flight: the 6th
-	 * duplicate ACK makes cwnd 11 and lets one new segment go. */
-	dupack(isn + 1);
-	dupack(isn + 1);
+	/* ssthresh = 12 / 2 = 6 segments, cwnd = 6 + 3; 12 in flight: the
+	 * 7th duplicate ACK makes cwnd 13 and lets one new segment go. */
+	for (int i = 0; i < 3; i++)
+		dupack(isn + 1);
 	h_expect_nothing(h);
 	dupack(isn + 1);
-	cr_expect_eq(h_expect_tcp(h, SK_TCP_ACK).r.seq, seg(isn, 10));
+	cr_expect_eq(h_expect_tcp(h, SK_TCP_ACK).r.seq, seg(isn, 12));
 	h_expect_nothing(h);
-	cr_expect_eq(tcp_tcb(h->st, s)->ssthresh, 5 * MSS);
+	cr_expect_eq(tcp_tcb(h->st, s)->ssthresh, 6 * MSS);
 }
 
 Test(tcp_retrans, newreno_partial_ack_retransmits_the_next_hole_at_once)
