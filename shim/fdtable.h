@@ -43,6 +43,10 @@ struct shim_opts {
 	/* First option set while pending that synack does not implement:
 	 * reported when the socket is offloaded (never silently dropped). */
 	int unsupported_level, unsupported_name;
+	/* SO_REUSEPORT: accepted and recorded (getsockopt answers it); a
+	 * second socket on the same port still fails with EADDRINUSE, with a
+	 * log line saying why. */
+	int reuseport;
 };
 
 struct shim_epreg; /* epoll.c */

@@ -11,6 +11,7 @@
 #include "intercept.h"
 #include "opts.h"
 #include "sockio.h"
+#include "tcp_info.h"
 
 static int set_timeout(int64_t *field, const void *val, socklen_t len)
 {
@@ -36,7 +37,19 @@ static int set_offloaded(struct shim_ofd *o, int level, int name, const void *va
 		return set_timeout(&o->rcvtimeo_us, val, len);
 	if (level == SOL_SOCKET && name == SO_SNDTIMEO)
 		return set_timeout(&o->sndtimeo_us, val, len);
-	if (level == SOL_SOCKET && name == SO_LINGER) {
+	if (level == SOL_SOCKET && name == SO_REUSEPORT) {
+		if (len < sizeof(int))
+			return -EINVAL;
+		memcpy(&v, val, sizeof(v));
+		o->opts.reuseport = v != 0;
+		return 0;
+	}
+	if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
+		v = shim_congestion_parse(val, len);
+		if (v < 0)
+			return v;
+		opt = SK_OPT_CONGESTION;
+	} else if (level == SOL_SOCKET && name == SO_LINGER) {
 		struct linger l;
 
 		if (len < sizeof(l))
@@ -53,9 +66,35 @@ static int set_offloaded(struct shim_ofd *o, int level, int name, const void *va
 	}
 	r = sk_setopt(rt_lock(), o->sock, (enum sk_opt)opt, v);
 	rt_unlock();
-	if (r == 0)
+	if (r == 0 && opt != SK_OPT_CONGESTION)
 		shim_opts_record(&o->opts, level, name, val, len);
 	return r;
+}
+
+/* A pending socket's options that are not plain ints for core: the kernel
+ * placeholder accepted them; record what the offload must replay. True
+ * when handled here. */
+static bool record_pending_special(struct shim_ofd *o, int level, int name, const void *val,
+                                   socklen_t len)
+{
+	int v;
+
+	if (level == SOL_SOCKET && name == SO_REUSEPORT && len >= sizeof(int)) {
+		memcpy(&v, val, sizeof(v));
+		o->opts.reuseport = v != 0;
+		return true;
+	}
+	if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
+		v = shim_congestion_parse(val, len);
+		if (v < 0)
+			/* The kernel has it (e.g. bbr), synack does not: the
+			 * offload warns instead of silently using CUBIC. */
+			return false;
+		o->opts.value[SK_OPT_CONGESTION] = v;
+		o->opts.set_mask |= 1u << SK_OPT_CONGESTION;
+		return true;
+	}
+	return false;
 }
 
 SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
@@ -68,7 +107,8 @@ SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen
 	if (o->kind == SHIM_OFD_PENDING) {
 		r = REAL(setsockopt)(fd, level, name, val, len);
 		if (r == 0) {
-			shim_opts_record(&o->opts, level, name, val, len);
+			if (!record_pending_special(o, level, name, val, len))
+				shim_opts_record(&o->opts, level, name, val, len);
 			if (level == SOL_SOCKET && name == SO_RCVTIMEO)
 				set_timeout(&o->rcvtimeo_us, val, len);
 			if (level == SOL_SOCKET && name == SO_SNDTIMEO)
@@ -130,7 +170,22 @@ static int get_offloaded(struct shim_ofd *o, int level, int name, void *val, soc
 
 			return put_out(val, len, &l, sizeof(l));
 		}
+		case SO_REUSEPORT:
+			v = o->opts.reuseport;
+			return put_out(val, len, &v, sizeof(v));
 		}
+	}
+	if (level == IPPROTO_TCP && name == TCP_INFO) {
+		struct sk_tcp_info info;
+
+		r = sk_get_info(rt_lock(), o->sock, &info);
+		rt_unlock();
+		return r < 0 ? r : shim_tcp_info_get(&info, val, len);
+	}
+	if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
+		r = sk_getopt(rt_lock(), o->sock, SK_OPT_CONGESTION, &v);
+		rt_unlock();
+		return r < 0 ? r : shim_congestion_get(v, val, len);
 	}
 	if (opt < 0)
 		return -ENOPROTOOPT;

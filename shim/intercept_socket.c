@@ -161,6 +161,13 @@ static int core_addr_op(struct shim_ofd *o, enum shim_offload_op op, uint32_t a,
 		return sockio_connect(o, a, port);
 	r = sk_bind(rt_lock(), o->sock, a, port);
 	rt_unlock();
+	if (r == -EADDRINUSE && o->opts.reuseport)
+		/* Several sockets sharing a port (one per worker, the kernel
+		 * spreading connections) needs a shared listener: not yet. */
+		shim_log(SK_LOG_ERROR,
+		         "bind to port %u: SO_REUSEPORT is recorded, but synack does not support "
+		         "several sockets bound to one port yet (EADDRINUSE)",
+		         (unsigned)port);
 	return r;
 }
 
