@@ -26,6 +26,8 @@
 #                         BENCH_SECONDS): a synack server keeps its TIME_WAITs in its 4096-socket
 #                         arena for 2*MSL = 60 s, stay well below that
 #   BENCH_BUILD_DIR=build-bench   release build directory (relative to the repository)
+#   BENCH_SOURCE=head     build the committed HEAD (snapshot in BENCH_BUILD_DIR.src, rebuilt from
+#                         scratch each run), or "worktree": the working tree as it is
 #   BENCH_PREFIX=skb$$    lab prefix
 #   BENCH_OUT=bench/results/<date>.md
 #   BENCH_ONLY=REGEX      run only the benchmarks whose id matches (e.g. 'rr|crr')
@@ -44,11 +46,16 @@ SECS=${BENCH_SECONDS:-2}
 CRR_COUNT=${BENCH_CRR_COUNT:-3000}
 BUILD=${BENCH_BUILD_DIR:-build-bench}
 [[ $BUILD == /* ]] || BUILD=$ROOT/$BUILD
+BUILD=${BUILD%/}
+# The build directory is wiped and rebuilt: never one that is not the benchmark's own.
+[[ $BUILD != "$ROOT" && $BUILD != "$ROOT/build" && $BUILD != / ]] ||
+	{ echo "bench/run.sh: BENCH_BUILD_DIR must be a directory of its own, not '$BUILD'" >&2; exit 1; }
 PREFIX=${BENCH_PREFIX:-skb$$}
 STAMP=$(date -u +%Y-%m-%dT%H%MZ)
 OUT=${BENCH_OUT:-$ROOT/bench/results/$STAMP.md}
 ONLY=${BENCH_ONLY:-.}
 PIN=${BENCH_PIN:-0}
+SOURCE=${BENCH_SOURCE:-head}
 NICE=${BENCH_NICE:--20}
 MTU=1500
 ADDR_A=10.77.0.1
@@ -70,6 +77,7 @@ die() {
 [[ $CRR_COUNT =~ ^[1-9][0-9]*$ ]] || die "BENCH_CRR_COUNT='$CRR_COUNT' is not a positive integer"
 [[ $SECS =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "BENCH_SECONDS='$SECS' is not a number of seconds"
 [[ $NICE =~ ^-?[0-9]+$ && $NICE -ge -20 && $NICE -le 19 ]] || die "BENCH_NICE='$NICE' is not -20..19"
+[[ $SOURCE == head || $SOURCE == worktree ]] || die "BENCH_SOURCE='$SOURCE' is not head or worktree"
 [[ $PIN == 0 || $PIN == 1 ]] || die "BENCH_PIN='$PIN' is not 0 or 1"
 if [[ $PIN == 1 && $(nproc) -lt 2 ]]; then
 	echo "bench/run.sh: one CPU only: not pinning" >&2
@@ -107,9 +115,24 @@ trap 'exit 130' INT
 trap 'exit 129' HUP
 
 # --- build -------------------------------------------------------------------------------
-echo "== build ($BUILD, release)"
+# By default the committed HEAD is built, from a snapshot (git archive) in $BUILD.src: the
+# figures then belong to one commit, and edits in progress in the shared tree (half-written
+# files) neither break the build nor leak into the numbers. BENCH_SOURCE=worktree builds the
+# working tree as it is.
+if [[ $SOURCE == head ]]; then
+	SRC=$BUILD.src
+	COMMIT=$(git rev-parse --short HEAD)
+	echo "== build of HEAD $COMMIT (snapshot in ${SRC#"$ROOT"/}, build in ${BUILD#"$ROOT"/}, release)"
+	rm -rf "$SRC" "$BUILD"
+	mkdir -p "$SRC"
+	git archive --format=tar HEAD | tar -x -m -C "$SRC" || die "git archive HEAD failed"
+else
+	SRC=$ROOT
+	COMMIT="$(git rev-parse --short HEAD) + working tree"
+	echo "== build of the working tree (${BUILD#"$ROOT"/}, release)"
+fi
 if [[ ! -f $BUILD/build.ninja ]]; then
-	timeout 300 meson setup "$BUILD" --buildtype=release >"$TMP/build.log" 2>&1 ||
+	timeout 300 meson setup "$BUILD" "$SRC" --buildtype=release >"$TMP/build.log" 2>&1 ||
 		{ tail -n 30 "$TMP/build.log" >&2; die "meson setup failed"; }
 fi
 # An existing directory is switched to release too (a no-op when it already is).
@@ -330,7 +353,7 @@ mkdir -p "$(dirname "$OUT")"
 	echo
 	echo "## Machine and settings"
 	echo
-	echo "* commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- core shim netdev 2>/dev/null || echo ' (core/shim/netdev had uncommitted changes)'), build $(basename "$BUILD") (release)"
+	echo "* synack at commit $COMMIT, release build"
 	echo "* $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), kernel $(uname -r)"
 	echo "* load average (1, 5, 15 min) at the start: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine shows here)"
 	echo "* two veth labs, MTU $MTU on every end, congestion control cubic on every kernel route (host default: $(sysctl -n net.ipv4.tcp_congestion_control))"
