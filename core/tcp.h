@@ -168,7 +168,8 @@ struct tcb {
 	bool in_recovery;
 	uint32_t recover, high_rxt;
 	struct tcp_scoreboard sb;
-	bool persist; /* the RTO timer is probing a zero window */
+	bool persist;      /* the RTO timer is probing a zero window */
+	bool sws_override; /* persist fired on a small open window: send it */
 	uint32_t dupacks;
 
 	/* Deadlines (SK_TIME_NEVER = off) and the slot's place in the heap. */

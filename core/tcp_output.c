@@ -19,6 +19,29 @@ static uint32_t min_u32(uint32_t a, uint32_t b)
 	return a < b ? a : b;
 }
 
+/* The window to advertise in a non-SYN segment, unscaled bytes, already a
+ * multiple of the scale. RFC 9293 §3.8.6.2.2 receiver SWS avoidance: the
+ * right edge moves on only by at least min(half the buffer, one MSS);
+ * until then the window offered before (what is left of it) stands. */
+static uint32_t adv_window(const struct tcb *t)
+{
+	uint32_t space = tcp_rcv_window(t);
+	uint32_t cur = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+	uint32_t step = min_u32(t->rcvbuf / 2, t->snd_mss);
+	uint32_t unit = 1u << t->rcv_wscale;
+	uint32_t wnd = space > cur && space - cur >= step ? space : cur;
+
+	if (wnd > space)
+		wnd = space; /* the ring shrank under an old promise: never */
+	/* RFC 7323 §2.4: rounding down to the scale could move the right
+	 * edge left; round up while the ring has the room. */
+	uint32_t up = (wnd + unit - 1) & ~(unit - 1);
+
+	return up <= sk_ringbuf_space(&t->rcv) && up <= (TCP_MAX_WINDOW << t->rcv_wscale)
+	           ? up
+	           : wnd & ~(unit - 1);
+}
+
 /* Emit one segment of this connection. payload_len bytes come from the send
  * ring at ring offset `off`. */
 static void xmit(struct sk_stack *st, struct tcb *t, uint32_t seq, uint8_t flags, size_t off,
@@ -35,9 +58,10 @@ static void xmit(struct sk_stack *st, struct tcb *t, uint32_t seq, uint8_t flags
 	    .wscale = -1,
 	};
 
-	uint32_t wnd = tcp_rcv_window(t);
+	uint32_t wnd;
 
 	if (flags & SK_TCP_SYN) {
+		wnd = tcp_rcv_window(t);
 		/* RFC 9293 §3.7.1: the MSS option in every SYN; RFC 7323
 		 * §2.2: a SYN's window is never scaled. */
 		r.mss = t->mss_ours;
@@ -47,14 +71,13 @@ static void xmit(struct sk_stack *st, struct tcb *t, uint32_t seq, uint8_t flags
 		r.window = (uint16_t)wnd;
 	} else {
 		tcp_opts_out(t, &r, now);
+		wnd = adv_window(t);
 		r.window = (uint16_t)(wnd >> t->rcv_wscale);
-		wnd = (uint32_t)r.window << t->rcv_wscale;
 	}
 	if (flags & SK_TCP_ACK) {
 		r.ack = t->rcv_nxt;
 		/* What we advertise is a promise (RFC 9293 §3.8.6.2.2): the
-		 * right edge never moves left, tcp_rcv_window() guarantees it
-		 * (up to the scale's granularity, RFC 7323 §2.4). */
+		 * right edge never moves left (adv_window). */
 		t->rcv_adv = t->rcv_nxt + wnd;
 		t->last_ack_sent = t->rcv_nxt;
 		t->rcv_unacked = 0;
@@ -185,15 +208,26 @@ bool tcp_send_new(struct sk_stack *st, struct tcb *t, uint32_t room, sk_time_t n
 		}
 		return false;
 	}
-	/* RFC 9293 §3.7.4 Nagle, in Minshall's form as Linux has it:
-	 * hold a short segment while an earlier short one is unacked,
-	 * unless TCP_NODELAY or it ends the stream. And sender SWS
-	 * avoidance (§3.8.6.2.1): a short segment cut by the window
-	 * waits for the window to open while data is in flight. A
-	 * retransmission cut short by SACKed data is not held. */
+	/* RFC 9293 §3.8.6.2.1 sender SWS avoidance: a segment cut short by
+	 * the window waits for it to open while data is in flight (the ACKs
+	 * will open it); with nothing in flight it goes if it is at least
+	 * half the largest window the peer offered (Fs = 1/2), else the
+	 * persist timer is the override timeout. Then RFC 9293 §3.7.4
+	 * Nagle, in Minshall's form as Linux has it: hold a short segment
+	 * while an earlier short one is unacked, unless TCP_NODELAY or it
+	 * ends the stream. A retransmission cut short by SACKed data, a
+	 * zero-window probe and the override are not held. */
 	if (n < mss && !fin && n != limit) {
-		if (n < avail && in_flight > 0)
+		bool probe = t->persist && t->snd_wnd == 0;
+
+		if (n < avail && !probe && !t->sws_override &&
+		    (in_flight > 0 || 2 * n < t->max_snd_wnd)) {
+			if (in_flight == 0 && t->rto_at == SK_TIME_NEVER) {
+				t->persist = true;
+				tcp_rto_arm(st, t, now);
+			}
 			return false;
+		}
 		if (!t->nodelay && in_flight > 0 && seq_gt(t->snd_sml, t->snd_una))
 			return false;
 		if (tcp_cork_hold(st, t, avail, now))
@@ -207,6 +241,9 @@ bool tcp_send_new(struct sk_stack *st, struct tcb *t, uint32_t room, sk_time_t n
 		flags |= SK_TCP_PSH;
 	uint32_t seq = t->snd_nxt;
 
+	t->sws_override = false;
+	if (t->snd_wnd > 0)
+		t->persist = false; /* an open window needs no probing */
 	xmit(st, t, seq, flags, off, n, now);
 	t->snd_nxt += (uint32_t)n + (fin ? 1 : 0);
 	if (n < t->snd_mss)
@@ -330,17 +367,17 @@ void tcp_window_update(struct sk_stack *st, struct tcb *t, sk_time_t now)
 {
 	if (!tcp_state_synchronized(t->state) || t->fin_rcvd)
 		return;
-	uint32_t right = t->rcv_nxt + tcp_rcv_window(t);
-	uint32_t grown = right - t->rcv_adv;
-
-	/* RFC 9293 §3.8.6.2.2 (receiver SWS avoidance): announce only a
-	 * window that grew by min(half the buffer, 2 full segments), which is
-	 * Linux's tcp_cleanup_rbuf rule too. */
+	uint32_t cur = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+	uint32_t wnd = adv_window(t); /* already SWS-avoiding */
+	uint32_t grown = wnd > cur ? wnd - cur : 0;
 	uint32_t half = t->rcvbuf / 2;
-	uint32_t step =
-	    min_u32(half > TCP_MAX_WINDOW / 2 ? TCP_MAX_WINDOW / 2 : half, 2u * t->snd_mss);
 
-	if (seq_gt(right, t->rcv_adv) && grown >= step) {
+	/* RFC 9293 §3.8.6.2.2: an update is worth a segment when the window
+	 * grew by min(half the buffer, 2 full segments) (Linux
+	 * tcp_cleanup_rbuf), or at least doubled: a closed or nearly closed
+	 * window that opens is announced at once, or the peer waits for its
+	 * persist timer. */
+	if (grown > 0 && (grown >= min_u32(half, 2u * t->snd_mss) || wnd >= 2 * cur)) {
 		t->ack_now = true;
 		tcp_output(st, t, now);
 	}

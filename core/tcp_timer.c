@@ -198,6 +198,10 @@ static void rto_expired(struct sk_stack *st, struct tcb *t, sk_time_t now)
 		 * response, restarting from one segment. */
 		t->cc->on_rto(t, now);
 	}
+	/* RFC 9293 §3.8.6.2.1: the persist timer on a window too small to
+	 * fill (sender SWS avoidance) is the override timeout: send it. */
+	if (t->persist && t->snd_wnd > 0)
+		t->sws_override = true;
 	/* RFC 6298 §5.5: back off; §5.6 the SYN keeps its 1 s base. */
 	t->rto = clamp_rto(t->rto * 2);
 	/* Karn: a retransmitted segment gives no RTT sample. */

@@ -109,9 +109,9 @@ Test(tcp_opts, windows_are_scaled_both_ways_once_agreed)
 	struct sk_tcp_repr w = h_seg(SK_TCP_ACK, PEER_ISN + 1, isn + 1);
 	w.window = 250;
 	h_send(h, w);
-	cr_assert_eq(sk_send(h->st, s, bytes, 3000, h->now), 3000);
-	struct h_tcp d = h_expect_tcp(h, SK_TCP_ACK);
-	cr_expect_eq(d.r.payload_len, 1000);
+	cr_assert_eq(sk_send(h->st, s, bytes, 1000, h->now), 1000);
+	struct h_tcp d = h_expect_tcp(h, SK_TCP_ACK | SK_TCP_PSH);
+	cr_expect_eq(d.r.payload_len, 1000, "unscaled, 250 bytes would be the limit");
 	h_expect_nothing(h);
 	/* Ours: 256 KiB minus what was received, shifted by 3. */
 	h_send(h, h_data(PEER_ISN + 1, isn + 1, bytes, 2920));
