@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,9 @@ struct ep_inst {
 };
 
 static struct ep_inst *instances; /* under the stack lock */
+/* How many instances have their eventfd signalled: read without the lock
+ * as a hint, so shim_epoll_refresh() costs nothing when none has. */
+static atomic_int signalled;
 
 static void efd_signal(struct ep_inst *in)
 {
@@ -49,6 +53,7 @@ static void efd_signal(struct ep_inst *in)
 	if (!in->efd_signalled) {
 		(void)!REAL(write)(in->efd, &one, sizeof(one));
 		in->efd_signalled = true;
+		atomic_fetch_add(&signalled, 1);
 	}
 }
 
@@ -59,6 +64,7 @@ static void efd_clear(struct ep_inst *in)
 	if (in->efd_signalled) {
 		(void)!REAL(read)(in->efd, &v, sizeof(v));
 		in->efd_signalled = false;
+		atomic_fetch_sub(&signalled, 1);
 	}
 }
 
@@ -171,6 +177,7 @@ void shim_epoll_fork_unlock(void)
 void shim_epoll_after_fork_child(void)
 {
 	instances = NULL;
+	atomic_store(&signalled, 0);
 }
 
 void shim_epoll_release(struct shim_ofd *ep)
@@ -195,6 +202,8 @@ void shim_epoll_release(struct shim_ofd *ep)
 				break;
 			}
 		}
+		if (in->efd_signalled)
+			atomic_fetch_sub(&signalled, 1);
 		rt_unlock();
 	}
 	while (in->nitems > 0)
@@ -303,15 +312,25 @@ int shim_epoll_ctl(int epfd, int op, int fd, struct shim_ofd *o, struct epoll_ev
 	struct ep_inst *in = NULL;
 	int r, i;
 
-	if (epfd == fd)
-		return -EINVAL;
+	/* The kernel's order (fs/eventpoll.c): EFAULT copying the event, EBADF,
+	 * EINVAL for an epfd that is the fd itself or no epoll, the
+	 * EPOLLEXCLUSIVE rules, then the operation. */
 	if (op != EPOLL_CTL_DEL && !ev)
 		return -EFAULT;
-	if (op != EPOLL_CTL_ADD && op != EPOLL_CTL_MOD && op != EPOLL_CTL_DEL)
-		return -EINVAL;
 	r = check_epoll_fd(epfd);
 	if (r < 0)
 		return r;
+	if (epfd == fd)
+		return -EINVAL;
+	if (op != EPOLL_CTL_DEL && (ev->events & EPOLLEXCLUSIVE)) {
+		/* Not with MOD; with ADD only beside IN/OUT/ERR/HUP/WAKEUP/ET. */
+		if (op == EPOLL_CTL_MOD ||
+		    (ev->events & ~(uint32_t)(EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP |
+		                              EPOLLWAKEUP | EPOLLET | EPOLLEXCLUSIVE)))
+			return -EINVAL;
+	}
+	if (op != EPOLL_CTL_ADD && op != EPOLL_CTL_MOD && op != EPOLL_CTL_DEL)
+		return -EINVAL;
 	/* A socket entry at a number the kernel says is an epoll is stale:
 	 * drop it now, outside the stack lock (its release takes the lock). */
 	ep = fdt_get(epfd);
@@ -332,8 +351,8 @@ int shim_epoll_ctl(int epfd, int op, int fd, struct shim_ofd *o, struct epoll_ev
 			r = -ENOENT;
 		} else if (op == EPOLL_CTL_DEL) {
 			remove_at(in, i);
-		} else if (ev->events & EPOLLEXCLUSIVE) {
-			r = -EINVAL; /* not allowed with MOD */
+		} else if (in->items[i]->events & EPOLLEXCLUSIVE) {
+			r = -EINVAL; /* an exclusive item cannot be modified */
 		} else {
 			in->items[i]->events = ev->events;
 			in->items[i]->data = ev->data;
@@ -343,6 +362,50 @@ int shim_epoll_ctl(int epfd, int op, int fd, struct shim_ofd *o, struct epoll_ev
 	}
 	rt_unlock();
 	return r;
+}
+
+/* Under the stack lock: what epoll_wait would report for `it` now. */
+static uint32_t item_events(struct sk_stack *st, const struct ep_item *it)
+{
+	uint32_t want = it->events | EPOLLERR | EPOLLHUP,
+	         ev = sk_poll(st, it->sock) & want & ~(uint32_t)EPOLLPRI;
+
+	if (!(it->events & EPOLLRDHUP))
+		ev &= ~(uint32_t)EPOLLRDHUP;
+	return ev;
+}
+
+/* Under the stack lock: drop the ready-list items that are not ready any
+ * more (the program read the data...), so the eventfd is readable exactly
+ * when epoll_wait would report something. Linux's ep_eventpoll_poll does
+ * the same when an epfd is polled or nested in another epoll. */
+static void refresh(struct sk_stack *st, struct ep_inst *in)
+{
+	for (struct ep_item **p = &in->ready; *p;) {
+		struct ep_item *it = *p;
+
+		if (!it->disabled && item_events(st, it)) {
+			p = &it->next_ready;
+			continue;
+		}
+		*p = it->next_ready;
+		it->queued = false;
+	}
+	if (!in->ready)
+		efd_clear(in);
+}
+
+void shim_epoll_refresh(void)
+{
+	struct sk_stack *st;
+
+	if (atomic_load(&signalled) == 0 || !rt_running())
+		return;
+	st = rt_lock();
+	for (struct ep_inst *in = instances; in; in = in->next)
+		if (in->efd_signalled)
+			refresh(st, in);
+	rt_unlock();
 }
 
 /* Under the stack lock: report ready synack items. */
@@ -355,7 +418,7 @@ static int harvest(struct sk_stack *st, struct ep_inst *in, struct epoll_event *
 	/* Rebuild the list: items that stay queued (LT and still ready, or
 	 * not reached because the output is full) go back on it. */
 	for (; it; it = next) {
-		uint32_t want, ev;
+		uint32_t ev;
 
 		next = it->next_ready;
 		it->queued = false;
@@ -364,10 +427,7 @@ static int harvest(struct sk_stack *st, struct ep_inst *in, struct epoll_event *
 				enqueue(in, it);
 			continue;
 		}
-		want = it->events | EPOLLERR | EPOLLHUP;
-		ev = sk_poll(st, it->sock) & want & ~(uint32_t)EPOLLPRI;
-		if (!(it->events & EPOLLRDHUP))
-			ev &= ~(uint32_t)EPOLLRDHUP;
+		ev = item_events(st, it);
 		if (!ev)
 			continue;
 		events[n].events = ev;
@@ -413,6 +473,7 @@ int shim_epoll_wait(struct shim_ofd *ep, int epfd, struct epoll_event *events, i
 		rt_unlock();
 		if (n == max)
 			return n;
+		shim_epoll_refresh(); /* epfds nested in this one */
 		if (n > 0 || deadline != SK_TIME_NEVER) {
 			sk_time_t now = shim_now_us();
 

@@ -33,6 +33,12 @@ int shim_epoll_wait(struct shim_ofd *ep, int epfd, struct epoll_event *events, i
 /* Wake hook: sock's readiness may have changed (under the stack lock). */
 void shim_epoll_wake(int sock);
 
+/* Not under the lock: before the kernel looks at epfds (poll/select on
+ * them, or an epoll they are nested in), drop from every ready list the
+ * synack items that are no longer ready, so an epfd polls readable exactly
+ * when epoll_wait on it would report an event. */
+void shim_epoll_refresh(void);
+
 /* A synack socket's description is going away: drop it from every epoll
  * set (Linux removes an item when its file is released). Under the stack
  * lock. */

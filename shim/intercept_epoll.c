@@ -53,8 +53,10 @@ static int wait_common(int epfd, struct epoll_event *events, int max, int timeou
 	struct shim_ofd *ep = instance_of(epfd);
 	int r;
 
-	if (!ep)
+	if (!ep) {
+		shim_epoll_refresh(); /* our epfds may be nested in this one */
 		return REAL(epoll_pwait)(epfd, events, max, timeout, sigmask);
+	}
 	r = shim_epoll_wait(ep, epfd, events, max, timeout, sigmask);
 	ofd_put(ep);
 	return (int)shim_ret(r);
@@ -78,8 +80,10 @@ SHIM_EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int max,
 	long long ms;
 	int r;
 
-	if (!ep)
+	if (!ep) {
+		shim_epoll_refresh(); /* our epfds may be nested in this one */
 		return REAL(epoll_pwait2)(epfd, events, max, ts, sigmask);
+	}
 	if (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000)) {
 		ofd_put(ep);
 		return (int)shim_ret(-EINVAL);

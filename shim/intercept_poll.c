@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "epoll.h"
 #include "intercept.h"
 #include "wait.h"
 
@@ -173,6 +174,7 @@ static int poll_any(struct pollfd *fds, nfds_t n, sk_time_t deadline, const sigs
 	*handled = 0;
 	if (shim_inside() || !fds)
 		return 0;
+	shim_epoll_refresh(); /* some fds may be our epfds */
 	r = split_fds(fds, n, &s);
 	if (r == 0) {
 		split_free(&s); /* only pending sockets: the kernel answers */
