@@ -59,6 +59,7 @@ struct shim_ofd {
 	unsigned gen; /* fork generation of the owner (see shim_fork_gen) */
 	atomic_bool nonblock;
 	atomic_bool closed;               /* the last fd was closed; users return EBADF */
+	bool connecting; /* a connect returned EINPROGRESS/EALREADY/EINTR (Linux SS_CONNECTING) */
 	int64_t rcvtimeo_us, sndtimeo_us; /* SO_RCVTIMEO/SO_SNDTIMEO, 0 = none */
 	struct shim_opts opts;
 	void *epoll; /* SHIM_OFD_EPOLL: the instance (epoll.c) */

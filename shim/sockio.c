@@ -219,6 +219,12 @@ int sockio_connect(struct shim_ofd *o, uint32_t addr, uint16_t port)
 	struct sk_stack *st = rt_lock();
 	int r = sk_connect(st, o->sock, addr, port, shim_now_us());
 
+	/* Linux inet_stream_connect: the first connect after a non-blocking
+	 * (or interrupted) one whose handshake has completed returns 0 (the
+	 * socket moves SS_CONNECTING -> SS_CONNECTED); only later calls get
+	 * EISCONN. */
+	if (r == -EISCONN && o->connecting)
+		r = 0;
 	while (r == -EINPROGRESS && !o->nonblock) {
 		unsigned ev = sk_poll(st, o->sock);
 
@@ -242,6 +248,7 @@ int sockio_connect(struct shim_ofd *o, uint32_t addr, uint16_t port)
 		if (r == -EINPROGRESS && deadline != SK_TIME_NEVER && shim_now_us() >= deadline)
 			break;
 	}
+	o->connecting = r == -EINPROGRESS || r == -EALREADY || r == -EINTR;
 	rt_unlock();
 	return r;
 }
