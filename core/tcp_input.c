@@ -16,6 +16,7 @@ struct seg {
 	const uint8_t *data; /* payload after trimming */
 	size_t len;
 	bool syn, fin; /* after trimming */
+	uint32_t wnd;  /* the peer's window in bytes (RFC 7323 §2.2 scaling) */
 };
 
 static uint32_t seg_seq_len(const struct sk_tcp_repr *r)
@@ -329,7 +330,7 @@ static bool ack_input(struct sk_stack *st, struct tcb *t, struct seg *s, bool *f
 		if (t->passive && t->parent != TCP_NIL && !tcp_child_complete(st, t))
 			return false;
 		t->ever_connected = true;
-		t->snd_wnd = t->max_snd_wnd = tcp_seg_window(t, &s->r);
+		t->snd_wnd = t->max_snd_wnd = s->wnd;
 		t->snd_wl1 = s->r.seq;
 		t->snd_wl2 = ack;
 		tcp_set_state(st, t, SK_TCP_ESTABLISHED, "rcv ACK of SYN", now);
@@ -384,8 +385,7 @@ static bool ack_input(struct sk_stack *st, struct tcb *t, struct seg *s, bool *f
 		sk_arp_confirm(st, t->raddr, now);
 	} else if (ack == t->snd_una && t->snd_una != t->snd_max &&
 	           !(s->r.flags & (SK_TCP_SYN | SK_TCP_FIN)) &&
-	           (newly_sacked > 0 ||
-	            (s->r.payload_len == 0 && tcp_seg_window(t, &s->r) == t->snd_wnd))) {
+	           (newly_sacked > 0 || (s->r.payload_len == 0 && s->wnd == t->snd_wnd))) {
 		/* RFC 5681 §2 duplicate ACK (or RFC 6675's, with new SACK
 		 * information): fast retransmit and recovery may begin. */
 		tcp_recovery_dupack(st, t, now);
@@ -394,7 +394,7 @@ static bool ack_input(struct sk_stack *st, struct tcb *t, struct seg *s, bool *f
 	 * segment is newer (SND.WL1 < SEG.SEQ, or = with SND.WL2 <= SEG.ACK). */
 	if (seq_leq(t->snd_una, ack) && (seq_lt(t->snd_wl1, s->r.seq) ||
 	                                 (t->snd_wl1 == s->r.seq && seq_leq(t->snd_wl2, ack)))) {
-		uint32_t wnd = tcp_seg_window(t, &s->r);
+		uint32_t wnd = s->wnd;
 		bool opened = t->snd_wnd == 0 && wnd > 0;
 
 		t->snd_wnd = wnd;
@@ -548,6 +548,9 @@ static void synchronized_input(struct sk_stack *st, struct tcb *t, struct seg *s
 		rst_input(st, t, s, wnd, now);
 		return;
 	}
+	/* Scaled unless a SYN: a crossing SYN,ACK read below as a plain ACK
+	 * keeps its unscaled window. */
+	s->wnd = tcp_seg_window(t, &s->r);
 	if (t->state == SK_TCP_SYN_RECEIVED && !t->passive &&
 	    (s->r.flags & (SK_TCP_SYN | SK_TCP_ACK)) == (SK_TCP_SYN | SK_TCP_ACK) &&
 	    s->r.seq + 1 == t->rcv_nxt && s->r.ack == t->snd_max) {

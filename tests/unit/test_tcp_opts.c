@@ -231,3 +231,26 @@ Test(tcp_opts, data_segments_make_room_for_sack_blocks_while_data_is_held)
 	cr_expect_eq(d.r.sack_count, 1, "the ACK riding on data reports the hole too");
 	cr_expect_eq(d.r.sack[0].left, PEER_ISN + 1001);
 }
+
+Test(tcp_opts, a_crossing_synack_window_is_not_scaled)
+{
+	int s = h_connect(h);
+	struct h_tcp syn = h_expect_tcp(h, SK_TCP_SYN);
+	struct sk_tcp_repr psyn = h_seg(SK_TCP_SYN, PEER_ISN, 0);
+
+	isn = syn.r.seq;
+	psyn.mss = 1460;
+	psyn.wscale = 2;
+	h_send(h, psyn); /* simultaneous open: SYN_RECEIVED, our SYN,ACK */
+	h_expect_tcp(h, SK_TCP_SYN | SK_TCP_ACK);
+	struct sk_tcp_repr sa = h_seg(SK_TCP_SYN | SK_TCP_ACK, PEER_ISN, isn + 1);
+	sa.mss = 1460;
+	sa.wscale = 2;
+	sa.window = 1000; /* a SYN's window: 1000 bytes, not 4000 */
+	h_send(h, sa);
+	h_clear(h);
+	cr_assert_eq(sk_sock_state(h->st, s), SK_TCP_ESTABLISHED);
+	cr_assert_eq(sk_send(h->st, s, bytes, 3000, h->now), 3000);
+	cr_expect_eq(h_expect_tcp(h, SK_TCP_ACK).r.payload_len, 1000);
+	h_expect_nothing(h);
+}
