@@ -40,11 +40,11 @@
 #include <unistd.h>
 #include <linux/sockios.h>
 
-#define PORT_SRV 7701
+#define PORT_SRV    7701
 #define PORT_LISTEN 7702
 #define PORT_CLOSED 7709
-#define WAIT_MS 5000 /* bound of a wait for a remote event (never reached when it works) */
-#define EXPIRE_MS 100
+#define WAIT_MS     5000 /* bound of a wait for a remote event (never reached when it works) */
+#define EXPIRE_MS   100
 
 static FILE *cmd_out, *ack_in;
 static struct sockaddr_in local_sa, peer_sa;
@@ -69,8 +69,8 @@ static const char *mask_str(unsigned m, int epoll)
 		unsigned bit;
 		const char *name;
 	} bits[] = {
-	    {POLLIN, "IN"},       {POLLPRI, "PRI"},       {POLLOUT, "OUT"},
-	    {POLLERR, "ERR"},     {POLLHUP, "HUP"},       {POLLNVAL, "NVAL"},
+	    {POLLIN, "IN"},         {POLLPRI, "PRI"},       {POLLOUT, "OUT"},
+	    {POLLERR, "ERR"},       {POLLHUP, "HUP"},       {POLLNVAL, "NVAL"},
 	    {POLLRDNORM, "RDNORM"}, {POLLRDBAND, "RDBAND"}, {POLLWRNORM, "WRNORM"},
 	    {POLLWRBAND, "WRBAND"}, {POLLMSG, "MSG"},       {POLLRDHUP, "RDHUP"},
 	};
@@ -83,7 +83,8 @@ static const char *mask_str(unsigned m, int epoll)
 	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++) {
 		if (m & bits[i].bit) {
 			len += (size_t)snprintf(buf + len, sizeof(bufs[0]) - len, "%s%s%s",
-			                        len ? "|" : "", epoll ? "EPOLL" : "POLL", bits[i].name);
+			                        len ? "|" : "", epoll ? "EPOLL" : "POLL",
+			                        bits[i].name);
 			m &= ~bits[i].bit;
 		}
 	}
@@ -178,7 +179,8 @@ static int peer_main(const char *cmdpath, const char *ackpath, const char *addr)
 		} else if (sscanf(line, "recv %d", &n) == 1) {
 			/* Exactly n bytes: the sender's data is then acknowledged. */
 			while (n > 0) {
-				ssize_t k = read(c, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf));
+				ssize_t k =
+				    read(c, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf));
 
 				if (k <= 0)
 					goto fail;
@@ -190,7 +192,8 @@ static int peer_main(const char *cmdpath, const char *ackpath, const char *addr)
 		} else if (strcmp(line, "rst") == 0) {
 			struct linger lg = {1, 0};
 
-			if (setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0 || close(c) < 0)
+			if (setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0 ||
+			    close(c) < 0)
 				goto fail;
 			c = -1;
 		} else if (strcmp(line, "close") == 0) {
@@ -198,7 +201,8 @@ static int peer_main(const char *cmdpath, const char *ackpath, const char *addr)
 				goto fail;
 			c = -1;
 		} else if (sscanf(line, "connect %d", &n) == 1) {
-			struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)n)};
+			struct sockaddr_in to = {.sin_family = AF_INET,
+			                         .sin_port = htons((uint16_t)n)};
 			char *sp = strrchr(line, ' ');
 
 			if (!sp || inet_pton(AF_INET, sp + 1, &to.sin_addr) != 1)
@@ -347,8 +351,9 @@ static void obs_epoll(const char *label, int epfd, int timeout)
 	if (r > 0)
 		qsort(ev, (size_t)r, sizeof(ev[0]), cmp_tag);
 	for (int i = 0; i < r; i++)
-		len += (size_t)snprintf(buf + len, sizeof(buf) - len, " [%llu %s]",
-		                        (unsigned long long)ev[i].data.u64, mask_str(ev[i].events, 1));
+		len +=
+		    (size_t)snprintf(buf + len, sizeof(buf) - len, " [%llu %s]",
+		                     (unsigned long long)ev[i].data.u64, mask_str(ev[i].events, 1));
 	buf[len] = '\0';
 	out("%s: epoll_wait(%d) %s%s", label, timeout, res(r, e), buf);
 }
@@ -573,9 +578,10 @@ static void epoll_modes(void)
 	obs_ctl("ctl /dev/null (EPERM)", ep, EPOLL_CTL_ADD, devnull, EPOLLIN, 7);
 	obs_call("ctl NULL event (EFAULT): epoll_ctl(ADD)", epoll_ctl(ep, EPOLL_CTL_ADD, s, NULL));
 	obs_call("ctl NULL event del: epoll_ctl(DEL)", epoll_ctl(ep, EPOLL_CTL_DEL, s, NULL));
-	obs_ctl("ctl exclusive|oneshot", ep, EPOLL_CTL_ADD, s, EPOLLIN | EPOLLEXCLUSIVE | EPOLLONESHOT,
+	obs_ctl("ctl exclusive|oneshot", ep, EPOLL_CTL_ADD, s,
+	        EPOLLIN | EPOLLEXCLUSIVE | EPOLLONESHOT, 7);
+	obs_ctl("ctl exclusive|rdhup", ep, EPOLL_CTL_ADD, s, EPOLLIN | EPOLLEXCLUSIVE | EPOLLRDHUP,
 	        7);
-	obs_ctl("ctl exclusive|rdhup", ep, EPOLL_CTL_ADD, s, EPOLLIN | EPOLLEXCLUSIVE | EPOLLRDHUP, 7);
 	obs_ctl("ctl exclusive", ep, EPOLL_CTL_ADD, s, EPOLLIN | EPOLLEXCLUSIVE, 7);
 	obs_ctl("ctl mod exclusive", ep, EPOLL_CTL_MOD, s, EPOLLIN | EPOLLEXCLUSIVE, 7);
 	obs_ctl("ctl mod of an exclusive item", ep, EPOLL_CTL_MOD, s, EPOLLIN, 7);
@@ -655,7 +661,8 @@ static void nesting(void)
 		FD_ZERO(&rd);
 		FD_SET(s, &rd);
 		FD_SET(dead, &rd);
-		obs_call("bad fds: select", select((s > dead ? s : dead) + 1, &rd, NULL, NULL, &tv));
+		obs_call("bad fds: select",
+		         select((s > dead ? s : dead) + 1, &rd, NULL, NULL, &tv));
 	}
 
 	out("-- mixed poll: blocking until one of them is ready");
@@ -706,7 +713,8 @@ static void timeouts(void)
 	obs_pollv("zero timeout", p, 2, names, 0);
 	t0 = now_ms();
 	obs_pollv("expire", p, 2, names, EXPIRE_MS);
-	out("expire: poll slept at least the timeout: %s", now_ms() - t0 >= EXPIRE_MS ? "yes" : "no");
+	out("expire: poll slept at least the timeout: %s",
+	    now_ms() - t0 >= EXPIRE_MS ? "yes" : "no");
 	t0 = now_ms();
 	r = ppoll(p, 2, &ts, NULL);
 	out("expire: ppoll %s slept at least the timeout: %s", res(r, errno),
@@ -730,7 +738,8 @@ static void timeouts(void)
 	    FD_ISSET(pfd[0], &rd) ? 1 : 0);
 	t0 = now_ms();
 	obs_epoll("expire", ep, EXPIRE_MS);
-	out("expire: epoll_wait slept at least the timeout: %s", now_ms() - t0 >= EXPIRE_MS ? "yes" : "no");
+	out("expire: epoll_wait slept at least the timeout: %s",
+	    now_ms() - t0 >= EXPIRE_MS ? "yes" : "no");
 	t0 = now_ms();
 	r = epoll_pwait2(ep, &ev, 1, &ts, NULL);
 	out("expire: epoll_pwait2 %s slept at least the timeout: %s", res(r, errno),
@@ -960,7 +969,8 @@ int main(int argc, char **argv)
 		return peer_main(argv[2], argv[3], argv[4]);
 	if (argc == 6 && strcmp(argv[1], "run") == 0)
 		return run_main(argv[2], argv[3], argv[4], argv[5]);
-	fprintf(stderr, "usage: readiness_conformance peer CMD_FIFO ACK_FIFO PEER_ADDR\n"
-	                "       readiness_conformance run CMD_FIFO ACK_FIFO LOCAL_ADDR PEER_ADDR\n");
+	fprintf(stderr,
+	        "usage: readiness_conformance peer CMD_FIFO ACK_FIFO PEER_ADDR\n"
+	        "       readiness_conformance run CMD_FIFO ACK_FIFO LOCAL_ADDR PEER_ADDR\n");
 	return 2;
 }
