@@ -36,6 +36,7 @@
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/sockios.h>
@@ -444,6 +445,125 @@ static void wait_acked(const char *label, int fd)
 	while (ioctl(fd, SIOCOUTQ, &q) == 0 && q > 0 && now_ms() < end)
 		usleep(1000);
 	out("%s: all sent data acknowledged: %s", label, q == 0 ? "yes" : "no");
+}
+
+/* Wait (bounded) until n bytes are queued for reading. */
+static void wait_queued(const char *label, int fd, int n)
+{
+	long end = now_ms() + WAIT_MS;
+	int q = 0;
+
+	while (ioctl(fd, FIONREAD, &q) == 0 && q < n && now_ms() < end)
+		usleep(1000);
+	out("%s: %d bytes queued: %s", label, n, q == n ? "yes" : "no");
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+}
+
+/* Fill the send buffer until EAGAIN (the peer does not read); the count is not printed: the
+ * buffer sizes are each stack's own. Returns the bytes sent. */
+static long fill(int fd)
+{
+	static char buf[65536];
+	long total = 0;
+	ssize_t r;
+
+	memset(buf, 'z', sizeof(buf));
+	while ((r = send(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL)) > 0)
+		total += r;
+	out("fill: sent until %s", res(r, errno));
+	return total;
+}
+
+/* A full send buffer, SO_RCVLOWAT, and signals interrupting the waits. */
+static void space_lowat_signals(void)
+{
+	int s = connected(), ep = epoll_create1(0), pfd[2], lowat = 20;
+	long n;
+	struct pollfd p[2];
+	const char *const names[] = {"sock", "pipe"};
+	struct sigaction sa = {.sa_handler = on_signal};
+	struct itimerval it = {.it_value = {0, 50000}};
+	struct epoll_event ev;
+	sigset_t block, unblock;
+	struct timespec ts = {WAIT_MS / 1000, 0};
+
+	out("-- a full send buffer");
+	if (pipe(pfd) < 0)
+		die("pipe");
+	obs_ctl("full", ep, EPOLL_CTL_ADD, s, EPOLLIN | EPOLLOUT | EPOLLET, 1);
+	obs_epoll("full before", ep, 0);
+	obs_epoll("full before again", ep, 0);
+	n = fill(s);
+	obs_all("full", s);
+	obs_epoll("full", ep, 0);
+	peer("recv %ld", n);
+	obs_epoll("full, peer read everything", ep, WAIT_MS);
+	wait_acked("full", s);
+	obs_all("emptied", s);
+
+	out("-- SO_RCVLOWAT");
+	obs_call("lowat: setsockopt(SO_RCVLOWAT, 20)",
+	         setsockopt(s, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)));
+	obs_ctl("lowat", ep, EPOLL_CTL_MOD, s, EPOLLIN, 2);
+	peer("send 10");
+	/* The bytes must have arrived before we look (FIONREAD says so): POLLIN does not tell. */
+	wait_queued("lowat", s, 10);
+	obs_all("lowat 10 of 20", s);
+	obs_epoll("lowat 10 of 20", ep, 0);
+	peer("send 10");
+	wait_queued("lowat", s, 20);
+	obs_all("lowat 20 of 20", s);
+	obs_epoll("lowat 20 of 20", ep, 0);
+	obs_read("lowat", s, 1000);
+	lowat = 1;
+	setsockopt(s, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
+
+	out("-- a signal interrupts the waits (handler without SA_RESTART, then with)");
+	p[0] = (struct pollfd){.fd = s, .events = POLLIN};
+	p[1] = (struct pollfd){.fd = pfd[0], .events = POLLIN};
+	for (int restart = 0; restart < 2; restart++) {
+		fd_set rd;
+
+		sa.sa_flags = restart ? SA_RESTART : 0;
+		sigaction(SIGALRM, &sa, NULL);
+		setitimer(ITIMER_REAL, &it, NULL);
+		obs_pollv(restart ? "signal, SA_RESTART" : "signal", p, 2, names, WAIT_MS);
+		setitimer(ITIMER_REAL, &it, NULL);
+		obs_call("signal: epoll_wait", epoll_wait(ep, &ev, 1, WAIT_MS));
+		setitimer(ITIMER_REAL, &it, NULL);
+		FD_ZERO(&rd);
+		FD_SET(s, &rd);
+		FD_SET(pfd[0], &rd);
+		obs_call("signal: select", select((s > pfd[0] ? s : pfd[0]) + 1, &rd, NULL, NULL,
+		                                  &(struct timeval){WAIT_MS / 1000, 0}));
+	}
+	/* A pending signal, blocked in the thread but let through by the call's mask. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGALRM);
+	sigprocmask(SIG_BLOCK, &block, &unblock);
+	sigdelset(&unblock, SIGALRM);
+	raise(SIGALRM);
+	obs_call("pending signal, unmasked by the call: ppoll", ppoll(p, 2, &ts, &unblock));
+	raise(SIGALRM);
+	obs_call("pending signal, unmasked by the call: epoll_pwait",
+	         epoll_pwait(ep, &ev, 1, WAIT_MS, &unblock));
+	raise(SIGALRM);
+	obs_call("pending signal, unmasked by the call: pselect",
+	         pselect(pfd[0] + 1, NULL, NULL, NULL, &ts, &unblock));
+	raise(SIGALRM);
+	/* Still blocked for the call: it runs to its result. */
+	obs_call("pending signal, masked in the call: ppoll(0)",
+	         ppoll(p, 2, &(struct timespec){0, 0}, &block));
+	sigprocmask(SIG_UNBLOCK, &block, NULL);
+	close(ep);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(s);
+	peer("close");
 }
 
 static void fresh_socket(void)
@@ -953,6 +1073,7 @@ static int run_main(const char *cmdpath, const char *ackpath, const char *laddr,
 	epoll_modes();
 	nesting();
 	timeouts();
+	space_lowat_signals();
 	half_close();
 	reset();
 	our_shutdowns();

@@ -69,7 +69,26 @@ cat >"$LAB_TMP/known" <<'EOF'
 #    run out of space (SOCK_NOSPACE: tcp_check_space/tcp_new_space).
 -et out acked: epoll_wait(0) = 0
 +et out acked: epoll_wait(0) = 1 [3 EPOLLOUT]
-# K2 connect() after a failed attempt: Linux answers the pending error (ECONNREFUSED, taking
+# K2 SO_RCVLOWAT is not implemented (setsockopt: ENOPROTOOPT, shim/intercept_opt.c), and core's sk_poll
+#    reports POLLIN for any queued byte; Linux's tcp_poll asks for at least SO_RCVLOWAT bytes
+#    (tcp_stream_is_readable) before POLLIN.
+-lowat: setsockopt(SO_RCVLOWAT, 20) = 0
++lowat: setsockopt(SO_RCVLOWAT, 20) = -1 ENOPROTOOPT
+-lowat 10 of 20: poll(POLLIN|POLLPRI|POLLOUT|POLLRDHUP, 0) = 1 revents=POLLOUT
+-lowat 10 of 20: poll(POLLIN|POLLPRI|POLLOUT, 0) = 1 revents=POLLOUT
+-lowat 10 of 20: poll(POLLIN, 0) = 0 revents=0
++lowat 10 of 20: poll(POLLIN|POLLPRI|POLLOUT|POLLRDHUP, 0) = 1 revents=POLLIN|POLLOUT
++lowat 10 of 20: poll(POLLIN|POLLPRI|POLLOUT, 0) = 1 revents=POLLIN|POLLOUT
++lowat 10 of 20: poll(POLLIN, 0) = 1 revents=POLLIN
+-lowat 10 of 20: ppoll(POLLIN|POLLPRI|POLLOUT|POLLRDHUP, 0) = 1 revents=POLLOUT
+-lowat 10 of 20: select(0) = 1 rd=0 wr=1 ex=0
+-lowat 10 of 20: pselect(0) = 1 rd=0 wr=1 ex=0
+-lowat 10 of 20: epoll_wait(0) = 0
++lowat 10 of 20: ppoll(POLLIN|POLLPRI|POLLOUT|POLLRDHUP, 0) = 1 revents=POLLIN|POLLOUT
++lowat 10 of 20: select(0) = 2 rd=1 wr=1 ex=0
++lowat 10 of 20: pselect(0) = 2 rd=1 wr=1 ex=0
++lowat 10 of 20: epoll_wait(0) = 1 [2 EPOLLIN]
+# K3 connect() after a failed attempt: Linux answers the pending error (ECONNREFUSED, taking
 #    it) or else ECONNABORTED, and disconnects the socket (sk_shutdown = 0: it polls
 #    POLLOUT|POLLHUP like a fresh socket, no POLLIN|POLLRDHUP); only the next connect() starts
 #    a new attempt. synack starts a new attempt at once. After a refused BLOCKING connect
