@@ -744,7 +744,11 @@ static void nesting(void)
 	obs_epoll("idle outer", outer, 0);
 	obs_pollv("idle", p, 4, names, 0);
 	peer("send 10");
-	obs_epoll("data outer", outer, WAIT_MS);
+	/* Wait on the socket, not on outer: the data makes epa and epb ready one after the other,
+	 * and a blocked epoll_wait on outer may return between the two (under synack the eventfds
+	 * are signalled in turn; the kernel does the same, only faster). */
+	obs_poll("data wait", s, POLLIN, WAIT_MS);
+	obs_epoll("data outer", outer, 0);
 	obs_pollv("data", p, 4, names, 0);
 	obs_epoll("data outer again", outer, 0);
 	obs_epoll("data epa", epa, 0);

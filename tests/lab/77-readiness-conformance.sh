@@ -14,7 +14,7 @@ REF_PREFIX=${SYNACK_LAB_PREFIX}k
 
 # The reference lab goes too, whatever happens (lib.sh's own cleanup then runs).
 ref_down() { SYNACK_LAB_PREFIX=$REF_PREFIX SYNACK_LAB_QUIET=1 bash "$LAB_ROOT/scripts/lab.sh" down >/dev/null 2>&1 || true; }
-trap 'ref_down; lab_cleanup' EXIT
+trap 'rc77=$?; set +e; ref_down; (exit "$rc77"); lab_cleanup' EXIT
 
 lab_up
 if [[ ! -x $PROG ]]; then
