@@ -167,6 +167,7 @@ struct tcb {
 	 * RecoveryPoint; high_rxt is RFC 6675 HighRxt. */
 	bool in_recovery;
 	uint32_t recover, high_rxt;
+	uint32_t rxt_mark; /* retransmissions above it left after SND.UNA's */
 	struct tcp_scoreboard sb;
 	bool persist;      /* the RTO timer is probing a zero window */
 	bool sws_override; /* persist fired on a small open window: send it */
@@ -341,6 +342,10 @@ void tcp_recovery_ack(struct sk_stack *st, struct tcb *t, uint32_t acked, bool s
                       sk_time_t now);
 /* The RTO fired: recovery ends, RecoveryPoint = HighData (RFC 6675 §5.1). */
 void tcp_recovery_rto(struct tcb *t);
+/* A duplicate ACK in SACK recovery: has SND.UNA's retransmission been
+ * lost (a later retransmission arrived before it)? Then resend it. */
+void tcp_recovery_sack(struct sk_stack *st, struct tcb *t, const struct sk_tcp_repr *r,
+                       sk_time_t now);
 /* SACK recovery's transmission loop (RFC 6675 §5 (C)). */
 void tcp_recovery_output(struct sk_stack *st, struct tcb *t, sk_time_t now);
 

@@ -388,7 +388,11 @@ static bool ack_input(struct sk_stack *st, struct tcb *t, struct seg *s, bool *f
 	           (newly_sacked > 0 || (s->r.payload_len == 0 && s->wnd == t->snd_wnd))) {
 		/* RFC 5681 §2 duplicate ACK (or RFC 6675's, with new SACK
 		 * information): fast retransmit and recovery may begin. */
+		bool was_in_recovery = t->in_recovery;
+
 		tcp_recovery_dupack(st, t, now);
+		if (was_in_recovery && newly_sacked > 0)
+			tcp_recovery_sack(st, t, &s->r, now);
 	}
 	/* RFC 9293 §3.10.7.4 fifth step: update the send window if the
 	 * segment is newer (SND.WL1 < SEG.SEQ, or = with SND.WL2 <= SEG.ACK). */

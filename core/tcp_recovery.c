@@ -23,6 +23,7 @@ static void enter_recovery(struct sk_stack *st, struct tcb *t, sk_time_t now)
 	/* RFC 6675 §5 step 4.3 / RFC 6582 step 2: the first unacknowledged
 	 * segment goes at once, whatever the window says. */
 	t->high_rxt = t->snd_una + tcp_retransmit(st, t, t->snd_una, UINT32_MAX, now);
+	t->rxt_mark = t->high_rxt;
 	if (!t->sack_ok) {
 		/* RFC 6582 §3.2 step 2 (RFC 5681 §3.2 step 3): inflate by the
 		 * three segments that left the network. */
@@ -78,8 +79,12 @@ void tcp_recovery_ack(struct sk_stack *st, struct tcb *t, uint32_t acked, bool s
 	}
 	if (seq_lt(t->high_rxt, t->snd_una))
 		t->high_rxt = t->snd_una;
-	if (t->sack_ok)
-		return; /* RFC 6675: the pipe loop decides what goes */
+	if (t->sack_ok) {
+		/* RFC 6675: the pipe loop decides what goes. The new first
+		 * hole was retransmitted before anything above its end. */
+		t->rxt_mark = t->sb.n ? t->sb.blk[0].left : t->snd_una;
+		return;
+	}
 	/* RFC 6582 §3.2 step 4, partial acknowledgment: the next hole is
 	 * lost too; retransmit it, deflate by what was acknowledged, add back
 	 * one SMSS if that was at least one. */
@@ -89,6 +94,27 @@ void tcp_recovery_ack(struct sk_stack *st, struct tcb *t, uint32_t acked, bool s
 		t->cwnd += t->snd_mss;
 	if (t->cwnd < t->snd_mss)
 		t->cwnd = t->snd_mss;
+}
+
+void tcp_recovery_sack(struct sk_stack *st, struct tcb *t, const struct sk_tcp_repr *r,
+                       sk_time_t now)
+{
+	/* RFC 6675 cannot see a lost retransmission and waits for the RTO
+	 * (200 ms at least), which dominated transfers at a few percent of
+	 * loss. Retransmissions go in sequence order, so when the most
+	 * recent SACK block (RFC 2018 §4: sack[0]) shows a retransmission
+	 * sent after SND.UNA's arriving while SND.UNA's did not, that one was
+	 * lost: resend it (the idea of Linux's lost-retransmit detection,
+	 * tcp_mark_lost_retrans, in its simplest form). */
+	if (!t->in_recovery || !t->sack_ok || r->sack_count == 0 ||
+	    !seq_gt(t->high_rxt, t->snd_una) || !seq_lt(t->rxt_mark, t->high_rxt))
+		return;
+	if (!seq_lt(r->sack[0].left, t->high_rxt) || !seq_gt(r->sack[0].right, t->rxt_mark))
+		return;
+	uint32_t hole = t->sb.n ? t->sb.blk[0].left - t->snd_una : UINT32_MAX;
+
+	tcp_retransmit(st, t, t->snd_una, hole, now);
+	t->rxt_mark = t->high_rxt; /* only a later retransmission tells again */
 }
 
 void tcp_recovery_rto(struct tcb *t)

@@ -244,3 +244,26 @@ Test(tcp_retrans, dsack_and_out_of_range_blocks_are_ignored)
 	h_send(h, r);
 	cr_expect_eq(t->sb.n, 0);
 }
+
+Test(tcp_retrans, a_lost_retransmission_is_resent_when_a_later_one_arrives)
+{
+	uint32_t isn;
+	int s = established_sack(&isn);
+
+	send_segments(s, 10);
+	sack_ack(isn, seg(isn, 2), 3, 5, 6, 10); /* 2 and 5 lost */
+	cr_expect_eq(h_expect_tcp(h, SK_TCP_ACK).r.seq, seg(isn, 2));
+	cr_expect_eq(h_expect_tcp(h, SK_TCP_ACK).r.seq, seg(isn, 5));
+	/* The retransmission of 5 arrives, that of 2 does not: without this
+	 * only the RTO would resend 2. */
+	sack_ack(isn, seg(isn, 2), 3, 10, 0, 0);
+	struct h_tcp r = h_expect_tcp(h, SK_TCP_ACK);
+	cr_expect_eq(r.r.seq, seg(isn, 2));
+	cr_expect_eq(r.r.payload_len, MSS);
+	h_expect_nothing(h);
+	/* A repeat of the same news is no new evidence. */
+	sack_ack(isn, seg(isn, 2), 3, 10, 0, 0);
+	h_expect_nothing(h);
+	dupack(seg(isn, 10));
+	cr_expect_not(tcp_tcb(h->st, s)->in_recovery);
+}
