@@ -162,20 +162,22 @@ done
 SYNACK_ENV=(env LD_PRELOAD="$LIB" SYNACK_IFACE="$IF_A" SYNACK_ADDR="$ADDR_A/24" SYNACK_MTU="$MTU"
 	SYNACK_STRICT=1)
 
-# run_in LAB SIDE TIMEOUT CMD...: SIDE a (the side under test: kernel on the kernel lab, synack
-# on the synack lab) or b (always the kernel). Bounded by timeout; pinned when PIN=1 (every
-# thread of the program, synack's runtime thread included, inherits the CPU set).
-run_in() {
-	local lab=$1 side=$2 t=$3 pin=(nice -n "$NICE")
-	shift 3
+# cmd_in LAB SIDE TIMEOUT: sets CMD to the command prefix that runs a program on SIDE a (the side
+# under test: kernel on the kernel lab, synack on the synack lab) or b (always the kernel) of
+# LAB, bounded by timeout, at niceness NICE, pinned when PIN=1 (every thread of the program,
+# synack's runtime thread included, inherits the CPU set). Run as "${CMD[@]}" PROGRAM ARGS so
+# that a background job's $! is timeout's own pid: a TERM to it reaches the program. (A
+# function run with & would leave $! to a subshell, and killing that orphans the program: a
+# synack server left running on the interface answers the next server's SYNs with RSTs.)
+cmd_in() {
+	local lab=$1 side=$2 t=$3
+	CMD=(timeout -k 3 "$t" ip netns exec "$lab-$side" nice -n "$NICE")
 	if [[ $PIN == 1 ]]; then
-		pin+=(taskset -c 0)
-		[[ $side == b ]] && pin=(nice -n "$NICE" taskset -c 1)
+		CMD+=(taskset -c 0)
+		[[ $side == a ]] || CMD[-1]=1
 	fi
 	if [[ $side == a && $lab == "$LAB_S" ]]; then
-		timeout -k 3 "$t" ip netns exec "$lab-a" "${pin[@]}" "${SYNACK_ENV[@]}" "$@"
-	else
-		timeout -k 3 "$t" ip netns exec "$lab-$side" "${pin[@]}" "$@"
+		CMD+=("${SYNACK_ENV[@]}")
 	fi
 }
 
@@ -196,7 +198,8 @@ one_run() {
 	log=$TMP/server-$PORT.log
 	local climit=()
 	[[ $conns == 0 ]] || climit=(-c "$conns")
-	run_in "$lab" "$srv_side" 60 "$BIN" server -p "$PORT" "${climit[@]}" -T 55 >"$log" 2>&1 &
+	cmd_in "$lab" "$srv_side" 60
+	"${CMD[@]}" "$BIN" server -p "$PORT" "${climit[@]}" -T 55 >"$log" 2>&1 &
 	spid=$!
 	PIDS+=("$spid")
 	for ((i = 0; i < 100; i++)); do
@@ -205,8 +208,8 @@ one_run() {
 		sleep 0.05
 	done
 	grep -q listening "$log" || { cat "$log" >&2; die "server ($lab, side $srv_side) did not start"; }
-	if ! line=$(run_in "$lab" "$cli_side" 50 "$BIN" client -H "$dst" -p "$PORT" -T 45 "$@" \
-		2>"$TMP/client.err"); then
+	cmd_in "$lab" "$cli_side" 50
+	if ! line=$("${CMD[@]}" "$BIN" client -H "$dst" -p "$PORT" -T 45 "$@" 2>"$TMP/client.err"); then
 		kill -TERM "$spid" 2>/dev/null || true
 		wait "$spid" 2>/dev/null || true
 		echo "client failed ($lab, role $role, port $PORT: $*): $(tr '\n' ' ' <"$TMP/client.err")" >&2
