@@ -104,7 +104,7 @@ struct sk_state_change {
 	struct sk_endpoint local, remote;
 	enum sk_tcp_state from, to;
 	const char *cause; /* short, static: "rcv SYN+ACK", "close()", "2MSL timeout", ... */
-	uint16_t mss;      /* effective send MSS; meaningful from ESTABLISHED on */
+	uint16_t mss;      /* negotiated MSS, min(ours, peer's); meaningful from ESTABLISHED on */
 };
 
 enum sk_log_level { SK_LOG_ERROR = 0, SK_LOG_WARN, SK_LOG_INFO, SK_LOG_DEBUG };

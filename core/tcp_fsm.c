@@ -123,7 +123,10 @@ void tcp_set_state(struct sk_stack *st, struct tcb *t, enum sk_tcp_state to, con
 		    .from = from,
 		    .to = to,
 		    .cause = cause,
-		    .mss = t->snd_mss,
+		    /* The negotiated MSS (RFC 9293 §3.7.1: the smaller of
+		     * both SYNs' options), what the seed's timeline shows; the
+		     * payload per segment is this less the TSopt (TCP_MAXSEG). */
+		    .mss = t->snd_mss ? (uint16_t)(t->snd_mss + tcp_opts_space(t)) : 0,
 		};
 		st->hooks.state_change(st->hooks.ctx, &ev);
 	}
