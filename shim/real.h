@@ -85,6 +85,7 @@
 	X(execvp)                                                                                  \
 	X(execvpe)                                                                                 \
 	X(fexecve)                                                                                 \
+	X(daemon)                                                                                  \
 	X(sendfile)                                                                                \
 	X(sendfile64)                                                                              \
 	X(sendmmsg)                                                                                \

@@ -50,6 +50,8 @@ static struct {
 static struct shim_config config;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static _Atomic unsigned fork_gen;
+/* Set by rt_daemon_fork around its fork(): the child takes over. */
+static bool daemon_handover;
 
 static const char *env_lookup(const char *name, void *ctx)
 {
@@ -230,8 +232,14 @@ static struct netdev *open_device(void)
 	int pfd = config.packet_fd;
 	struct netdev *dev;
 
-	if (pfd >= 0)
+	if (pfd >= 0) {
 		pfd = shim_internal_adopt(pfd);
+		/* The descriptor is ours now (close-on-exec, never shared: two
+		 * readers would split the frames). A program this one execs must
+		 * not take the stale number for its own packet socket: it opens
+		 * its own (design brief §6). */
+		unsetenv("SYNACK_PACKET_FD");
+	}
 	dev = netdev_afpacket_open(config.iface, pfd, err, sizeof(err));
 	if (!dev) {
 		shim_log(SK_LOG_ERROR, "%s", err[0] ? err : "cannot open the packet socket");
@@ -414,6 +422,10 @@ static void fork_prepare(void)
 
 static void fork_parent(void)
 {
+	/* daemon(): the parent exits at once; keeping the locks keeps its
+	 * runtime thread off the packet socket the child now owns. */
+	if (daemon_handover)
+		return;
 	fdt_unlock();
 	pthread_mutex_unlock(&rt.lock);
 	pthread_mutex_unlock(&rt.start_lock);
@@ -441,6 +453,13 @@ static void fork_child(void)
 	pthread_mutex_unlock(&rt.lock);
 	pthread_mutex_unlock(&rt.start_lock);
 	shim_epoll_fork_unlock();
+	if (daemon_handover) {
+		/* The connections are this child's now: same generation, same
+		 * stack, device and internal fds. Only the threads are gone;
+		 * rt_daemon_fork restarts the runtime thread. */
+		wait_after_fork_child();
+		return;
+	}
 	fork_gen++;
 	/* The parent's stack, device and loop stay the parent's: a child that
 	 * read the packet socket would steal the parent's frames. Their memory
@@ -457,4 +476,52 @@ static void fork_child(void)
 	fdt_foreach_internal(collect_internal, &internal);
 	for (int i = 0; i < internal.n; i++)
 		shim_internal_close(internal.fds[i]);
+}
+
+/* ---- daemon() (design brief §6) ------------------------------------ */
+
+pid_t rt_daemon_fork(void)
+{
+	struct ev_loop *old;
+	pid_t pid;
+
+	daemon_handover = true;
+	pid = fork();
+	if (pid != 0) {
+		int err = errno;
+
+		/* Parent (about to _exit, locks still held) or failure (the
+		 * atfork parent handler kept the locks: release them). */
+		if (pid < 0) {
+			fdt_unlock();
+			pthread_mutex_unlock(&rt.lock);
+			pthread_mutex_unlock(&rt.start_lock);
+			shim_epoll_fork_unlock();
+			daemon_handover = false;
+			return -err;
+		}
+		return pid;
+	}
+	daemon_handover = false;
+	if (rt.state != RT_RUNNING)
+		return 0;
+	/* The old loop's thread did not survive the fork: a fresh loop on
+	 * the same device, the old one destroyed (its backend fds closed). The
+	 * timer is re-armed by the async kick below. */
+	shim_inside_depth++;
+	old = rt.loop;
+	ev_loop_destroy(old);
+	if (!start_loop()) {
+		shim_log(SK_LOG_ERROR, "daemon(): cannot restart the runtime in the child");
+		rt.state = RT_FAILED;
+	} else {
+		pthread_mutex_lock(&rt.lock);
+		rt.armed = SK_TIME_NEVER;
+		ev_async_send(rt.loop, &rt.async);
+		pthread_mutex_unlock(&rt.lock);
+		shim_log(SK_LOG_INFO, "daemon(): pid %d carries on with the connections",
+		         (int)getpid());
+	}
+	shim_inside_depth--;
+	return 0;
 }

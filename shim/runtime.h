@@ -54,4 +54,11 @@ unsigned shim_fork_gen(void);
  * caller fails the call with EBADFD. */
 void shim_report_inherited(int fd);
 
+/* daemon() (design brief §6): fork with the stack handed to the child. The
+ * parent returns > 0 holding every shim lock (its runtime thread can no
+ * longer touch the device) and must _exit at once; the child keeps the
+ * stack, the packet socket and the connections (same fork generation), and
+ * runs a new runtime thread. -errno when fork fails. */
+pid_t rt_daemon_fork(void);
+
 #endif

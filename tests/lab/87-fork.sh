@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# Processes (design brief §6, issue 4 item 3), a python3 program under synack against kernel
+# peers:
+#  1. fork: the parent connects and sends, forks; the child's send and recv on the inherited
+#     synack socket fail with EBADFD (and the log says why), it closes the fd and exits; the
+#     parent then sends 1 MiB more, half-closes and gets the SHA-256 of all it sent, equal.
+#     The pcap (SYNACK_PCAP) shows exactly one FIN of ours on that connection, after the last
+#     byte, and no RST;
+#  2. daemon(): the program connects, sends, calls daemon(); the original process exits 0 at
+#     once and the surviving child (another pid) keeps using the connection: it sends 1 MiB
+#     more and calls exit() right after its last write, with no close: the peer receives every
+#     byte and the FIN (the exit linger), SHA-256 equal.
+. "$(dirname "$0")/lib.sh"
+
+lab_up
+
+cat >"$LAB_TMP/peer.py" <<'PYEOF'
+# 7700: read to end of stream, answer "SHA256HEX COUNT", close; also print that line (for
+# clients that cannot read the answer any more).
+import hashlib, socket, sys, threading
+def sink(c):
+    h, n = hashlib.sha256(), 0
+    while b := c.recv(65536):
+        h.update(b)
+        n += len(b)
+    line = f"{h.hexdigest()} {n}"
+    print(line, flush=True)
+    try:
+        c.sendall(line.encode())
+    except OSError:
+        pass
+    c.close()
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind((sys.argv[1], 7700))
+ls.listen(16)
+while True:
+    c, _ = ls.accept()
+    threading.Thread(target=sink, args=(c,), daemon=True).start()
+PYEOF
+
+cat >"$LAB_TMP/client.py" <<'PYEOF'
+import ctypes, errno, hashlib, os, socket, sys, time
+mode, host = sys.argv[1], sys.argv[2]
+failed = []
+def check(name, ok, why=""):
+    print(("ok   " if ok else "FAIL ") + name + ("" if ok else ": " + why), flush=True)
+    if not ok:
+        failed.append(name)
+def digest(s):
+    out = b""
+    while b := s.recv(200):
+        out += b
+    return out.decode()
+part1, part2 = os.urandom(65536), os.urandom(1 << 20)
+
+if mode == "fork":
+    s = socket.create_connection((host, 7700), timeout=20)
+    print(f"PORT {s.getsockname()[1]}", flush=True)
+    s.sendall(part1)
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        for what, fn in (("send", lambda: s.send(b"x")), ("recv", lambda: s.recv(10))):
+            try:
+                fn()
+                print(f"child: {what} on the inherited socket succeeded", flush=True)
+                code = 1
+            except OSError as e:
+                if e.errno != errno.EBADFD:
+                    print(f"child: {what}: {e}", flush=True)
+                    code = 1
+        os.close(s.fileno())
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    check("the child's send and recv on the inherited socket fail with EBADFD, it closes it",
+          os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"status {status}")
+    time.sleep(0.3)  # a FIN or RST from the child's close would be out by now
+    s.sendall(part2)
+    s.shutdown(socket.SHUT_WR)
+    want = hashlib.sha256(part1 + part2).hexdigest() + f" {len(part1) + len(part2)}"
+    got = digest(s)
+    check("the parent's connection is intact after the child's close: SHA-256 equal", got == want, got)
+    s.close()
+elif mode == "daemon":
+    s = socket.create_connection((host, 7700), timeout=20)
+    s.sendall(part1)
+    open(sys.argv[3], "w").write(hashlib.sha256(part1 + part2).hexdigest() + f" {len(part1) + len(part2)}\n")
+    print(f"ORIG {os.getpid()}", flush=True)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.daemon(1, 1) != 0:
+        print(f"FAIL daemon(): errno {ctypes.get_errno()}", flush=True)
+        sys.exit(1)
+    # The surviving child: our stdout is still the test's file (noclose).
+    print(f"CHILD {os.getpid()}", flush=True)
+    s.sendall(part2)
+    sys.exit(0)  # exit() right after the last write: no close, no shutdown
+sys.exit(1 if failed else 0)
+PYEOF
+
+report() { # OUT
+	local status name
+	while read -r status name; do
+		case $status in
+		ok) pass "$name" ;;
+		FAIL) fail "${name%%: *}" "${name#*: }" ;;
+		esac
+	done < <(grep -E '^(ok|FAIL) ' "$1")
+}
+
+spawn "$LAB_TMP/peer.log" ip netns exec "$NS_B" "$LAB_PY" -u "$LAB_TMP/peer.py" "$ADDR_B"
+for ((i = 0; i < 100; i++)); do
+	[[ -n $(ip netns exec "$NS_B" ss -Hltn "sport = :7700") ]] && break
+	sleep 0.1
+done
+
+# 1. fork, the child closes. tcpdump on the peer's side is the wire's witness (SYNACK_PCAP is
+# what the parent's stack sent).
+spawn "$LAB_TMP/tcpdump.log" ip netns exec "$NS_B" tcpdump -U -n -s 96 -B 8192 -i veth-peer -w "$LAB_TMP/wire.pcap" tcp port 7700
+tcpdump=$LAB_LAST_PID
+for ((i = 0; i < 50; i++)); do
+	grep -qs 'listening on' "$LAB_TMP/tcpdump.log" && break
+	sleep 0.1
+done
+rc=0
+SYNACK_PCAP=$LAB_TMP/fork.pcap LAB_TIMEOUT=60 synack_exec "$LAB_PY" "$LAB_TMP/client.py" fork "$ADDR_B" \
+	>"$LAB_TMP/fork.out" 2>"$LAB_TMP/fork.err" || rc=$?
+report "$LAB_TMP/fork.out"
+if ((rc != 0)) && ! grep -q '^FAIL ' "$LAB_TMP/fork.out"; then
+	fail "fork: python3 client under synack" "exit $rc"
+	show "$LAB_TMP/fork.out"
+	show "$LAB_TMP/fork.err"
+fi
+if grep -q 'inherited across fork.*EBADFD' "$LAB_TMP/fork.err"; then
+	pass "the child's use of an inherited synack socket is explained in the log"
+else
+	fail "the child's use of an inherited synack socket is explained in the log" "no such line"
+	show "$LAB_TMP/fork.err"
+fi
+port=$(sed -nE 's/^PORT ([0-9]+)$/\1/p' "$LAB_TMP/fork.out")
+# Our segments on the parent's connection in a capture: every FIN and RST with its sequence
+# number relative to the ISN, and the highest data sequence seen (how far the capture goes).
+cat >"$LAB_TMP/flags.py" <<'PYEOF'
+import socket, struct, sys
+data = open(sys.argv[1], "rb").read()
+me, port = socket.inet_aton(sys.argv[2]), int(sys.argv[3])
+off, isn, top = 24, None, 0
+while off + 16 <= len(data):
+    incl = struct.unpack_from("<I", data, off + 8)[0]
+    pkt = data[off + 16: off + 16 + incl]
+    off += 16 + incl
+    if len(pkt) < 34 or pkt[12:14] != b"\x08\x00" or pkt[23] != 6 or pkt[26:30] != me:
+        continue
+    ihl = (pkt[14] & 15) * 4
+    tcp = pkt[14 + ihl:]
+    sport, seq, flags = struct.unpack_from("!H", tcp, 0)[0], struct.unpack_from("!I", tcp, 4)[0], tcp[13]
+    if sport != port:
+        continue
+    if flags & 0x02:
+        isn = seq
+    if isn is None:
+        continue
+    rel = (seq - isn) % 2**32
+    plen = struct.unpack_from("!H", pkt, 16)[0] - ihl - (tcp[12] >> 4) * 4
+    top = max(top, rel + plen)
+    if flags & 0x01:
+        print(f"FIN {rel}")
+    if flags & 0x04:
+        print(f"RST {rel}")
+print(f"TOP {top}")
+PYEOF
+port=$(sed -nE 's/^PORT ([0-9]+)$/\1/p' "$LAB_TMP/fork.out")
+final=$((1 + 65536 + 1048576))
+sleep 1 # let tcpdump take the last frames off its ring
+kill -INT "$tcpdump" 2>/dev/null || true
+timeout 5 tail --pid="$tcpdump" -f /dev/null 2>/dev/null || true
+for cap in synack wire; do
+	f=$LAB_TMP/fork.pcap
+	[[ $cap == wire ]] && f=$LAB_TMP/wire.pcap
+	"$LAB_PY" "$LAB_TMP/flags.py" "$f" "$ADDR_A" "${port:-0}" >"$LAB_TMP/flags-$cap.txt" 2>&1 || true
+	top=$(sed -nE 's/^TOP ([0-9]+)$/\1/p' "$LAB_TMP/flags-$cap.txt")
+	others=$(grep -E '^(FIN|RST)' "$LAB_TMP/flags-$cap.txt" | grep -vx "FIN $final" | tr '\n' ' ' || true)
+	if [[ -z $port ]]; then
+		fail "$cap capture: no FIN/RST from the child's close" "the client did not print its port"
+	elif ((${top:-0} < 65536 + 262144)); then
+		# The child closed after byte 65536; the capture must reach well past that.
+		fail "$cap capture: no FIN/RST from the child's close" "the capture stops at byte ${top:-0}"
+		show "$LAB_TMP/flags-$cap.txt"
+	elif [[ -n $others ]]; then
+		fail "$cap capture: no FIN/RST from the child's close" "our FIN/RST segments before the end: $others"
+	else
+		pass "$cap capture: no FIN/RST from the child's close (data seen up to byte $top)"
+	fi
+done
+if grep -qx "FIN $final" "$LAB_TMP/flags-wire.txt"; then
+	pass "wire capture: the parent's FIN follows its last byte"
+else
+	fail "wire capture: the parent's FIN follows its last byte" "no FIN at $final"
+	show "$LAB_TMP/flags-wire.txt"
+fi
+
+# 2. daemon().
+lines_before=$(wc -l <"$LAB_TMP/peer.log")
+start=$(now_ms)
+rc=0
+LAB_TIMEOUT=30 synack_exec "$LAB_PY" "$LAB_TMP/client.py" daemon "$ADDR_B" "$LAB_TMP/daemon.want" \
+	>"$LAB_TMP/daemon.out" 2>"$LAB_TMP/daemon.err" || rc=$?
+took=$(($(now_ms) - start))
+if ((rc == 0)) && ((took < 10000)); then
+	pass "the process that called daemon() exits 0 at once (${took} ms)"
+else
+	fail "the process that called daemon() exits 0 at once" "exit $rc after ${took} ms"
+	show "$LAB_TMP/daemon.err"
+fi
+got=""
+for ((i = 0; i < 200; i++)); do
+	got=$(tail -n +$((lines_before + 1)) "$LAB_TMP/peer.log" | head -1)
+	[[ -n $got ]] && break
+	sleep 0.1
+done
+orig=$(sed -nE 's/^ORIG ([0-9]+)$/\1/p' "$LAB_TMP/daemon.out")
+child=$(sed -nE 's/^CHILD ([0-9]+)$/\1/p' "$LAB_TMP/daemon.out")
+if [[ -n $child && -n $orig && $child != "$orig" ]]; then
+	pass "daemon(): a child (pid $child, not $orig) carries on"
+else
+	fail "daemon(): a child carries on" "orig '${orig}' child '${child}'"
+	show "$LAB_TMP/daemon.out"
+	show "$LAB_TMP/daemon.err"
+fi
+if [[ -f $LAB_TMP/daemon.want && $got == "$(cat "$LAB_TMP/daemon.want")" ]]; then
+	pass "daemon(): the child's data, queued right before exit(), reaches the peer with the FIN (SHA-256 equal)"
+else
+	fail "daemon(): the child's data reaches the peer with the FIN" "peer saw '${got}', want '$(cat "$LAB_TMP/daemon.want" 2>/dev/null)'"
+	show "$LAB_TMP/daemon.err"
+fi
+lab_finish
