@@ -815,6 +815,33 @@ static void nesting(void)
 	peer("close");
 }
 
+/* Closing the only fd of a registered socket removes it from the set (Linux releases the
+ * item with the file); the number, reused by the next socket, is a new file to epoll. */
+static void close_and_reuse(void)
+{
+	int ep = epoll_create1(0), s = connected(), s2, same;
+
+	out("-- closing a registered socket; its fd number reused");
+	obs_ctl("close", ep, EPOLL_CTL_ADD, s, EPOLLIN | EPOLLOUT, 1);
+	obs_epoll("close, registered", ep, 0);
+	close(s);
+	peer("close");
+	obs_epoll("closed", ep, 0);
+	obs_ctl("closed", ep, EPOLL_CTL_DEL, s, 0, 0);
+	s2 = connected();
+	same = s2 == s;
+	out("reuse: the new socket got the same fd number: %s", same ? "yes" : "no");
+	obs_epoll("reuse, not added", ep, 0);
+	obs_ctl("reuse", ep, EPOLL_CTL_MOD, s2, EPOLLIN, 2);
+	obs_ctl("reuse", ep, EPOLL_CTL_ADD, s2, EPOLLIN, 2);
+	peer("send 10");
+	obs_epoll("reuse data", ep, WAIT_MS);
+	obs_read("reuse", s2, 1000);
+	close(s2);
+	close(ep);
+	peer("close");
+}
+
 static void timeouts(void)
 {
 	int s = connected(), pfd[2], ep = epoll_create1(0);
@@ -1076,6 +1103,7 @@ static int run_main(const char *cmdpath, const char *ackpath, const char *laddr,
 	fresh_socket();
 	epoll_modes();
 	nesting();
+	close_and_reuse();
 	timeouts();
 	space_lowat_signals();
 	half_close();
