@@ -39,6 +39,11 @@ struct ep_inst {
 	int nitems, cap;
 	struct ep_item *ready; /* singly linked via next_ready */
 	struct ep_inst *next;  /* all instances, for wakes */
+	/* The last wait filled the caller's array with synack items without
+	 * asking the kernel: the next one asks the kernel first, so kernel fds
+	 * are never starved by always-ready LT sockets (Linux moves a
+	 * reported LT item to the tail of its ready list). */
+	atomic_bool kernel_first;
 };
 
 static struct ep_inst *instances; /* under the stack lock */
@@ -467,10 +472,31 @@ int shim_epoll_wait(struct shim_ofd *ep, int epfd, struct epoll_event *events, i
 	if (max <= 0 || max > INT_MAX / (int)sizeof(struct epoll_event))
 		return -EINVAL;
 	for (;;) {
-		int n = harvest(rt_lock(), in, events, max), k, wait_ms;
-		bool marked = false;
+		int n = 0, k, wait_ms;
+		bool marked = false, kernel_first;
 
+		kernel_first = atomic_exchange(&in->kernel_first, false);
+		if (kernel_first) {
+			shim_epoll_refresh(); /* epfds nested in this one */
+			k = REAL(epoll_pwait)(epfd, events, max, 0, NULL);
+			if (k < 0)
+				return -errno;
+			n = strip_mark(events, k, &marked);
+			if (k == max && n < max) {
+				/* Our eventfd took a slot: the kernel moved it
+				 * to the tail, ask once more for the others. */
+				k = REAL(epoll_pwait)(epfd, events + n, max - n, 0, NULL);
+				if (k > 0)
+					n += strip_mark(events + n, k, &marked);
+			}
+			if (n == max)
+				return n;
+		}
+		k = harvest(rt_lock(), in, events + n, max - n);
+		if (n + k == max && !kernel_first)
+			atomic_store(&in->kernel_first, true);
 		rt_unlock();
+		n += k;
 		if (n == max)
 			return n;
 		shim_epoll_refresh(); /* epfds nested in this one */
