@@ -758,6 +758,18 @@ static void nesting(void)
 	if (write(pfd[1], "p", 1) != 1)
 		die("write pipe");
 	obs_epoll("data+pipe epa", epa, 0);
+	/* Two LT items ready, one slot per call: both are reported over two calls (Linux moves a
+	 * reported LT item to the tail of the ready list), never the same one twice. Which comes
+	 * first is the ready list's order, normalised by sorting. */
+	{
+		struct epoll_event e1[1], e2[1];
+		int r1 = epoll_wait(epa, e1, 1, 0), r2 = epoll_wait(epa, e2, 1, 0);
+		unsigned long long a = r1 == 1 ? e1[0].data.u64 : 0,
+		                   b = r2 == 1 ? e2[0].data.u64 : 0;
+
+		out("data+pipe epa, maxevents 1, twice: = %d, %d, tags %llu %llu", r1, r2,
+		    a < b ? a : b, a < b ? b : a);
+	}
 	obs_pollv("data+pipe", p, 4, names, 0);
 	obs_read("data+pipe", s, 1000);
 	obs_pollv("pipe only", p, 4, names, 0);
