@@ -37,8 +37,12 @@ struct ep_inst {
 	bool efd_signalled;
 	struct ep_item **items;
 	int nitems, cap;
-	struct ep_item *ready; /* singly linked via next_ready */
-	struct ep_inst *next;  /* all instances, for wakes */
+	/* Singly linked via next_ready, FIFO as Linux's: a new ready item and
+	 * a reported LT item go to the tail (none is starved when maxevents
+	 * is smaller than the list). ready_tail: &last->next_ready, or
+	 * &ready when empty (NULL until first use: the same). */
+	struct ep_item *ready, **ready_tail;
+	struct ep_inst *next; /* all instances, for wakes */
 	/* The last wait filled the caller's array with synack items without
 	 * asking the kernel: the next one asks the kernel first, so kernel fds
 	 * are never starved by always-ready LT sockets (Linux moves a
@@ -73,13 +77,26 @@ static void efd_clear(struct ep_inst *in)
 	}
 }
 
+/* After items were unlinked: find the tail again (lists are short). */
+static void retail(struct ep_inst *in)
+{
+	struct ep_item **p = &in->ready;
+
+	while (*p)
+		p = &(*p)->next_ready;
+	in->ready_tail = p;
+}
+
 static void enqueue(struct ep_inst *in, struct ep_item *it)
 {
 	if (it->queued || it->disabled)
 		return;
+	if (!in->ready_tail || !in->ready)
+		in->ready_tail = &in->ready;
 	it->queued = true;
-	it->next_ready = in->ready;
-	in->ready = it;
+	it->next_ready = NULL;
+	*in->ready_tail = it;
+	in->ready_tail = &it->next_ready;
 	efd_signal(in);
 }
 
@@ -92,6 +109,7 @@ static void dequeue(struct ep_inst *in, struct ep_item *it)
 		}
 	}
 	it->queued = false;
+	retail(in);
 	if (!in->ready)
 		efd_clear(in);
 }
@@ -396,6 +414,7 @@ static void refresh(struct sk_stack *st, struct ep_inst *in)
 		*p = it->next_ready;
 		it->queued = false;
 	}
+	retail(in);
 	if (!in->ready)
 		efd_clear(in);
 }
@@ -416,12 +435,13 @@ void shim_epoll_refresh(void)
 /* Under the stack lock: report ready synack items. */
 static int harvest(struct sk_stack *st, struct ep_inst *in, struct epoll_event *events, int max)
 {
-	struct ep_item *it = in->ready, *next;
+	struct ep_item *it = in->ready, *next, *again = NULL, **again_tail = &again;
 	int n = 0;
 
 	in->ready = NULL;
-	/* Rebuild the list: items that stay queued (LT and still ready, or
-	 * not reached because the output is full) go back on it. */
+	/* Rebuild the list: the items not reached because the output is full
+	 * keep their place at the head; the reported LT items (still ready)
+	 * go to the tail after them, as Linux's ep_send_events does. */
 	for (; it; it = next) {
 		uint32_t ev;
 
@@ -440,8 +460,17 @@ static int harvest(struct sk_stack *st, struct ep_inst *in, struct epoll_event *
 		n++;
 		if (it->events & EPOLLONESHOT)
 			it->disabled = true;
-		else if (!(it->events & EPOLLET))
-			enqueue(in, it);
+		else if (!(it->events & EPOLLET)) {
+			/* Kept aside (linked through next_ready: it is
+			 * on no list now), queued after the loop. */
+			it->next_ready = NULL;
+			*again_tail = it;
+			again_tail = &it->next_ready;
+		}
+	}
+	for (it = again; it; it = next) {
+		next = it->next_ready;
+		enqueue(in, it);
 	}
 	if (!in->ready)
 		efd_clear(in);
