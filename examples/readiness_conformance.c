@@ -332,6 +332,13 @@ static void obs_all(const char *label, int fd)
 	obs_select(label, fd, all, 1);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	const unsigned long long *x = a, *y = b;
+
+	return *x < *y ? -1 : *x > *y;
+}
+
 static int cmp_tag(const void *a, const void *b)
 {
 	const struct epoll_event *x = a, *y = b;
@@ -854,6 +861,37 @@ static void close_and_reuse(void)
 	peer("close");
 }
 
+/* Three LT sockets ready, one slot per call: three calls report each socket once (Linux's
+ * ready list is FIFO, a reported LT item goes to its tail), whatever the order. */
+static void fairness(void)
+{
+	int ep = epoll_create1(0), s[3];
+	unsigned long long tags[3];
+	char label[32];
+
+	out("-- three ready LT sockets, maxevents 1");
+	for (int i = 0; i < 3; i++) {
+		s[i] = connected();
+		peer("send 10");
+		snprintf(label, sizeof(label), "fair %d", i + 1);
+		wait_queued(label, s[i], 10);
+		obs_ctl(label, ep, EPOLL_CTL_ADD, s[i], EPOLLIN, (uint64_t)i + 1);
+	}
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 3; i++) {
+			struct epoll_event e[1];
+
+			tags[i] = epoll_wait(ep, e, 1, 0) == 1 ? e[0].data.u64 : 0;
+		}
+		qsort(tags, 3, sizeof(tags[0]), cmp_u64);
+		out("fair: three calls, tags %llu %llu %llu", tags[0], tags[1], tags[2]);
+	}
+	for (int i = 0; i < 3; i++)
+		close(s[i]);
+	close(ep);
+	peer("close");
+}
+
 static void timeouts(void)
 {
 	int s = connected(), pfd[2], ep = epoll_create1(0);
@@ -1116,6 +1154,7 @@ static int run_main(const char *cmdpath, const char *ackpath, const char *laddr,
 	epoll_modes();
 	nesting();
 	close_and_reuse();
+	fairness();
 	timeouts();
 	space_lowat_signals();
 	half_close();
