@@ -24,8 +24,8 @@ fi
 SYNACK_LAB_PREFIX=$REF_PREFIX bash "$LAB_ROOT/scripts/lab.sh" up
 ip -n "$REF_PREFIX-a" addr add "$ADDR_A/24" dev "$IF_A"
 
-# One run: the peer in namespace $1's partner, the script in $1 (via the runner "${@:2}").
-# Output in $LAB_TMP/$name.out; returns the script's exit status.
+# conformance_run NAME PEER_NS RUNNER...: the peer in PEER_NS, the script through RUNNER
+# (kernel_exec or synack_exec). Output in $LAB_TMP/NAME.out; returns the script's exit status.
 conformance_run() {
 	local name=$1 peer_ns=$2 rc=0
 	shift 2
