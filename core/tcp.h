@@ -34,6 +34,8 @@
 /* Linux tcp_min_snd_mss: a tiny advertised MSS must not make us emit a
  * flood of minuscule segments (CVE-2019-11477 family). */
 #define TCP_MIN_MSS 48
+/* RFC 8985 §7.2 probe timeout floor (Linux tcp_schedule_loss_probe). */
+#define TCP_PROBE_MIN SK_MS(10)
 /* RFC 6298 §2: initial RTO 1 s; Linux's floor of 200 ms; §2.5 ceiling. */
 #define TCP_RTO_INIT SK_SEC(1)
 #define TCP_RTO_MIN  SK_MS(200)
@@ -168,6 +170,10 @@ struct tcb {
 	bool in_recovery;
 	uint32_t recover, high_rxt;
 	uint32_t rxt_mark; /* retransmissions above it left after SND.UNA's */
+	/* A loss probe (tcp_recovery.c) is what rto_at waits for first;
+	 * rto_real is then the retransmission timeout proper. */
+	bool probe_armed;
+	sk_time_t rto_real;
 	struct tcp_scoreboard sb;
 	bool persist;      /* the RTO timer is probing a zero window */
 	bool sws_override; /* persist fired on a small open window: send it */
@@ -346,6 +352,13 @@ void tcp_recovery_rto(struct tcb *t);
  * lost (a later retransmission arrived before it)? Then resend it. */
 void tcp_recovery_sack(struct sk_stack *st, struct tcb *t, const struct sk_tcp_repr *r,
                        sk_time_t now);
+/* RFC 8985 §7 tail loss probe: the probe timeout for the RTO being armed
+ * at `now`, or SK_TIME_NEVER when no probe is due. */
+sk_time_t tcp_probe_at(const struct tcb *t, sk_time_t now);
+/* Data went out: the probe timeout restarts from now (the RTO stays). */
+void tcp_probe_rearm(struct tcb *t, sk_time_t now);
+/* The probe timeout passed without an ACK: send the probe. */
+void tcp_probe_send(struct sk_stack *st, struct tcb *t, sk_time_t now);
 /* SACK recovery's transmission loop (RFC 6675 §5 (C)). */
 void tcp_recovery_output(struct sk_stack *st, struct tcb *t, sk_time_t now);
 

@@ -264,6 +264,8 @@ bool tcp_send_new(struct sk_stack *st, struct tcb *t, uint32_t room, sk_time_t n
 	/* RFC 6298 §5.1: running whenever data is outstanding. */
 	if (t->rto_at == SK_TIME_NEVER)
 		tcp_rto_arm(st, t, now);
+	else if (seq_geq(seq, t->snd_una) && n > 0)
+		tcp_probe_rearm(t, now); /* RFC 8985 §7.2: PTO after each send */
 	return !fin;
 }
 

@@ -117,6 +117,57 @@ void tcp_recovery_sack(struct sk_stack *st, struct tcb *t, const struct sk_tcp_r
 	t->rxt_mark = t->high_rxt; /* only a later retransmission tells again */
 }
 
+sk_time_t tcp_probe_at(const struct tcb *t, sk_time_t now)
+{
+	/* RFC 8985 §7.2: PTO = 2 SRTT, at least 10 ms as Linux
+	 * (tcp_schedule_loss_probe). Only on an established connection with
+	 * an RTT estimate, before any RTO of this flight, and with more than
+	 * one segment out (a lone segment waits for the peer's delayed ACK:
+	 * the RTO serves it). */
+	if (t->state != SK_TCP_ESTABLISHED && t->state != SK_TCP_CLOSE_WAIT)
+		return SK_TIME_NEVER;
+	if (t->srtt == 0 || t->retries > 0 || t->persist || t->snd_max - t->snd_una <= t->snd_mss)
+		return SK_TIME_NEVER;
+	sk_time_t pto = 2 * t->srtt;
+
+	return now + (pto > TCP_PROBE_MIN ? pto : TCP_PROBE_MIN);
+}
+
+void tcp_probe_rearm(struct tcb *t, sk_time_t now)
+{
+	sk_time_t probe = tcp_probe_at(t, now);
+	sk_time_t rto = t->probe_armed ? t->rto_real : t->rto_at;
+
+	if (probe >= rto)
+		return;
+	t->rto_real = rto;
+	t->rto_at = probe;
+	t->probe_armed = true;
+}
+
+void tcp_probe_send(struct sk_stack *st, struct tcb *t, sk_time_t now)
+{
+	/* RFC 8985 §7.3: new data if the windows allow, else the last
+	 * segment again, to draw an ACK (with SACK) that shows what is
+	 * missing. In recovery, SND.UNA's segment: its retransmission may be
+	 * the one lost (or its ACK was), and the answer says which. */
+	if (!t->in_recovery) {
+		uint32_t in_flight = t->snd_nxt - t->snd_una;
+		uint32_t room = t->snd_wnd > in_flight ? t->snd_wnd - in_flight : 0;
+
+		if (tcp_send_new(st, t, room < t->snd_mss ? room : t->snd_mss, now))
+			return;
+		uint32_t last =
+		    t->snd_max - t->snd_una > t->snd_mss ? t->snd_max - t->snd_mss : t->snd_una;
+
+		tcp_retransmit(st, t, last, t->snd_max - last, now);
+		return;
+	}
+	uint32_t hole = t->sb.n ? t->sb.blk[0].left - t->snd_una : UINT32_MAX;
+
+	tcp_retransmit(st, t, t->snd_una, hole, now);
+}
+
 void tcp_recovery_rto(struct tcb *t)
 {
 	/* RFC 6675 §5.1 / RFC 6582 §4: no fast recovery for the losses of

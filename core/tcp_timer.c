@@ -146,7 +146,16 @@ void tcp_rto_reset(struct tcb *t)
 
 void tcp_rto_arm(struct sk_stack *st, struct tcb *t, sk_time_t now)
 {
+	sk_time_t probe = tcp_probe_at(t, now);
+
 	t->rto_at = now + t->rto;
+	/* A loss probe first, when one is due (RFC 8985 §7.2); the RTO
+	 * proper stays where RFC 6298 puts it. */
+	t->probe_armed = probe < t->rto_at;
+	if (t->probe_armed) {
+		t->rto_real = t->rto_at;
+		t->rto_at = probe;
+	}
 	tcp_timer_update(st, t);
 }
 
@@ -170,6 +179,13 @@ static void rto_expired(struct sk_stack *st, struct tcb *t, sk_time_t now)
 
 	if (t->snd_una == t->snd_max && !t->persist)
 		return; /* everything was acknowledged meanwhile */
+	if (t->probe_armed) {
+		/* The probe timeout, not the RTO: no backoff, no retry. */
+		t->probe_armed = false;
+		t->rto_at = t->rto_real;
+		tcp_probe_send(st, t, now);
+		return;
+	}
 	if (tcp_user_timeout_due(t, now)) {
 		/* RFC 5482 / Linux tcp_write_timeout: TCP_USER_TIMEOUT ms
 		 * without an acknowledgment ends the connection. */

@@ -170,7 +170,7 @@ Test(tcp_cork, msg_more_sends_full_segments_and_holds_the_tail)
 	h_expect_nothing(h);
 	sk_time_t t0 = h->now;
 
-	h_advance(h, SK_MS(20));
+	h_advance(h, SK_MS(5)); /* before the 10 ms loss probe (RFC 8985) */
 	h_send(h, h_seg(SK_TCP_ACK, PEER_ISN + 1, isn + 2921));
 	h_expect_nothing(h);
 	h_advance_to(h, t0 + SK_MS(200) - 1);

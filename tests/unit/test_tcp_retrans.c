@@ -42,7 +42,9 @@ Test(tcp_retrans, ack_after_an_rto_carries_the_highest_sequence_sent)
 	int s = h_established(h, PEER_ISN, &isn);
 
 	send_segments(s, 3);
-	h_advance(h, SK_MS(200)); /* RTO: the first segment again */
+	h_advance(h, SK_MS(10)); /* the loss probe: the last segment */
+	cr_expect_eq(h_expect_tcp(h, SK_TCP_ACK | SK_TCP_PSH).r.seq, isn + 1 + 2 * 1460);
+	h_advance(h, SK_MS(190)); /* RTO: the first segment again */
 	cr_expect_eq(h_expect_tcp(h, SK_TCP_ACK).r.seq, isn + 1);
 	/* The peer's data gets an ACK whose SEQ is what the peer may already
 	 * have received up to (SND.NXT of RFC 9293, not the rewound one): a
@@ -219,7 +221,9 @@ Test(tcp_retrans, go_back_n_after_an_rto_skips_sacked_segments)
 	/* 2-3 SACKed: not enough to deem 0 lost; then silence. */
 	sack_ack(isn, isn + 1, 2, 4, 0, 0);
 	h_expect_nothing(h);
-	h_advance(h, SK_MS(200));
+	h_advance(h, SK_MS(10)); /* the loss probe: the last segment */
+	cr_expect_eq(h_expect_tcp(h, SK_TCP_ACK | SK_TCP_PSH).r.seq, seg(isn, 5));
+	h_advance(h, SK_MS(190));
 	cr_expect_eq(h_expect_tcp(h, SK_TCP_ACK).r.seq, seg(isn, 0));
 	h_expect_nothing(h);
 	sack_ack(isn, seg(isn, 1), 2, 4, 0, 0);
@@ -266,4 +270,53 @@ Test(tcp_retrans, a_lost_retransmission_is_resent_when_a_later_one_arrives)
 	h_expect_nothing(h);
 	dupack(seg(isn, 10));
 	cr_expect_not(tcp_tcb(h->st, s)->in_recovery);
+}
+
+Test(tcp_retrans, silence_after_a_flight_brings_a_loss_probe_of_the_last_segment)
+{
+	uint32_t isn;
+	int s = h_established(h, PEER_ISN, &isn);
+
+	send_segments(s, 3);
+	/* SRTT is ~0 (the handshake was instant): PTO is the 10 ms floor. */
+	h_advance(h, SK_MS(10) - 1);
+	h_expect_nothing(h);
+	h_advance(h, 1);
+	struct h_tcp p = h_expect_tcp(h, SK_TCP_ACK | SK_TCP_PSH);
+	cr_expect_eq(p.r.seq, seg(isn, 2), "RFC 8985 §7.3: the last segment");
+	h_expect_nothing(h);
+	cr_expect_eq(tcp_tcb(h->st, s)->cwnd, 10 * MSS, "a probe is not a loss");
+	/* The RTO proper still comes at 200 ms. */
+	h_advance(h, SK_MS(190) - 1);
+	h_expect_nothing(h);
+	h_advance(h, 1);
+	cr_expect_eq(h_expect_tcp(h, SK_TCP_ACK).r.seq, isn + 1);
+}
+
+Test(tcp_retrans, loss_probe_sends_new_data_when_it_may)
+{
+	uint32_t isn;
+	int s = h_established(h, PEER_ISN, &isn);
+
+	cr_assert_eq(sk_send(h->st, s, pattern, 20 * MSS, h->now), 20 * MSS);
+	h_clear(h); /* IW10 */
+	h_advance(h, SK_MS(10));
+	cr_expect_eq(h_expect_tcp(h, SK_TCP_ACK).r.seq, seg(isn, 10));
+	h_expect_nothing(h);
+}
+
+Test(tcp_retrans, loss_probe_in_recovery_resends_the_first_hole)
+{
+	uint32_t isn;
+	int s = established_sack(&isn);
+
+	send_segments(s, 10);
+	sack_ack(isn, seg(isn, 2), 3, 5, 6, 10);
+	h_clear(h); /* retransmissions of 2 and 5 */
+	/* Neither is acknowledged: the probe repeats SND.UNA's segment. */
+	h_advance(h, SK_MS(10));
+	struct h_tcp p = h_expect_tcp(h, SK_TCP_ACK);
+	cr_expect_eq(p.r.seq, seg(isn, 2));
+	cr_expect_eq(p.r.payload_len, MSS);
+	h_expect_nothing(h);
 }
