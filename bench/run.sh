@@ -126,9 +126,11 @@ if [[ $SOURCE == head ]]; then
 	rm -rf "$SRC" "$BUILD"
 	mkdir -p "$SRC"
 	git archive --format=tar HEAD | tar -x -m -C "$SRC" || die "git archive HEAD failed"
+	echo "$COMMIT" >"$SRC/.bench-commit" # for bench/profile.sh: what this build is
 else
 	SRC=$ROOT
 	COMMIT="$(git rev-parse --short HEAD) + working tree"
+	rm -f "$BUILD.src/.bench-commit"
 	echo "== build of the working tree (${BUILD#"$ROOT"/}, release)"
 fi
 if [[ ! -f $BUILD/build.ninja ]]; then
