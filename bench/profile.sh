@@ -160,6 +160,7 @@ for c in "stream-up|-m stream -r up -s 64K -d $SECS" "stream-down|-m stream -r d
 	measure "$LAB_S" "$tag" record -e cpu-clock -F 1999 -g -o "$TMP/$tag.data" -- $args
 	perf report -i "$TMP/$tag.data" --stdio --no-children --sort dso,sym 2>/dev/null |
 		grep -E '^ +[0-9]+\.[0-9]+%' | head -20 >"$TMP/$tag.top" || true
+	[[ -s $TMP/$tag.top ]] || echo "(perf report gave no samples: $(perf report -i "$TMP/$tag.data" --stdio 2>&1 | grep -v '^#' | grep -m1 .))" >"$TMP/$tag.top"
 	PROFILES+=("$id")
 done
 
