@@ -60,6 +60,10 @@ struct shim_ofd {
 	atomic_bool nonblock;
 	atomic_bool closed;               /* the last fd was closed; users return EBADF */
 	bool connecting; /* a connect returned EINPROGRESS/EALREADY/EINTR (Linux SS_CONNECTING) */
+	/* portreg.c: the local port registered for this socket (0 = none) and
+	 * the registry fd that holds its name (-1: another socket's does). */
+	uint16_t regport;
+	int regfd;
 	int64_t rcvtimeo_us, sndtimeo_us; /* SO_RCVTIMEO/SO_SNDTIMEO, 0 = none */
 	struct shim_opts opts;
 	void *epoll; /* SHIM_OFD_EPOLL: the instance (epoll.c) */

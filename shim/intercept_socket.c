@@ -11,6 +11,7 @@
 #include "log.h"
 #include "offload.h"
 #include "opts.h"
+#include "portreg.h"
 #include "sockio.h"
 #include "wait.h"
 
@@ -79,6 +80,7 @@ static void deactivate(struct shim_ofd *o)
 
 	shim_epoll_forget(o);
 	sk_close(st, o->sock, shim_now_us());
+	portreg_release(o);
 	rt_unlock();
 	o->sock = -1;
 	o->kind = SHIM_OFD_PENDING;
@@ -147,6 +149,8 @@ SHIM_EXPORT int listen(int fd, int backlog)
 
 		r = sk_listen(st, o->sock, backlog, shim_now_us());
 		rt_unlock();
+		if (r == 0)
+			portreg_claim(o);
 	}
 	ofd_put(o);
 	return (int)shim_ret(r);
@@ -155,12 +159,27 @@ SHIM_EXPORT int listen(int fd, int backlog)
 /* The core half of bind/connect on an offloaded socket. */
 static int core_addr_op(struct shim_ofd *o, enum shim_offload_op op, uint32_t a, uint16_t port)
 {
+	struct sk_endpoint ep;
 	int r;
 
-	if (op == SHIM_OP_CONNECT)
+	if (op == SHIM_OP_CONNECT) {
+		/* The port is registered before the SYN leaves (portreg.h):
+		 * another synack process on the interface must already know
+		 * that the SYN,ACK is not its to reset. An unbound socket gets
+		 * its ephemeral port first, as connect would pick it. */
+		struct sk_stack *st = rt_lock();
+
+		if (sk_getsockname(st, o->sock, &ep) == 0 && ep.port == 0 &&
+		    sk_sock_state(st, o->sock) == SK_TCP_CLOSED)
+			sk_bind(st, o->sock, 0, 0);
+		rt_unlock();
+		portreg_claim(o);
 		return sockio_connect(o, a, port);
+	}
 	r = sk_bind(rt_lock(), o->sock, a, port);
 	rt_unlock();
+	if (r == 0)
+		portreg_claim(o);
 	if (r == -EADDRINUSE && o->opts.reuseport)
 		/* Several sockets sharing a port (one per worker, the kernel
 		 * spreading connections) needs a shared listener: not yet. */

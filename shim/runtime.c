@@ -16,6 +16,7 @@
 #include "fdtable.h"
 #include "internal_fd.h"
 #include "log.h"
+#include "portreg.h"
 #include "real.h"
 #include "sockio.h"
 #include "trace.h"
@@ -281,7 +282,7 @@ static struct sk_stack *make_stack(struct netdev *dev)
 		shim_log(SK_LOG_ERROR, "getrandom failed: %s", strerror(errno));
 		return NULL;
 	}
-	return sk_stack_new(&sc, &netdev_link_ops, dev, &hooks);
+	return sk_stack_new(&sc, &portreg_link_ops, dev, &hooks);
 }
 
 static bool start_loop(void)
@@ -461,6 +462,7 @@ static void fork_child(void)
 		return;
 	}
 	fork_gen++;
+	portreg_after_fork_child();
 	/* The parent's stack, device and loop stay the parent's: a child that
 	 * read the packet socket would steal the parent's frames. Their memory
 	 * is abandoned (freeing would run device close paths); their fds are

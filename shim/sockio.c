@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "epoll.h"
+#include "portreg.h"
 #include "runtime.h"
 #include "wait.h"
 
@@ -320,5 +321,6 @@ void shim_release_ofd(struct shim_ofd *o)
 	shim_epoll_forget(o);
 	sk_close(st, o->sock, shim_now_us());
 	o->sock = -1;
+	portreg_release(o);
 	rt_unlock();
 }

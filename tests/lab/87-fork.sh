@@ -6,7 +6,11 @@
 #     parent then sends 1 MiB more, half-closes and gets the SHA-256 of all it sent, equal.
 #     The pcap (SYNACK_PCAP) shows exactly one FIN of ours on that connection, after the last
 #     byte, and no RST;
-#  2. daemon(): the program connects, sends, calls daemon(); the original process exits 0 at
+#  2. fork + exec: with a connection open (close-on-exec), the child execs curl under the same
+#     preload: curl starts its own synack on the same interface and address and downloads
+#     1 MiB byte-exact (neither stack resets the other's connections: portreg.h); the
+#     parent's connection still works afterwards;
+#  3. daemon(): the program connects, sends, calls daemon(); the original process exits 0 at
 #     once and the surviving child (another pid) keeps using the connection: it sends 1 MiB
 #     more and calls exit() right after its last write, with no close: the peer receives every
 #     byte and the FIN (the exit linger), SHA-256 equal.
@@ -81,6 +85,24 @@ if mode == "fork":
     want = hashlib.sha256(part1 + part2).hexdigest() + f" {len(part1) + len(part2)}"
     got = digest(s)
     check("the parent's connection is intact after the child's close: SHA-256 equal", got == want, got)
+    s.close()
+elif mode == "exec":
+    s = socket.create_connection((host, 7700), timeout=20)  # python sockets are close-on-exec
+    s.sendall(part1)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.execvp("curl", ["curl", "-sS", "--max-time", "20", "-o", sys.argv[3], sys.argv[4]])
+        finally:
+            os._exit(127)
+    _, status = os.waitpid(pid, 0)
+    check("the exec'd curl (its own synack) exits 0", os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0,
+          f"status {status}")
+    s.sendall(part2)
+    s.shutdown(socket.SHUT_WR)
+    want = hashlib.sha256(part1 + part2).hexdigest() + f" {len(part1) + len(part2)}"
+    got = digest(s)
+    check("the parent's connection works after the fork + exec: SHA-256 equal", got == want, got)
     s.close()
 elif mode == "daemon":
     s = socket.create_connection((host, 7700), timeout=20)
@@ -199,7 +221,34 @@ else
 	show "$LAB_TMP/flags-wire.txt"
 fi
 
-# 2. daemon().
+# 2. fork + exec curl.
+mkdir -p "$LAB_TMP/www"
+make_file "$LAB_TMP/www/1MiB.bin" 1048576
+peer_http_server "$LAB_TMP/www" 7780
+rc=0
+SYNACK_LOG=info LAB_TIMEOUT=60 synack_exec "$LAB_PY" "$LAB_TMP/client.py" exec "$ADDR_B" "$LAB_TMP/curl.out" \
+	"http://$ADDR_B:7780/1MiB.bin" >"$LAB_TMP/exec.out" 2>"$LAB_TMP/exec.err" || rc=$?
+report "$LAB_TMP/exec.out"
+if ((rc != 0)) && ! grep -q '^FAIL ' "$LAB_TMP/exec.out"; then
+	fail "fork + exec: python3 client under synack" "exit $rc"
+	show "$LAB_TMP/exec.out"
+	show "$LAB_TMP/exec.err"
+fi
+if [[ -f $LAB_TMP/curl.out && $(sha "$LAB_TMP/curl.out") == "$(sha "$LAB_TMP/www/1MiB.bin")" ]]; then
+	pass "curl exec'd from a synack program downloads 1 MiB, SHA-256 equal"
+else
+	fail "curl exec'd from a synack program downloads 1 MiB" "file missing or different"
+	show "$LAB_TMP/exec.err"
+fi
+# Each process that runs a stack says so once at level info: the python parent and curl.
+if [[ $(grep -c 'running on veth-sk' "$LAB_TMP/exec.err") == 2 ]]; then
+	pass "the exec'd program started its own synack"
+else
+	fail "the exec'd program started its own synack" "$(grep -c 'running on veth-sk' "$LAB_TMP/exec.err") 'running on' lines, want 2"
+	show "$LAB_TMP/exec.err"
+fi
+
+# 3. daemon().
 lines_before=$(wc -l <"$LAB_TMP/peer.log")
 start=$(now_ms)
 rc=0
