@@ -249,6 +249,11 @@ static int impair_send(struct netdev *dev, const uint8_t *frame, size_t len)
 	return netdev_send(impair_inner(to_impair(dev)), frame, len);
 }
 
+static int impair_flush(struct netdev *dev)
+{
+	return netdev_flush(impair_inner(to_impair(dev)));
+}
+
 static void impair_close(struct netdev *dev)
 {
 	struct impair_dev *d = to_impair(dev);
@@ -262,6 +267,7 @@ static void impair_close(struct netdev *dev)
 
 static const struct netdev_ops impair_ops = {
     .send = impair_send,
+    .flush = impair_flush,
     .recv_batch = impair_recv_batch,
     .next_rx_time = impair_next_rx_time,
     .close = impair_close,

@@ -100,6 +100,7 @@ static void memlink_end_close(struct netdev *dev)
 
 static const struct netdev_ops memlink_ops = {
     .send = memlink_send,
+    .flush = NULL, /* delivers at once */
     .recv_batch = memlink_recv_batch,
     .next_rx_time = NULL,
     .close = memlink_end_close,

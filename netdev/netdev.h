@@ -32,8 +32,15 @@ struct netdev;
 
 struct netdev_ops {
 	/* Transmit one Ethernet frame. 0 or -errno (-EAGAIN when the device
-	 * queue is full: the frame is dropped, TCP retransmits). */
+	 * queue is full: the frame is dropped, TCP retransmits). A device may
+	 * copy the frame into a batch and transmit it only at the next flush
+	 * (or when the batch fills): 0 then means "queued". */
 	int (*send)(struct netdev *dev, const uint8_t *frame, size_t len);
+	/* Transmit whatever send() queued. The owner calls it at the end of
+	 * every burst of sends (the shim: before it releases the stack lock),
+	 * so batching adds no latency. 0 or -errno of the last failure (the
+	 * frames concerned are dropped and counted). NULL = never queues. */
+	int (*flush)(struct netdev *dev);
 	/* Receive up to `max` frames without blocking. Returns the count
 	 * (0 = nothing pending) or -errno. `now` is for devices that model
 	 * time (delay): frames due later are not returned yet. */
@@ -57,6 +64,11 @@ struct netdev {
 static inline int netdev_send(struct netdev *d, const uint8_t *f, size_t len)
 {
 	return d->ops->send(d, f, len);
+}
+
+static inline int netdev_flush(struct netdev *d)
+{
+	return d->ops->flush ? d->ops->flush(d) : 0;
 }
 
 static inline int netdev_recv_batch(struct netdev *d, struct netdev_frame *fr, int max,
@@ -86,18 +98,25 @@ extern const struct sk_link_ops netdev_link_ops;
  * `inherited_fd` >= 0, a packet socket opened by a privileged parent:
  * SYNACK_PACKET_FD), with PACKET_AUXDATA on (checksum status of each
  * frame) and our own outgoing frames ignored. MAC and MTU are read from
- * the interface. On failure returns NULL and writes one line saying what
- * is wrong and how to fix it into err. */
+ * the interface. send() copies frames into a batch of NETDEV_AFP_TX_BATCH
+ * that leaves in one sendmmsg() at netdev_flush or when full. On failure
+ * returns NULL and writes one line saying what is wrong and how to fix it
+ * into err. */
 struct netdev *netdev_afpacket_open(const char *ifname, int inherited_fd, char *err, size_t errlen);
+
+#define NETDEV_AFP_TX_BATCH 64
 
 /* Counters of an AF_PACKET device, for logs and stats. */
 struct netdev_afpacket_stats {
-	uint64_t rx_frames, tx_frames;
+	uint64_t rx_frames;
+	uint64_t tx_frames;    /* accepted by the kernel */
 	uint64_t rx_truncated; /* longer than the receive buffer: dropped */
 	uint64_t rx_ignored;   /* our own outgoing frames, other interfaces', VLAN-tagged */
-	uint64_t tx_errors;
-	int rcvbuf;        /* SO_RCVBUF obtained, bytes */
-	bool qdisc_bypass; /* PACKET_QDISC_BYPASS accepted by the kernel */
+	uint64_t tx_errors;    /* frames the kernel refused: dropped */
+	uint64_t tx_batches;   /* sendmmsg() calls (tx_frames / tx_batches = batch size) */
+	uint64_t tx_unbatched; /* frames larger than a batch slot, sent alone */
+	int rcvbuf;            /* SO_RCVBUF obtained, bytes */
+	bool qdisc_bypass;     /* PACKET_QDISC_BYPASS accepted by the kernel */
 };
 /* 0, or -EINVAL when dev is not an AF_PACKET device. */
 int netdev_afpacket_get_stats(const struct netdev *dev, struct netdev_afpacket_stats *out);

@@ -126,10 +126,17 @@ static int pcap_send(struct netdev *dev, const uint8_t *frame, size_t len)
 	struct pcap_dev *p = to_pcap(dev);
 	int rc = netdev_send(pcap_inner(p), frame, len);
 
-	/* Only frames that left: a capture shows the wire, not attempts. */
+	/* Only frames accepted (queued, for a batching device; a batch the
+	 * kernel then refuses is counted there): a capture shows the wire,
+	 * not attempts. */
 	if (rc == 0)
 		pcap_record(p, frame, len);
 	return rc;
+}
+
+static int pcap_dev_flush(struct netdev *dev)
+{
+	return netdev_flush(pcap_inner(to_pcap(dev)));
 }
 
 static int pcap_recv_batch(struct netdev *dev, struct netdev_frame *frames, int max, sk_time_t now)
@@ -160,6 +167,7 @@ static void pcap_close(struct netdev *dev)
 
 static const struct netdev_ops pcap_ops = {
     .send = pcap_send,
+    .flush = pcap_dev_flush,
     .recv_batch = pcap_recv_batch,
     .next_rx_time = pcap_next_rx_time,
     .close = pcap_close,

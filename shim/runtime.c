@@ -131,6 +131,8 @@ static void drain_device(sk_time_t now)
 			         strerror(-n));
 		for (int i = 0; i < n; i++)
 			sk_input(rt.st, frames[i].data, frames[i].len, frames[i].flags, now);
+		/* The replies (ACKs) to this batch leave in one sendmmsg. */
+		netdev_flush(rt.dev);
 		if (n < RX_BATCH)
 			break;
 	}
@@ -146,6 +148,7 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	drain_device(now);
 	if (sk_next_deadline(rt.st) <= now)
 		sk_run_timers(rt.st, now);
+	netdev_flush(rt.dev);
 	rearm();
 	pthread_mutex_unlock(&rt.lock);
 }
@@ -160,6 +163,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (netdev_next_rx_time(rt.dev) <= now)
 		drain_device(now);
 	sk_run_timers(rt.st, now);
+	netdev_flush(rt.dev);
 	rearm();
 	pthread_mutex_unlock(&rt.lock);
 }
@@ -380,6 +384,10 @@ void rt_unlock(void)
 			ev_async_send(rt.loop, &rt.async);
 		}
 	}
+	/* Frames the call queued leave now, in one batch: none waits for a
+	 * later call. */
+	if (rt.dev)
+		netdev_flush(rt.dev);
 	pthread_mutex_unlock(&rt.lock);
 	shim_inside_depth--;
 }

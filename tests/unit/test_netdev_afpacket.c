@@ -216,10 +216,9 @@ static bool wait_frame(frame_pred pred, struct seen *out)
 	}
 }
 
-static void send_arp_request(void)
+static void build_arp_request(uint8_t f[42])
 {
-	uint8_t f[42] = {0};
-
+	memset(f, 0, 42);
 	memset(f, 0xff, 6);
 	memcpy(f + 6, dev->mac, 6);
 	wr16(f + 12, 0x0806);
@@ -231,7 +230,17 @@ static void send_arp_request(void)
 	memcpy(f + 22, dev->mac, 6);
 	wr32(f + 28, OUR_IP);
 	wr32(f + 38, PEER_IP);
+}
+
+static void send_arp_request(void)
+{
+	uint8_t f[42];
+	int rc;
+
+	build_arp_request(f);
 	cr_assert_eq(netdev_send(dev, f, sizeof(f)), 0);
+	rc = netdev_flush(dev);
+	cr_assert_eq(rc, 0, "flush: %s", strerror(-rc));
 }
 
 static const uint8_t *our_mac_for_pred;
@@ -301,6 +310,142 @@ Test(afpacket, empty_receive_returns_zero_without_blocking)
 	/* Our namespace's kernel may still emit frames, but they are outgoing
 	 * and ignored, so the queue is empty. */
 	cr_assert_eq(netdev_recv_batch(dev, fr, 4, 0), 0);
+}
+
+/* ---- transmit batch ------------------------------------------------- */
+
+/* Is an ARP reply to us pending within ms? (Drains what it reads.) */
+static bool arp_reply_within(int ms)
+{
+	struct pollfd pfd;
+	struct netdev_frame fr[16];
+	int n;
+
+	our_mac_for_pred = dev->mac;
+	pfd.fd = dev->fd;
+	pfd.events = POLLIN;
+	while (poll(&pfd, 1, ms) > 0) {
+		n = netdev_recv_batch(dev, fr, 16, 0);
+		cr_assert_geq(n, 0);
+		for (int i = 0; i < n; i++)
+			if (is_arp_reply_to_us(&fr[i]))
+				return true;
+	}
+	return false;
+}
+
+Test(afpacket, sent_frames_wait_for_flush_then_leave_in_one_batch)
+{
+	struct netdev_afpacket_stats st;
+	uint8_t f[42];
+
+	open_dev(-1);
+	build_arp_request(f);
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(netdev_send(dev, f, sizeof(f)), 0);
+	cr_assert_eq(netdev_afpacket_get_stats(dev, &st), 0);
+	cr_assert_eq(st.tx_frames, 0, "queued, not sent");
+	cr_assert_not(arp_reply_within(200), "a frame left before the flush");
+	cr_assert_eq(netdev_flush(dev), 0);
+	cr_assert_eq(netdev_afpacket_get_stats(dev, &st), 0);
+	cr_assert_eq(st.tx_frames, 10);
+	cr_assert_eq(st.tx_batches, 1, "one sendmmsg for the ten");
+	cr_assert(arp_reply_within(WAIT_MS), "the peer got the requests");
+	cr_assert_eq(netdev_flush(dev), 0, "an empty flush is a no-op");
+	cr_assert_eq(netdev_afpacket_get_stats(dev, &st), 0);
+	cr_assert_eq(st.tx_batches, 1);
+}
+
+Test(afpacket, a_full_batch_leaves_without_flush)
+{
+	struct netdev_afpacket_stats st;
+	uint8_t f[42];
+
+	open_dev(-1);
+	build_arp_request(f);
+	for (int i = 0; i < NETDEV_AFP_TX_BATCH + 3; i++)
+		cr_assert_eq(netdev_send(dev, f, sizeof(f)), 0);
+	cr_assert_eq(netdev_afpacket_get_stats(dev, &st), 0);
+	cr_assert_eq(st.tx_frames, NETDEV_AFP_TX_BATCH);
+	cr_assert_eq(st.tx_batches, 1);
+	cr_assert_eq(netdev_flush(dev), 0);
+	cr_assert_eq(netdev_afpacket_get_stats(dev, &st), 0);
+	cr_assert_eq(st.tx_frames, NETDEV_AFP_TX_BATCH + 3);
+	cr_assert_eq(st.tx_batches, 2);
+	cr_assert_eq(st.tx_errors, 0);
+}
+
+Test(afpacket, frame_larger_than_a_slot_leaves_alone_after_the_queue)
+{
+	struct netdev_afpacket_stats st;
+	static uint8_t big[1514];
+	uint8_t f[42];
+
+	/* Slots are sized by the MTU seen at open; a larger MTU later means
+	 * frames that do not fit. */
+	sh("ip link set %s mtu 1400", our_if);
+	open_dev(-1);
+	sh("ip link set %s mtu 1500", our_if);
+	build_arp_request(f);
+	memcpy(big, f, sizeof(f));
+	cr_assert_eq(netdev_send(dev, f, sizeof(f)), 0);
+	cr_assert_eq(netdev_send(dev, big, sizeof(big)), 0);
+	cr_assert_eq(netdev_afpacket_get_stats(dev, &st), 0);
+	cr_assert_eq(st.tx_frames, 2, "the queued frame went first, then the big one");
+	cr_assert_eq(st.tx_batches, 1);
+	cr_assert_eq(st.tx_unbatched, 1);
+	cr_assert(arp_reply_within(WAIT_MS));
+}
+
+Test(afpacket, frames_the_kernel_refuses_are_dropped_and_counted)
+{
+	struct netdev_afpacket_stats st;
+	uint8_t f[42];
+
+	open_dev(-1);
+	build_arp_request(f);
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(netdev_send(dev, f, sizeof(f)), 0);
+	sh("ip link set %s down", our_if);
+	cr_assert_eq(netdev_flush(dev), -ENETDOWN);
+	cr_assert_eq(netdev_afpacket_get_stats(dev, &st), 0);
+	cr_assert_eq(st.tx_errors, 5, "each frame tried, each dropped");
+	cr_assert_eq(st.tx_frames, 0);
+	cr_assert_eq(netdev_flush(dev), 0, "the batch is empty afterwards");
+	sh("ip link set %s up", our_if);
+	/* The socket still owes one report of the down (packet_notifier set
+	 * sk_err): the next transmission returns it, once. */
+	cr_assert_eq(netdev_send(dev, f, sizeof(f)), 0);
+	(void)netdev_flush(dev);
+	check_arp_exchange();
+}
+
+Test(afpacket, decorators_pass_flush_through)
+{
+	struct netdev_afpacket_stats st;
+	struct netdev_impair_cfg cfg = {0};
+	struct netdev *afp, *outer;
+	char err[256] = "", path[] = "/tmp/synack-afp-flush-XXXXXX";
+	uint8_t f[42];
+	int tmp = mkstemp(path);
+
+	cr_assert_geq(tmp, 0);
+	close(tmp);
+	open_dev(-1);
+	afp = dev;
+	outer = netdev_impair_wrap(afp, &cfg);
+	cr_assert_not_null(outer);
+	outer = netdev_pcap_wrap(outer, path, err, sizeof(err));
+	cr_assert_not_null(outer, "%s", err);
+	dev = outer; /* lab_down closes the whole chain */
+	build_arp_request(f);
+	cr_assert_eq(netdev_send(outer, f, sizeof(f)), 0);
+	cr_assert_eq(netdev_afpacket_get_stats(afp, &st), 0);
+	cr_assert_eq(st.tx_frames, 0);
+	cr_assert_eq(netdev_flush(outer), 0);
+	cr_assert_eq(netdev_afpacket_get_stats(afp, &st), 0);
+	cr_assert_eq(st.tx_frames, 1);
+	unlink(path);
 }
 
 /* ---- TCP from the kernel peer --------------------------------------- */
@@ -412,6 +557,7 @@ static void send_tcp(const struct seen *syn, uint8_t flags, uint32_t seq, uint16
 	sum = csum_add(0, ip + 12, 8) + 6 + (uint32_t)tcp_len;
 	wr16(tcp + 16, csum_fold(csum_add(sum, tcp, tcp_len)));
 	cr_assert_eq(netdev_send(dev, f, 14 + 20 + tcp_len), 0);
+	cr_assert_eq(netdev_flush(dev), 0);
 }
 
 Test(afpacket, kernel_tcp_frames_carry_csum_trusted)
