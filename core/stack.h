@@ -204,6 +204,12 @@ int sk_socket(struct sk_stack *st); /* new socket in CLOSED; -ENOBUFS when the a
  * already bound. */
 int sk_bind(struct sk_stack *st, int sock, uint32_t addr, uint16_t port);
 
+/* Bind an unbound socket to the ephemeral port sk_connect to (addr, port)
+ * would pick (RFC 6056 §3.3.3: a keyed hash of the destination plus a
+ * counter), for a caller that must know it before the SYN leaves.
+ * -EADDRNOTAVAIL (no free port), -EINVAL if already bound. */
+int sk_bind_for_connect(struct sk_stack *st, int sock, uint32_t addr, uint16_t port);
+
 /* -EINVAL if connected. Binds an ephemeral port if unbound. */
 int sk_listen(struct sk_stack *st, int sock, int backlog, sk_time_t now);
 

@@ -193,6 +193,7 @@ struct sk_tcp {
 	uint32_t conn_mask, bind_mask;
 	int32_t *conn_buckets, *bind_buckets;
 	uint8_t hash_key[16]; /* per-stack secret for the connection table */
+	uint32_t next_ephemeral; /* RFC 6056 §3.3.3's counter, in [0, range) */
 
 	int32_t *heap;
 	uint32_t heap_len;
@@ -237,10 +238,16 @@ struct tcb *tcp_listener_lookup(struct sk_stack *st, uint32_t laddr, uint16_t lp
 /* Bind t to (addr, port); port 0 picks an ephemeral port (RFC 6056).
  * -EADDRINUSE, -EADDRNOTAVAIL (no free ephemeral port). */
 int tcp_bind_port(struct sk_stack *st, struct tcb *t, uint32_t addr, uint16_t port);
+/* Bind unbound t to the ephemeral port for a connection to (raddr, rport),
+ * RFC 6056 §3.3.3 (Algorithm 3). -EADDRNOTAVAIL when none is free. */
+int tcp_bind_ephemeral(struct sk_stack *st, struct tcb *t, uint32_t raddr, uint16_t rport);
 void tcp_bind_remove(struct sk_stack *st, struct tcb *t);
 /* RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, key). */
 uint32_t sk_tcp_isn(const uint8_t key[16], uint32_t laddr, uint16_t lport, uint32_t raddr,
                     uint16_t rport, sk_time_t now);
+/* RFC 7323 §5.4: the offset added to our timestamp clock, a keyed hash of
+ * the address pair (Linux secure_tcp_ts_off), key = cfg.isn_key. */
+uint32_t sk_tcp_ts_offset(const uint8_t key[16], uint32_t laddr, uint32_t raddr);
 
 /* ---- tcp_timer.c ---- */
 

@@ -28,9 +28,10 @@ void tcp_opts_init(struct sk_stack *st, struct tcb *t)
 	t->ts_recent = 0;
 	t->ts_recent_at = 0;
 	t->last_ack_sent = 0;
-	/* RFC 7323 §5.4 / RFC 6528 spirit: a random offset per connection
-	 * so TSval does not reveal the host's uptime. */
-	t->ts_offset = (uint32_t)sk_rand64(st);
+	/* RFC 7323 §5.4: an offset so TSval does not reveal the host's
+	 * uptime; per address pair, not per connection, so TSvals towards a
+	 * peer keep increasing across connections (see sk_tcp_ts_offset). */
+	t->ts_offset = sk_tcp_ts_offset(st->cfg.isn_key, t->laddr, t->raddr);
 }
 
 uint32_t tcp_ts_now(const struct tcb *t, sk_time_t now)

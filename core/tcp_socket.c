@@ -191,6 +191,17 @@ int sk_bind(struct sk_stack *st, int sock, uint32_t addr, uint16_t port)
 	return tcp_bind_port(st, t, addr, port);
 }
 
+int sk_bind_for_connect(struct sk_stack *st, int sock, uint32_t addr, uint16_t port)
+{
+	struct tcb *t = sock_tcb(st, sock);
+
+	if (!t)
+		return -EBADF;
+	if (t->in_bind_table || t->state != SK_TCP_CLOSED)
+		return -EINVAL;
+	return tcp_bind_ephemeral(st, t, addr, port);
+}
+
 int sk_listen(struct sk_stack *st, int sock, int backlog, sk_time_t now)
 {
 	tcp_clock(st, now);
@@ -251,7 +262,7 @@ static int start_connect(struct sk_stack *st, struct tcb *t, uint32_t addr, uint
 	if (!sk_ip_route_ok(st, addr))
 		return -ENETUNREACH;
 	if (!t->in_bind_table) {
-		int err = tcp_bind_port(st, t, 0, 0);
+		int err = tcp_bind_ephemeral(st, t, addr, port);
 		if (err)
 			return err;
 	}

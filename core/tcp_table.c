@@ -251,6 +251,27 @@ static void bind_insert(struct sk_stack *st, struct tcb *t, uint32_t addr, uint1
 	t->in_bind_table = true;
 }
 
+#define TCP_EPHEMERAL_NUM (TCP_EPHEMERAL_HI - TCP_EPHEMERAL_LO + 1)
+
+/* RFC 6056's search, shared by Algorithms 1 and 3: the first free port
+ * from min + (*next + offset) on; *next (in [0, num)) moves past every
+ * port looked at. Runs on bind/connect only, never per segment. */
+static int ephemeral_search(struct sk_stack *st, struct tcb *t, uint32_t addr, uint32_t offset,
+                            uint32_t *next)
+{
+	for (uint32_t count = 0; count < TCP_EPHEMERAL_NUM; count++) {
+		uint16_t p = (uint16_t)(TCP_EPHEMERAL_LO + (*next + offset) % TCP_EPHEMERAL_NUM);
+
+		*next = (*next + 1) % TCP_EPHEMERAL_NUM;
+		/* An ephemeral port is never shared, even with SO_REUSEADDR. */
+		if (!port_used(st, p)) {
+			bind_insert(st, t, addr, p);
+			return 0;
+		}
+	}
+	return -EADDRNOTAVAIL;
+}
+
 int tcp_bind_port(struct sk_stack *st, struct tcb *t, uint32_t addr, uint16_t port)
 {
 	if (port != 0) {
@@ -260,20 +281,34 @@ int tcp_bind_port(struct sk_stack *st, struct tcb *t, uint32_t addr, uint16_t po
 		return 0;
 	}
 	/* RFC 6056 §3.3.1 (Algorithm 1): a random start, then the next free
-	 * port. Runs on bind/connect only, never per segment. */
-	uint32_t range = TCP_EPHEMERAL_HI - TCP_EPHEMERAL_LO + 1;
-	uint32_t start = (uint32_t)(sk_rand64(st) % range);
+	 * port. No peer is known yet (bind, listen); connect uses
+	 * tcp_bind_ephemeral. */
+	uint32_t next = 0;
 
-	for (uint32_t i = 0; i < range; i++) {
-		uint16_t p = (uint16_t)(TCP_EPHEMERAL_LO + (start + i) % range);
+	return ephemeral_search(st, t, addr, (uint32_t)(sk_rand64(st) % TCP_EPHEMERAL_NUM), &next);
+}
 
-		/* An ephemeral port is never shared, even with SO_REUSEADDR. */
-		if (!port_used(st, p)) {
-			bind_insert(st, t, addr, p);
-			return 0;
-		}
-	}
-	return -EADDRNOTAVAIL;
+int tcp_bind_ephemeral(struct sk_stack *st, struct tcb *t, uint32_t raddr, uint16_t rport)
+{
+	/* RFC 6056 §3.3.3 (Algorithm 3, simple hash-based selection):
+	 *   offset = F(local_IP, remote_IP, remote_port, secret_key)
+	 *   port = min + (next_ephemeral + offset) % num, next_ephemeral++
+	 * Towards one destination the ports follow each other, so a 4-tuple
+	 * comes back only after the counter went round the whole range: the
+	 * peer's TIME_WAIT for it is long gone (with random ports the first
+	 * reuse came after ~100-260 connections and hit it, docs/performance.md
+	 * §4). F keeps the sequence secret from whoever does not see our
+	 * traffic to that destination (Linux __inet_hash_connect, Algorithm
+	 * 4-like, does the same). */
+	uint8_t k[1 + 4 + 4 + 2];
+
+	k[0] = 'P';
+	sk_wr32(k + 1, st->cfg.addr);
+	sk_wr32(k + 5, raddr);
+	sk_wr16(k + 9, rport);
+	uint32_t offset = (uint32_t)(sk_siphash24(st->cfg.isn_key, k, sizeof(k)) % TCP_EPHEMERAL_NUM);
+
+	return ephemeral_search(st, t, 0, offset, &st->tcp->next_ephemeral);
 }
 
 void tcp_bind_remove(struct sk_stack *st, struct tcb *t)
@@ -297,4 +332,20 @@ uint32_t sk_tcp_isn(const uint8_t key[16], uint32_t laddr, uint16_t lport, uint3
 	uint32_t m = (uint32_t)(now / 4);
 
 	return m + (uint32_t)tuple_hash(key, laddr, lport, raddr, rport);
+}
+
+uint32_t sk_tcp_ts_offset(const uint8_t key[16], uint32_t laddr, uint32_t raddr)
+{
+	/* RFC 7323 §5.4 allows an offset per connection; one per address
+	 * pair (Linux secure_tcp_ts_off) keeps our TSvals towards a peer
+	 * increasing across connections, so a SYN reusing a 4-tuple passes
+	 * the peer's TIME_WAIT PAWS check (RFC 6191). The tag byte keeps
+	 * these inputs apart from the ISN's and the ports' under one key:
+	 * SipHash is a PRF, an output tells nothing of another input's. */
+	uint8_t k[1 + 4 + 4];
+
+	k[0] = 'T';
+	sk_wr32(k + 1, laddr);
+	sk_wr32(k + 5, raddr);
+	return (uint32_t)sk_siphash24(key, k, sizeof(k));
 }

@@ -171,7 +171,7 @@ static int core_addr_op(struct shim_ofd *o, enum shim_offload_op op, uint32_t a,
 
 		if (sk_getsockname(st, o->sock, &ep) == 0 && ep.port == 0 &&
 		    sk_sock_state(st, o->sock) == SK_TCP_CLOSED)
-			sk_bind(st, o->sock, 0, 0);
+			sk_bind_for_connect(st, o->sock, a, port);
 		rt_unlock();
 		portreg_claim(o);
 		return sockio_connect(o, a, port);

@@ -19,33 +19,14 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "../../core/arp.h"
-#include "../../core/ethernet.h"
-#include "../../core/ipv4.h"
-#include "../../core/stack.h"
-#include "../../core/tcp_wire.h"
-#include "../../netdev/netdev.h"
+#include "pair.h"
 
-#define A_IP     0x0a4d0001u /* 10.77.0.1 */
-#define B_IP     0x0a4d0002u /* 10.77.0.2 */
 #define A_PORT   5001
 #define B_PORT   5002
 #define MSL_MS   1000
-#define MAX_EV   64
 #define MAX_SEGS 4096
-
-struct side {
-	const char *name;
-	struct sk_stack *st;
-	struct netdev *dev;
-	uint32_t addr;
-	struct sk_state_change ev[MAX_EV];
-	size_t nev;
-};
 
 /* One TCP segment that crossed the link. */
 struct seg {
@@ -56,9 +37,8 @@ struct seg {
 	bool dropped;
 };
 
-static struct memlink *mlink;
-static struct side A = {.name = "A", .addr = A_IP}, B = {.name = "B", .addr = B_IP};
-static sk_time_t now;
+static struct pair *p;
+static struct pair_end *A, *B; /* &p->a (10.77.0.1), &p->b (10.77.0.2) */
 static struct seg segs[MAX_SEGS];
 static size_t nsegs;
 /* Drop the next segment with exactly these flags going to this side. */
@@ -68,225 +48,67 @@ static struct {
 	int count;
 } drop_rule[2];
 
-static void on_state(void *ctx, const struct sk_state_change *ev)
+/* The link's filter: log every TCP segment, drop those drop_rule names. */
+static bool record(void *ctx, struct pair_end *to, const uint8_t *frame, size_t len)
 {
-	struct side *s = ctx;
-
-	cr_assert(s->nev < MAX_EV, "%s: too many state changes", s->name);
-	s->ev[s->nev++] = *ev;
-}
-
-static void on_log(void *ctx, enum sk_log_level level, const char *msg)
-{
-	const struct side *s = ctx;
-
-	if (level <= SK_LOG_WARN)
-		cr_log_info("stack %s log %d: %s", s->name, level, msg);
-}
-
-static void make_side(struct side *s, int end)
-{
-	struct sk_config cfg;
-
-	sk_config_defaults(&cfg);
-	s->dev = memlink_end(mlink, end);
-	memcpy(cfg.mac, s->dev->mac, 6);
-	cfg.addr = s->addr;
-	cfg.prefix_len = 24;
-	cfg.mtu = 1500;
-	cfg.msl_ms = MSL_MS;
-	for (int i = 0; i < 16; i++)
-		cfg.isn_key[i] = (uint8_t)(i * 13 + end + 1);
-	cfg.rng_seed = 1000u + (unsigned)end;
-	const struct sk_hooks hooks = {.ctx = s, .state_change = on_state, .log = on_log};
-	s->st = sk_stack_new(&cfg, &netdev_link_ops, s->dev, &hooks);
-	cr_assert_not_null(s->st);
-	s->nev = 0;
-}
-
-/* `from` announces itself to `to` with an ARP request (RFC 826's merge
- * rule puts it in to's cache); to's reply is delivered by the next pump.
- * Then neither stack holds its first SYN back for ARP, and both SYNs of a
- * simultaneous open leave at the moment of sk_connect. */
-static void introduce(struct side *from, struct side *to)
-{
-	uint8_t frame[SK_ETH_HLEN + SK_ARP_LEN];
-	struct sk_eth_repr eth = {.ethertype = SK_ETHERTYPE_ARP};
-	struct sk_arp_repr arp = {.op = SK_ARP_REQUEST, .spa = from->addr, .tpa = to->addr};
-
-	memcpy(eth.dst, sk_eth_broadcast, 6);
-	memcpy(eth.src, from->dev->mac, 6);
-	memcpy(arp.sha, from->dev->mac, 6);
-	sk_eth_emit(&eth, frame);
-	sk_arp_emit(&arp, frame + SK_ETH_HLEN);
-	sk_input(to->st, frame, sizeof(frame), 0, now);
-}
-
-static bool decode(const struct netdev_frame *f, struct seg *out)
-{
-	struct sk_eth_repr eth;
-	struct sk_ipv4_repr ip;
 	struct sk_tcp_repr tcp;
-
-	if (sk_eth_parse(f->data, f->len, &eth) != 0 || eth.ethertype != SK_ETHERTYPE_IPV4)
-		return false;
-	const uint8_t *p = f->data + SK_ETH_HLEN;
-	if (sk_ipv4_parse(p, f->len - SK_ETH_HLEN, true, &ip) != 0 || ip.proto != 6)
-		return false;
-	p += ip.hdr_len;
-	cr_assert(sk_tcp_checksum_ok(p, ip.payload_len, ip.src, ip.dst),
-	          "bad TCP checksum on the link");
-	cr_assert_eq(sk_tcp_parse(p, ip.payload_len, &tcp), 0);
-	out->flags = tcp.flags;
-	out->seq = tcp.seq;
-	out->ack = tcp.ack;
-	out->len = tcp.payload_len;
-	return true;
-}
-
-/* Feed `to` every frame the link holds for it. Returns how many. */
-static int deliver(struct side *to)
-{
-	struct netdev_frame fr[64];
-	int total = 0, n;
 	char name = to->name[0];
 
-	while ((n = netdev_recv_batch(to->dev, fr, 64, now)) > 0) {
-		for (int i = 0; i < n; i++) {
-			struct seg s = {.to = name};
-			if (decode(&fr[i], &s)) {
-				for (int r = 0; r < 2; r++)
-					if (drop_rule[r].count > 0 && drop_rule[r].to == name &&
-					    drop_rule[r].flags == s.flags) {
-						drop_rule[r].count--;
-						s.dropped = true;
-					}
-				cr_assert(nsegs < MAX_SEGS);
-				segs[nsegs++] = s;
-				if (s.dropped)
-					continue;
-			}
-			sk_input(to->st, fr[i].data, fr[i].len, 0, now);
+	(void)ctx;
+	if (!pair_frame_tcp(frame, len, &tcp))
+		return true;
+	struct seg s = {
+	    .to = name, .flags = tcp.flags, .seq = tcp.seq, .ack = tcp.ack, .len = tcp.payload_len};
+	for (int r = 0; r < 2; r++)
+		if (drop_rule[r].count > 0 && drop_rule[r].to == name &&
+		    drop_rule[r].flags == s.flags) {
+			drop_rule[r].count--;
+			s.dropped = true;
 		}
-		total += n;
-	}
-	cr_assert_geq(n, 0);
-	return total;
+	cr_assert(nsegs < MAX_SEGS);
+	segs[nsegs++] = s;
+	return !s.dropped;
 }
 
-/* Deliver in both directions until the link is quiet (no time passes). */
-static void pump(void)
+/* The ISN keys and RNG seeds this suite was written with. */
+static void keys(struct sk_config *cfg, int end)
 {
-	while (deliver(&A) + deliver(&B) > 0)
-		;
-}
-
-static sk_time_t next_deadline(void)
-{
-	sk_time_t a = sk_next_deadline(A.st), b = sk_next_deadline(B.st);
-
-	return a < b ? a : b;
-}
-
-/* Let `dt` pass: at each timer deadline on the way, run both stacks'
- * timers and deliver what they sent, as the runtime loop would. */
-static void run_for(sk_time_t dt)
-{
-	sk_time_t end = now + dt;
-
-	pump();
-	for (;;) {
-		sk_time_t d = next_deadline();
-		if (d == SK_TIME_NEVER || d > end)
-			break;
-		if (d > now)
-			now = d;
-		sk_run_timers(A.st, now);
-		sk_run_timers(B.st, now);
-		pump();
-	}
-	now = end;
-	sk_run_timers(A.st, now);
-	sk_run_timers(B.st, now);
-	pump();
+	for (int i = 0; i < 16; i++)
+		cfg->isn_key[i] = (uint8_t)(i * 13 + end + 1);
+	cfg->rng_seed = 1000u + (unsigned)end;
 }
 
 static void setup(void)
 {
-	mlink = memlink_new(1500, 512);
-	cr_assert_not_null(mlink);
-	now = SK_SEC(1);
 	nsegs = 0;
 	memset(drop_rule, 0, sizeof(drop_rule));
-	make_side(&A, 0);
-	make_side(&B, 1);
-	introduce(&A, &B);
-	introduce(&B, &A);
-	pump();
-	nsegs = 0;
+	p = pair_new(&(struct pair_opts){
+	    .msl_ms = MSL_MS, .introduce = true, .log_warnings = true, .cfg_tweak = keys});
+	p->filter = record;
+	A = &p->a;
+	B = &p->b;
 }
 
 static void teardown(void)
 {
-	cr_assert_eq(memlink_dropped(mlink), 0, "the link overflowed");
-	sk_stack_free(A.st);
-	sk_stack_free(B.st);
-	memlink_free(mlink);
+	cr_assert_eq(memlink_dropped(p->link), 0, "the link overflowed");
+	pair_free(p);
 }
 
 TestSuite(pair, .init = setup, .fini = teardown, .timeout = 20);
 
 /* ---- helpers --------------------------------------------------------- */
 
-/* The states `sock` of side s went through, from its event `from` on, as
- * "A>B>C" (the first event's from-state first). */
-static void states_of(const struct side *s, int sock, size_t from, char *out, size_t outlen)
+static void send_str(struct pair_end *s, int sock, const char *msg)
 {
-	size_t used = 0;
-	bool first = true;
-
-	out[0] = '\0';
-	for (size_t i = from; i < s->nev; i++) {
-		if (s->ev[i].sock != sock)
-			continue;
-		if (first) {
-			used += (size_t)snprintf(out + used, outlen - used, "%s",
-			                         sk_tcp_state_name(s->ev[i].from));
-			first = false;
-		}
-		used += (size_t)snprintf(out + used, outlen - used, ">%s",
-		                         sk_tcp_state_name(s->ev[i].to));
-		cr_assert(used < outlen);
-	}
-}
-
-static void assert_states(const struct side *s, int sock, size_t from, const char *want)
-{
-	char got[512];
-
-	states_of(s, sock, from, got, sizeof(got));
-	cr_assert_str_eq(got, want, "%s: states %s, want %s", s->name, got, want);
-}
-
-static int bound_socket(struct side *s, uint16_t port)
-{
-	int sock = sk_socket(s->st);
-
-	cr_assert_geq(sock, 0);
-	cr_assert_eq(sk_bind(s->st, sock, s->addr, port), 0);
-	return sock;
-}
-
-static void send_str(struct side *s, int sock, const char *msg)
-{
-	cr_assert_eq(sk_send(s->st, sock, msg, strlen(msg), now), (ssize_t)strlen(msg),
+	cr_assert_eq(sk_send(s->st, sock, msg, strlen(msg), p->now), (ssize_t)strlen(msg),
 	             "%s: sk_send", s->name);
 }
 
-static void expect_recv(struct side *s, int sock, const char *want)
+static void expect_recv(struct pair_end *s, int sock, const char *want)
 {
 	char buf[256];
-	ssize_t n = sk_recv(s->st, sock, buf, sizeof(buf), 0, now);
+	ssize_t n = sk_recv(s->st, sock, buf, sizeof(buf), 0, p->now);
 
 	cr_assert_eq(n, (ssize_t)strlen(want), "%s: sk_recv returned %zd, want %zu", s->name, n,
 	             strlen(want));
@@ -316,18 +138,8 @@ static size_t count_flag(uint8_t flag)
  * event logs and the segment log are cleared. */
 static void establish(int *a, int *b)
 {
-	int l = bound_socket(&B, B_PORT);
-
-	cr_assert_eq(sk_listen(B.st, l, 4, now), 0);
-	*a = bound_socket(&A, A_PORT);
-	cr_assert_eq(sk_connect(A.st, *a, B_IP, B_PORT, now), -EINPROGRESS);
-	run_for(SK_MS(1));
-	*b = sk_accept(B.st, l, NULL);
-	cr_assert_geq(*b, 0);
-	sk_close(B.st, l, now);
-	cr_assert_eq(sk_sock_state(A.st, *a), SK_TCP_ESTABLISHED);
-	cr_assert_eq(sk_sock_state(B.st, *b), SK_TCP_ESTABLISHED);
-	A.nev = B.nev = 0;
+	pair_establish(p, A_PORT, B_PORT, a, b);
+	A->nev = B->nev = 0;
 	nsegs = 0;
 }
 
@@ -338,33 +150,33 @@ static void establish(int *a, int *b)
  * SYN ... enter SYN-RECEIVED, form a SYN,ACK segment"). */
 static void simultaneous_connect(int *a, int *b)
 {
-	*a = bound_socket(&A, A_PORT);
-	*b = bound_socket(&B, B_PORT);
-	cr_assert_eq(sk_connect(A.st, *a, B_IP, B_PORT, now), -EINPROGRESS);
-	cr_assert_eq(sk_connect(B.st, *b, A_IP, A_PORT, now), -EINPROGRESS);
+	*a = pair_bound_socket(A, A_PORT);
+	*b = pair_bound_socket(B, B_PORT);
+	cr_assert_eq(sk_connect(A->st, *a, PAIR_B_IP, B_PORT, p->now), -EINPROGRESS);
+	cr_assert_eq(sk_connect(B->st, *b, PAIR_A_IP, A_PORT, p->now), -EINPROGRESS);
 }
 
 static void assert_one_connection_both_ways(int a, int b)
 {
 	struct sk_endpoint ep;
 
-	cr_assert_eq(sk_sock_state(A.st, a), SK_TCP_ESTABLISHED);
-	cr_assert_eq(sk_sock_state(B.st, b), SK_TCP_ESTABLISHED);
-	cr_assert_eq(sk_take_error(A.st, a), 0);
-	cr_assert_eq(sk_take_error(B.st, b), 0);
-	cr_assert(sk_poll(A.st, a) & SK_POLLOUT);
-	cr_assert(sk_poll(B.st, b) & SK_POLLOUT);
-	cr_assert_eq(sk_getpeername(A.st, a, &ep), 0);
-	cr_assert(ep.addr == B_IP && ep.port == B_PORT);
-	cr_assert_eq(sk_getpeername(B.st, b, &ep), 0);
-	cr_assert(ep.addr == A_IP && ep.port == A_PORT);
+	cr_assert_eq(sk_sock_state(A->st, a), SK_TCP_ESTABLISHED);
+	cr_assert_eq(sk_sock_state(B->st, b), SK_TCP_ESTABLISHED);
+	cr_assert_eq(sk_take_error(A->st, a), 0);
+	cr_assert_eq(sk_take_error(B->st, b), 0);
+	cr_assert(sk_poll(A->st, a) & SK_POLLOUT);
+	cr_assert(sk_poll(B->st, b) & SK_POLLOUT);
+	cr_assert_eq(sk_getpeername(A->st, a, &ep), 0);
+	cr_assert(ep.addr == PAIR_B_IP && ep.port == B_PORT);
+	cr_assert_eq(sk_getpeername(B->st, b, &ep), 0);
+	cr_assert(ep.addr == PAIR_A_IP && ep.port == A_PORT);
 	cr_assert_eq(count_flag(SK_TCP_RST), 0, "no RST in a simultaneous open");
 
-	send_str(&A, a, "from A");
-	send_str(&B, b, "from B");
-	run_for(SK_MS(1));
-	expect_recv(&B, b, "from A");
-	expect_recv(&A, a, "from B");
+	send_str(A, a, "from A");
+	send_str(B, b, "from B");
+	pair_run_for(p, SK_MS(1));
+	expect_recv(B, b, "from A");
+	expect_recv(A, a, "from B");
 }
 
 Test(pair, simultaneous_open_both_go_syn_sent_syn_received_established)
@@ -374,12 +186,12 @@ Test(pair, simultaneous_open_both_go_syn_sent_syn_received_established)
 	simultaneous_connect(&a, &b);
 	/* Cross the SYNs: each side receives the other's SYN before anything
 	 * else happens. */
-	cr_assert_eq(deliver(&B), 1);
-	cr_assert_eq(deliver(&A), 2, "A must get B's SYN and B's SYN,ACK");
-	pump();
+	cr_assert_eq(pair_deliver(p, B), 1);
+	cr_assert_eq(pair_deliver(p, A), 2, "A must get B's SYN and B's SYN,ACK");
+	pair_pump(p);
 
-	assert_states(&A, a, 0, "CLOSED>SYN_SENT>SYN_RECEIVED>ESTABLISHED");
-	assert_states(&B, b, 0, "CLOSED>SYN_SENT>SYN_RECEIVED>ESTABLISHED");
+	pair_assert_states(A, a, 0, "CLOSED>SYN_SENT>SYN_RECEIVED>ESTABLISHED");
+	pair_assert_states(B, b, 0, "CLOSED>SYN_SENT>SYN_RECEIVED>ESTABLISHED");
 
 	/* Each SYN,ACK repeats the sender's ORIGINAL ISN and acknowledges the
 	 * other's SYN (RFC 9293 §3.5, figure 8). */
@@ -411,25 +223,25 @@ Test(pair, simultaneous_open_survives_the_loss_of_both_first_syns)
 	drop_rule[1].flags = SK_TCP_SYN;
 	drop_rule[1].count = 1;
 	simultaneous_connect(&a, &b);
-	pump();
-	cr_assert_eq(sk_sock_state(A.st, a), SK_TCP_SYN_SENT);
-	cr_assert_eq(sk_sock_state(B.st, b), SK_TCP_SYN_SENT);
-	run_for(SK_MS(999));
+	pair_pump(p);
+	cr_assert_eq(sk_sock_state(A->st, a), SK_TCP_SYN_SENT);
+	cr_assert_eq(sk_sock_state(B->st, b), SK_TCP_SYN_SENT);
+	pair_run_for(p, SK_MS(999));
 	cr_assert_eq(nsegs, 2, "nothing is retransmitted before the initial RTO of 1 s");
 
 	/* Both RTOs expire at the same instant: both SYNs are on the link
 	 * before either is delivered, so they cross. */
-	now += SK_MS(1);
-	sk_run_timers(A.st, now);
-	sk_run_timers(B.st, now);
-	pump();
-	assert_states(&A, a, 0, "CLOSED>SYN_SENT>SYN_RECEIVED>ESTABLISHED");
-	assert_states(&B, b, 0, "CLOSED>SYN_SENT>SYN_RECEIVED>ESTABLISHED");
+	p->now += SK_MS(1);
+	sk_run_timers(A->st, p->now);
+	sk_run_timers(B->st, p->now);
+	pair_pump(p);
+	pair_assert_states(A, a, 0, "CLOSED>SYN_SENT>SYN_RECEIVED>ESTABLISHED");
+	pair_assert_states(B, b, 0, "CLOSED>SYN_SENT>SYN_RECEIVED>ESTABLISHED");
 	cr_assert(segs[0].dropped && segs[1].dropped);
 	cr_assert_eq(find_seg('B', SK_TCP_SYN, 1)->seq,
 	             segs[0].to == 'B' ? segs[0].seq : segs[1].seq,
 	             "the retransmitted SYN keeps its ISN");
-	cr_assert_geq(sk_get_stats(A.st)->tcp_retransmits, 1);
+	cr_assert_geq(sk_get_stats(A->st)->tcp_retransmits, 1);
 	assert_one_connection_both_ways(a, b);
 }
 
@@ -439,24 +251,24 @@ Test(pair, simultaneous_open_survives_the_loss_of_both_first_syns)
  * copies of examples/simopen do until they overlap. */
 Test(pair, connect_to_a_bound_socket_that_is_not_connecting_is_refused)
 {
-	int a = bound_socket(&A, A_PORT), b = bound_socket(&B, B_PORT);
+	int a = pair_bound_socket(A, A_PORT), b = pair_bound_socket(B, B_PORT);
 
-	cr_assert_eq(sk_connect(A.st, a, B_IP, B_PORT, now), -EINPROGRESS);
-	pump();
-	assert_states(&A, a, 0, "CLOSED>SYN_SENT>CLOSED");
-	cr_assert(sk_poll(A.st, a) & SK_POLLERR);
-	cr_assert_eq(sk_take_error(A.st, a), ECONNREFUSED);
-	cr_assert_eq(sk_sock_state(B.st, b), SK_TCP_CLOSED);
-	cr_assert_eq(B.nev, 0, "the bound socket on B never changes state");
+	cr_assert_eq(sk_connect(A->st, a, PAIR_B_IP, B_PORT, p->now), -EINPROGRESS);
+	pair_pump(p);
+	pair_assert_states(A, a, 0, "CLOSED>SYN_SENT>CLOSED");
+	cr_assert(sk_poll(A->st, a) & SK_POLLERR);
+	cr_assert_eq(sk_take_error(A->st, a), ECONNREFUSED);
+	cr_assert_eq(sk_sock_state(B->st, b), SK_TCP_CLOSED);
+	cr_assert_eq(B->nev, 0, "the bound socket on B never changes state");
 	cr_assert_not_null(find_seg('A', SK_TCP_RST | SK_TCP_ACK, 0));
 
 	/* Now B connects first and A's SYN crosses it. */
-	size_t a0 = A.nev;
-	cr_assert_eq(sk_connect(B.st, b, A_IP, A_PORT, now), -EINPROGRESS);
-	cr_assert_eq(sk_connect(A.st, a, B_IP, B_PORT, now), -EINPROGRESS);
-	pump();
-	assert_states(&A, a, a0, "CLOSED>SYN_SENT>SYN_RECEIVED>ESTABLISHED");
-	assert_states(&B, b, 0, "CLOSED>SYN_SENT>SYN_RECEIVED>ESTABLISHED");
+	size_t a0 = A->nev;
+	cr_assert_eq(sk_connect(B->st, b, PAIR_A_IP, A_PORT, p->now), -EINPROGRESS);
+	cr_assert_eq(sk_connect(A->st, a, PAIR_B_IP, B_PORT, p->now), -EINPROGRESS);
+	pair_pump(p);
+	pair_assert_states(A, a, a0, "CLOSED>SYN_SENT>SYN_RECEIVED>ESTABLISHED");
+	pair_assert_states(B, b, 0, "CLOSED>SYN_SENT>SYN_RECEIVED>ESTABLISHED");
 	nsegs = 0;
 	assert_one_connection_both_ways(a, b);
 }
@@ -468,29 +280,29 @@ Test(pair, simultaneous_close_both_go_closing_then_time_wait_then_closed_after_2
 	int a, b;
 
 	establish(&a, &b);
-	sk_close(A.st, a, now);
-	sk_close(B.st, b, now);
+	sk_close(A->st, a, p->now);
+	sk_close(B->st, b, p->now);
 	/* The FINs cross: each side receives the other's FIN in FIN_WAIT_1,
 	 * before its own FIN is acknowledged (RFC 9293 §3.10.7.4, eighth
 	 * step: FIN-WAIT-1 -> CLOSING). */
-	cr_assert_eq(deliver(&B), 1);
-	cr_assert_eq(deliver(&A), 2, "A must get B's FIN and then B's ACK of A's FIN");
-	pump();
-	assert_states(&A, a, 0, "ESTABLISHED>FIN_WAIT_1>CLOSING>TIME_WAIT");
-	assert_states(&B, b, 0, "ESTABLISHED>FIN_WAIT_1>CLOSING>TIME_WAIT");
+	cr_assert_eq(pair_deliver(p, B), 1);
+	cr_assert_eq(pair_deliver(p, A), 2, "A must get B's FIN and then B's ACK of A's FIN");
+	pair_pump(p);
+	pair_assert_states(A, a, 0, "ESTABLISHED>FIN_WAIT_1>CLOSING>TIME_WAIT");
+	pair_assert_states(B, b, 0, "ESTABLISHED>FIN_WAIT_1>CLOSING>TIME_WAIT");
 	cr_assert_eq(count_flag(SK_TCP_FIN), 2, "one FIN each, no retransmission");
 	cr_assert_eq(count_flag(SK_TCP_RST), 0);
 
 	/* Both wait 2*MSL (seed §5: on a simultaneous close both sides do). */
-	sk_time_t entered = A.ev[A.nev - 1].now;
-	run_for(entered + SK_MS(2 * MSL_MS) - SK_MS(1) - now);
-	cr_assert_eq(A.ev[A.nev - 1].to, SK_TCP_TIME_WAIT, "A left TIME_WAIT before 2*MSL");
-	cr_assert_eq(B.ev[B.nev - 1].to, SK_TCP_TIME_WAIT, "B left TIME_WAIT before 2*MSL");
-	run_for(SK_MS(2));
-	assert_states(&A, a, 0, "ESTABLISHED>FIN_WAIT_1>CLOSING>TIME_WAIT>CLOSED");
-	assert_states(&B, b, 0, "ESTABLISHED>FIN_WAIT_1>CLOSING>TIME_WAIT>CLOSED");
+	sk_time_t entered = A->ev[A->nev - 1].now;
+	pair_run_for(p, entered + SK_MS(2 * MSL_MS) - SK_MS(1) - p->now);
+	cr_assert_eq(A->ev[A->nev - 1].to, SK_TCP_TIME_WAIT, "A left TIME_WAIT before 2*MSL");
+	cr_assert_eq(B->ev[B->nev - 1].to, SK_TCP_TIME_WAIT, "B left TIME_WAIT before 2*MSL");
+	pair_run_for(p, SK_MS(2));
+	pair_assert_states(A, a, 0, "ESTABLISHED>FIN_WAIT_1>CLOSING>TIME_WAIT>CLOSED");
+	pair_assert_states(B, b, 0, "ESTABLISHED>FIN_WAIT_1>CLOSING>TIME_WAIT>CLOSED");
 	cr_assert_eq(count_flag(SK_TCP_RST), 0);
-	cr_assert(sk_quiescent(A.st) && sk_quiescent(B.st));
+	cr_assert(sk_quiescent(A->st) && sk_quiescent(B->st));
 }
 
 /* ---- half-close ------------------------------------------------------ */
@@ -505,55 +317,55 @@ Test(pair, half_close_the_other_side_keeps_sending_and_reads_return_0_after_fin)
 		out[i] = (uint8_t)(i * 131 + (i >> 9));
 	establish(&a, &b);
 
-	send_str(&A, a, "request");
-	cr_assert_eq(sk_shutdown(A.st, a, SK_SHUT_WR, now), 0);
-	run_for(SK_MS(1));
-	assert_states(&A, a, 0, "ESTABLISHED>FIN_WAIT_1>FIN_WAIT_2");
-	assert_states(&B, b, 0, "ESTABLISHED>CLOSE_WAIT");
-	cr_assert_eq(sk_send(A.st, a, "x", 1, now), -EPIPE, "A shut down writing");
+	send_str(A, a, "request");
+	cr_assert_eq(sk_shutdown(A->st, a, SK_SHUT_WR, p->now), 0);
+	pair_run_for(p, SK_MS(1));
+	pair_assert_states(A, a, 0, "ESTABLISHED>FIN_WAIT_1>FIN_WAIT_2");
+	pair_assert_states(B, b, 0, "ESTABLISHED>CLOSE_WAIT");
+	cr_assert_eq(sk_send(A->st, a, "x", 1, p->now), -EPIPE, "A shut down writing");
 
 	/* B reads the data, then end of stream, as many times as it asks. */
-	cr_assert(sk_poll(B.st, b) & SK_POLLRDHUP);
-	expect_recv(&B, b, "request");
+	cr_assert(sk_poll(B->st, b) & SK_POLLRDHUP);
+	expect_recv(B, b, "request");
 	char c;
-	cr_assert_eq(sk_recv(B.st, b, &c, 1, 0, now), 0);
-	cr_assert_eq(sk_recv(B.st, b, &c, 1, 0, now), 0);
+	cr_assert_eq(sk_recv(B->st, b, &c, 1, 0, p->now), 0);
+	cr_assert_eq(sk_recv(B->st, b, &c, 1, 0, p->now), 0);
 
 	/* B, in CLOSE_WAIT, still sends 100 kB; A, in FIN_WAIT_2, reads them. */
 	while (got < sizeof(in)) {
 		if (sent < sizeof(out)) {
-			ssize_t n = sk_send(B.st, b, out + sent, sizeof(out) - sent, now);
+			ssize_t n = sk_send(B->st, b, out + sent, sizeof(out) - sent, p->now);
 			cr_assert(n > 0 || n == -EAGAIN, "B: sk_send %zd", n);
 			if (n > 0)
 				sent += (size_t)n;
 		}
-		run_for(SK_MS(1));
-		ssize_t n = sk_recv(A.st, a, in + got, sizeof(in) - got, 0, now);
+		pair_run_for(p, SK_MS(1));
+		ssize_t n = sk_recv(A->st, a, in + got, sizeof(in) - got, 0, p->now);
 		cr_assert(n > 0 || n == -EAGAIN, "A: sk_recv %zd", n);
 		if (n > 0)
 			got += (size_t)n;
-		cr_assert_lt(now, SK_SEC(30), "100 kB did not arrive in 29 s of fake time");
+		cr_assert_lt(p->now, SK_SEC(30), "100 kB did not arrive in 29 s of fake time");
 	}
 	cr_assert_arr_eq(in, out, sizeof(out));
-	cr_assert_eq(sk_sock_state(A.st, a), SK_TCP_FIN_WAIT_2);
-	cr_assert_eq(sk_sock_state(B.st, b), SK_TCP_CLOSE_WAIT);
-	cr_assert_eq(sk_recv(A.st, a, in, 1, 0, now), -EAGAIN, "no FIN from B yet");
+	cr_assert_eq(sk_sock_state(A->st, a), SK_TCP_FIN_WAIT_2);
+	cr_assert_eq(sk_sock_state(B->st, b), SK_TCP_CLOSE_WAIT);
+	cr_assert_eq(sk_recv(A->st, a, in, 1, 0, p->now), -EAGAIN, "no FIN from B yet");
 
 	/* B closes its direction: A reads end of stream. */
-	sk_close(B.st, b, now);
-	run_for(SK_MS(1));
-	assert_states(&B, b, 0, "ESTABLISHED>CLOSE_WAIT>LAST_ACK>CLOSED");
-	assert_states(&A, a, 0, "ESTABLISHED>FIN_WAIT_1>FIN_WAIT_2>TIME_WAIT");
-	unsigned m = sk_poll(A.st, a);
+	sk_close(B->st, b, p->now);
+	pair_run_for(p, SK_MS(1));
+	pair_assert_states(B, b, 0, "ESTABLISHED>CLOSE_WAIT>LAST_ACK>CLOSED");
+	pair_assert_states(A, a, 0, "ESTABLISHED>FIN_WAIT_1>FIN_WAIT_2>TIME_WAIT");
+	unsigned m = sk_poll(A->st, a);
 	cr_assert((m & (SK_POLLIN | SK_POLLRDHUP | SK_POLLHUP)) ==
 	              (SK_POLLIN | SK_POLLRDHUP | SK_POLLHUP),
 	          "both directions closed: POLLIN|POLLRDHUP|POLLHUP, got %#x", m);
-	cr_assert_eq(sk_recv(A.st, a, in, 1, 0, now), 0);
-	cr_assert_eq(sk_recv(A.st, a, in, 1, 0, now), 0);
+	cr_assert_eq(sk_recv(A->st, a, in, 1, 0, p->now), 0);
+	cr_assert_eq(sk_recv(A->st, a, in, 1, 0, p->now), 0);
 	cr_assert_eq(count_flag(SK_TCP_RST), 0);
-	sk_close(A.st, a, now);
-	run_for(SK_MS(2 * MSL_MS + 1));
-	assert_states(&A, a, 0, "ESTABLISHED>FIN_WAIT_1>FIN_WAIT_2>TIME_WAIT>CLOSED");
+	sk_close(A->st, a, p->now);
+	pair_run_for(p, SK_MS(2 * MSL_MS + 1));
+	pair_assert_states(A, a, 0, "ESTABLISHED>FIN_WAIT_1>FIN_WAIT_2>TIME_WAIT>CLOSED");
 }
 
 /* ---- reset ----------------------------------------------------------- */
@@ -562,14 +374,14 @@ static void assert_reset_seen_by_b(int b)
 {
 	char c;
 
-	assert_states(&B, b, 0, "ESTABLISHED>CLOSED");
-	unsigned m = sk_poll(B.st, b);
+	pair_assert_states(B, b, 0, "ESTABLISHED>CLOSED");
+	unsigned m = sk_poll(B->st, b);
 	cr_assert((m & (SK_POLLERR | SK_POLLHUP)) == (SK_POLLERR | SK_POLLHUP),
 	          "a reset socket polls POLLERR|POLLHUP, got %#x", m);
 	/* As Linux: the error once, then end of stream; sending fails with EPIPE. */
-	cr_assert_eq(sk_recv(B.st, b, &c, 1, 0, now), -ECONNRESET);
-	cr_assert_eq(sk_recv(B.st, b, &c, 1, 0, now), 0);
-	cr_assert_eq(sk_send(B.st, b, "x", 1, now), -EPIPE);
+	cr_assert_eq(sk_recv(B->st, b, &c, 1, 0, p->now), -ECONNRESET);
+	cr_assert_eq(sk_recv(B->st, b, &c, 1, 0, p->now), 0);
+	cr_assert_eq(sk_send(B->st, b, "x", 1, p->now), -EPIPE);
 	cr_assert_eq(count_flag(SK_TCP_RST), 1, "exactly one RST, never an RST answering an RST");
 }
 
@@ -578,16 +390,16 @@ Test(pair, abortive_close_resets_the_peer_with_econnreset)
 	int a, b;
 
 	establish(&a, &b);
-	cr_assert_eq(sk_setopt(A.st, a, SK_OPT_LINGER_ABORT, 1), 0);
-	sk_close(A.st, a, now);
-	run_for(SK_MS(1));
-	assert_states(&A, a, 0, "ESTABLISHED>CLOSED");
+	cr_assert_eq(sk_setopt(A->st, a, SK_OPT_LINGER_ABORT, 1), 0);
+	sk_close(A->st, a, p->now);
+	pair_run_for(p, SK_MS(1));
+	pair_assert_states(A, a, 0, "ESTABLISHED>CLOSED");
 	cr_assert_not_null(find_seg('B', SK_TCP_RST | SK_TCP_ACK, 0));
 	cr_assert_eq(count_flag(SK_TCP_FIN), 0, "an abort sends no FIN");
 	assert_reset_seen_by_b(b);
-	run_for(SK_SEC(5));
+	pair_run_for(p, SK_SEC(5));
 	cr_assert_eq(count_flag(SK_TCP_RST), 1, "nothing follows the RST");
-	cr_assert(sk_quiescent(A.st) && sk_quiescent(B.st));
+	cr_assert(sk_quiescent(A->st) && sk_quiescent(B->st));
 }
 
 /* RFC 9293 §3.10.4 (and Linux): closing with received data unread is an
@@ -597,13 +409,13 @@ Test(pair, close_with_unread_data_resets_the_peer_with_econnreset)
 	int a, b;
 
 	establish(&a, &b);
-	send_str(&B, b, "never read");
-	run_for(SK_MS(300));
-	cr_assert_eq(sk_rx_queued(A.st, a), strlen("never read"));
+	send_str(B, b, "never read");
+	pair_run_for(p, SK_MS(300));
+	cr_assert_eq(sk_rx_queued(A->st, a), strlen("never read"));
 	nsegs = 0;
-	sk_close(A.st, a, now);
-	run_for(SK_MS(1));
-	assert_states(&A, a, 0, "ESTABLISHED>CLOSED");
+	sk_close(A->st, a, p->now);
+	pair_run_for(p, SK_MS(1));
+	pair_assert_states(A, a, 0, "ESTABLISHED>CLOSED");
 	cr_assert_eq(count_flag(SK_TCP_FIN), 0);
 	assert_reset_seen_by_b(b);
 }
@@ -616,17 +428,17 @@ Test(pair, reset_ends_a_peer_in_close_wait)
 	char c;
 
 	establish(&a, &b);
-	cr_assert_eq(sk_shutdown(B.st, b, SK_SHUT_WR, now), 0);
-	run_for(SK_MS(1));
-	cr_assert_eq(sk_recv(A.st, a, &c, 1, 0, now), 0, "A read B's FIN");
-	cr_assert_eq(sk_sock_state(A.st, a), SK_TCP_CLOSE_WAIT);
+	cr_assert_eq(sk_shutdown(B->st, b, SK_SHUT_WR, p->now), 0);
+	pair_run_for(p, SK_MS(1));
+	cr_assert_eq(sk_recv(A->st, a, &c, 1, 0, p->now), 0, "A read B's FIN");
+	cr_assert_eq(sk_sock_state(A->st, a), SK_TCP_CLOSE_WAIT);
 	nsegs = 0;
-	cr_assert_eq(sk_setopt(B.st, b, SK_OPT_LINGER_ABORT, 1), 0);
-	sk_close(B.st, b, now);
-	run_for(SK_MS(1));
-	assert_states(&B, b, 0, "ESTABLISHED>FIN_WAIT_1>FIN_WAIT_2>CLOSED");
-	assert_states(&A, a, 0, "ESTABLISHED>CLOSE_WAIT>CLOSED");
-	cr_assert(sk_poll(A.st, a) & SK_POLLERR);
+	cr_assert_eq(sk_setopt(B->st, b, SK_OPT_LINGER_ABORT, 1), 0);
+	sk_close(B->st, b, p->now);
+	pair_run_for(p, SK_MS(1));
+	pair_assert_states(B, b, 0, "ESTABLISHED>FIN_WAIT_1>FIN_WAIT_2>CLOSED");
+	pair_assert_states(A, a, 0, "ESTABLISHED>CLOSE_WAIT>CLOSED");
+	cr_assert(sk_poll(A->st, a) & SK_POLLERR);
 	cr_assert_eq(count_flag(SK_TCP_RST), 1);
 }
 
@@ -642,9 +454,9 @@ Test(pair, close_in_syn_received_of_a_simultaneous_open_goes_fin_wait_1)
 	char c;
 
 	simultaneous_connect(&a, &b);
-	cr_assert_eq(deliver(&A), 1, "A gets B's SYN only");
-	cr_assert_eq(sk_sock_state(A.st, a), SK_TCP_SYN_RECEIVED);
-	sk_close(A.st, a, now);
+	cr_assert_eq(pair_deliver(p, A), 1, "A gets B's SYN only");
+	cr_assert_eq(sk_sock_state(A->st, a), SK_TCP_SYN_RECEIVED);
+	sk_close(A->st, a, p->now);
 	/* Within 3 s, not at once: synack holds the FIN until its SYN is
 	 * acknowledged, and the only ACK of it rides on B's SYN,ACK, which A,
 	 * already in FIN_WAIT_1, answers but does not take as an ACK (RFC 9293
@@ -652,18 +464,18 @@ Test(pair, close_in_syn_received_of_a_simultaneous_open_goes_fin_wait_1)
 	 * SYN,ACK is retransmitted at the 1 s RTO and B acknowledges it. RFC
 	 * 9293 §3.10.4 and Linux send the FIN at once; see the report of this
 	 * suite's author. */
-	run_for(SK_SEC(3));
-	assert_states(&A, a, 0, "CLOSED>SYN_SENT>SYN_RECEIVED>FIN_WAIT_1>FIN_WAIT_2");
-	assert_states(&B, b, 0, "CLOSED>SYN_SENT>SYN_RECEIVED>ESTABLISHED>CLOSE_WAIT");
-	cr_assert_eq(sk_recv(B.st, b, &c, 1, 0, now), 0, "B reads end of stream");
+	pair_run_for(p, SK_SEC(3));
+	pair_assert_states(A, a, 0, "CLOSED>SYN_SENT>SYN_RECEIVED>FIN_WAIT_1>FIN_WAIT_2");
+	pair_assert_states(B, b, 0, "CLOSED>SYN_SENT>SYN_RECEIVED>ESTABLISHED>CLOSE_WAIT");
+	cr_assert_eq(sk_recv(B->st, b, &c, 1, 0, p->now), 0, "B reads end of stream");
 	cr_assert_eq(count_flag(SK_TCP_RST), 0);
 
-	sk_close(B.st, b, now);
-	run_for(SK_MS(1));
-	assert_states(&B, b, 0,
-	              "CLOSED>SYN_SENT>SYN_RECEIVED>ESTABLISHED>CLOSE_WAIT>LAST_ACK>CLOSED");
-	run_for(SK_MS(2 * MSL_MS + 1));
-	assert_states(&A, a, 0,
-	              "CLOSED>SYN_SENT>SYN_RECEIVED>FIN_WAIT_1>FIN_WAIT_2>TIME_WAIT>CLOSED");
+	sk_close(B->st, b, p->now);
+	pair_run_for(p, SK_MS(1));
+	pair_assert_states(B, b, 0,
+	                   "CLOSED>SYN_SENT>SYN_RECEIVED>ESTABLISHED>CLOSE_WAIT>LAST_ACK>CLOSED");
+	pair_run_for(p, SK_MS(2 * MSL_MS + 1));
+	pair_assert_states(A, a, 0,
+	                   "CLOSED>SYN_SENT>SYN_RECEIVED>FIN_WAIT_1>FIN_WAIT_2>TIME_WAIT>CLOSED");
 	cr_assert_eq(count_flag(SK_TCP_RST), 0);
 }

@@ -12,23 +12,19 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../netdev/netdev.h"
+#include "pair.h"
 
-#define A_IP       0x0a4d0001u /* 10.77.0.1: client */
-#define B_IP       0x0a4d0002u /* 10.77.0.2: server */
-#define PORT       8080
-#define TRANSFER   (10u * 1024u * 1024u)
-#define MAX_EVENTS 64
-/* Time the link takes per loop round: keeps RTTs non-zero. */
-#define ROUND_US 20
+/* End A (10.77.0.1) is the client, end B (10.77.0.2) the server. */
+#define PORT     8080
+#define TRANSFER (10u * 1024u * 1024u)
 
 struct host {
 	const char *name;
 	struct sk_stack *st;
-	struct netdev *dev;
 	int listener, sock;
 	bool is_client;
 
@@ -37,22 +33,10 @@ struct host {
 	const uint8_t *expect; /* what the other side sends */
 	size_t rcvd;
 	bool eof, shut, closed;
-
-	enum sk_tcp_state states[MAX_EVENTS]; /* every state entered, in order */
-	size_t nstates;
 };
 
-static sk_time_t now;
+static struct pair *p;
 static struct host a = {.name = "client", .is_client = true}, b = {.name = "server"};
-static struct memlink *link;
-
-static void on_state(void *ctx, const struct sk_state_change *ev)
-{
-	struct host *h = ctx;
-
-	cr_assert_lt(h->nstates, MAX_EVENTS);
-	h->states[h->nstates++] = ev->to;
-}
 
 static uint8_t *random_bytes(size_t len, uint64_t seed)
 {
@@ -71,85 +55,37 @@ static uint8_t *random_bytes(size_t len, uint64_t seed)
 	return p;
 }
 
-static void host_up(struct host *h, struct netdev *dev, uint32_t ip, uint64_t seed)
+static void host_up(struct host *h, struct pair_end *end, uint64_t seed)
 {
-	struct sk_config cfg;
-	struct sk_hooks hooks = {.ctx = h, .state_change = on_state};
-
-	sk_config_defaults(&cfg);
-	memcpy(cfg.mac, dev->mac, 6);
-	cfg.addr = ip;
-	cfg.prefix_len = 24;
-	cfg.mtu = (uint16_t)dev->mtu;
-	cfg.rng_seed = seed;
-	memset(cfg.isn_key, (int)seed, sizeof(cfg.isn_key));
-	h->dev = dev;
-	h->st = sk_stack_new(&cfg, &netdev_link_ops, dev, &hooks);
-	cr_assert_not_null(h->st);
+	h->st = end->st;
 	h->out = random_bytes(TRANSFER, seed);
 	h->listener = h->sock = -1;
 }
 
 static void setup_link(const char *impair_spec)
 {
-	struct netdev *d0, *d1;
-
-	link = memlink_new(1500, 1024);
-	cr_assert_not_null(link);
-	d0 = memlink_end(link, 0);
-	d1 = memlink_end(link, 1);
-	if (impair_spec) {
-		struct netdev_impair_cfg c0, c1;
-		char err[256];
-
-		cr_assert_eq(netdev_impair_parse(impair_spec, &c0, err, sizeof(err)), 0, "%s", err);
-		c1 = c0;
-		c1.seed = c0.seed + 1; /* the two directions impaired differently */
-		d0 = netdev_impair_wrap(d0, &c0);
-		d1 = netdev_impair_wrap(d1, &c1);
-	}
-	host_up(&a, d0, A_IP, 1);
-	host_up(&b, d1, B_IP, 2);
+	p = pair_new(&(struct pair_opts){.queue_frames = 1024, .impair = impair_spec});
+	host_up(&a, &p->a, 1);
+	host_up(&b, &p->b, 2);
 	a.expect = b.out;
 	b.expect = a.out;
 }
 
 static void teardown(void)
 {
-	struct host *hs[] = {&a, &b};
-
-	for (int i = 0; i < 2; i++) {
-		sk_stack_free(hs[i]->st);
-		netdev_close(hs[i]->dev); /* a memlink end ignores it; a wrapper is freed */
-		free(hs[i]->out);
-	}
-	memlink_free(link);
+	pair_free(p);
+	free(a.out);
+	free(b.out);
 }
 
 TestSuite(two_stacks, .fini = teardown, .timeout = 240);
-
-/* Feed every frame the host's device has for it now. */
-static bool deliver(struct host *h)
-{
-	struct netdev_frame fr[64];
-	bool any = false;
-	int n;
-
-	while ((n = netdev_recv_batch(h->dev, fr, 64, now)) > 0) {
-		for (int i = 0; i < n; i++)
-			sk_input(h->st, fr[i].data, fr[i].len, fr[i].flags, now);
-		any = true;
-	}
-	cr_assert_geq(n, 0);
-	return any;
-}
 
 static bool app_send(struct host *h)
 {
 	bool any = false;
 
 	while (h->sent < TRANSFER) {
-		ssize_t n = sk_send(h->st, h->sock, h->out + h->sent, TRANSFER - h->sent, now);
+		ssize_t n = sk_send(h->st, h->sock, h->out + h->sent, TRANSFER - h->sent, p->now);
 
 		if (n == -EAGAIN)
 			break;
@@ -159,7 +95,7 @@ static bool app_send(struct host *h)
 	}
 	/* The client closes first: it half-closes once everything is queued. */
 	if (h->sent == TRANSFER && h->is_client && !h->shut) {
-		cr_assert_eq(sk_shutdown(h->st, h->sock, SK_SHUT_WR, now), 0);
+		cr_assert_eq(sk_shutdown(h->st, h->sock, SK_SHUT_WR, p->now), 0);
 		h->shut = any = true;
 	}
 	return any;
@@ -171,7 +107,7 @@ static bool app_recv(struct host *h)
 	bool any = false;
 
 	while (!h->eof) {
-		ssize_t n = sk_recv(h->st, h->sock, buf, sizeof(buf), 0, now);
+		ssize_t n = sk_recv(h->st, h->sock, buf, sizeof(buf), 0, p->now);
 
 		if (n == -EAGAIN)
 			break;
@@ -201,7 +137,7 @@ static bool app(struct host *h)
 		if (s == -EAGAIN)
 			return false;
 		cr_assert_geq(s, 0);
-		cr_assert_eq(peer.addr, A_IP);
+		cr_assert_eq(peer.addr, PAIR_A_IP);
 		h->sock = s;
 		any = true;
 	}
@@ -214,79 +150,45 @@ static bool app(struct host *h)
 	/* Both directions done: release the socket (the server's close sends
 	 * its FIN; the client's only detaches, its FIN is already out). */
 	if (h->eof && h->sent == TRANSFER) {
-		sk_close(h->st, h->sock, now);
+		sk_close(h->st, h->sock, p->now);
 		h->closed = any = true;
 	}
 	return any;
 }
 
-static sk_time_t next_event(void)
+static bool apps(struct pair *pr, void *ctx)
 {
-	sk_time_t t = sk_next_deadline(a.st), u = sk_next_deadline(b.st);
+	(void)pr, (void)ctx;
+	bool any = app(&a);
 
-	if (u < t)
-		t = u;
-	u = netdev_next_rx_time(a.dev);
-	if (u < t)
-		t = u;
-	u = netdev_next_rx_time(b.dev);
-	return u < t ? u : t;
+	return app(&b) || any;
 }
 
-static enum sk_tcp_state last_state(const struct host *h)
+static void status(struct pair *pr, void *ctx, char *buf, size_t len)
 {
-	return h->nstates ? h->states[h->nstates - 1] : SK_TCP_CLOSED;
+	(void)ctx;
+	snprintf(buf, len, "client sent %zu rcvd %zu state %s, server sent %zu rcvd %zu state %s",
+	         a.sent, a.rcvd, sk_tcp_state_name(pair_last_state(&pr->a)), b.sent, b.rcvd,
+	         sk_tcp_state_name(pair_last_state(&pr->b)));
 }
 
 /* Run until `done` or the fake clock passes `limit`. */
-static void run(bool (*done)(void), sk_time_t limit)
+static void run(bool (*done)(struct pair *, void *), sk_time_t limit)
 {
-	while (!done()) {
-		bool busy = false;
-
-		busy |= deliver(&a);
-		busy |= deliver(&b);
-		if (sk_next_deadline(a.st) <= now)
-			sk_run_timers(a.st, now);
-		if (sk_next_deadline(b.st) <= now)
-			sk_run_timers(b.st, now);
-		busy |= app(&a);
-		busy |= app(&b);
-		if (busy) {
-			now += ROUND_US;
-		} else if (!done()) {
-			sk_time_t t = next_event();
-
-			cr_assert_neq(t, SK_TIME_NEVER,
-			              "stuck at %llu µs: client sent %zu rcvd %zu state %s, server "
-			              "sent %zu rcvd %zu state %s",
-			              (unsigned long long)now, a.sent, a.rcvd,
-			              sk_tcp_state_name(last_state(&a)), b.sent, b.rcvd,
-			              sk_tcp_state_name(last_state(&b)));
-			now = t > now ? t : now + 1;
-		}
-		cr_assert_lt(now, limit, "fake time limit reached (client %zu/%zu, server %zu/%zu)",
-		             a.rcvd, b.rcvd, a.sent, b.sent);
-	}
+	pair_run(p, &(struct pair_app){.step = apps, .done = done, .status = status}, limit);
 }
 
-static bool entered(const struct host *h, enum sk_tcp_state s)
+static bool both_closed(struct pair *pr, void *ctx)
 {
-	for (size_t i = 0; i < h->nstates; i++)
-		if (h->states[i] == s)
-			return true;
-	return false;
+	(void)ctx;
+	return a.closed && b.closed && pair_last_state(&pr->a) == SK_TCP_TIME_WAIT &&
+	       pair_last_state(&pr->b) == SK_TCP_CLOSED;
 }
 
-static bool both_closed(void)
+static bool time_wait_over(struct pair *pr, void *ctx)
 {
-	return a.closed && b.closed && last_state(&a) == SK_TCP_TIME_WAIT &&
-	       last_state(&b) == SK_TCP_CLOSED;
-}
-
-static bool time_wait_over(void)
-{
-	return last_state(&a) == SK_TCP_CLOSED;
+	(void)ctx;
+	return pair_last_state(&pr->a) == SK_TCP_CLOSED;
 }
 
 static void transfer_both_ways_and_close(sk_time_t limit)
@@ -294,21 +196,22 @@ static void transfer_both_ways_and_close(sk_time_t limit)
 	b.listener = sk_socket(b.st);
 	cr_assert_geq(b.listener, 0);
 	cr_assert_eq(sk_bind(b.st, b.listener, 0, PORT), 0);
-	cr_assert_eq(sk_listen(b.st, b.listener, 8, now), 0);
+	cr_assert_eq(sk_listen(b.st, b.listener, 8, p->now), 0);
 	a.sock = sk_socket(a.st);
 	cr_assert_geq(a.sock, 0);
-	cr_assert_eq(sk_connect(a.st, a.sock, B_IP, PORT, now), -EINPROGRESS);
+	cr_assert_eq(sk_connect(a.st, a.sock, PAIR_B_IP, PORT, p->now), -EINPROGRESS);
 
 	run(both_closed, limit);
 	cr_assert_eq(a.rcvd, TRANSFER);
 	cr_assert_eq(b.rcvd, TRANSFER);
-	cr_assert(entered(&a, SK_TCP_ESTABLISHED) && entered(&a, SK_TCP_FIN_WAIT_1));
-	cr_assert(entered(&b, SK_TCP_CLOSE_WAIT) && entered(&b, SK_TCP_LAST_ACK));
-	cr_assert(!entered(&a, SK_TCP_CLOSE_WAIT), "the client closed first");
+	cr_assert(pair_entered(&p->a, SK_TCP_ESTABLISHED) &&
+	          pair_entered(&p->a, SK_TCP_FIN_WAIT_1));
+	cr_assert(pair_entered(&p->b, SK_TCP_CLOSE_WAIT) && pair_entered(&p->b, SK_TCP_LAST_ACK));
+	cr_assert(!pair_entered(&p->a, SK_TCP_CLOSE_WAIT), "the client closed first");
 
 	/* 2·MSL later the client's TIME_WAIT is over too. */
-	sk_close(b.st, b.listener, now);
-	run(time_wait_over, now + SK_MS(2 * 30000) + SK_SEC(5));
+	sk_close(b.st, b.listener, p->now);
+	run(time_wait_over, p->now + SK_MS(2 * 30000) + SK_SEC(5));
 	cr_assert(sk_quiescent(a.st));
 	cr_assert(sk_quiescent(b.st));
 }
@@ -317,7 +220,7 @@ Test(two_stacks, ten_mib_each_way_byte_exact_then_clean_close)
 {
 	setup_link(NULL);
 	transfer_both_ways_and_close(SK_SEC(120));
-	cr_assert_eq(memlink_dropped(link), 0, "the clean link dropped frames");
+	cr_assert_eq(memlink_dropped(p->link), 0, "the clean link dropped frames");
 	/* On a clean link nothing arrives after its connection is gone. (With
 	 * duplication a late copy of the last ACK may, and earn an RST.) */
 	cr_assert_eq(sk_get_stats(a.st)->tcp_rst_sent + sk_get_stats(b.st)->tcp_rst_sent, 0);
@@ -331,8 +234,8 @@ Test(two_stacks, ten_mib_each_way_over_a_lossy_reordering_duplicating_delaying_l
 
 	setup_link("loss=5%,dup=1%,reorder=5%,delay=1ms,seed=42");
 	transfer_both_ways_and_close(SK_SEC(3600));
-	cr_assert_eq(netdev_impair_get_stats(a.dev, &s0), 0);
-	cr_assert_eq(netdev_impair_get_stats(b.dev, &s1), 0);
+	cr_assert_eq(netdev_impair_get_stats(p->a.dev, &s0), 0);
+	cr_assert_eq(netdev_impair_get_stats(p->b.dev, &s1), 0);
 	cr_assert_gt(s0.lost + s1.lost, 0, "the link really lost frames");
 	cr_assert_gt(s0.reordered + s1.reordered, 0);
 	cr_assert_gt(s0.duplicated + s1.duplicated, 0);
