@@ -340,6 +340,15 @@ int h_established(struct harness *h, uint32_t peer_isn, uint32_t *our_isn)
 	return s;
 }
 
+struct harness *h_new_established(uint32_t peer_isn, uint32_t *our_isn, int *sock)
+{
+	struct harness *h = h_new(NULL);
+
+	h->auto_arp = true;
+	*sock = h_established(h, peer_isn, our_isn);
+	return h;
+}
+
 int h_listen(struct harness *h, int backlog)
 {
 	int s = sk_socket(h->st);

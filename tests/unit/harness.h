@@ -124,6 +124,10 @@ int h_connect(struct harness *h);
  * empty. *our_isn / *peer_isn (may be NULL) receive the ISNs; the peer's
  * ISN is `peer_isn_in`, its MSS option 1460. */
 int h_established(struct harness *h, uint32_t peer_isn_in, uint32_t *our_isn);
+/* A new harness (h_new(NULL), auto_arp on) with an active open already
+ * completed as h_established: the socket in *sock, our ISN in *our_isn
+ * (may be NULL). The fixture of suites that start ESTABLISHED. */
+struct harness *h_new_established(uint32_t peer_isn, uint32_t *our_isn, int *sock);
 /* A listener on H_OUR_PORT. */
 int h_listen(struct harness *h, int backlog);
 

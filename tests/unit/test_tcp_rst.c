@@ -15,9 +15,7 @@ static int s;
 
 static void setup(void)
 {
-	h = h_new(NULL);
-	h->auto_arp = true;
-	s = h_established(h, PEER_ISN, &isn);
+	h = h_new_established(PEER_ISN, &isn, &s);
 }
 
 static void teardown(void)
