@@ -26,6 +26,39 @@ static size_t min_sz(size_t a, size_t b)
 	return a < b ? a : b;
 }
 
+int sk_ringbuf_grow(struct sk_ringbuf *rb, size_t cap, size_t span)
+{
+	if (cap < rb->cap || span < rb->len || span > rb->cap)
+		return -EINVAL;
+	if (cap == rb->cap)
+		return 0;
+	uint8_t *b = realloc(rb->buf, cap);
+
+	if (!b)
+		return -ENOMEM;
+	size_t old = rb->cap;
+
+	rb->buf = b;
+	rb->cap = cap;
+	if (rb->head + span <= old)
+		return 0; /* the live bytes do not wrap: offsets hold as they are */
+	/* The live bytes run [head, old) then wrap to [0, w). */
+	size_t w = rb->head + span - old, tail = old - rb->head;
+
+	if (w <= cap - old) {
+		/* The wrapped part fits in the new room: it follows on. */
+		memcpy(b + old, b, w);
+	} else {
+		/* Else the part before the wrap moves to the new end, so the
+		 * wrapped part stays at [0, w); new_head >= w (span <= old). */
+		size_t new_head = cap - tail;
+
+		memmove(b + new_head, b + rb->head, tail);
+		rb->head = new_head;
+	}
+	return 0;
+}
+
 /* Physical index of logical offset `off` (off <= cap). */
 static size_t wrap(const struct sk_ringbuf *rb, size_t off)
 {

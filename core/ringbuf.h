@@ -33,6 +33,14 @@ static inline size_t sk_ringbuf_space(const struct sk_ringbuf *rb)
 	return rb->cap - rb->len;
 }
 
+/* Enlarge the ring to `cap` bytes (receive autotuning; never on the
+ * per-segment path: it reallocates). The first `span` bytes from the
+ * oldest (span >= len: the readable bytes and any stored past them by
+ * write_at) keep their offsets; the rest of the free space is undefined.
+ * 0, -EINVAL (cap smaller than now, or span beyond it) or -ENOMEM (the
+ * ring is unchanged). */
+int sk_ringbuf_grow(struct sk_ringbuf *rb, size_t cap, size_t span);
+
 /* Append up to n bytes; returns how many fitted. */
 size_t sk_ringbuf_write(struct sk_ringbuf *rb, const void *src, size_t n);
 

@@ -25,6 +25,8 @@ void sk_config_defaults(struct sk_config *cfg)
 	cfg->max_sockets = 4096;
 	cfg->rcvbuf = 256 * 1024;
 	cfg->sndbuf = 256 * 1024;
+	cfg->rcvbuf_max = 4 * 1024 * 1024;
+	cfg->default_cc = 0; /* CUBIC, RFC 9438 */
 }
 
 void sk_log(struct sk_stack *st, enum sk_log_level level, const char *fmt, ...)
@@ -89,6 +91,12 @@ static bool config_valid(struct sk_stack *st)
 	}
 	if (c->max_sockets == 0 || c->rcvbuf == 0 || c->sndbuf == 0) {
 		sk_log(st, SK_LOG_ERROR, "config: max_sockets, rcvbuf and sndbuf must be nonzero");
+		return false;
+	}
+	if (c->default_cc > 1) {
+		sk_log(st, SK_LOG_ERROR,
+		       "config: default congestion control %u is neither 0 (CUBIC) nor 1 (NewReno)",
+		       (unsigned)c->default_cc);
 		return false;
 	}
 	return true;

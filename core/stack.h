@@ -60,6 +60,14 @@ struct sk_config {
 	uint32_t max_sockets; /* size of the socket arena. Default 4096. */
 	uint32_t rcvbuf;      /* per-connection receive buffer, bytes. Default 256 KiB. */
 	uint32_t sndbuf;      /* per-connection send buffer, bytes. Default 256 KiB. */
+	/* Receive-buffer autotuning (Linux tcp_rcv_space_adjust): the buffer
+	 * starts at rcvbuf and grows with what the application reads per RTT,
+	 * up to this cap (window scale chosen for it). At or below rcvbuf, or
+	 * on a socket with SK_OPT_RCVBUF set: no autotuning. Default 4 MiB. */
+	uint32_t rcvbuf_max;
+	/* SK_OPT_CONGESTION of every new socket: 0 = CUBIC (default), 1 =
+	 * NewReno. sk_stack_new refuses any other value. */
+	uint8_t default_cc;
 
 	/* Randomness is injected so tests are deterministic (RFC 6528 ISN key,
 	 * RFC 6056 ephemeral ports). The shim fills both from getrandom(). */

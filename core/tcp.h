@@ -141,6 +141,13 @@ struct tcb {
 	bool reuseaddr, keepalive, nodelay, quickack, linger_abort;
 	int user_mss, keepidle, keepintvl, keepcnt;
 	uint32_t rcvbuf, sndbuf;
+	bool rcvbuf_locked; /* SK_OPT_RCVBUF was set: no autotuning (Linux SOCK_RCVBUF_LOCK) */
+
+	/* tcp_rcvbuf.c: receive autotuning. What the application read in the
+	 * RTT measured last (Linux rcvq_space) and where this one began. */
+	uint32_t rcv_copied; /* bytes the application read, modulo 2^32 */
+	uint32_t rcvq_space, rcvq_seq;
+	sk_time_t rcvq_time;
 
 	/* tcp_keepalive.c: keepalive (RFC 1122 §4.2.3.6) and TCP_USER_TIMEOUT
 	 * (RFC 5482). ka_at is lazy: it fires, then looks at last_rcv. */
@@ -281,6 +288,18 @@ bool tcp_paws_reject(struct tcb *t, const struct sk_tcp_repr *r, sk_time_t now);
 void tcp_ts_update(struct tcb *t, const struct sk_tcp_repr *r, sk_time_t now);
 /* RFC 7323 §4.1: an RTT sample from the echoed timestamp. */
 bool tcp_ts_rtt(const struct tcb *t, const struct sk_tcp_repr *r, sk_time_t now, sk_time_t *rtt);
+
+/* ---- tcp_rcvbuf.c ---- */
+
+/* The largest the receive buffer may grow: cfg.rcvbuf_max while
+ * autotuning is on, else rcvbuf. The window scale is chosen for it. */
+uint32_t tcp_rcvbuf_cap(const struct sk_stack *st, const struct tcb *t);
+/* A new connection: the first measurement starts now. */
+void tcp_rcvbuf_init(struct tcb *t, sk_time_t now);
+/* The application read n bytes (sk_recv, not a peek): once per RTT, grow
+ * the receive ring when it reads more per RTT than before. Reallocates:
+ * never call it on the per-segment path. */
+void tcp_rcvbuf_adjust(struct sk_stack *st, struct tcb *t, size_t n, sk_time_t now);
 
 /* ---- tcp_reass.c ---- */
 

@@ -116,6 +116,7 @@ static void listen_input(struct sk_stack *st, struct tcb *l, struct seg *s, sk_t
 	c->user_timeout = l->user_timeout; /* Linux sk_clone: both inherited */
 	c->cork = l->cork;
 	c->rcvbuf = l->rcvbuf;
+	c->rcvbuf_locked = l->rcvbuf_locked;
 	c->sndbuf = l->sndbuf;
 	c->cc_algo = l->cc_algo;
 	if (tcp_conn_init(st, c, now) < 0) {

@@ -19,8 +19,11 @@ void tcp_opts_init(struct sk_stack *st, struct tcb *t)
 	uint8_t ws = 0;
 
 	/* RFC 7323 §2.3: the smallest shift that lets the 16-bit field
-	 * express the whole receive buffer. */
-	while (ws < TCP_MAX_WSCALE && (t->rcvbuf >> ws) > TCP_MAX_WINDOW)
+	 * express the whole receive buffer, as large as autotuning may make
+	 * it (tcp_rcvbuf.c; the shift cannot change after the SYN). */
+	uint32_t cap = tcp_rcvbuf_cap(st, t);
+
+	while (ws < TCP_MAX_WSCALE && (cap >> ws) > TCP_MAX_WINDOW)
 		ws++;
 	t->rcv_wscale = ws;
 	t->snd_wscale = 0;

@@ -40,6 +40,7 @@ int tcp_conn_init(struct sk_stack *st, struct tcb *t, sk_time_t now)
 	t->mss_ours = (uint16_t)mss;
 	tcp_opts_init(st, t);
 	tcp_set_peer_mss(st, t, -1);
+	tcp_rcvbuf_init(t, now);
 	t->ssthresh = UINT32_MAX;
 	t->cc = tcp_cc_get(t->cc_algo);
 	t->cc->init(t);
@@ -415,8 +416,10 @@ ssize_t sk_recv(struct sk_stack *st, int sock, void *buf, size_t len, int flags,
 	                                 : sk_ringbuf_read(&t->rcv, buf, len);
 
 	if (n > 0) {
-		if (!(flags & SK_MSG_PEEK))
+		if (!(flags & SK_MSG_PEEK)) {
+			tcp_rcvbuf_adjust(st, t, n, now); /* may grow the window */
 			tcp_window_update(st, t, now);
+		}
 		return (ssize_t)n;
 	}
 	if (len == 0 && tcp_state_synchronized(t->state))
@@ -625,6 +628,7 @@ int sk_setopt(struct sk_stack *st, int sock, enum sk_opt opt, int value)
 		return 0;
 	case SK_OPT_RCVBUF:
 		t->rcvbuf = (uint32_t)clamp_buf(value);
+		t->rcvbuf_locked = true; /* Linux SOCK_RCVBUF_LOCK: no autotuning */
 		return 0;
 	case SK_OPT_SNDBUF:
 		t->sndbuf = (uint32_t)clamp_buf(value);

@@ -93,6 +93,8 @@ struct tcb *tcp_slot_alloc(struct sk_stack *st)
 	    .acc_tail = TCP_NIL,
 	    .rcvbuf = st->cfg.rcvbuf,
 	    .sndbuf = st->cfg.sndbuf,
+	    /* SYNACK_CC; SK_OPT_CONGESTION overrides it per socket */
+	    .cc_algo = st->cfg.default_cc,
 	    .keepidle = 7200, /* Linux defaults, reported by getsockopt */
 	    .keepintvl = 75,
 	    .keepcnt = 9,

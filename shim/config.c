@@ -171,6 +171,8 @@ static void defaults(struct shim_config *c)
 	c->fin_timeout_ms = 60000;
 	c->syn_retries = 6;
 	c->linger_ms = 2000;
+	c->cc = 0;                /* cubic, as Linux */
+	c->rcvbuf_max = 4u << 20; /* core's default (sk_config_defaults) */
 	c->log_level = SK_LOG_WARN;
 	c->packet_fd = -1;
 }
@@ -229,14 +231,38 @@ static bool parse_link(struct shim_config *c, shim_env_fn env, void *ctx)
 	return true;
 }
 
+/* The names Linux gives these algorithms (tcp_ca_find), in
+ * SK_OPT_CONGESTION's order. */
+static bool parse_cc(struct shim_config *c, const char *v)
+{
+	static const char *const names[] = {"cubic", "reno"};
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(v, names[i]) == 0) {
+			c->cc = (uint8_t)i;
+			return true;
+		}
+	}
+	return fail(c,
+	            "SYNACK_CC='%s' is not a congestion control synack has — use cubic (the "
+	            "default) or reno",
+	            v);
+}
+
 static bool parse_tcp(struct shim_config *c, shim_env_fn env, void *ctx)
 {
 	static const struct num_var msl = {"SYNACK_MSL_MS", 1, 600000, "30000"};
 	static const struct num_var fin = {"SYNACK_FIN_TIMEOUT_MS", 1, 3600000, "60000"};
 	static const struct num_var syn = {"SYNACK_SYN_RETRIES", 0, 127, "6"};
 	static const struct num_var linger = {"SYNACK_LINGER_MS", 0, 600000, "2000"};
+	/* RFC 7323 §2.3: a window of at most 2^30 bytes (shift 14). */
+	static const struct num_var rcvbuf_max = {"SYNACK_RCVBUF_MAX", 0, 1u << 30, "4194304"};
+	const char *v = env("SYNACK_CC", ctx);
 
-	return parse_num(c, env, ctx, &msl, &c->msl_ms) &&
+	if (v && v[0] && !parse_cc(c, v))
+		return false;
+	return parse_num(c, env, ctx, &rcvbuf_max, &c->rcvbuf_max) &&
+	       parse_num(c, env, ctx, &msl, &c->msl_ms) &&
 	       parse_num(c, env, ctx, &fin, &c->fin_timeout_ms) &&
 	       parse_num(c, env, ctx, &syn, &c->syn_retries) &&
 	       parse_num(c, env, ctx, &linger, &c->linger_ms);
@@ -273,6 +299,12 @@ static bool parse_devices(struct shim_config *c, shim_env_fn env, void *ctx)
 		c->impair = true;
 	}
 	return true;
+}
+
+void shim_config_stack(const struct shim_config *c, struct sk_config *sc)
+{
+	sc->default_cc = c->cc;
+	sc->rcvbuf_max = c->rcvbuf_max;
 }
 
 bool shim_config_parse(struct shim_config *c, shim_env_fn env, void *ctx)

@@ -33,6 +33,8 @@ struct shim_config {
 	uint32_t fin_timeout_ms; /* SYNACK_FIN_TIMEOUT_MS, default 60000 */
 	uint32_t syn_retries;    /* SYNACK_SYN_RETRIES, default 6 */
 	uint32_t linger_ms;      /* SYNACK_LINGER_MS, default 2000 */
+	uint8_t cc;          /* SYNACK_CC: 0 cubic (default), 1 reno (SK_OPT_CONGESTION values) */
+	uint32_t rcvbuf_max; /* SYNACK_RCVBUF_MAX, autotuning cap, default 4 MiB */
 
 	enum sk_log_level log_level;     /* SYNACK_LOG, default warn */
 	bool trace_states;               /* SYNACK_TRACE=states */
@@ -50,6 +52,10 @@ typedef const char *(*shim_env_fn)(const char *name, void *ctx);
 /* Fill *c from the environment. Returns true when valid; otherwise c->err
  * holds the first problem found. Every field has its default even then. */
 bool shim_config_parse(struct shim_config *c, shim_env_fn env, void *ctx);
+
+/* Copy the TCP settings that core takes in struct sk_config (congestion
+ * control, the autotuning cap) into *sc. */
+void shim_config_stack(const struct shim_config *c, struct sk_config *sc);
 
 /* Parse "a.b.c.d" (strict dotted quad) into host order. */
 bool shim_parse_ipv4(const char *s, uint32_t *out);

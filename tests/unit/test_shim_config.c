@@ -57,6 +57,8 @@ Test(shim_config, minimal_has_documented_defaults)
 	cr_assert_eq(c.fin_timeout_ms, 60000);
 	cr_assert_eq(c.syn_retries, 6);
 	cr_assert_eq(c.linger_ms, 2000);
+	cr_assert_eq(c.cc, 0, "cubic");
+	cr_assert_eq(c.rcvbuf_max, 4u << 20);
 	cr_assert_eq(c.log_level, SK_LOG_WARN);
 	cr_assert_not(c.trace_states);
 	cr_assert_not(c.strict);
@@ -72,7 +74,8 @@ Test(shim_config, every_variable_is_read)
 	        {"SYNACK_MSL_MS", "100"}, {"SYNACK_FIN_TIMEOUT_MS", "200"},
 	        {"SYNACK_SYN_RETRIES", "2"}, {"SYNACK_LINGER_MS", "0"}, {"SYNACK_LOG", "debug"},
 	        {"SYNACK_TRACE", "states"}, {"SYNACK_STRICT", "1"}, {"SYNACK_PCAP", "/tmp/x.pcap"},
-	        {"SYNACK_PACKET_FD", "5"}, {"SYNACK_IMPAIR", "loss=2%,seed=7"}));
+	        {"SYNACK_PACKET_FD", "5"}, {"SYNACK_IMPAIR", "loss=2%,seed=7"},
+	        {"SYNACK_CC", "reno"}, {"SYNACK_RCVBUF_MAX", "65536"}));
 
 	cr_assert_eq(c.gateway, 0x0a4d00feu);
 	cr_assert_eq(c.mtu, 1400);
@@ -88,6 +91,8 @@ Test(shim_config, every_variable_is_read)
 	cr_assert(c.impair);
 	cr_assert_float_eq(c.impair_cfg.loss_pct, 2.0, 1e-9);
 	cr_assert_eq(c.impair_cfg.seed, 7);
+	cr_assert_eq(c.cc, 1);
+	cr_assert_eq(c.rcvbuf_max, 65536);
 }
 
 Test(shim_config, missing_iface_says_which_variable)
@@ -230,4 +235,48 @@ Test(shim_config, ipv4_parser_is_strict)
 	cr_assert_not(shim_parse_ipv4("1..3.4", &a));
 	cr_assert_not(shim_parse_ipv4("0001.2.3.4", &a));
 	cr_assert_not(shim_parse_ipv4("", &a));
+}
+
+Test(shim_config, congestion_control_names)
+{
+	struct shim_config c = parse_ok(ENV(BASE, {"SYNACK_CC", "reno"}));
+
+	cr_assert_eq(c.cc, 1);
+	c = parse_ok(ENV(BASE, {"SYNACK_CC", "cubic"}));
+	cr_assert_eq(c.cc, 0);
+	c = parse_ok(ENV(BASE, {"SYNACK_CC", ""}));
+	cr_assert_eq(c.cc, 0, "empty: the default");
+	c = parse_bad(ENV(BASE, {"SYNACK_CC", "bbr"}));
+	cr_assert_str_eq(c.err, "SYNACK_CC='bbr' is not a congestion control synack has — use "
+	                        "cubic (the default) or reno");
+	c = parse_bad(ENV(BASE, {"SYNACK_CC", "Reno"}));
+	cr_assert(strstr(c.err, "SYNACK_CC='Reno'"), "names are exact, as Linux's: %s", c.err);
+}
+
+Test(shim_config, rcvbuf_max_range)
+{
+	struct shim_config c = parse_ok(ENV(BASE, {"SYNACK_RCVBUF_MAX", "0"}));
+
+	cr_assert_eq(c.rcvbuf_max, 0, "0: no autotuning");
+	c = parse_ok(ENV(BASE, {"SYNACK_RCVBUF_MAX", "1073741824"}));
+	cr_assert_eq(c.rcvbuf_max, 1u << 30);
+	c = parse_bad(ENV(BASE, {"SYNACK_RCVBUF_MAX", "1073741825"}));
+	cr_assert_str_eq(c.err, "SYNACK_RCVBUF_MAX='1073741825' is not a number from 0 to "
+	                        "1073741824 — use e.g. SYNACK_RCVBUF_MAX=4194304");
+	c = parse_bad(ENV(BASE, {"SYNACK_RCVBUF_MAX", "4M"}));
+	cr_assert(strstr(c.err, "SYNACK_RCVBUF_MAX='4M'"), "%s", c.err);
+}
+
+Test(shim_config, tcp_settings_reach_the_stack_config)
+{
+	struct shim_config c =
+	    parse_ok(ENV(BASE, {"SYNACK_CC", "reno"}, {"SYNACK_RCVBUF_MAX", "1048576"}));
+	struct sk_config sc;
+
+	sk_config_defaults(&sc);
+	cr_assert_eq(sc.default_cc, 0);
+	cr_assert_eq(sc.rcvbuf_max, 4u << 20, "the shim's default is core's");
+	shim_config_stack(&c, &sc);
+	cr_assert_eq(sc.default_cc, 1);
+	cr_assert_eq(sc.rcvbuf_max, 1u << 20);
 }

@@ -3,6 +3,7 @@
  * socket choice (SK_OPT_CONGESTION). */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <string.h>
 
 #include "../../core/tcp.h"
 #include "harness.h"
@@ -179,4 +180,81 @@ Test(tcp_cc, the_chosen_algorithm_runs_the_connection)
 	cr_expect_eq(sk_setopt(h->st, s, SK_OPT_CONGESTION, 1), 0);
 	cr_expect_eq(tcp_tcb(h->st, s)->cc, &tcp_cc_newreno, "switched mid-connection");
 	h_free(h);
+}
+
+static void reno_by_default(struct sk_config *cfg)
+{
+	cfg->default_cc = 1; /* SYNACK_CC=reno */
+}
+
+Test(tcp_cc, the_configured_default_runs_every_new_connection)
+{
+	struct harness *h = h_new(reno_by_default);
+	static uint8_t data[10 * 1460];
+	uint32_t isn;
+	int s = h_established(h, 100, &isn), v = -1;
+
+	cr_expect_eq(sk_getopt(h->st, s, SK_OPT_CONGESTION, &v), 0);
+	cr_expect_eq(v, 1, "NewReno from the stack's configuration");
+	/* A full initial window (RFC 6928: 10 segments), the first one
+	 * acknowledged, then three duplicate ACKs. */
+	cr_assert_eq(sk_send(h->st, s, data, sizeof(data), h->now), (ssize_t)sizeof(data));
+	cr_assert_eq(h_pending(h), 10);
+	h_clear(h);
+	h_send(h, h_seg(SK_TCP_ACK, 101, isn + 1 + 1460));
+	for (int i = 0; i < 3; i++)
+		h_send(h, h_seg(SK_TCP_ACK, 101, isn + 1 + 1460));
+	struct h_tcp rxt = h_expect_tcp(h, SK_TCP_ACK);
+	cr_expect_eq(rxt.r.seq, isn + 1 + 1460, "fast retransmit of the missing segment");
+	/* RFC 5681 eq. 4: ssthresh = FlightSize / 2 (9 segments in flight);
+	 * CUBIC would have kept 0.7 of the window (RFC 9438 §4.6). */
+	cr_expect_eq(tcp_tcb(h->st, s)->ssthresh, 9 * 1460 / 2);
+	cr_expect_eq(tcp_tcb(h->st, s)->cc, &tcp_cc_newreno);
+	h_free(h);
+}
+
+Test(tcp_cc, a_passive_connection_gets_the_configured_default_and_the_option_overrides_it)
+{
+	struct harness *h = h_new(reno_by_default);
+	int l = h_listen(h, 4), v = -1;
+	struct sk_tcp_repr syn = h_seg(SK_TCP_SYN, 500, 0);
+
+	syn.mss = 1460;
+	h_send(h, syn);
+	struct h_tcp sa = h_expect_tcp(h, SK_TCP_SYN | SK_TCP_ACK);
+	h_send(h, h_seg(SK_TCP_ACK, 501, sa.r.seq + 1));
+	int c = sk_accept(h->st, l, NULL);
+	cr_assert_geq(c, 0);
+	sk_getopt(h->st, c, SK_OPT_CONGESTION, &v);
+	cr_expect_eq(v, 1);
+	cr_expect_eq(tcp_tcb(h->st, c)->cc, &tcp_cc_newreno);
+	/* TCP_CONGESTION still chooses per socket. */
+	int s = sk_socket(h->st);
+	cr_expect_eq(sk_setopt(h->st, s, SK_OPT_CONGESTION, 0), 0);
+	sk_getopt(h->st, s, SK_OPT_CONGESTION, &v);
+	cr_expect_eq(v, 0);
+	h_free(h);
+}
+
+static int drop_frame(void *ctx, const uint8_t *frame, size_t len)
+{
+	(void)ctx, (void)frame, (void)len;
+	return 0;
+}
+
+Test(tcp_cc, the_stack_refuses_an_unknown_default)
+{
+	struct sk_config c;
+	const struct sk_link_ops link = {.xmit = drop_frame};
+
+	sk_config_defaults(&c);
+	memcpy(c.mac, H_OUR_MAC, 6);
+	c.addr = H_OUR_IP;
+	cr_expect_eq(c.default_cc, 0, "CUBIC unless configured");
+	c.default_cc = 2;
+	cr_expect_null(sk_stack_new(&c, &link, NULL, NULL));
+	c.default_cc = 1;
+	struct sk_stack *st = sk_stack_new(&c, &link, NULL, NULL);
+	cr_expect_not_null(st);
+	sk_stack_free(st);
 }

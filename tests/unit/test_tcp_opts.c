@@ -65,7 +65,8 @@ Test(tcp_opts, syn_offers_window_scale_sack_and_timestamps)
 	h_connect(h);
 	struct h_tcp syn = h_expect_tcp(h, SK_TCP_SYN);
 
-	cr_expect_eq(syn.r.wscale, 3, "256 KiB needs a shift of 3 to fit 16 bits");
+	cr_expect_eq(syn.r.wscale, 7,
+	             "the 4 MiB autotuning cap (not the 256 KiB start) needs a shift of 7");
 	cr_expect(syn.r.sack_permitted);
 	cr_expect(syn.r.has_timestamp);
 	cr_expect_eq(syn.r.ts_ecr, 0, "nothing to echo yet");
@@ -113,10 +114,11 @@ Test(tcp_opts, windows_are_scaled_both_ways_once_agreed)
 	struct h_tcp d = h_expect_tcp(h, SK_TCP_ACK | SK_TCP_PSH);
 	cr_expect_eq(d.r.payload_len, 1000, "unscaled, 250 bytes would be the limit");
 	h_expect_nothing(h);
-	/* Ours: 256 KiB minus what was received, shifted by 3. */
+	/* Ours: 256 KiB minus what was received, shifted by 7 (the shift
+	 * fits the 4 MiB autotuning cap). */
 	h_send(h, h_data(PEER_ISN + 1, isn + 1, bytes, 2920));
 	struct h_tcp ack = h_expect_tcp(h, SK_TCP_ACK);
-	cr_expect_eq(ack.r.window, (256 * 1024 - 2920) >> 3);
+	cr_expect_eq(ack.r.window, (256 * 1024 - 2920) >> 7);
 }
 
 Test(tcp_opts, timestamps_take_room_from_the_mss_and_ride_on_every_segment)

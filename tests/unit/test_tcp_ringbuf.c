@@ -1,6 +1,7 @@
 /* The byte ring behind every TCP send and receive buffer, and the SipHash
  * that keys ISNs and the connection table. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <string.h>
 
 #include "../../core/ringbuf.h"
@@ -166,5 +167,76 @@ Test(tcp_ringbuf, emptying_the_ring_keeps_bytes_held_past_the_tail)
 	cr_expect_eq(sk_ringbuf_commit(&rb, 2), 2);
 	cr_expect_eq(sk_ringbuf_read(&rb, b, 4), 3);
 	cr_expect_arr_eq(b, "wxy", 3);
+	sk_ringbuf_release(&rb);
+}
+
+/* A ring of cap 8 whose 6 live bytes (4 readable, 2 held past the tail)
+ * start at physical index 5, so they wrap after 3. */
+static void wrapped_ring(struct sk_ringbuf *rb)
+{
+	uint8_t junk[5];
+
+	cr_assert_eq(sk_ringbuf_alloc(rb, 8), 0);
+	cr_assert_eq(sk_ringbuf_write(rb, "xxxxx", 5), 5);
+	cr_assert_eq(sk_ringbuf_read(rb, junk, 5), 5);
+	cr_assert_eq(sk_ringbuf_write(rb, "abcd", 4), 4);
+	cr_assert_eq(sk_ringbuf_write_at(rb, 0, "ef", 2), 2);
+}
+
+static void expect_abcdef(struct sk_ringbuf *rb)
+{
+	char out[7] = {0};
+
+	cr_expect_eq(sk_ringbuf_commit(rb, 2), 2, "the held bytes are still past the tail");
+	cr_expect_eq(sk_ringbuf_read(rb, out, 6), 6);
+	cr_expect_str_eq(out, "abcdef");
+}
+
+Test(tcp_ringbuf, growing_moves_the_wrapped_part_into_the_new_room)
+{
+	struct sk_ringbuf rb;
+
+	wrapped_ring(&rb);
+	/* 3 bytes wrapped, 8 new: they follow on at the old end. */
+	cr_assert_eq(sk_ringbuf_grow(&rb, 16, 6), 0);
+	cr_expect_eq(rb.cap, 16);
+	cr_expect_eq(sk_ringbuf_len(&rb), 4);
+	cr_expect_eq(sk_ringbuf_space(&rb), 12);
+	expect_abcdef(&rb);
+	/* The bigger ring wraps at its new end. */
+	char out[16] = {0};
+	cr_expect_eq(sk_ringbuf_write(&rb, "0123456789ABCDEF", 16), 16);
+	cr_expect_eq(sk_ringbuf_read(&rb, out, 16), 16);
+	cr_expect_eq(memcmp(out, "0123456789ABCDEF", 16), 0);
+	sk_ringbuf_release(&rb);
+}
+
+Test(tcp_ringbuf, growing_by_less_than_the_wrapped_part_moves_the_head)
+{
+	struct sk_ringbuf rb;
+
+	wrapped_ring(&rb);
+	/* 3 wrapped, only 2 new: the 3 bytes before the wrap move to the
+	 * new end instead. */
+	cr_assert_eq(sk_ringbuf_grow(&rb, 10, 6), 0);
+	cr_expect_eq(rb.head, 7);
+	expect_abcdef(&rb);
+	sk_ringbuf_release(&rb);
+}
+
+Test(tcp_ringbuf, growing_an_unwrapped_ring_moves_nothing_and_shrinking_is_refused)
+{
+	struct sk_ringbuf rb;
+	char out[4] = {0};
+
+	cr_assert_eq(sk_ringbuf_alloc(&rb, 8), 0);
+	sk_ringbuf_write(&rb, "abc", 3);
+	cr_expect_eq(sk_ringbuf_grow(&rb, 4, 3), -EINVAL, "never smaller");
+	cr_expect_eq(sk_ringbuf_grow(&rb, 16, 2), -EINVAL, "the span covers the readable bytes");
+	cr_expect_eq(sk_ringbuf_grow(&rb, 16, 9), -EINVAL, "nor more than the ring");
+	cr_assert_eq(sk_ringbuf_grow(&rb, 16, 3), 0);
+	cr_expect_eq(rb.head, 0);
+	cr_expect_eq(sk_ringbuf_read(&rb, out, 3), 3);
+	cr_expect_str_eq(out, "abc");
 	sk_ringbuf_release(&rb);
 }
