@@ -63,10 +63,9 @@ Test(pair_errno, reset_in_established_so_error_is_econnreset)
 	cr_assert_eq(sk_take_error(A, a), 0, "SO_ERROR is cleared once read");
 }
 
-/* The peer half-closed (we read its FIN: CLOSE_WAIT), then reset. Linux
- * reports EPIPE, not ECONNRESET: a program that still writes in CLOSE_WAIT
- * gets "Broken pipe" on the kernel. */
-Test(pair_errno, reset_in_close_wait_is_epipe_as_on_linux)
+/* A connection; B half-closes, A reads the FIN (CLOSE_WAIT); then B resets.
+ * Returns A's socket. */
+static int reset_in_close_wait(void)
 {
 	int a, b;
 	char c;
@@ -74,9 +73,20 @@ Test(pair_errno, reset_in_close_wait_is_epipe_as_on_linux)
 	pair_establish(p, 0, B_PORT, &a, &b);
 	cr_assert_eq(sk_shutdown(B, b, SK_SHUT_WR, p->now), 0);
 	pair_run_for(p, SK_MS(1));
-	cr_assert_eq(sk_recv(A, a, &c, 1, 0, p->now), 0);
+	cr_assert_eq(sk_recv(A, a, &c, 1, 0, p->now), 0, "A reads B's FIN");
 	cr_assert_eq(sk_sock_state(A, a), SK_TCP_CLOSE_WAIT);
 	pair_abort(p, &p->b, b);
+	return a;
+}
+
+/* The peer half-closed (we read its FIN: CLOSE_WAIT), then reset. Linux
+ * reports EPIPE, not ECONNRESET: a program that still writes in CLOSE_WAIT
+ * gets "Broken pipe" on the kernel. */
+Test(pair_errno, reset_in_close_wait_is_epipe_as_on_linux)
+{
+	int a = reset_in_close_wait();
+	char c;
+
 	cr_assert_eq(sk_sock_state(A, a), SK_TCP_CLOSED);
 	cr_assert(sk_poll(A, a) & SK_POLLERR);
 	cr_assert_eq(sk_recv(A, a, &c, 1, 0, p->now), 0, "the FIN was read: end of stream");
@@ -87,14 +97,7 @@ Test(pair_errno, reset_in_close_wait_is_epipe_as_on_linux)
 
 Test(pair_errno, reset_in_close_wait_send_fails_with_epipe_as_on_linux)
 {
-	int a, b;
-	char c;
-
-	pair_establish(p, 0, B_PORT, &a, &b);
-	cr_assert_eq(sk_shutdown(B, b, SK_SHUT_WR, p->now), 0);
-	pair_run_for(p, SK_MS(1));
-	cr_assert_eq(sk_recv(A, a, &c, 1, 0, p->now), 0);
-	pair_abort(p, &p->b, b);
+	int a = reset_in_close_wait();
 	ssize_t n = sk_send(A, a, "x", 1, p->now);
 	cr_assert_eq(n, -EPIPE, "send in CLOSE_WAIT after a reset: %zd (%s), Linux: -EPIPE", n,
 	             strerror((int)-n));
