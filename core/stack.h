@@ -202,6 +202,11 @@ enum sk_opt {
 	SK_OPT_CONGESTION,   /* 0 = CUBIC (RFC 9438, default), 1 = NewReno (RFC 5681/6582) */
 	SK_OPT_USER_TIMEOUT, /* ms, 0 = off: TCP_USER_TIMEOUT (RFC 5482, Linux semantics) */
 	SK_OPT_CORK,         /* 1: hold partial segments (TCP_CORK; 200 ms ceiling) */
+	/* SO_RCVLOWAT: sk_poll reports POLLIN (and data wakes readers) from
+	 * this many queued bytes on (Linux tcp_poll); < 0 or above half the
+	 * receive buffer is capped there, 0 is 1. Blocking receives wait for
+	 * min(it, len) bytes: the shim's loop. */
+	SK_OPT_RCVLOWAT,
 	SK_OPT__COUNT
 };
 
@@ -224,7 +229,12 @@ int sk_listen(struct sk_stack *st, int sock, int backlog, sk_time_t now);
 /* Starts an active open and returns -EINPROGRESS, or an immediate error:
  * -EALREADY (SYN_SENT), -EISCONN, -ENETUNREACH, -EADDRNOTAVAIL (no ephemeral
  * port). Completion or failure is reported through sk_poll (POLLOUT or
- * POLLERR) and sk_take_error. */
+ * POLLERR) and sk_take_error. Called again once the attempt settled, it
+ * answers as Linux inet_stream_connect: 0 when it connected (then -EISCONN),
+ * or the pending error (taken) or -ECONNABORTED when it failed, and the
+ * socket is then a fresh CLOSED one (tcp_disconnect): only the next call
+ * starts a new attempt. A blocking connect is this second call after the
+ * wait. */
 int sk_connect(struct sk_stack *st, int sock, uint32_t addr, uint16_t port, sk_time_t now);
 
 /* Takes an established connection off a listener's accept queue:
@@ -233,7 +243,10 @@ int sk_accept(struct sk_stack *st, int sock, struct sk_endpoint *peer);
 
 /* Queue up to len bytes for sending; returns the count accepted (> 0),
  * -EAGAIN (no space, or the handshake is not complete), -EPIPE (we shut
- * down writing or the connection is closed), -ECONNRESET, -ENOTCONN. */
+ * down writing or the connection is closed), -ECONNRESET, -ENOTCONN. An
+ * ACK that frees send space wakes the socket only after a send accepted
+ * less than asked (or sk_poll saw it not writeable), once it is writeable
+ * again (Linux SOCK_NOSPACE). */
 ssize_t sk_send(struct sk_stack *st, int sock, const void *buf, size_t len, sk_time_t now);
 /* sk_send with flags (SK_MSG_MORE); sk_send is sk_sendmsg(..., 0, now). */
 ssize_t sk_sendmsg(struct sk_stack *st, int sock, const void *buf, size_t len, int flags,
@@ -251,7 +264,9 @@ int sk_shutdown(struct sk_stack *st, int sock, int how, sk_time_t now);
  * as Linux does). Always succeeds. */
 void sk_close(struct sk_stack *st, int sock, sk_time_t now);
 
-/* Readiness exactly as Linux tcp_poll() reports it (SK_POLL* bits). */
+/* Readiness exactly as Linux tcp_poll() reports it (SK_POLL* bits). Like
+ * tcp_poll, finding the socket not writeable marks it as waiting for space
+ * (SOCK_NOSPACE), so the ACK that makes it writeable wakes it. */
 unsigned sk_poll(const struct sk_stack *st, int sock);
 
 /* SO_ERROR: returns and clears the pending error (a positive errno, or 0). */

@@ -136,10 +136,19 @@ struct tcb {
 	bool fin_rcvd;   /* the peer's FIN was consumed into rcv_nxt */
 	bool ever_connected;
 	int err; /* pending error, positive errno (SO_ERROR) */
+	/* Linux SS_CONNECTING: sk_connect started an attempt and has not yet
+	 * given connect()'s final answer (inet_stream_connect). */
+	bool connecting;
+	/* Linux SOCK_NOSPACE: a writer ran out of send space (a short or
+	 * refused sk_send), or sk_poll found the socket not writeable. Only
+	 * then does an ACK that frees space wake the socket (tcp_check_space),
+	 * once it is writeable again; the wake clears it. */
+	bool nospace;
 
 	/* Options (sk_setopt). */
 	bool reuseaddr, keepalive, nodelay, quickack, linger_abort;
 	int user_mss, keepidle, keepintvl, keepcnt;
+	int rcvlowat; /* SO_RCVLOWAT (Linux sk_rcvlowat); 0 is read as 1 */
 	uint32_t rcvbuf, sndbuf;
 	bool rcvbuf_locked; /* SK_OPT_RCVBUF was set: no autotuning (Linux SOCK_RCVBUF_LOCK) */
 
@@ -427,6 +436,12 @@ void tcp_window_update(struct sk_stack *st, struct tcb *t, sk_time_t now);
 void tcp_close_conn(struct sk_stack *st, struct tcb *t, int err, const char *cause, sk_time_t now);
 /* Abort a connection with RST where one is due (RFC 9293 §3.10.4 ABORT). */
 void tcp_abort(struct sk_stack *st, struct tcb *t, int err, const char *cause, sk_time_t now);
+/* An ACK freed send space: wake the socket if a writer ran out of it
+ * (nospace) and it is writeable again (Linux tcp_check_space). */
+void tcp_check_space(struct sk_stack *st, struct tcb *t);
+/* Enough is queued to wake and poll readers: SO_RCVLOWAT bytes, or any
+ * when the window left is one segment (Linux tcp_epollin_ready). */
+bool tcp_rcv_ready(const struct tcb *t);
 /* Our ISN, MSS, buffers and congestion state for a new connection. */
 int tcp_conn_init(struct sk_stack *st, struct tcb *t, sk_time_t now);
 /* Peer's MSS option (-1 absent) -> snd_mss (RFC 9293 §3.7.1, RFC 6691). */

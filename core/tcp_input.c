@@ -115,6 +115,7 @@ static void listen_input(struct sk_stack *st, struct tcb *l, struct seg *s, sk_t
 	c->keepcnt = l->keepcnt;
 	c->user_timeout = l->user_timeout; /* Linux sk_clone: both inherited */
 	c->cork = l->cork;
+	c->rcvlowat = l->rcvlowat; /* sk_clone copies sk_rcvlowat */
 	c->rcvbuf = l->rcvbuf;
 	c->rcvbuf_locked = l->rcvbuf_locked;
 	c->sndbuf = l->sndbuf;
@@ -365,9 +366,10 @@ static bool ack_input(struct sk_stack *st, struct tcb *t, struct seg *s, bool *f
 				n = (uint32_t)sk_ringbuf_len(&t->snd);
 			sk_ringbuf_discard(&t->snd, n);
 			t->snd_buf_seq += n;
-			/* Space freed: writers may proceed. */
+			/* Space freed: a writer that ran out of it may
+			 * proceed (Linux tcp_check_space, SOCK_NOSPACE). */
 			if (n)
-				sk_wake(st, t->id);
+				tcp_check_space(st, t);
 		}
 		rtt_ack(t, &s->r, now);
 		tcp_sack_prune(t);
@@ -480,7 +482,9 @@ static void process_text(struct sk_stack *st, struct tcb *t, struct seg *s, sk_t
 				t->ack_now = true;
 			}
 			t->rcv_unacked += (uint32_t)n;
-			sk_wake(st, t->id);
+			/* Linux tcp_data_ready: readers wake at SO_RCVLOWAT. */
+			if (tcp_rcv_ready(t))
+				sk_wake(st, t->id);
 			/* RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2: ACK at least
 			 * every second full-sized segment, else within 40 ms. */
 			if (t->quickack || t->rcv_unacked >= 2u * t->snd_mss)

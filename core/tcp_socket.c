@@ -158,6 +158,66 @@ void tcp_abort(struct sk_stack *st, struct tcb *t, int err, const char *cause, s
 	tcp_close_conn(st, t, err, cause, now);
 }
 
+static int take_error(struct tcb *t)
+{
+	int e = t->err;
+
+	t->err = 0;
+	return e;
+}
+
+/* Linux sk_stream_is_writeable: free space of at least half the queued. */
+static bool writeable(const struct tcb *t)
+{
+	if (!t->snd.buf)
+		return true;
+	return sk_ringbuf_space(&t->snd) >= sk_ringbuf_len(&t->snd) / 2 &&
+	       sk_ringbuf_space(&t->snd) > 0;
+}
+
+void tcp_check_space(struct sk_stack *st, struct tcb *t)
+{
+	/* Linux tcp_check_space -> sk_stream_write_space: only a socket
+	 * that ran out of space is woken, once it is writeable again, so an
+	 * edge-triggered EPOLLOUT is not reported again on every ACK. */
+	if (!t->nospace || !writeable(t))
+		return;
+	t->nospace = false;
+	sk_wake(st, t->id);
+}
+
+bool tcp_rcv_ready(const struct tcb *t)
+{
+	size_t avail = sk_ringbuf_len(&t->rcv);
+	size_t lowat = t->rcvlowat > 0 ? (size_t)t->rcvlowat : 1;
+	/* What is left of the window we offered (Linux tcp_receive_window). */
+	uint32_t wnd = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+
+	/* Linux tcp_epollin_ready: SO_RCVLOWAT bytes, or fewer when the
+	 * window left is down to one segment (the peer cannot send the rest:
+	 * waiting for it would never end). */
+	return avail > 0 && (avail >= lowat || wnd <= t->mss_ours);
+}
+
+/* Linux tcp_disconnect after a failed attempt (inet_stream_connect's
+ * sock_error path): back to a fresh CLOSED socket that may connect again;
+ * what the attempt left (shutdown bits, buffers, peer) goes. The pending
+ * error was taken by the caller. */
+static void disconnect(struct sk_stack *st, struct tcb *t)
+{
+	sk_ringbuf_release(&t->snd);
+	sk_ringbuf_release(&t->rcv);
+	tcp_reass_reset(&t->reass);
+	t->shut_rd = t->shut_wr = false;
+	t->fin_queued = t->fin_rcvd = false;
+	t->ever_connected = false;
+	t->nospace = false;
+	t->raddr = 0;
+	t->rport = 0;
+	/* tcp_disconnect ends with sk_error_report: the readiness changed. */
+	sk_wake(st, t->id);
+}
+
 /* ---- the socket table ---- */
 
 static struct tcb *sock_tcb(const struct sk_stack *st, int sock)
@@ -277,6 +337,7 @@ static int start_connect(struct sk_stack *st, struct tcb *t, uint32_t addr, uint
 	if (tcp_conn_init(st, t, now) < 0)
 		return -ENOBUFS;
 	t->err = 0;
+	t->connecting = true; /* Linux: sock->state = SS_CONNECTING */
 	tcp_conn_insert(st, t);
 	st->stats.tcp_conn_active++;
 	tcp_set_state(st, t, SK_TCP_SYN_SENT, cause, now);
@@ -291,8 +352,22 @@ int sk_connect(struct sk_stack *st, int sock, uint32_t addr, uint16_t port, sk_t
 
 	if (!t)
 		return -EBADF;
-	if (t->state == SK_TCP_SYN_SENT)
-		return -EALREADY;
+	if (t->connecting) {
+		/* Linux __inet_stream_connect, SS_CONNECTING: still in the
+		 * handshake, EALREADY; connected, 0 (SS_CONNECTED, later calls
+		 * get EISCONN); closed by RST, timeout or ICMP (sock_error):
+		 * the pending error, taken, or ECONNABORTED, and the socket is
+		 * disconnected. Only the next call starts a new attempt. */
+		if (t->state == SK_TCP_SYN_SENT || t->state == SK_TCP_SYN_RECEIVED)
+			return -EALREADY;
+		t->connecting = false;
+		if (t->state != SK_TCP_CLOSED)
+			return 0;
+		int err = take_error(t);
+
+		disconnect(st, t);
+		return -(err ? err : ECONNABORTED);
+	}
 	if (t->state != SK_TCP_CLOSED || t->ever_connected)
 		return -EISCONN;
 	return start_connect(st, t, addr, port, "connect()", now);
@@ -331,14 +406,6 @@ int sk_accept(struct sk_stack *st, int sock, struct sk_endpoint *peer)
 	if (peer)
 		*peer = (struct sk_endpoint){c->raddr, c->rport};
 	return c->id;
-}
-
-static int take_error(struct tcb *t)
-{
-	int e = t->err;
-
-	t->err = 0;
-	return e;
 }
 
 /* Queue our FIN after the data (RFC 9293 §3.10.4 CLOSE): the state moves
@@ -394,6 +461,10 @@ ssize_t sk_sendmsg(struct sk_stack *st, int sock, const void *buf, size_t len, i
 		return 0;
 	size_t n = sk_ringbuf_write(&t->snd, buf, len);
 
+	/* Linux tcp_sendmsg (wait_for_space): out of space, SOCK_NOSPACE,
+	 * so the ACK that makes room wakes this writer (tcp_check_space). */
+	if (n < len)
+		t->nospace = true;
 	if (n == 0)
 		return -EAGAIN;
 	/* MSG_MORE (tcp_cork.c): this call's partial segment waits for the
@@ -462,9 +533,10 @@ int sk_shutdown(struct sk_stack *st, int sock, int how, sk_time_t now)
 		return 0;
 	case SK_TCP_SYN_SENT:
 		/* tcp_disconnect: the attempt ends, the socket may connect
-		 * again. */
+		 * again (inet_shutdown: SS_UNCONNECTED). */
 		tcp_close_conn(st, t, 0, "shutdown()", now);
 		t->shut_rd = t->shut_wr = false;
+		t->connecting = false;
 		return 0;
 	default:
 		if (rd && !t->shut_rd) {
@@ -519,18 +591,9 @@ void sk_close(struct sk_stack *st, int sock, sk_time_t now)
 	}
 }
 
-/* Linux sk_stream_is_writeable: free space of at least half the queued. */
-static bool writeable(const struct tcb *t)
-{
-	if (!t->snd.buf)
-		return true;
-	return sk_ringbuf_space(&t->snd) >= sk_ringbuf_len(&t->snd) / 2 &&
-	       sk_ringbuf_space(&t->snd) > 0;
-}
-
 unsigned sk_poll(const struct sk_stack *st, int sock)
 {
-	const struct tcb *t = sock_tcb(st, sock);
+	struct tcb *t = sock_tcb(st, sock);
 
 	if (!t)
 		return SK_POLLERR | SK_POLLHUP;
@@ -544,11 +607,17 @@ unsigned sk_poll(const struct sk_stack *st, int sock)
 	if (t->shut_rd)
 		mask |= SK_POLLIN | SK_POLLRDNORM | SK_POLLRDHUP;
 	if (t->state != SK_TCP_SYN_SENT && t->state != SK_TCP_SYN_RECEIVED) {
-		if (sk_ringbuf_len(&t->rcv) > 0)
+		/* tcp_stream_is_readable: SO_RCVLOWAT bytes (an EOF or a
+		 * read shutdown set POLLIN above whatever is queued). */
+		if (tcp_rcv_ready(t))
 			mask |= SK_POLLIN | SK_POLLRDNORM;
 		if (!t->shut_wr) {
 			if (writeable(t))
 				mask |= SK_POLLOUT | SK_POLLWRNORM;
+			else
+				/* As tcp_poll: whoever saw "not writeable"
+				 * gets the wake when space opens again. */
+				t->nospace = true;
 		} else {
 			mask |= SK_POLLOUT | SK_POLLWRNORM;
 		}
@@ -643,6 +712,18 @@ int sk_setopt(struct sk_stack *st, int sock, enum sk_opt opt, int value)
 	case SK_OPT_LINGER_ABORT:
 		t->linger_abort = value != 0;
 		return 0;
+	case SK_OPT_RCVLOWAT:
+		/* Linux sock_setsockopt: negative is INT_MAX; tcp_set_rcvlowat
+		 * caps it at half the receive buffer (more could never be
+		 * queued), 0 is 1. */
+		if (value < 0 || (uint32_t)value > t->rcvbuf / 2)
+			value = (int)(t->rcvbuf / 2);
+		t->rcvlowat = value ? value : 1;
+		/* tcp_set_rcvlowat -> tcp_data_ready: readers wake if what is
+		 * queued is enough now. */
+		if (tcp_rcv_ready(t))
+			sk_wake(st, t->id);
+		return 0;
 	case SK_OPT_CONGESTION: {
 		const struct cc_ops *cc = tcp_cc_get(value);
 
@@ -712,6 +793,9 @@ int sk_getopt(const struct sk_stack *st, int sock, enum sk_opt opt, int *value)
 		return 0;
 	case SK_OPT_LINGER_ABORT:
 		*value = t->linger_abort;
+		return 0;
+	case SK_OPT_RCVLOWAT:
+		*value = t->rcvlowat > 0 ? t->rcvlowat : 1;
 		return 0;
 	case SK_OPT_ACCEPTCONN:
 		*value = t->state == SK_TCP_LISTEN;

@@ -23,6 +23,8 @@ static const struct opt_map map[] = {
     {IPPROTO_TCP, TCP_USER_TIMEOUT, SK_OPT_USER_TIMEOUT},
     /* partial segments held until uncorked or 200 ms (MSG_MORE: sockio_send) */
     {IPPROTO_TCP, TCP_CORK, SK_OPT_CORK},
+    /* POLLIN and data wakes from this many bytes; blocking recv waits for them (sockio_recv) */
+    {SOL_SOCKET, SO_RCVLOWAT, SK_OPT_RCVLOWAT},
 };
 
 int shim_opt_lookup(int level, int name)

@@ -160,8 +160,19 @@ ssize_t sockio_recv(struct shim_ofd *o, const struct iovec *iov, int iovcnt, int
 		else
 			r = walk_iov(st, o->sock, iov, iovcnt, copied, true, 0, shim_now_us());
 		if (r > 0) {
+			int lowat = 1;
+
 			copied += (size_t)r;
-			if (!(flags & MSG_WAITALL) || (flags & MSG_PEEK) || copied >= total)
+			/* Linux tcp_recvmsg waits for sock_rcvlowat: len with
+			 * MSG_WAITALL, else min(SO_RCVLOWAT, len); it stops
+			 * early at an error, EOF or shutdown, left for the
+			 * next call. */
+			if (!(flags & MSG_WAITALL))
+				sk_getopt(st, o->sock, SK_OPT_RCVLOWAT, &lowat);
+			if ((flags & MSG_PEEK) || copied >= total ||
+			    (!(flags & MSG_WAITALL) && copied >= (size_t)lowat) ||
+			    (sk_rx_queued(st, o->sock) == 0 &&
+			     (sk_poll(st, o->sock) & (SK_POLLERR | SK_POLLHUP | SK_POLLRDHUP))))
 				break;
 			continue;
 		}
@@ -234,9 +245,9 @@ int sockio_connect(struct shim_ofd *o, uint32_t addr, uint16_t port)
 			break;
 		}
 		if (ev & (SK_POLLOUT | SK_POLLERR | SK_POLLHUP)) {
-			int err = sk_take_error(st, o->sock);
-
-			r = err ? -err : 0;
+			/* Settled: connect's answer, as Linux's after its wait
+			 * (0, or the error taken and the socket disconnected). */
+			r = sk_connect(st, o->sock, addr, port, shim_now_us());
 			break;
 		}
 		r = block_on(o->sock, deadline);
@@ -276,6 +287,8 @@ int sockio_accept(struct shim_ofd *o, struct sk_endpoint *peer, bool nonblock)
 	return r;
 }
 
+#define LINGER_SLICE_US 10000
+
 /* SO_LINGER {1, N>0} on a blocking socket: close() waits (at most N s)
  * until the peer acknowledged what was queued, as Linux does. Under the
  * lock. */
@@ -286,9 +299,14 @@ static void linger_on_close(struct sk_stack *st, struct shim_ofd *o)
 	if (!o->opts.linger_onoff || o->opts.linger_secs <= 0 || o->nonblock)
 		return;
 	deadline = shim_now_us() + SK_SEC(o->opts.linger_secs);
-	while (sk_tx_queued(st, o->sock) > 0 && shim_now_us() < deadline)
-		if (block_on(o->sock, deadline) == -EINTR)
+	/* An ACK wakes the socket only when a writer ran out of space (core's
+	 * SOCK_NOSPACE), not when the queue drains: look again every slice. */
+	while (sk_tx_queued(st, o->sock) > 0 && shim_now_us() < deadline) {
+		sk_time_t slice = shim_now_us() + LINGER_SLICE_US;
+
+		if (block_on(o->sock, slice < deadline ? slice : deadline) == -EINTR)
 			break;
+	}
 }
 
 void sockio_last_close(struct shim_ofd *o)

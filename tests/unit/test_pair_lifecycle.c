@@ -258,6 +258,9 @@ Test(pair, connect_to_a_bound_socket_that_is_not_connecting_is_refused)
 	pair_assert_states(A, a, 0, "CLOSED>SYN_SENT>CLOSED");
 	cr_assert(sk_poll(A->st, a) & SK_POLLERR);
 	cr_assert_eq(sk_take_error(A->st, a), ECONNREFUSED);
+	/* Linux inet_stream_connect: the next connect answers the failed
+	 * attempt (error taken: ECONNABORTED) and disconnects the socket. */
+	cr_assert_eq(sk_connect(A->st, a, PAIR_B_IP, B_PORT, p->now), -ECONNABORTED);
 	cr_assert_eq(sk_sock_state(B->st, b), SK_TCP_CLOSED);
 	cr_assert_eq(B->nev, 0, "the bound socket on B never changes state");
 	cr_assert_not_null(find_seg('A', SK_TCP_RST | SK_TCP_ACK, 0));

@@ -438,6 +438,10 @@ Test(tcp_open, a_refused_socket_may_connect_again)
 	h_send(h, h_seg(SK_TCP_RST | SK_TCP_ACK, 0, syn.r.seq + 1));
 	cr_expect_eq(sk_take_error(h->st, s), ECONNREFUSED);
 	h_advance(h, SK_MS(10));
+	/* Linux inet_stream_connect: the first connect after the failure
+	 * answers it (the error was taken: ECONNABORTED) and disconnects. */
+	cr_assert_eq(sk_connect(h->st, s, H_PEER_IP, H_PEER_PORT, h->now), -ECONNABORTED);
+	h_expect_nothing(h);
 	cr_assert_eq(sk_connect(h->st, s, H_PEER_IP, H_PEER_PORT, h->now), -EINPROGRESS);
 	struct h_tcp again = h_expect_tcp(h, SK_TCP_SYN);
 	cr_expect_eq(again.r.src_port, H_OUR_PORT, "still bound to its port");
