@@ -15,42 +15,10 @@ LAB_TIMEOUT=120 spawn "$LAB_TMP/server.err" synack_exec "$LAB_PY" -m http.server
 server=$LAB_LAST_PID
 
 # Up when a kernel client gets the small file through it (at most 15 s).
-up=0
-for ((i = 0; i < 30; i++)); do
-	if peer_exec timeout 2 curl -sS --max-time 1 -o "$LAB_TMP/small.out" \
-		"http://$ADDR_A:8080/small.bin" 2>"$LAB_TMP/probe.err"; then
-		up=1
-		break
-	fi
-	kill -0 "$server" 2>/dev/null || break
-	sleep 0.5
-done
-if ((up == 0)); then
-	fail "http.server under synack answers" "no answer within 15 s (server $(kill -0 "$server" 2>/dev/null && echo running || echo exited))"
-	show "$LAB_TMP/probe.err"
-	show "$LAB_TMP/server.err"
-	lab_finish
-fi
-if [[ $(sha "$LAB_TMP/small.out") == "$(sha "$srv/small.bin")" ]]; then
-	pass "http.server under synack answers, 1000 B SHA-256 equal"
-else
-	fail "http.server under synack answers" "1000 B file differs"
-fi
-
-rc=0
-peer_exec timeout -k 3 60 curl -sS --max-time 55 -o "$LAB_TMP/10MiB.out" \
-	"http://$ADDR_A:8080/10MiB.bin" 2>"$LAB_TMP/curl.err" || rc=$?
-if ((rc != 0)); then
-	fail "serve 10MiB to kernel curl" "curl exited $rc"
-	show "$LAB_TMP/curl.err"
-	show "$LAB_TMP/server.err"
-elif [[ $(sha "$LAB_TMP/10MiB.out") != "$(sha "$srv/10MiB.bin")" ]]; then
-	fail "serve 10MiB to kernel curl" "SHA-256 differs ($(stat -c %s "$LAB_TMP/10MiB.out") bytes)"
-else
-	pass "serve 10MiB to kernel curl, SHA-256 equal"
-fi
-if ! kill -0 "$server" 2>/dev/null; then
-	fail "http.server under synack still running after the transfers" "it exited"
-	show "$LAB_TMP/server.err"
-fi
+synack_wait_http "http.server under synack answers" "$server" "http://$ADDR_A:8080/small.bin" \
+	"$LAB_TMP/small.out" "$LAB_TMP/server.err"
+check_sha "http.server under synack answers, 1000 B" "$LAB_TMP/small.out" "$srv/small.bin"
+peer_fetch "serve 10MiB to kernel curl" "http://$ADDR_A:8080/10MiB.bin" "$LAB_TMP/10MiB.out" \
+	"$srv/10MiB.bin" "$LAB_TMP/server.err"
+check_running "http.server under synack still running after the transfers" "$server" "$LAB_TMP/server.err"
 lab_finish

@@ -19,14 +19,12 @@ lab_up
 
 HC=$LAB_TMP/halfclose.py
 cat >"$HC" <<'EOF'
-import socket, sys, time
+import socket, sys
+from labpeer import connect, listener
 
 def server(addr, port):
     # Reads each connection to end of stream, then sends back what it read, then closes.
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((addr, port))
-    ls.listen(4)
+    ls = listener(addr, port)
     while True:
         c, _ = ls.accept()
         data = bytearray()
@@ -41,17 +39,7 @@ def server(addr, port):
 def client(addr, port, infile, outfile):
     # Sends the file, shuts down writing, reads the reply to end of stream.
     data = open(infile, 'rb').read()
-    deadline = time.monotonic() + 10
-    while True:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.connect((addr, port))
-            break
-        except ConnectionRefusedError:  # the server is not listening yet
-            s.close()
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+    s = connect(addr, port)
     s.sendall(data)
     s.shutdown(socket.SHUT_WR)
     try:
@@ -75,18 +63,6 @@ if sys.argv[1] == 'server':
 else:
     client(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
 EOF
-
-# Wait (at most 10 s) until a kernel server listens on port $1 in the peer namespace, so that
-# the synack client's first connect() succeeds (retries would add connections to the trace).
-peer_wait_listen() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[[ -n $(peer_exec ss -Hltn "sport = :$1") ]] && return 0
-		sleep 0.05
-	done
-	fail "set-up" "no kernel server listening on port $1"
-	lab_finish
-}
 
 SIZES=(1 65536 300000)
 

@@ -18,26 +18,7 @@ lab_up
 PY=$LAB_TMP/rst.py
 cat >"$PY" <<'EOF'
 import errno, os, socket, struct, sys, time
-
-def connect(addr, port):
-    deadline = time.monotonic() + 10
-    while True:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.connect((addr, port))
-            return s
-        except ConnectionRefusedError:  # the server is not listening yet
-            s.close()
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-def wait_file(path, secs=15):
-    deadline = time.monotonic() + secs
-    while not os.path.exists(path):
-        if time.monotonic() > deadline:
-            sys.exit('timed out waiting for ' + path)
-        time.sleep(0.01)
+from labpeer import connect, listener, wait_file
 
 def read_line(s):
     buf = b''
@@ -60,10 +41,7 @@ def expect_reset(s):
 
 def abort_server(addr, port):
     # Per connection: wait for a line, let the client block in recv, then abort.
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((addr, port))
-    ls.listen(4)
+    ls = listener(addr, port)
     while True:
         c, _ = ls.accept()
         read_line(c)
@@ -72,10 +50,7 @@ def abort_server(addr, port):
         c.close()
 
 def echo_server(addr, port):
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((addr, port))
-    ls.listen(4)
+    ls = listener(addr, port)
     while True:
         c, _ = ls.accept()
         while True:
@@ -230,18 +205,6 @@ elif role == 'forged-client':
 elif role == 'forger':
     forger(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6])
 EOF
-
-# Wait (at most 10 s) until a kernel server listens on port $1 in the peer namespace, so that
-# the synack client's first connect() succeeds (retries would add connections to the trace).
-peer_wait_listen() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[[ -n $(peer_exec ss -Hltn "sport = :$1") ]] && return 0
-		sleep 0.05
-	done
-	fail "set-up" "no kernel server listening on port $1"
-	lab_finish
-}
 
 # synack's transitions of the connection to the peer's port $2, "FROM TO" per line, from $1.
 transitions() {

@@ -17,22 +17,13 @@ MSL=500
 PORT=7020
 PY=$LAB_TMP/tw.py
 cat >"$PY" <<'EOF'
-import os, socket, sys, time
-
-def wait_file(path, secs=15):
-    deadline = time.monotonic() + secs
-    while not os.path.exists(path):
-        if time.monotonic() > deadline:
-            sys.exit('timed out waiting for ' + path)
-        time.sleep(0.005)
+import socket, sys, time
+from labpeer import connect, listener, wait_file
 
 if sys.argv[1] == 'server':
     # Read to end of stream, tell the test, wait until it has armed the drop rule, close.
     addr, port, tmp = sys.argv[2], int(sys.argv[3]), sys.argv[4]
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((addr, port))
-    ls.listen(1)
+    ls = listener(addr, port, 1)
     c, _ = ls.accept()
     while c.recv(4096):
         pass
@@ -43,33 +34,11 @@ if sys.argv[1] == 'server':
 else:
     # Connect, send a line, close first; stay alive while TIME_WAIT runs its course.
     addr, port, stay = sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-    deadline = time.monotonic() + 10
-    while True:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.connect((addr, port))
-            break
-        except ConnectionRefusedError:
-            s.close()
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+    s = connect(addr, port)
     s.sendall(b'bye\n')
     s.close()
     time.sleep(stay)
 EOF
-
-# Wait (at most 10 s) until a kernel server listens on port $1 in the peer namespace, so that
-# the synack client's first connect() succeeds (retries would add connections to the trace).
-peer_wait_listen() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[[ -n $(peer_exec ss -Hltn "sport = :$1") ]] && return 0
-		sleep 0.05
-	done
-	fail "set-up" "no kernel server listening on port $1"
-	lab_finish
-}
 
 # Counters in the peer namespace: the kernel's FINs out, synack's RSTs in.
 peer_exec nft -f - <<EOF

@@ -10,7 +10,6 @@ lab_up
 srv=$LAB_TMP/srv
 mkdir -p "$srv"
 make_file "$srv/10MiB.bin" 10485760
-want=$(sha "$srv/10MiB.bin")
 peer_http_server "$srv" 8000 HTTP/1.1 || {
 	fail "kernel http.server on the peer" "did not start"
 	lab_finish
@@ -23,14 +22,8 @@ peer_http_server "$srv" 8001 HTTP/1.0 || {
 rc=0
 LAB_TIMEOUT=60 synack_exec wget -nv --tries=1 --timeout=30 -O "$LAB_TMP/wget.out" \
 	"http://$ADDR_B:8000/10MiB.bin" >"$LAB_TMP/wget.err" 2>&1 || rc=$?
-if ((rc != 0)); then
-	fail "wget under synack downloads 10 MiB" "wget exited $rc"
-	show "$LAB_TMP/wget.err"
-elif [[ $(sha "$LAB_TMP/wget.out") != "$want" ]]; then
-	fail "wget under synack downloads 10 MiB" "SHA-256 differs ($(stat -c %s "$LAB_TMP/wget.out") bytes)"
-else
-	pass "wget under synack downloads 10 MiB, SHA-256 equal"
-fi
+check_transfer "wget under synack downloads 10 MiB" "$rc" "$LAB_TMP/wget.out" "$srv/10MiB.bin" \
+	"$LAB_TMP/wget.err"
 
 rc=0
 LAB_TIMEOUT=60 synack_exec "$LAB_PY" -c '
@@ -38,12 +31,6 @@ import shutil, sys, urllib.request
 with urllib.request.urlopen(sys.argv[1], timeout=30) as r, open(sys.argv[2], "wb") as f:
     shutil.copyfileobj(r, f)
 ' "http://$ADDR_B:8001/10MiB.bin" "$LAB_TMP/urllib.out" >"$LAB_TMP/urllib.err" 2>&1 || rc=$?
-if ((rc != 0)); then
-	fail "python3 urllib under synack downloads 10 MiB" "python3 exited $rc"
-	show "$LAB_TMP/urllib.err"
-elif [[ $(sha "$LAB_TMP/urllib.out") != "$want" ]]; then
-	fail "python3 urllib under synack downloads 10 MiB" "SHA-256 differs ($(stat -c %s "$LAB_TMP/urllib.out") bytes)"
-else
-	pass "python3 urllib under synack downloads 10 MiB, SHA-256 equal"
-fi
+check_transfer "python3 urllib under synack downloads 10 MiB" "$rc" "$LAB_TMP/urllib.out" \
+	"$srv/10MiB.bin" "$LAB_TMP/urllib.err"
 lab_finish

@@ -9,7 +9,6 @@ lab_up
 www=$LAB_TMP/www
 mkdir -p "$www"
 make_file "$www/2MiB.bin" 2097152
-want=$(sha "$www/2MiB.bin")
 if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
 	-subj /CN=synack-lab -keyout "$LAB_TMP/key.pem" -out "$LAB_TMP/cert.pem" >"$LAB_TMP/req.log" 2>&1; then
 	fail "self-signed certificate" "openssl req failed"
@@ -31,19 +30,6 @@ fetch_ok() {
 	return 1
 }
 
-check() {
-	local name=$1 ok=$2 out=$3 log=$4
-	if ((ok != 0)); then
-		fail "$name" "curl failed"
-		show "$LAB_TMP/curl.err"
-		show "$log"
-	elif [[ $(sha "$out") != "$want" ]]; then
-		fail "$name" "SHA-256 differs ($(stat -c %s "$out") bytes)"
-	else
-		pass "$name, 2 MiB SHA-256 equal"
-	fi
-}
-
 # ---- 1. curl under synack, kernel s_server ----
 spawn "$LAB_TMP/peer-ssl.log" bash -c "cd '$www' && exec ip netns exec '$NS_B' openssl s_server \
 	-accept '$ADDR_B:4433' -cert '$LAB_TMP/cert.pem' -key '$LAB_TMP/key.pem' -WWW -quiet"
@@ -51,7 +37,8 @@ peer=$LAB_LAST_PID
 synack_curl() { LAB_TIMEOUT=30 synack_exec "$@"; }
 ok=0
 fetch_ok "https://$ADDR_B:4433/2MiB.bin" "$LAB_TMP/c.out" "$peer" synack_curl || ok=1
-check "curl -k https under synack against a kernel openssl s_server" "$ok" "$LAB_TMP/c.out" "$LAB_TMP/peer-ssl.log"
+check_transfer "curl -k https under synack against a kernel openssl s_server, 2 MiB" "$ok" \
+	"$LAB_TMP/c.out" "$www/2MiB.bin" "$LAB_TMP/curl.err" "$LAB_TMP/peer-ssl.log"
 
 # ---- 2. s_server under synack, kernel curl ----
 # synack_exec is a shell function: run it in a background subshell here.
@@ -61,5 +48,6 @@ server=$!
 LAB_PIDS+=("$server")
 ok=0
 fetch_ok "https://$ADDR_A:4443/2MiB.bin" "$LAB_TMP/s.out" "$server" peer_exec timeout -k 3 30 || ok=1
-check "kernel curl -k https against openssl s_server under synack" "$ok" "$LAB_TMP/s.out" "$LAB_TMP/ssl.log"
+check_transfer "kernel curl -k https against openssl s_server under synack, 2 MiB" "$ok" \
+	"$LAB_TMP/s.out" "$www/2MiB.bin" "$LAB_TMP/curl.err" "$LAB_TMP/ssl.log"
 lab_finish

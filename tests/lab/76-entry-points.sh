@@ -15,7 +15,8 @@ lab_up
 cat >"$LAB_TMP/server.py" <<'EOF'
 # Port 7000: read to end of stream, answer the SHA-256 (hex) of what came, close.
 # Port 7001: send PATTERN, then read to end of stream and close.
-import hashlib, socket, sys, threading
+import hashlib, sys, threading
+from labpeer import serve_threads
 PATTERN = bytes(range(256)) * 4096  # 1 MiB
 
 def sink(c):
@@ -31,17 +32,8 @@ def source(c):
         pass
     c.close()
 
-def serve(port, fn):
-    ls = socket.socket()
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((sys.argv[1], port))
-    ls.listen(16)
-    while True:
-        c, _ = ls.accept()
-        threading.Thread(target=fn, args=(c,), daemon=True).start()
-
-threading.Thread(target=serve, args=(7000, sink), daemon=True).start()
-serve(7001, source)
+threading.Thread(target=serve_threads, args=(sys.argv[1], 7000, sink), daemon=True).start()
+serve_threads(sys.argv[1], 7001, source)
 EOF
 
 cat >"$LAB_TMP/client.py" <<'EOF'
@@ -205,28 +197,13 @@ EOF
 
 make_file "$LAB_TMP/data.bin" 3145728
 spawn "$LAB_TMP/server.log" ip netns exec "$NS_B" "$LAB_PY" "$LAB_TMP/server.py" "$ADDR_B"
-server=$LAB_LAST_PID
-for ((i = 0; i < 100; i++)); do
-	[[ -n $(ip netns exec "$NS_B" ss -Hltn "sport = :7001") ]] && break
-	kill -0 "$server" 2>/dev/null || break
-	sleep 0.1
-done
+peer_wait_listen 7001
 
 rc=0
 LAB_TIMEOUT=90 synack_exec strace -f -qq -o "$LAB_TMP/strace.log" \
 	-e trace=socket,close,read,write,readv,writev,sendto,recvfrom,sendmsg,recvmsg,sendmmsg,recvmmsg,sendfile,ioctl,shutdown \
 	"$LAB_PY" "$LAB_TMP/client.py" "$ADDR_B" "$LAB_TMP/data.bin" >"$LAB_TMP/client.out" 2>"$LAB_TMP/client.err" || rc=$?
-while read -r status name; do
-	case $status in
-	ok) pass "$name" ;;
-	FAIL) fail "${name%%: *}" "${name#*: }" ;;
-	esac
-done < <(grep -E '^(ok|FAIL) ' "$LAB_TMP/client.out")
-if ((rc != 0)) && ! grep -q '^FAIL ' "$LAB_TMP/client.out"; then
-	fail "python3 entry-point client under synack" "exit $rc"
-	show "$LAB_TMP/client.out"
-	show "$LAB_TMP/client.err"
-fi
+report_checks "$LAB_TMP/client.out" "$rc" "python3 entry-point client under synack"
 fds=$(sed -nE 's/^FDS (.*)$/\1/p' "$LAB_TMP/client.out")
 if [[ -z $fds ]]; then
 	fail "no data-path syscall on an offloaded socket reaches the kernel" "the client did not list its fds"
@@ -242,11 +219,6 @@ else
 			if (w[1] == "close") { delete live[w[2]]; next }
 			if (w[1] == "ioctl" && / FIONBIO, /) next
 			if (w[2] in live) print }' "$LAB_TMP/strace.log" >"$LAB_TMP/leaks"
-	if [[ -s $LAB_TMP/leaks ]]; then
-		fail "no data-path syscall on an offloaded socket reaches the kernel" "$(wc -l <"$LAB_TMP/leaks") calls on fds $fds"
-		show "$LAB_TMP/leaks"
-	else
-		pass "no data-path syscall on an offloaded socket (fds $fds) reaches the kernel (strace -f)"
-	fi
+	check_no_leaks "$LAB_TMP/leaks" "$fds"
 fi
 lab_finish

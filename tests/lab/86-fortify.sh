@@ -26,6 +26,7 @@ cat >"$LAB_TMP/peer.py" <<'PYEOF'
 # 7600: echo until end of stream. 7601: read "PORT\n", connect back to the caller's address
 # on PORT, send "hello from kernel", close.
 import socket, sys, threading
+from labpeer import serve_threads
 def echo(c):
     while b := c.recv(65536):
         c.sendall(b)
@@ -41,50 +42,24 @@ def callback(c):
     back.sendall(b"hello from kernel")
     back.close()
     c.close()
-def serve(port, fn):
-    ls = socket.socket()
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((sys.argv[1], port))
-    ls.listen(16)
-    while True:
-        c, _ = ls.accept()
-        threading.Thread(target=fn, args=(c,), daemon=True).start()
-threading.Thread(target=serve, args=(7601, callback), daemon=True).start()
-serve(7600, echo)
+threading.Thread(target=serve_threads, args=(sys.argv[1], 7601, callback), daemon=True).start()
+serve_threads(sys.argv[1], 7600, echo)
 PYEOF
 spawn "$LAB_TMP/peer.log" ip netns exec "$NS_B" "$LAB_PY" "$LAB_TMP/peer.py" "$ADDR_B"
-for ((i = 0; i < 100; i++)); do
-	[[ -n $(ip netns exec "$NS_B" ss -Hltn "sport = :7600") ]] && break
-	sleep 0.1
-done
+peer_wait_listen 7600
 make_file "$LAB_TMP/data.bin" 1048576
-
-report() { # OUT RC LABEL
-	local status name
-	while read -r status name; do
-		case $status in
-		ok) pass "$3$name" ;;
-		FAIL) fail "$3${name%%: *}" "${name#*: }" ;;
-		esac
-	done < <(grep -E '^(ok|FAIL) ' "$1")
-	if (($2 != 0)) && ! grep -q '^FAIL ' "$1"; then
-		fail "${3}fortify_all under synack" "exit $2"
-		show "$1"
-		show "${1%.out}.err"
-	fi
-}
 
 rc=0
 LAB_TIMEOUT=90 synack_exec "$PROG" "$ADDR_B" 7600 7601 7602 "$ADDR_A" "$LAB_TMP/data.bin" \
 	>"$LAB_TMP/run.out" 2>"$LAB_TMP/run.err" || rc=$?
-report "$LAB_TMP/run.out" "$rc" ""
+report_checks "$LAB_TMP/run.out" "$rc" "fortify_all under synack"
 
 rc=0
 LAB_TIMEOUT=120 synack_exec strace -f -qq -o "$LAB_TMP/strace.log" \
 	-e trace=socket,close,close_range,read,write,readv,writev,sendto,recvfrom,sendmsg,recvmsg,sendmmsg,recvmmsg,sendfile,ioctl,shutdown,poll,ppoll,connect,accept,accept4,bind,listen,getsockname,getpeername,setsockopt,getsockopt \
 	"$PROG" "$ADDR_B" 7600 7601 7602 "$ADDR_A" "$LAB_TMP/data.bin" \
 	>"$LAB_TMP/strace-run.out" 2>"$LAB_TMP/strace-run.err" || rc=$?
-report "$LAB_TMP/strace-run.out" "$rc" "(strace) "
+report_checks "$LAB_TMP/strace-run.out" "$rc" "fortify_all under synack" "(strace) "
 fds=$(sed -nE 's/^FDS (.*)$/\1/p' "$LAB_TMP/strace-run.out")
 if [[ -z $fds ]]; then
 	fail "no data-path syscall on an offloaded socket reaches the kernel" "the program did not list its fds"
@@ -112,11 +87,6 @@ else
 				for (f in live) if (index(line, "{fd=" f ",")) { print; break }
 				next }
 			if (arg in live) print }' "$LAB_TMP/strace.log" >"$LAB_TMP/leaks"
-	if [[ -s $LAB_TMP/leaks ]]; then
-		fail "no data-path syscall on an offloaded socket reaches the kernel" "$(wc -l <"$LAB_TMP/leaks") calls on fds $fds"
-		show "$LAB_TMP/leaks"
-	else
-		pass "no data-path syscall on an offloaded socket (fds $fds) reaches the kernel (strace -f)"
-	fi
+	check_no_leaks "$LAB_TMP/leaks" "$fds"
 fi
 lab_finish

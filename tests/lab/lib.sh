@@ -41,6 +41,8 @@ unset LD_PRELOAD SYNACK_IFACE SYNACK_ADDR SYNACK_GATEWAY SYNACK_MTU SYNACK_MSL_M
 	SYNACK_IMPAIR SYNACK_STRICT SYNACK_PACKET_FD
 
 LAB_TMP=$(mktemp -d "${TMPDIR:-/tmp}/synack-$LAB_TEST.XXXXXX")
+# The tests' Python programs, written into LAB_TMP, import their shared pieces from there.
+cp "$LAB_ROOT/tests/lab/labpeer.py" "$LAB_TMP/"
 LAB_PIDS=()
 LAB_PASSED=0
 LAB_FAILED=0
@@ -152,13 +154,178 @@ peer_http_server() {
 	spawn "$LAB_TMP/peer-http-$port.log" ip netns exec "$NS_B" "$LAB_PY" -m http.server \
 		-b "$ADDR_B" -d "$dir" -p "$proto" "$port"
 	for ((i = 0; i < 100; i++)); do
-		if [[ -n $(ip netns exec "$NS_B" ss -Hltn "sport = :$port") ]]; then
-			return 0
-		fi
+		peer_listening "$port" && return 0
 		kill -0 "$LAB_LAST_PID" 2>/dev/null || break
 		sleep 0.1
 	done
 	echo "# the peer's http.server on port $port did not start:"
 	show "$LAB_TMP/peer-http-$port.log"
 	return 1
+}
+
+# Whether a kernel socket listens on TCP port $1 in the peer namespace.
+peer_listening() { [[ -n $(peer_exec ss -Hltn "sport = :$1") ]]; }
+
+# Wait (at most 10 s) until a kernel server listens on port $1 in the peer namespace, so that
+# a synack client's first connect() succeeds (retries would add connections to a trace). If
+# none does: FAIL "set-up" and finish the test.
+peer_wait_listen() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		peer_listening "$1" && return 0
+		sleep 0.05
+	done
+	fail "set-up" "no kernel server listening on port $1"
+	lab_finish
+}
+
+# Wait until a server started under synack (pid PID) serves URL to a kernel curl in the peer
+# namespace: a probe every 0.5 s, at most 15 s; the body is saved in OUT. If it never answers:
+# FAIL NAME, show the probe's error and the files LOG..., and finish the test.
+#   synack_wait_http NAME PID URL OUT [LOG...]
+synack_wait_http() {
+	local name=$1 pid=$2 url=$3 out=$4 i f
+	shift 4
+	for ((i = 0; i < 30; i++)); do
+		peer_exec timeout 2 curl -sS --max-time 1 -o "$out" "$url" 2>"$LAB_TMP/probe.err" && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.5
+	done
+	fail "$name" "no answer within 15 s (server $(kill -0 "$pid" 2>/dev/null && echo running || echo exited))"
+	show "$LAB_TMP/probe.err"
+	for f; do show "$f"; done
+	lab_finish
+}
+
+# PASS "NAME, SHA-256 equal" when file GOT is byte-exact with file WANT, else FAIL NAME.
+#   check_sha NAME GOT WANT
+check_sha() {
+	if [[ $(sha "$2") == "$(sha "$3")" ]]; then
+		pass "$1, SHA-256 equal"
+	else
+		fail "$1" "SHA-256 differs ($(stat -c %s "$2") bytes, want $(stat -c %s "$3"))"
+	fi
+}
+
+# A transfer program exited RC having written OUT: check_sha NAME OUT WANT when RC is 0, else
+# FAIL NAME and show LOG... (its error output first).
+#   check_transfer NAME RC OUT WANT [LOG...]
+check_transfer() {
+	local name=$1 rc=$2 out=$3 want=$4 f
+	shift 4
+	if ((rc != 0)); then
+		fail "$name" "exited $rc"
+		for f; do show "$f"; done
+	else
+		check_sha "$name" "$out" "$want"
+	fi
+}
+
+# A kernel curl in the peer namespace downloads URL into OUT (at most 60 s), which must be
+# byte-exact with WANT (check_transfer; LOG... shown when curl fails).
+#   peer_fetch NAME URL OUT WANT [LOG...]
+peer_fetch() {
+	local name=$1 url=$2 out=$3 want=$4 rc=0
+	shift 4
+	peer_exec timeout -k 3 60 curl -sS --max-time 55 -o "$out" "$url" 2>"$LAB_TMP/curl.err" || rc=$?
+	check_transfer "$name" "$rc" "$out" "$want" "$LAB_TMP/curl.err" "$@"
+}
+
+# PASS NAME while process PID still runs, else FAIL it ("it exited") and show LOG.
+#   check_running NAME PID LOG
+check_running() {
+	if kill -0 "$2" 2>/dev/null; then
+		pass "$1"
+	else
+		fail "$1" "it exited"
+		show "$3"
+	fi
+}
+
+# Check an ab report in OUT (ab exited RC): N requests complete, none failed, no non-2xx, and
+# N * BYTES bytes of bodies. ab prints "Complete requests: N", "Failed requests: N",
+# "Non-2xx responses: N" (only when some), "HTML transferred: BYTES". On failure the report
+# and LOG... are shown.
+#   check_ab NAME OUT RC N BYTES [LOG...]
+check_ab() {
+	local name=$1 out=$2 rc=$3 n=$4 bytes=$5 complete failed non2xx html f
+	shift 5
+	complete=$(sed -nE 's/^Complete requests: +([0-9]+)$/\1/p' "$out")
+	failed=$(sed -nE 's/^Failed requests: +([0-9]+)$/\1/p' "$out")
+	non2xx=$(sed -nE 's/^Non-2xx responses: +([0-9]+)$/\1/p' "$out")
+	html=$(sed -nE 's/^HTML transferred: +([0-9]+) bytes$/\1/p' "$out")
+	if ((rc != 0)); then
+		fail "$name" "ab exited $rc"
+	elif [[ $complete != "$n" || $failed != 0 || -n $non2xx || $html != $((n * bytes)) ]]; then
+		fail "$name" "complete=${complete:-?} failed=${failed:-?} non-2xx=${non2xx:-0} html=${html:-?} (want $n, 0, 0, $((n * bytes)))"
+	else
+		pass "$name: $complete complete, 0 failed, $html bytes ($(sed -nE 's/^Requests per second: +([0-9.]+).*/\1/p' "$out") req/s)"
+		return 0
+	fi
+	show "$out"
+	for f; do show "$f"; done
+}
+
+# Write DIR/nginx.conf: Debian's nginx in the foreground, one process (master_process off),
+# error log DIR/error.log, temp paths in DIR, sendfile on, serving ROOT on ADDR:8080.
+#   nginx_conf DIR ADDR ROOT [WORKER_CONNECTIONS (1024)]
+nginx_conf() {
+	local dir=$1 addr=$2 root=$3 conns=${4:-1024}
+	mkdir -p "$dir"
+	cat >"$dir/nginx.conf" <<NGEOF
+master_process off;
+daemon off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log info;
+events {
+    worker_connections $conns;
+}
+http {
+    access_log off;
+    sendfile on;
+    keepalive_requests 100000;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    default_type application/octet-stream;
+    server {
+        listen $addr:8080;
+        root $root;
+    }
+}
+NGEOF
+}
+
+# A checking program's report: each line "ok CASE" becomes PASS PREFIXCASE, each
+# "FAIL CASE: why" FAIL PREFIXCASE; when the program exited RC != 0 without a FAIL line, FAIL
+# PREFIXNAME with the exit status and show OUT and its .err sibling (OUT with .out -> .err).
+#   report_checks OUT RC NAME [PREFIX]
+report_checks() {
+	local out=$1 rc=$2 name=$3 prefix=${4:-} status case
+	while read -r status case; do
+		case $status in
+		ok) pass "$prefix$case" ;;
+		FAIL) fail "$prefix${case%%: *}" "${case#*: }" ;;
+		esac
+	done < <(grep -E '^(ok|FAIL) ' "$out")
+	if ((rc != 0)) && ! grep -q '^FAIL ' "$out"; then
+		fail "$prefix$name" "exit $rc"
+		show "$out"
+		show "${out%.out}.err"
+	fi
+}
+
+# The verdict of a strace -f run: LEAKS holds the calls on offloaded sockets (fds FDS) that
+# reached the kernel; PASS when it is empty, else FAIL and show them.
+#   check_no_leaks LEAKS FDS
+check_no_leaks() {
+	if [[ -s $1 ]]; then
+		fail "no data-path syscall on an offloaded socket reaches the kernel" "$(wc -l <"$1") calls on fds $2"
+		show "$1"
+	else
+		pass "no data-path syscall on an offloaded socket (fds $2) reaches the kernel (strace -f)"
+	fi
 }
