@@ -76,7 +76,7 @@ done
 EVENTS=task-clock,context-switches,raw_syscalls:sys_enter,syscalls:sys_enter_sendto
 EVENTS+=,syscalls:sys_enter_recvfrom,syscalls:sys_enter_recvmmsg,syscalls:sys_enter_ppoll
 EVENTS+=,syscalls:sys_enter_write,syscalls:sys_enter_read,syscalls:sys_enter_epoll_wait
-EVENTS+=,syscalls:sys_enter_futex
+EVENTS+=,syscalls:sys_enter_futex,syscalls:sys_enter_sendmmsg
 
 PORT=7000
 # measure LAB TAG PERF-ARGS -- CLIENT-ARGS: one client run under perf (stat or record) against a
@@ -138,15 +138,16 @@ for c in "${CASES[@]}"; do
 		ROWS+=("$(awk -v l="$label" -v s="$side" -v u="$unit" -v per="$per" \
 			-v cpu="$(ev "$tag" task-clock)" -v cs="$(ev "$tag" context-switches)" \
 			-v sc="$(ev "$tag" raw_syscalls:sys_enter)" -v st="$(ev "$tag" syscalls:sys_enter_sendto)" \
+			-v sm="$(ev "$tag" syscalls:sys_enter_sendmmsg)" \
 			-v rf="$(ev "$tag" syscalls:sys_enter_recvfrom)" -v rm="$(ev "$tag" syscalls:sys_enter_recvmmsg)" \
 			-v pp="$(ev "$tag" syscalls:sys_enter_ppoll)" -v wr="$(ev "$tag" syscalls:sys_enter_write)" \
 			-v rd="$(ev "$tag" syscalls:sys_enter_read)" -v ew="$(ev "$tag" syscalls:sys_enter_epoll_wait)" \
 			-v fx="$(ev "$tag" syscalls:sys_enter_futex)" 'BEGIN {
-			printf "| %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |",
-				l, s, cpu * 1000 / per, sc / per, st / per, rf / per, rm / per, pp / per,
+			printf "| %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |",
+				l, s, cpu * 1000 / per, sc / per, st / per, sm / per, rf / per, rm / per, pp / per,
 				(wr + rd) / per, ew / per, fx / per, cs / per }')")
 	done
-	ROWS+=("| | | per $unit ↑ | | | | | | | | | |")
+	ROWS+=("| | | per $unit ↑ | | | | | | | | | | |")
 done
 
 # Where synack's CPU time goes (all threads, user and kernel), sender and receiver.
@@ -170,13 +171,14 @@ done
 	echo "Produced by \`bash bench/profile.sh\` (see docs/performance.md): tcp_bench client on"
 	echo "the kernel and under synack against a kernel server, $SECS s each, under perf. The client"
 	echo "process with all its threads (synack's runtime thread included) is counted. Under synack"
-	echo "the application's send()/recv() never reach the kernel, so every sendto is an AF_PACKET"
-	echo "frame, recvmmsg a batch of received frames, ppoll a blocking wait, write/read an eventfd"
-	echo "wake-up, epoll_wait the runtime thread's libev loop. On the kernel sendto/recvfrom are the"
+	echo "the application's send()/recv() never reach the kernel, so sendmmsg is a batch of"
+	echo "AF_PACKET frames (sendto one frame, before batching), recvmmsg a batch of received"
+	echo "frames, ppoll a blocking wait, write/read an eventfd wake-up, epoll_wait the runtime"
+	echo "thread's libev loop. On the kernel sendto/recvfrom are the"
 	echo "application's own calls."
 	echo
-	echo "| benchmark | stack | CPU µs | syscalls | sendto | recvfrom | recvmmsg | ppoll | read+write | epoll_wait | futex | ctx switches |"
-	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	echo "| benchmark | stack | CPU µs | syscalls | sendto | sendmmsg | recvfrom | recvmmsg | ppoll | read+write | epoll_wait | futex | ctx switches |"
+	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 	printf '%s\n' "${ROWS[@]}"
 	echo
 	echo "Result lines under perf stat:"
