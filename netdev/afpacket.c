@@ -39,12 +39,9 @@
 
 #include "netdev.h"
 
-#define AFP_BATCH 32
-/* 64 KiB of IP (a GSO super-frame) plus Ethernet and VLAN headers, rounded
- * up to a page multiple. */
-#define AFP_FRAME_MAX (64u * 1024u + 4096u)
-#define AFP_RCVBUF    (32 * 1024 * 1024)
-#define AFP_SNDBUF    (4 * 1024 * 1024)
+#define AFP_BATCH  32
+#define AFP_RCVBUF (32 * 1024 * 1024)
+#define AFP_SNDBUF (4 * 1024 * 1024)
 /* Batches read in one recv_batch when every frame in them was filtered
  * out: bounds the time spent, the caller comes back while fd is readable. */
 #define AFP_MAX_EMPTY_ROUNDS 8
@@ -61,7 +58,8 @@ struct afp_dev {
 		struct cmsghdr align;
 		uint8_t buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
 	} ctrl[AFP_BATCH];
-	uint8_t *frames; /* AFP_BATCH * AFP_FRAME_MAX */
+	uint8_t *frames;     /* AFP_BATCH * rx_frame_max */
+	size_t rx_frame_max; /* bytes per receive buffer; longer frames are truncated */
 
 	/* Transmit batch: msg i always points at slot i of tx_buf; send()
 	 * fills slots 0..tx_count-1, flush empties them. */
@@ -92,8 +90,8 @@ static void afp_arm(struct afp_dev *a, int n)
 		m->msg_control = a->ctrl[i].buf;
 		m->msg_controllen = sizeof(a->ctrl[i].buf);
 		m->msg_flags = 0;
-		a->iov[i].iov_base = a->frames + (size_t)i * AFP_FRAME_MAX;
-		a->iov[i].iov_len = AFP_FRAME_MAX;
+		a->iov[i].iov_base = a->frames + (size_t)i * a->rx_frame_max;
+		a->iov[i].iov_len = a->rx_frame_max;
 	}
 }
 
@@ -458,7 +456,22 @@ static int open_socket(struct afp_dev *a, const char *ifname, int inherited_fd, 
 
 struct netdev *netdev_afpacket_open(const char *ifname, int inherited_fd, char *err, size_t errlen)
 {
+	return netdev_afpacket_open_sized(ifname, inherited_fd, 0, err, errlen);
+}
+
+struct netdev *netdev_afpacket_open_sized(const char *ifname, int inherited_fd, size_t rx_frame_max,
+                                          char *err, size_t errlen)
+{
 	struct afp_dev *a;
+
+	if (rx_frame_max == 0)
+		rx_frame_max = NETDEV_AFP_RX_FRAME_DEFAULT;
+	if (rx_frame_max < 64 || rx_frame_max > 16u * 1024 * 1024) {
+		snprintf(err, errlen,
+		         "receive buffer of %zu bytes for '%s' is out of range (64..16 MiB)",
+		         rx_frame_max, ifname ? ifname : "");
+		return NULL;
+	}
 
 	if (!ifname || !*ifname || strlen(ifname) >= IFNAMSIZ) {
 		snprintf(err, errlen,
@@ -469,12 +482,13 @@ struct netdev *netdev_afpacket_open(const char *ifname, int inherited_fd, char *
 	}
 	a = calloc(1, sizeof(*a));
 	if (a)
-		a->frames = malloc((size_t)AFP_BATCH * AFP_FRAME_MAX);
+		a->frames = malloc((size_t)AFP_BATCH * rx_frame_max);
 	if (!a || !a->frames) {
 		free(a);
 		snprintf(err, errlen, "out of memory for the receive buffers of '%s'", ifname);
 		return NULL;
 	}
+	a->rx_frame_max = rx_frame_max;
 	a->dev.ops = &afp_ops;
 	a->dev.fd = -1;
 	snprintf(a->dev.name, sizeof(a->dev.name), "%s", ifname);

@@ -104,6 +104,16 @@ extern const struct sk_link_ops netdev_link_ops;
  * into err. */
 struct netdev *netdev_afpacket_open(const char *ifname, int inherited_fd, char *err, size_t errlen);
 
+/* 64 KiB of IP (a GSO super-frame from a veth peer) plus Ethernet and VLAN
+ * headers, rounded up to a page multiple. */
+#define NETDEV_AFP_RX_FRAME_DEFAULT (64u * 1024u + 4096u)
+
+/* The same with each receive buffer `rx_frame_max` bytes long (0 = the
+ * default): a longer frame (BIG TCP super-frames past 64 KiB) is counted in
+ * rx_truncated and dropped. */
+struct netdev *netdev_afpacket_open_sized(const char *ifname, int inherited_fd,
+                                          size_t rx_frame_max, char *err, size_t errlen);
+
 #define NETDEV_AFP_TX_BATCH 64
 
 /* Counters of an AF_PACKET device, for logs and stats. */
