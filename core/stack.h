@@ -57,7 +57,10 @@ struct sk_config {
 	uint32_t fin_timeout_ms; /* orphaned FIN_WAIT_2 lifetime. Default 60000. */
 	uint32_t syn_retries;    /* SYN retransmissions before ETIMEDOUT. Default 6. */
 
-	uint32_t max_sockets; /* size of the socket arena. Default 4096. */
+	/* Size of the socket arena: sockets, connections and TIME_WAIT alike.
+	 * When it is full the oldest orphaned TIME_WAIT connection is recycled
+	 * (stats tcp_tw_recycled). Default 4096, at most 2^24. */
+	uint32_t max_sockets;
 	uint32_t rcvbuf;      /* per-connection receive buffer, bytes. Default 256 KiB. */
 	uint32_t sndbuf;      /* per-connection send buffer, bytes. Default 256 KiB. */
 	/* Receive-buffer autotuning (Linux tcp_rcv_space_adjust): the buffer
@@ -210,7 +213,9 @@ enum sk_opt {
 	SK_OPT__COUNT
 };
 
-int sk_socket(struct sk_stack *st); /* new socket in CLOSED; -ENOBUFS when the arena is full */
+/* New socket in CLOSED; -ENOBUFS when the arena is full and none of its
+ * slots is an orphaned TIME_WAIT connection to recycle. */
+int sk_socket(struct sk_stack *st);
 
 /* addr 0 = INADDR_ANY; port 0 = an ephemeral port (RFC 6056, random).
  * -EADDRNOTAVAIL if addr is neither ours nor 0, -EADDRINUSE, -EINVAL if
@@ -340,6 +345,10 @@ struct sk_stats {
 	uint64_t tcp_rx_segs, tcp_tx_segs, tcp_drop_bad_csum, tcp_drop_malformed, tcp_rst_sent,
 		tcp_retransmits, tcp_conn_active, tcp_conn_passive, tcp_conn_reset,
 		tcp_challenge_acks, tcp_drop_out_of_window;
+	/* TIME_WAIT connections closed early because the socket arena was
+	 * full and a new connection or socket needed a slot (Linux
+	 * LINUX_MIB_TCPTIMEWAITOVERFLOW, "time wait bucket table overflow"). */
+	uint64_t tcp_tw_recycled;
 };
 
 const struct sk_stats *sk_get_stats(const struct sk_stack *st);

@@ -2,14 +2,16 @@
  *
  * One arena of TCBs (struct tcb), indexed by socket id (design brief §6:
  * index-addressed so it can later move to shared memory). Listeners,
- * connections and TIME_WAIT entries are all slots. Three indexes point into
+ * connections and TIME_WAIT entries are all slots. Four indexes point into
  * the arena, all chained through slot indices, none allocating:
  *   - the connection table: 4-tuple -> slot (keyed SipHash, so a peer
  *     cannot flood one bucket), every synchronised or handshaking slot;
  *   - the bind table: local port -> slots that own a port (bind(),
  *     listen(), an ephemeral port from connect()); accepted children share
  *     their listener's port and are not in it;
- *   - the timer heap: slots with a pending deadline, earliest first.
+ *   - the timer heap: slots with a pending deadline, earliest first;
+ *   - the TIME_WAIT FIFO: orphaned TIME_WAIT slots in the order they
+ *     joined it, which tcp_slot_alloc recycles when no slot is free.
  *
  * Files: tcp_fsm.c (states, transition table), tcp_table.c (arena and
  * indexes, ISN, ports), tcp_timer.c (deadlines, RTO), tcp_output.c
@@ -199,12 +201,21 @@ struct tcb {
 	sk_time_t rto_at, dack_at, state_at;
 	sk_time_t deadline; /* min of the three, the heap key */
 	int32_t heap_pos;
+
+	/* Links in the TIME_WAIT FIFO (tcp_table.c), while in_tw_fifo. */
+	bool in_tw_fifo;
+	int32_t tw_prev, tw_next;
 };
 
 struct sk_tcp {
 	uint32_t nslots;
 	struct tcb *tcbs;
 	int32_t free_head; /* free slots chained through conn_next */
+	/* Orphaned TIME_WAIT slots, oldest first (tw_prev/tw_next): the
+	 * connections tcp_slot_alloc recycles when free_head is empty. */
+	int32_t tw_head, tw_tail;
+	sk_time_t tw_warn_at;   /* the next "table full" warning not before */
+	uint64_t tw_warn_quiet; /* recycled since the last warning */
 
 	uint32_t conn_mask, bind_mask;
 	int32_t *conn_buckets, *bind_buckets;
@@ -243,7 +254,15 @@ bool tcp_state_synchronized(enum sk_tcp_state s);
 
 /* ---- tcp_table.c ---- */
 
-struct tcb *tcp_slot_alloc(struct sk_stack *st); /* NULL when the arena is full */
+/* A fresh slot. With none free, the oldest orphaned TIME_WAIT connection
+ * is closed and its slot reused (Linux never lets TIME_WAIT starve new
+ * connections: tcp_max_tw_buckets); NULL when every slot holds something
+ * else (a listener, a live connection, a socket the application owns). */
+struct tcb *tcp_slot_alloc(struct sk_stack *st);
+/* t is an orphan in TIME_WAIT (it entered TIME_WAIT orphaned, or its owner
+ * closed it there): it joins the tail of the TIME_WAIT FIFO, which it
+ * leaves when its slot is freed. */
+void tcp_tw_enqueue(struct sk_stack *st, struct tcb *t);
 /* Give the slot back: leaves every table, frees rings, off the heap. */
 void tcp_slot_free(struct sk_stack *st, struct tcb *t);
 struct tcb *tcp_conn_lookup(struct sk_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,

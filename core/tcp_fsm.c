@@ -43,8 +43,9 @@ const struct tcp_transition tcp_transitions[] = {
     T(CLOSING, TIME_WAIT, "rcv ACK of FIN", "RFC 9293 §3.10.7.4"),
     T(CLOSING, CLOSED, "rcv RST, ABORT or timeout", "RFC 9293 §3.10.7.4, §3.10.4"),
     T(LAST_ACK, CLOSED, "rcv ACK of FIN, RST or timeout", "RFC 9293 §3.10.7.4"),
-    T(TIME_WAIT, CLOSED, "2MSL timeout, or a new SYN reuses the 4-tuple",
-      "RFC 9293 §3.10.8; RFC 6191"),
+    T(TIME_WAIT, CLOSED,
+      "2MSL timeout, a new SYN reuses the 4-tuple, or recycled: socket table full",
+      "RFC 9293 §3.10.8; RFC 6191; Linux tcp_max_tw_buckets"),
 };
 
 const size_t tcp_transitions_len = sizeof(tcp_transitions) / sizeof(tcp_transitions[0]);

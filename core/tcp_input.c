@@ -48,6 +48,10 @@ static void enter_time_wait(struct sk_stack *st, struct tcb *t, const char *caus
 	t->rto_at = SK_TIME_NEVER;
 	t->state_at = now + 2 * SK_MS(st->cfg.msl_ms);
 	tcp_timer_update(st, t);
+	/* An orphan's slot may be recycled before 2 MSL when the arena is
+	 * full (tcp_slot_alloc); one the application holds waits for close. */
+	if (!t->user_owned && t->parent == TCP_NIL)
+		tcp_tw_enqueue(st, t);
 }
 
 static void enter_fin_wait_2(struct sk_stack *st, struct tcb *t, sk_time_t now)

@@ -43,6 +43,7 @@ struct sk_tcp *sk_tcp_new(struct sk_stack *st)
 		tcp->tcbs[i].conn_next = i + 1 < n ? (int32_t)(i + 1) : TCP_NIL;
 	}
 	tcp->free_head = 0;
+	tcp->tw_head = tcp->tw_tail = TCP_NIL;
 	/* A secret per stack, distinct from the ISN key: knowing one table's
 	 * layout must not help predict sequence numbers. */
 	uint64_t k0 = sk_rand64(st), k1 = sk_rand64(st);
@@ -69,11 +70,89 @@ void sk_tcp_free(struct sk_tcp *tcp)
 	free(tcp);
 }
 
+/* ---- the TIME_WAIT FIFO ---- */
+
+void tcp_tw_enqueue(struct sk_stack *st, struct tcb *t)
+{
+	struct sk_tcp *tcp = st->tcp;
+
+	if (t->in_tw_fifo)
+		return;
+	t->in_tw_fifo = true;
+	t->tw_prev = tcp->tw_tail;
+	t->tw_next = TCP_NIL;
+	if (tcp->tw_tail != TCP_NIL)
+		tcp->tcbs[tcp->tw_tail].tw_next = t->id;
+	else
+		tcp->tw_head = t->id;
+	tcp->tw_tail = t->id;
+}
+
+/* O(1) from anywhere in the FIFO: a TIME_WAIT ended by its 2MSL timer, or
+ * by a new SYN for its 4-tuple (RFC 6191), need not be the oldest. */
+static void tw_unlink(struct sk_tcp *tcp, struct tcb *t)
+{
+	if (!t->in_tw_fifo)
+		return;
+	if (t->tw_prev != TCP_NIL)
+		tcp->tcbs[t->tw_prev].tw_next = t->tw_next;
+	else
+		tcp->tw_head = t->tw_next;
+	if (t->tw_next != TCP_NIL)
+		tcp->tcbs[t->tw_next].tw_prev = t->tw_prev;
+	else
+		tcp->tw_tail = t->tw_prev;
+	t->in_tw_fifo = false;
+	t->tw_prev = t->tw_next = TCP_NIL;
+}
+
+/* The arena is full: end the oldest orphaned TIME_WAIT early, as Linux
+ * does past tcp_max_tw_buckets ("time wait bucket table overflow"), so a
+ * burst of server-closed connections cannot starve new ones for 2·MSL.
+ * What TIME_WAIT guards against (RFC 9293 §3.10.8: an old duplicate taken
+ * for a new incarnation's) is left to RFC 7323's PAWS and to the ISN
+ * clock (RFC 6528), as on Linux. The victim is the head of the FIFO: the
+ * one that entered TIME_WAIT first. One whose 2·MSL a retransmitted FIN
+ * restarted keeps its place instead of moving to the tail: a restart is
+ * rare (our last ACK was lost), it has just resent that ACK, all the peer
+ * still needs from it, and under pressure any TIME_WAIT may go (Linux
+ * does not even create new ones). The order only picks a victim; the
+ * 2·MSL deadline itself lives in the timer heap. The FIFO holds orphans
+ * only (tcp_tw_enqueue), so closing its head always frees a slot. */
+static bool tw_recycle(struct sk_stack *st)
+{
+	struct sk_tcp *tcp = st->tcp;
+	/* sk_socket takes no time: the latest `now` the stack saw (on the
+	 * input path, the segment's own). */
+	sk_time_t now = tcp->last_now;
+
+	if (tcp->tw_head == TCP_NIL)
+		return false;
+	struct tcb *t = &tcp->tcbs[tcp->tw_head];
+
+	st->stats.tcp_tw_recycled++;
+	tw_unlink(tcp, t);
+	tcp_close_conn(st, t, 0, "recycled: socket table full", now);
+	/* Rate-limited like Linux's net_ratelimit()ed warning: one line per
+	 * 5 s with what the quiet period recycled. */
+	tcp->tw_warn_quiet++;
+	if (now >= tcp->tw_warn_at) {
+		sk_log(st, SK_LOG_WARN,
+		       "socket table full (%u slots): recycled %llu TIME_WAIT connection%s early "
+		       "— raise SYNACK_MAX_SOCKETS",
+		       tcp->nslots, (unsigned long long)tcp->tw_warn_quiet,
+		       tcp->tw_warn_quiet == 1 ? "" : "s");
+		tcp->tw_warn_quiet = 0;
+		tcp->tw_warn_at = now + SK_SEC(5);
+	}
+	return tcp->free_head != TCP_NIL;
+}
+
 struct tcb *tcp_slot_alloc(struct sk_stack *st)
 {
 	struct sk_tcp *tcp = st->tcp;
 
-	if (tcp->free_head == TCP_NIL)
+	if (tcp->free_head == TCP_NIL && !tw_recycle(st))
 		return NULL;
 	struct tcb *t = &tcp->tcbs[tcp->free_head];
 	int32_t id = t->id;
@@ -106,6 +185,8 @@ struct tcb *tcp_slot_alloc(struct sk_stack *st)
 	    .cork_at = SK_TIME_NEVER,
 	    .deadline = SK_TIME_NEVER,
 	    .heap_pos = TCP_NIL,
+	    .tw_prev = TCP_NIL,
+	    .tw_next = TCP_NIL,
 	};
 	return t;
 }
@@ -116,6 +197,7 @@ void tcp_slot_free(struct sk_stack *st, struct tcb *t)
 
 	tcp_conn_remove(st, t);
 	tcp_bind_remove(st, t);
+	tw_unlink(tcp, t);
 	if (t->parent != TCP_NIL)
 		tcp_child_unlink(st, t);
 	t->rto_at = t->dack_at = t->state_at = SK_TIME_NEVER;

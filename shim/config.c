@@ -171,6 +171,7 @@ static void defaults(struct shim_config *c)
 	c->fin_timeout_ms = 60000;
 	c->syn_retries = 6;
 	c->linger_ms = 2000;
+	c->max_sockets = 4096; /* core's default (sk_config_defaults) */
 	c->cc = 0;                /* cubic, as Linux */
 	c->rcvbuf_max = 4u << 20; /* core's default (sk_config_defaults) */
 	c->log_level = SK_LOG_WARN;
@@ -255,6 +256,8 @@ static bool parse_tcp(struct shim_config *c, shim_env_fn env, void *ctx)
 	static const struct num_var fin = {"SYNACK_FIN_TIMEOUT_MS", 1, 3600000, "60000"};
 	static const struct num_var syn = {"SYNACK_SYN_RETRIES", 0, 127, "6"};
 	static const struct num_var linger = {"SYNACK_LINGER_MS", 0, 600000, "2000"};
+	/* Every slot is a ~1.2 KiB TCB allocated at start: 2^20 is ~1.2 GiB. */
+	static const struct num_var socks = {"SYNACK_MAX_SOCKETS", 1, 1u << 20, "16384"};
 	/* RFC 7323 §2.3: a window of at most 2^30 bytes (shift 14). */
 	static const struct num_var rcvbuf_max = {"SYNACK_RCVBUF_MAX", 0, 1u << 30, "4194304"};
 	const char *v = env("SYNACK_CC", ctx);
@@ -265,7 +268,8 @@ static bool parse_tcp(struct shim_config *c, shim_env_fn env, void *ctx)
 	       parse_num(c, env, ctx, &msl, &c->msl_ms) &&
 	       parse_num(c, env, ctx, &fin, &c->fin_timeout_ms) &&
 	       parse_num(c, env, ctx, &syn, &c->syn_retries) &&
-	       parse_num(c, env, ctx, &linger, &c->linger_ms);
+	       parse_num(c, env, ctx, &linger, &c->linger_ms) &&
+	       parse_num(c, env, ctx, &socks, &c->max_sockets);
 }
 
 static bool parse_devices(struct shim_config *c, shim_env_fn env, void *ctx)
@@ -305,6 +309,7 @@ void shim_config_stack(const struct shim_config *c, struct sk_config *sc)
 {
 	sc->default_cc = c->cc;
 	sc->rcvbuf_max = c->rcvbuf_max;
+	sc->max_sockets = c->max_sockets;
 }
 
 bool shim_config_parse(struct shim_config *c, shim_env_fn env, void *ctx)

@@ -33,6 +33,7 @@ struct shim_config {
 	uint32_t fin_timeout_ms; /* SYNACK_FIN_TIMEOUT_MS, default 60000 */
 	uint32_t syn_retries;    /* SYNACK_SYN_RETRIES, default 6 */
 	uint32_t linger_ms;      /* SYNACK_LINGER_MS, default 2000 */
+	uint32_t max_sockets;    /* SYNACK_MAX_SOCKETS, socket arena size, default 4096 */
 	uint8_t cc;          /* SYNACK_CC: 0 cubic (default), 1 reno (SK_OPT_CONGESTION values) */
 	uint32_t rcvbuf_max; /* SYNACK_RCVBUF_MAX, autotuning cap, default 4 MiB */
 
@@ -54,7 +55,7 @@ typedef const char *(*shim_env_fn)(const char *name, void *ctx);
 bool shim_config_parse(struct shim_config *c, shim_env_fn env, void *ctx);
 
 /* Copy the TCP settings that core takes in struct sk_config (congestion
- * control, the autotuning cap) into *sc. */
+ * control, the autotuning cap, the socket arena's size) into *sc. */
 void shim_config_stack(const struct shim_config *c, struct sk_config *sc);
 
 /* Parse "a.b.c.d" (strict dotted quad) into host order. */

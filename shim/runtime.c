@@ -280,7 +280,7 @@ static struct sk_stack *make_stack(struct netdev *dev)
 	sc.msl_ms = config.msl_ms;
 	sc.fin_timeout_ms = config.fin_timeout_ms;
 	sc.syn_retries = config.syn_retries;
-	shim_config_stack(&config, &sc); /* SYNACK_CC, SYNACK_RCVBUF_MAX */
+	shim_config_stack(&config, &sc); /* SYNACK_CC, SYNACK_RCVBUF_MAX, SYNACK_MAX_SOCKETS */
 	/* RFC 6528 / RFC 6056 secrets: never predictable across runs. */
 	if (getrandom(sc.isn_key, sizeof(sc.isn_key), 0) != (ssize_t)sizeof(sc.isn_key) ||
 	    getrandom(&sc.rng_seed, sizeof(sc.rng_seed), 0) != (ssize_t)sizeof(sc.rng_seed)) {

@@ -59,6 +59,7 @@ Test(shim_config, minimal_has_documented_defaults)
 	cr_assert_eq(c.linger_ms, 2000);
 	cr_assert_eq(c.cc, 0, "cubic");
 	cr_assert_eq(c.rcvbuf_max, 4u << 20);
+	cr_assert_eq(c.max_sockets, 4096);
 	cr_assert_eq(c.log_level, SK_LOG_WARN);
 	cr_assert_not(c.trace_states);
 	cr_assert_not(c.strict);
@@ -75,7 +76,8 @@ Test(shim_config, every_variable_is_read)
 	        {"SYNACK_SYN_RETRIES", "2"}, {"SYNACK_LINGER_MS", "0"}, {"SYNACK_LOG", "debug"},
 	        {"SYNACK_TRACE", "states"}, {"SYNACK_STRICT", "1"}, {"SYNACK_PCAP", "/tmp/x.pcap"},
 	        {"SYNACK_PACKET_FD", "5"}, {"SYNACK_IMPAIR", "loss=2%,seed=7"},
-	        {"SYNACK_CC", "reno"}, {"SYNACK_RCVBUF_MAX", "65536"}));
+	        {"SYNACK_CC", "reno"}, {"SYNACK_RCVBUF_MAX", "65536"},
+	        {"SYNACK_MAX_SOCKETS", "16384"}));
 
 	cr_assert_eq(c.gateway, 0x0a4d00feu);
 	cr_assert_eq(c.mtu, 1400);
@@ -93,6 +95,7 @@ Test(shim_config, every_variable_is_read)
 	cr_assert_eq(c.impair_cfg.seed, 7);
 	cr_assert_eq(c.cc, 1);
 	cr_assert_eq(c.rcvbuf_max, 65536);
+	cr_assert_eq(c.max_sockets, 16384);
 }
 
 Test(shim_config, missing_iface_says_which_variable)
@@ -279,4 +282,26 @@ Test(shim_config, tcp_settings_reach_the_stack_config)
 	shim_config_stack(&c, &sc);
 	cr_assert_eq(sc.default_cc, 1);
 	cr_assert_eq(sc.rcvbuf_max, 1u << 20);
+}
+
+Test(shim_config, max_sockets_sizes_the_arena_within_bounds)
+{
+	struct shim_config c = parse_ok(ENV(BASE, {"SYNACK_MAX_SOCKETS", "65536"}));
+	struct sk_config sc;
+
+	sk_config_defaults(&sc);
+	cr_assert_eq(sc.max_sockets, 4096);
+	shim_config_stack(&c, &sc);
+	cr_assert_eq(sc.max_sockets, 65536);
+	c = parse_ok(ENV(BASE, {"SYNACK_MAX_SOCKETS", "1"}));
+	cr_assert_eq(c.max_sockets, 1);
+	c = parse_ok(ENV(BASE, {"SYNACK_MAX_SOCKETS", "1048576"}));
+	cr_assert_eq(c.max_sockets, 1u << 20);
+	c = parse_bad(ENV(BASE, {"SYNACK_MAX_SOCKETS", "0"}));
+	cr_assert_str_eq(c.err, "SYNACK_MAX_SOCKETS='0' is not a number from 1 to 1048576 — use "
+	                        "e.g. SYNACK_MAX_SOCKETS=16384");
+	c = parse_bad(ENV(BASE, {"SYNACK_MAX_SOCKETS", "1048577"}));
+	cr_assert(strstr(c.err, "SYNACK_MAX_SOCKETS='1048577'"), "%s", c.err);
+	c = parse_bad(ENV(BASE, {"SYNACK_MAX_SOCKETS", "64k"}));
+	cr_assert(strstr(c.err, "SYNACK_MAX_SOCKETS='64k'"), "%s", c.err);
 }
