@@ -28,6 +28,12 @@
 #   BENCH_BUILD_DIR=build-bench   release build directory (relative to the repository)
 #   BENCH_SOURCE=head     build the committed HEAD (snapshot in BENCH_BUILD_DIR.src, rebuilt from
 #                         scratch each run), or "worktree": the working tree as it is
+#   BENCH_COMMIT=HEAD     with BENCH_SOURCE=head: the commit to snapshot and build instead of HEAD
+#                         (before/after comparisons: one BENCH_BUILD_DIR per commit). A commit
+#                         older than bench/tcp_bench gets HEAD's tcp_bench.c, compiled alone (it
+#                         is plain sockets, the same program on the kernel and under synack)
+#   BENCH_REUSE=0         1: keep BENCH_BUILD_DIR when its snapshot is already of that commit
+#                         (alternating runs of two builds without rebuilding each time)
 #   BENCH_PREFIX=skb$$    lab prefix
 #   BENCH_OUT=bench/results/<date>.md
 #   BENCH_ONLY=REGEX      run only the benchmarks whose id matches (e.g. 'rr|crr')
@@ -56,6 +62,8 @@ OUT=${BENCH_OUT:-$ROOT/bench/results/$STAMP.md}
 ONLY=${BENCH_ONLY:-.}
 PIN=${BENCH_PIN:-0}
 SOURCE=${BENCH_SOURCE:-head}
+REV=${BENCH_COMMIT:-HEAD}
+REUSE=${BENCH_REUSE:-0}
 NICE=${BENCH_NICE:--20}
 MTU=1500
 ADDR_A=10.77.0.1
@@ -79,6 +87,9 @@ die() {
 [[ $NICE =~ ^-?[0-9]+$ && $NICE -ge -20 && $NICE -le 19 ]] || die "BENCH_NICE='$NICE' is not -20..19"
 [[ $SOURCE == head || $SOURCE == worktree ]] || die "BENCH_SOURCE='$SOURCE' is not head or worktree"
 [[ $PIN == 0 || $PIN == 1 ]] || die "BENCH_PIN='$PIN' is not 0 or 1"
+[[ $REUSE == 0 || $REUSE == 1 ]] || die "BENCH_REUSE='$REUSE' is not 0 or 1"
+[[ $REV == HEAD || $SOURCE == head ]] || die "BENCH_COMMIT needs BENCH_SOURCE=head"
+REV_FULL=$(git rev-parse --verify -q "$REV^{commit}") || die "BENCH_COMMIT='$REV' is not a commit"
 if [[ $PIN == 1 && $(nproc) -lt 2 ]]; then
 	echo "bench/run.sh: one CPU only: not pinning" >&2
 	PIN=0
@@ -121,12 +132,16 @@ trap 'exit 129' HUP
 # working tree as it is.
 if [[ $SOURCE == head ]]; then
 	SRC=$BUILD.src
-	COMMIT=$(git rev-parse --short HEAD)
-	echo "== build of HEAD $COMMIT (snapshot in ${SRC#"$ROOT"/}, build in ${BUILD#"$ROOT"/}, release)"
-	rm -rf "$SRC" "$BUILD"
-	mkdir -p "$SRC"
-	git archive --format=tar HEAD | tar -x -m -C "$SRC" || die "git archive HEAD failed"
-	echo "$COMMIT" >"$SRC/.bench-commit" # for bench/profile.sh: what this build is
+	COMMIT=$(git rev-parse --short "$REV_FULL")
+	echo "== build of $REV $COMMIT (snapshot in ${SRC#"$ROOT"/}, build in ${BUILD#"$ROOT"/}, release)"
+	if [[ $REUSE == 1 && -f $SRC/.bench-commit && $(cat "$SRC/.bench-commit") == "$COMMIT" ]]; then
+		echo "   (BENCH_REUSE=1: the snapshot is already of $COMMIT, kept)"
+	else
+		rm -rf "$SRC" "$BUILD"
+		mkdir -p "$SRC"
+		git archive --format=tar "$REV_FULL" | tar -x -m -C "$SRC" || die "git archive $REV failed"
+		echo "$COMMIT" >"$SRC/.bench-commit" # for bench/profile.sh: what this build is
+	fi
 else
 	SRC=$ROOT
 	COMMIT="$(git rev-parse --short HEAD) + working tree"
@@ -142,6 +157,16 @@ timeout 120 meson configure "$BUILD" -Dbuildtype=release >"$TMP/build.log" 2>&1 
 	{ tail -n 30 "$TMP/build.log" >&2; die "meson configure failed"; }
 timeout 600 meson compile -C "$BUILD" >"$TMP/build.log" 2>&1 ||
 	{ tail -n 30 "$TMP/build.log" >&2; die "build failed"; }
+# A commit from before bench/tcp_bench: HEAD's tcp_bench.c, compiled alone, is the program.
+BENCH_NOTE=""
+if [[ ! -x $BIN && -f $LIB ]]; then
+	BIN=$BUILD/tcp_bench-head
+	git show HEAD:bench/tcp_bench.c >"$BUILD/tcp_bench-head.c" || die "no bench/tcp_bench.c at HEAD"
+	timeout 120 cc -std=c11 -O2 -D_GNU_SOURCE -o "$BIN" "$BUILD/tcp_bench-head.c" >"$TMP/build.log" 2>&1 ||
+		{ tail -n 30 "$TMP/build.log" >&2; die "tcp_bench (HEAD's source) failed to build"; }
+	BENCH_NOTE=" (that commit has no bench/tcp_bench: HEAD's $(git rev-parse --short HEAD) tcp_bench.c, compiled alone)"
+	echo "   $COMMIT has no tcp_bench: using HEAD's tcp_bench.c"
+fi
 [[ -x $BIN && -f $LIB ]] || die "build produced no $BIN or $LIB"
 
 # --- labs --------------------------------------------------------------------------------
@@ -364,7 +389,7 @@ mkdir -p "$(dirname "$OUT")"
 	echo
 	echo "## Machine and settings"
 	echo
-	echo "* synack at commit $COMMIT, release build"
+	echo "* synack at commit $COMMIT, release build$BENCH_NOTE"
 	echo "* $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), kernel $(uname -r)"
 	echo "* load average (1, 5, 15 min) at the start: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine shows here)"
 	echo "* two veth labs, MTU $MTU on every end, congestion control cubic on every kernel route (host default: $(sysctl -n net.ipv4.tcp_congestion_control))"
