@@ -110,6 +110,9 @@ struct sk_stack *sk_stack_new(const struct sk_config *cfg, const struct sk_link_
 	if (!st)
 		return NULL;
 	st->cfg = *cfg;
+	static const uint8_t no_key[sizeof(cfg->ts_key)];
+	if (memcmp(st->cfg.ts_key, no_key, sizeof(no_key)) == 0)
+		memcpy(st->cfg.ts_key, st->cfg.isn_key, sizeof(st->cfg.ts_key));
 	st->link = *link;
 	st->link_ctx = link_ctx;
 	if (hooks)

@@ -48,10 +48,10 @@ enum sk_rx_flags {
 
 struct sk_config {
 	uint8_t mac[6];
-	uint32_t addr;       /* our IPv4 address, host byte order */
-	uint8_t prefix_len;  /* on-link prefix, 1..32 */
-	uint32_t gateway;    /* host byte order; 0 = no gateway (on-link only) */
-	uint16_t mtu;        /* IP MTU of the link, 68..9000 */
+	uint32_t addr;      /* our IPv4 address, host byte order */
+	uint8_t prefix_len; /* on-link prefix, 1..32 */
+	uint32_t gateway;   /* host byte order; 0 = no gateway (on-link only) */
+	uint16_t mtu;       /* IP MTU of the link, 68..9000 */
 
 	uint32_t msl_ms;         /* TIME_WAIT lasts 2*MSL. Default 30000. */
 	uint32_t fin_timeout_ms; /* orphaned FIN_WAIT_2 lifetime. Default 60000. */
@@ -61,8 +61,8 @@ struct sk_config {
 	 * When it is full the oldest orphaned TIME_WAIT connection is recycled
 	 * (stats tcp_tw_recycled). Default 4096, at most 2^24. */
 	uint32_t max_sockets;
-	uint32_t rcvbuf;      /* per-connection receive buffer, bytes. Default 256 KiB. */
-	uint32_t sndbuf;      /* per-connection send buffer, bytes. Default 256 KiB. */
+	uint32_t rcvbuf; /* per-connection receive buffer, bytes. Default 256 KiB. */
+	uint32_t sndbuf; /* per-connection send buffer, bytes. Default 256 KiB. */
 	/* Receive-buffer autotuning (Linux tcp_rcv_space_adjust): the buffer
 	 * starts at rcvbuf and grows with what the application reads per RTT,
 	 * up to this cap (window scale chosen for it). At or below rcvbuf, or
@@ -75,6 +75,12 @@ struct sk_config {
 	/* Randomness is injected so tests are deterministic (RFC 6528 ISN key,
 	 * RFC 6056 ephemeral ports). The shim fills both from getrandom(). */
 	uint8_t isn_key[16];
+	/* Key of the TCP timestamp offset (RFC 7323 §5.4), one per address
+	 * pair. Every synack process on a host should share it, so that TSvals
+	 * towards a peer keep increasing from one process to the next and the
+	 * peer's TIME_WAIT accepts a reused 4-tuple (RFC 6191); the shim
+	 * derives it from the host's boot id. All zero: isn_key is used. */
+	uint8_t ts_key[16];
 	uint64_t rng_seed;
 };
 
@@ -141,14 +147,14 @@ struct sk_hooks {
  * reason goes to hooks->log at SK_LOG_ERROR). `link` and `hooks` are
  * copied. */
 struct sk_stack *sk_stack_new(const struct sk_config *cfg, const struct sk_link_ops *link,
-			      void *link_ctx, const struct sk_hooks *hooks);
+                              void *link_ctx, const struct sk_hooks *hooks);
 void sk_stack_free(struct sk_stack *st);
 
 /* Feed one received Ethernet frame. Every byte is untrusted. Frames longer
  * than the MTU are accepted (GSO super-frames from a veth peer, up to 64 KiB
  * of IP). */
 void sk_input(struct sk_stack *st, const uint8_t *frame, size_t len, unsigned rx_flags,
-	      sk_time_t now);
+              sk_time_t now);
 
 /* The earliest time at which sk_run_timers has work to do, or SK_TIME_NEVER.
  * Cheap (O(1)): the shim asks after every call. */
@@ -167,14 +173,14 @@ void sk_run_timers(struct sk_stack *st, sk_time_t now);
 
 /* Poll bits: the values of <poll.h> on Linux, so the shim passes them
  * through unchanged (it asserts equality at compile time). */
-#define SK_POLLIN 0x001
-#define SK_POLLPRI 0x002
-#define SK_POLLOUT 0x004
-#define SK_POLLERR 0x008
-#define SK_POLLHUP 0x010
+#define SK_POLLIN     0x001
+#define SK_POLLPRI    0x002
+#define SK_POLLOUT    0x004
+#define SK_POLLERR    0x008
+#define SK_POLLHUP    0x010
 #define SK_POLLRDNORM 0x040
 #define SK_POLLWRNORM 0x100
-#define SK_POLLRDHUP 0x2000
+#define SK_POLLRDHUP  0x2000
 
 /* sk_recv flags */
 #define SK_MSG_PEEK 0x1
@@ -184,8 +190,8 @@ void sk_run_timers(struct sk_stack *st, sk_time_t now);
 #define SK_MSG_MORE 0x8000
 
 /* sk_shutdown how */
-#define SK_SHUT_RD 0
-#define SK_SHUT_WR 1
+#define SK_SHUT_RD   0
+#define SK_SHUT_WR   1
 #define SK_SHUT_RDWR 2
 
 /* Options (sk_setopt / sk_getopt). Values are ints; booleans are 0/1. */
@@ -255,7 +261,7 @@ int sk_accept(struct sk_stack *st, int sock, struct sk_endpoint *peer);
 ssize_t sk_send(struct sk_stack *st, int sock, const void *buf, size_t len, sk_time_t now);
 /* sk_send with flags (SK_MSG_MORE); sk_send is sk_sendmsg(..., 0, now). */
 ssize_t sk_sendmsg(struct sk_stack *st, int sock, const void *buf, size_t len, int flags,
-		   sk_time_t now);
+                   sk_time_t now);
 
 /* Copy out up to len received bytes (> 0), 0 at end of stream (the peer's
  * FIN was consumed, or SHUT_RD), -EAGAIN, -ENOTCONN, or a pending error
@@ -340,11 +346,11 @@ struct sk_stats {
 	uint64_t rx_drop_short, rx_drop_not_ours, rx_drop_ethertype;
 	uint64_t arp_rx, arp_replies_sent, arp_requests_sent, arp_resolve_failed, arp_queue_drops;
 	uint64_t ip_rx, ip_drop_bad_header, ip_drop_bad_csum, ip_drop_fragment, ip_drop_not_ours,
-		ip_drop_proto;
+	    ip_drop_proto;
 	uint64_t icmp_rx, icmp_echo_replies, icmp_drop;
 	uint64_t tcp_rx_segs, tcp_tx_segs, tcp_drop_bad_csum, tcp_drop_malformed, tcp_rst_sent,
-		tcp_retransmits, tcp_conn_active, tcp_conn_passive, tcp_conn_reset,
-		tcp_challenge_acks, tcp_drop_out_of_window;
+	    tcp_retransmits, tcp_conn_active, tcp_conn_passive, tcp_conn_reset, tcp_challenge_acks,
+	    tcp_drop_out_of_window;
 	/* TIME_WAIT connections closed early because the socket arena was
 	 * full and a new connection or socket needed a slot (Linux
 	 * LINUX_MIB_TCPTIMEWAITOVERFLOW, "time wait bucket table overflow"). */

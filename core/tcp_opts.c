@@ -34,7 +34,7 @@ void tcp_opts_init(struct sk_stack *st, struct tcb *t)
 	/* RFC 7323 §5.4: an offset so TSval does not reveal the host's
 	 * uptime; per address pair, not per connection, so TSvals towards a
 	 * peer keep increasing across connections (see sk_tcp_ts_offset). */
-	t->ts_offset = sk_tcp_ts_offset(st->cfg.isn_key, t->laddr, t->raddr);
+	t->ts_offset = sk_tcp_ts_offset(st->cfg.ts_key, t->laddr, t->raddr);
 }
 
 uint32_t tcp_ts_now(const struct tcb *t, sk_time_t now)

@@ -111,8 +111,8 @@ struct netdev *netdev_afpacket_open(const char *ifname, int inherited_fd, char *
 /* The same with each receive buffer `rx_frame_max` bytes long (0 = the
  * default): a longer frame (BIG TCP super-frames past 64 KiB) is counted in
  * rx_truncated and dropped. */
-struct netdev *netdev_afpacket_open_sized(const char *ifname, int inherited_fd,
-                                          size_t rx_frame_max, char *err, size_t errlen);
+struct netdev *netdev_afpacket_open_sized(const char *ifname, int inherited_fd, size_t rx_frame_max,
+                                          char *err, size_t errlen);
 
 #define NETDEV_AFP_TX_BATCH 64
 
@@ -155,6 +155,10 @@ uint64_t memlink_dropped(const struct memlink *link);
  * outermost device (dev->fd = a dup at a high number) is allowed: each
  * decorator hands its dev->fd down to inner on every call. */
 struct netdev *netdev_pcap_wrap(struct netdev *inner, const char *path, char *err, size_t errlen);
+/* Write out the records buffered so far (the file is complete up to now),
+ * e.g. before the process exits without closing the device. -EINVAL if dev
+ * is not a pcap decorator. */
+int netdev_pcap_sync(struct netdev *dev);
 
 /* Impairment (SYNACK_IMPAIR): applied to frames received from inner.
  * Percentages in [0, 100], delay in µs; deterministic for a seed. */

@@ -216,3 +216,11 @@ struct netdev *netdev_pcap_wrap(struct netdev *inner, const char *path, char *er
 	p->dev.ops = &pcap_ops;
 	return &p->dev;
 }
+
+int netdev_pcap_sync(struct netdev *dev)
+{
+	if (!dev || dev->ops != &pcap_ops)
+		return -EINVAL;
+	pcap_flush(to_pcap(dev));
+	return 0;
+}

@@ -102,4 +102,5 @@ __attribute__((destructor)) static void shim_linger(void)
 	cfg = shim_config();
 	close_all();
 	wait_quiescent(shim_now_us() + (sk_time_t)cfg->linger_ms * 1000u);
+	rt_sync_capture();
 }

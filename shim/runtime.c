@@ -2,6 +2,7 @@
 #include "runtime.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ev.h>
 #include <pthread.h>
 #include <signal.h>
@@ -265,6 +266,29 @@ static struct netdev *open_device(void)
 	return dev;
 }
 
+/* The key of the TCP timestamp offset is the same for every synack process
+ * of this boot (see sk_config.ts_key): a client run again reuses ports
+ * towards the same peer, and the peer's TIME_WAIT only lets a reused 4-tuple
+ * in when the new SYN's TSval is newer (RFC 6191). TSvals come from
+ * CLOCK_MONOTONIC, shared by every process, so with a shared offset they
+ * keep increasing across processes. The boot id is readable only on this
+ * host, which is all RFC 7323 §5.4 asks (no uptime leaked to the peer).
+ * Without it the key stays zero and core falls back to the ISN key. */
+static void host_ts_key(uint8_t key[16])
+{
+	char id[64] = "";
+	int fd = REAL(open)("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? REAL(read)(fd, id, sizeof(id) - 1) : -1;
+
+	if (fd >= 0)
+		REAL(close)(fd);
+	if (n <= 0)
+		return;
+	/* Fold the text into 16 bytes; a PRF keyed with it follows in core. */
+	for (ssize_t i = 0; i < n; i++)
+		key[i % 16] = (uint8_t)(key[i % 16] * 31 + (uint8_t)id[i]);
+}
+
 static struct sk_stack *make_stack(struct netdev *dev)
 {
 	static const struct sk_hooks hooks = {
@@ -287,6 +311,7 @@ static struct sk_stack *make_stack(struct netdev *dev)
 		shim_log(SK_LOG_ERROR, "getrandom failed: %s", strerror(errno));
 		return NULL;
 	}
+	host_ts_key(sc.ts_key);
 	return sk_stack_new(&sc, &portreg_link_ops, dev, &hooks);
 }
 
@@ -391,6 +416,16 @@ void rt_unlock(void)
 		netdev_flush(rt.dev);
 	pthread_mutex_unlock(&rt.lock);
 	shim_inside_depth--;
+}
+
+void rt_sync_capture(void)
+{
+	if (!rt_running())
+		return;
+	rt_lock();
+	netdev_flush(rt.dev);
+	(void)netdev_pcap_sync(rt.dev); /* -EINVAL: no capture */
+	rt_unlock();
 }
 
 unsigned rt_timewait_count(void)

@@ -35,6 +35,10 @@ int rt_start(void);
 struct sk_stack *rt_lock(void);
 void rt_unlock(void);
 
+/* Before the process goes: frames still batched leave, and a SYNACK_PCAP
+ * capture is written out up to now (its buffer would otherwise be lost). */
+void rt_sync_capture(void);
+
 /* True once rt_start succeeded (in this process). */
 bool rt_running(void);
 

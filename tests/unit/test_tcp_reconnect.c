@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../../core/tcp.h"
 #include "harness.h"
@@ -116,7 +117,8 @@ Test(tcp_reconnect, connections_to_one_peer_share_one_timestamp_offset)
 	uint32_t off = sk_tcp_ts_offset(h->cfg.isn_key, H_OUR_IP, H_PEER_IP);
 
 	cr_expect_neq(a.r.src_port, b.r.src_port);
-	cr_expect_eq(a.r.ts_val, (uint32_t)(h->now / 1000) + off, "a 1 ms clock plus the pair's offset");
+	cr_expect_eq(a.r.ts_val, (uint32_t)(h->now / 1000) + off,
+	             "a 1 ms clock plus the pair's offset");
 	cr_expect_eq(b.r.ts_val, a.r.ts_val, "same peer, same instant: same TSval");
 	/* Another peer sees another offset, and none is the uptime. */
 	cr_expect_neq(sk_tcp_ts_offset(h->cfg.isn_key, H_OUR_IP, H_PEER_IP + 1), off);
@@ -137,11 +139,13 @@ Test(tcp_reconnect, a_thousand_connections_take_consecutive_ports_and_increasing
 		struct h_tcp syn = connect_syn(&s);
 		uint16_t p = syn.r.src_port;
 
-		cr_assert(p >= TCP_EPHEMERAL_LO && p <= TCP_EPHEMERAL_HI, "port %u out of range", p);
+		cr_assert(p >= TCP_EPHEMERAL_LO && p <= TCP_EPHEMERAL_HI, "port %u out of range",
+		          p);
 		cr_assert_not(seen[p - TCP_EPHEMERAL_LO], "port %u reused by connection %d", p, i);
 		seen[p - TCP_EPHEMERAL_LO] = 1;
 		if (i > 0) {
-			cr_assert_eq(p, next_port(prev), "connection %d: port %u after %u", i, p, prev);
+			cr_assert_eq(p, next_port(prev), "connection %d: port %u after %u", i, p,
+			             prev);
 			cr_assert_eq(syn.r.ts_val - prev_ts, 1, "connection %d: TSval 1 ms on", i);
 		}
 		prev = p;
@@ -164,8 +168,10 @@ Test(tcp_reconnect, a_port_comes_back_only_after_the_whole_range)
 	for (uint32_t i = 1; i < RANGE; i++) {
 		uint16_t p = connect_and_drop();
 
-		cr_assert(p >= TCP_EPHEMERAL_LO && p <= TCP_EPHEMERAL_HI, "port %u out of range", p);
-		cr_assert_not(seen[p - TCP_EPHEMERAL_LO], "port %u back after %u connections", p, i);
+		cr_assert(p >= TCP_EPHEMERAL_LO && p <= TCP_EPHEMERAL_HI, "port %u out of range",
+		          p);
+		cr_assert_not(seen[p - TCP_EPHEMERAL_LO], "port %u back after %u connections", p,
+		              i);
 		seen[p - TCP_EPHEMERAL_LO] = 1;
 	}
 	cr_expect_eq(connect_and_drop(), first, "connection %u wraps to the first port", RANGE);
@@ -236,4 +242,50 @@ Test(tcp_reconnect, no_free_port_is_eaddrnotavail)
 	sk_close(h->st, 0, h->now);
 	cr_expect_eq(sk_connect(h->st, s, H_PEER_IP, H_PEER_PORT, h->now), -EINPROGRESS);
 	cr_expect_eq(h_expect_tcp(h, SK_TCP_SYN).r.src_port, TCP_EPHEMERAL_LO);
+}
+
+/* Two synack processes of one host: different ISN keys, the shim's shared
+ * ts_key (the boot id). A client run again must continue the TSvals of the
+ * previous run towards the same peer, whose TIME_WAIT would otherwise
+ * refuse the reused 4-tuple. */
+static void process_a(struct sk_config *cfg)
+{
+	memset(cfg->isn_key, 0xa1, sizeof(cfg->isn_key));
+	memset(cfg->ts_key, 0x5c, sizeof(cfg->ts_key));
+}
+
+static void process_b(struct sk_config *cfg)
+{
+	memset(cfg->isn_key, 0xb2, sizeof(cfg->isn_key));
+	memset(cfg->ts_key, 0x5c, sizeof(cfg->ts_key));
+}
+
+static struct h_tcp syn_of(struct harness *x)
+{
+	int s = sk_socket(x->st);
+
+	x->auto_arp = true;
+	cr_assert_geq(s, 0);
+	cr_assert_eq(sk_connect(x->st, s, H_PEER_IP, H_PEER_PORT, x->now), -EINPROGRESS);
+	return h_expect_tcp(x, SK_TCP_SYN);
+}
+
+Test(tcp_reconnect, processes_sharing_the_ts_key_share_the_timestamp_offset)
+{
+	struct harness *a = h_new(process_a), *b = h_new(process_b);
+	struct h_tcp sa = syn_of(a), sb = syn_of(b);
+
+	cr_expect_eq(a->now, b->now);
+	cr_expect_eq(sa.r.ts_val, sb.r.ts_val, "same host clock, same ts_key: same TSval");
+	cr_expect_neq(sa.r.seq, sb.r.seq, "the ISN keys still differ");
+	h_free(a);
+	h_free(b);
+}
+
+Test(tcp_reconnect, without_a_ts_key_the_isn_key_keys_the_offset)
+{
+	struct h_tcp syn = connect_syn(NULL);
+
+	cr_expect_eq(syn.r.ts_val, (uint32_t)(h->now / 1000) +
+	                               sk_tcp_ts_offset(h->cfg.isn_key, H_OUR_IP, H_PEER_IP));
 }
