@@ -7,8 +7,12 @@
  *   - the connection table: 4-tuple -> slot (keyed SipHash, so a peer
  *     cannot flood one bucket), every synchronised or handshaking slot;
  *   - the bind table: local port -> slots that own a port (bind(),
- *     listen(), an ephemeral port from connect()); accepted children share
- *     their listener's port and are not in it;
+ *     listen(), an ephemeral port from connect()); passive children share
+ *     their listener's port and are not in its chains, which
+ *     tcp_listener_lookup walks for every SYN, but in a second chain per
+ *     bucket (bind_child_*), doubly linked, that only bind, listen and the
+ *     ephemeral port search read: a child outlives its listener and still
+ *     holds the port (Linux keeps it in the port's inet_bind_bucket);
  *   - the timer heap: slots with a pending deadline, earliest first;
  *   - the TIME_WAIT FIFO: orphaned TIME_WAIT slots in the order they
  *     joined it, which tcp_slot_alloc recycles when no slot is free.
@@ -91,6 +95,10 @@ struct tcb {
 	uint16_t lport, rport;
 	bool in_conn_table, in_bind_table;
 	int32_t conn_next, bind_next; /* chains of the two tables */
+	/* A passive child's links in its port's bucket of bind_child_buckets
+	 * (tcp.h header): O(1) in and out on the SYN and free paths. */
+	bool in_bind_child;
+	int32_t bchild_prev, bchild_next;
 
 	/* Listener side. */
 	int32_t parent;             /* listener of a passive child, or TCP_NIL */
@@ -219,6 +227,8 @@ struct sk_tcp {
 
 	uint32_t conn_mask, bind_mask;
 	int32_t *conn_buckets, *bind_buckets;
+	/* Passive children by port (tcp_bind_child_insert), bind_mask too. */
+	int32_t *bind_child_buckets;
 	uint8_t hash_key[16]; /* per-stack secret for the connection table */
 	uint32_t next_ephemeral; /* RFC 6056 §3.3.3's counter, in [0, range) */
 
@@ -277,6 +287,12 @@ int tcp_bind_port(struct sk_stack *st, struct tcb *t, uint32_t addr, uint16_t po
  * RFC 6056 §3.3.3 (Algorithm 3). -EADDRNOTAVAIL when none is free. */
 int tcp_bind_ephemeral(struct sk_stack *st, struct tcb *t, uint32_t raddr, uint16_t rport);
 void tcp_bind_remove(struct sk_stack *st, struct tcb *t);
+/* Linux inet_csk_bind_conflict for t taking (addr, port), with t's
+ * current state and options: bind checks it, and listen again. */
+bool tcp_bind_conflict(struct sk_stack *st, const struct tcb *t, uint32_t addr, uint16_t port);
+/* A new passive child (lport set) holds its listener's port until its slot
+ * is freed; tcp_slot_free takes it out. */
+void tcp_bind_child_insert(struct sk_stack *st, struct tcb *c);
 /* RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, key). */
 uint32_t sk_tcp_isn(const uint8_t key[16], uint32_t laddr, uint16_t lport, uint32_t raddr,
                     uint16_t rport, sk_time_t now);

@@ -140,6 +140,7 @@ static void listen_input(struct sk_stack *st, struct tcb *l, struct seg *s, sk_t
 	 * acknowledged (no TCP Fast Open): the peer resends it. */
 	take_peer_syn(st, c, &s->r, now);
 	tcp_conn_insert(st, c);
+	tcp_bind_child_insert(st, c); /* it holds the port, even past l */
 	st->stats.tcp_conn_passive++;
 	tcp_set_state(st, c, SK_TCP_SYN_RECEIVED, "rcv SYN", now);
 	tcp_output(st, c, now); /* <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> */

@@ -284,11 +284,12 @@ int sk_listen(struct sk_stack *st, int sock, int backlog, sk_time_t now)
 		int err = tcp_bind_port(st, t, 0, 0);
 		if (err)
 			return err;
-	} else {
-		/* Two SO_REUSEADDR sockets may share a port, not a listen. */
-		struct tcb *l = tcp_listener_lookup(st, t->laddr, t->lport);
-		if (l && l != t)
-			return -EADDRINUSE;
+	} else if (tcp_bind_conflict(st, t, t->laddr, t->lport)) {
+		/* Two SO_REUSEADDR sockets may share a port, not a listen:
+		 * Linux inet_csk_listen_start checks the port again, now that
+		 * others may listen on an overlapping address (a listener on
+		 * the specific address refuses one on INADDR_ANY, and back). */
+		return -EADDRINUSE;
 	}
 	t->backlog = (uint32_t)backlog;
 	t->err = 0;

@@ -33,11 +33,13 @@ struct sk_tcp *sk_tcp_new(struct sk_stack *st)
 	tcp->tcbs = calloc(n, sizeof(*tcp->tcbs));
 	tcp->conn_buckets = malloc(buckets * sizeof(int32_t));
 	tcp->bind_buckets = malloc(buckets * sizeof(int32_t));
+	tcp->bind_child_buckets = malloc(buckets * sizeof(int32_t));
 	tcp->heap = malloc(n * sizeof(int32_t));
-	if (!tcp->tcbs || !tcp->conn_buckets || !tcp->bind_buckets || !tcp->heap)
+	if (!tcp->tcbs || !tcp->conn_buckets || !tcp->bind_buckets || !tcp->bind_child_buckets ||
+	    !tcp->heap)
 		goto fail;
 	for (uint32_t i = 0; i < buckets; i++)
-		tcp->conn_buckets[i] = tcp->bind_buckets[i] = TCP_NIL;
+		tcp->conn_buckets[i] = tcp->bind_buckets[i] = tcp->bind_child_buckets[i] = TCP_NIL;
 	for (uint32_t i = 0; i < n; i++) {
 		tcp->tcbs[i].id = (int32_t)i;
 		tcp->tcbs[i].conn_next = i + 1 < n ? (int32_t)(i + 1) : TCP_NIL;
@@ -66,6 +68,7 @@ void sk_tcp_free(struct sk_tcp *tcp)
 	free(tcp->tcbs);
 	free(tcp->conn_buckets);
 	free(tcp->bind_buckets);
+	free(tcp->bind_child_buckets);
 	free(tcp->heap);
 	free(tcp);
 }
@@ -148,6 +151,8 @@ static bool tw_recycle(struct sk_stack *st)
 	return tcp->free_head != TCP_NIL;
 }
 
+static void bind_child_remove(struct sk_tcp *tcp, struct tcb *c);
+
 struct tcb *tcp_slot_alloc(struct sk_stack *st)
 {
 	struct sk_tcp *tcp = st->tcp;
@@ -164,6 +169,8 @@ struct tcb *tcp_slot_alloc(struct sk_stack *st)
 	    .state = SK_TCP_CLOSED,
 	    .conn_next = TCP_NIL,
 	    .bind_next = TCP_NIL,
+	    .bchild_prev = TCP_NIL,
+	    .bchild_next = TCP_NIL,
 	    .parent = TCP_NIL,
 	    .q_prev = TCP_NIL,
 	    .q_next = TCP_NIL,
@@ -197,6 +204,7 @@ void tcp_slot_free(struct sk_stack *st, struct tcb *t)
 
 	tcp_conn_remove(st, t);
 	tcp_bind_remove(st, t);
+	bind_child_remove(tcp, t);
 	tw_unlink(tcp, t);
 	if (t->parent != TCP_NIL)
 		tcp_child_unlink(st, t);
@@ -297,18 +305,86 @@ struct tcb *tcp_listener_lookup(struct sk_stack *st, uint32_t laddr, uint16_t lp
 	return NULL;
 }
 
-/* Linux inet_csk_bind_conflict, reduced to one address: two sockets may
- * share a port only if both set SO_REUSEADDR and neither listens. */
-static bool port_conflicts(struct sk_stack *st, const struct tcb *t, uint16_t port)
+static int32_t *bind_child_chain(struct sk_tcp *tcp, uint16_t port)
+{
+	return &tcp->bind_child_buckets[bind_chain(tcp, port) - tcp->bind_buckets];
+}
+
+/* Passive children hold their listener's port too (Linux: inet_csk_clone
+ * puts the child in the port's bind bucket, __inet_inherit_port), and
+ * keep holding it after the listener closed: a new server bound there
+ * would take over the 4-tuples of live connections. They are not in the
+ * bind chains themselves: tcp_listener_lookup walks those for every SYN
+ * and every segment without a connection, and a busy listener's thousands
+ * of children would sit in its way. A per-port count would not do either:
+ * whether a child conflicts depends on its state and SO_REUSEADDR at the
+ * time of the bind (and setsockopt may change the latter), and a count
+ * would have to follow every state change on the per-segment path. So
+ * children get a second chain per bind bucket, doubly linked: in at the
+ * SYN and out at tcp_slot_free in O(1); only bind, listen and the
+ * ephemeral search read it, O(that bucket), never the arena. */
+void tcp_bind_child_insert(struct sk_stack *st, struct tcb *c)
+{
+	struct sk_tcp *tcp = st->tcp;
+	int32_t *head = bind_child_chain(tcp, c->lport);
+
+	c->bchild_prev = TCP_NIL;
+	c->bchild_next = *head;
+	if (*head != TCP_NIL)
+		tcp->tcbs[*head].bchild_prev = c->id;
+	*head = c->id;
+	c->in_bind_child = true;
+}
+
+static void bind_child_remove(struct sk_tcp *tcp, struct tcb *c)
+{
+	if (!c->in_bind_child)
+		return;
+	if (c->bchild_prev != TCP_NIL)
+		tcp->tcbs[c->bchild_prev].bchild_next = c->bchild_next;
+	else
+		*bind_child_chain(tcp, c->lport) = c->bchild_next;
+	if (c->bchild_next != TCP_NIL)
+		tcp->tcbs[c->bchild_next].bchild_prev = c->bchild_prev;
+	c->bchild_prev = c->bchild_next = TCP_NIL;
+	c->in_bind_child = false;
+}
+
+/* A child holds the port while it is a connection: one that was reset or
+ * timed out and waits in CLOSED for its owner's close() does not (Linux
+ * tcp_set_state(TCP_CLOSE) -> inet_put_port; measured on 6.18). */
+static bool child_holds(const struct tcb *c, uint16_t port)
+{
+	return c->lport == port && c->state != SK_TCP_CLOSED;
+}
+
+/* Linux inet_bind_conflict (relax, no SO_REUSEPORT): o stands in the way
+ * of t binding (addr, port) when their addresses overlap (INADDR_ANY
+ * overlaps every address) unless both set SO_REUSEADDR and o does not
+ * listen. TIME_WAIT is no exception: it keeps the SO_REUSEADDR of the
+ * socket it was (tw_reuse), so a TIME_WAIT child of a listener without it
+ * still refuses a new SO_REUSEADDR socket (measured on Linux 6.18). */
+static bool holder_conflicts(const struct tcb *t, uint32_t addr, const struct tcb *o)
+{
+	if (o == t || (addr != 0 && o->laddr != 0 && addr != o->laddr))
+		return false;
+	return !(t->reuseaddr && o->reuseaddr && o->state != SK_TCP_LISTEN);
+}
+
+bool tcp_bind_conflict(struct sk_stack *st, const struct tcb *t, uint32_t addr, uint16_t port)
 {
 	struct sk_tcp *tcp = st->tcp;
 
 	for (int32_t i = *bind_chain(tcp, port); i != TCP_NIL; i = tcp->tcbs[i].bind_next) {
 		const struct tcb *o = &tcp->tcbs[i];
 
-		if (o->lport != port || o == t)
-			continue;
-		if (!(t->reuseaddr && o->reuseaddr && o->state != SK_TCP_LISTEN))
+		if (o->lport == port && holder_conflicts(t, addr, o))
+			return true;
+	}
+	for (int32_t i = *bind_child_chain(tcp, port); i != TCP_NIL; i = tcp->tcbs[i].bchild_next) {
+		const struct tcb *c = &tcp->tcbs[i];
+
+		if (child_holds(c, port) && holder_conflicts(t, addr, c))
 			return true;
 	}
 	return false;
@@ -320,6 +396,9 @@ static bool port_used(struct sk_stack *st, uint16_t port)
 
 	for (int32_t i = *bind_chain(tcp, port); i != TCP_NIL; i = tcp->tcbs[i].bind_next)
 		if (tcp->tcbs[i].lport == port)
+			return true;
+	for (int32_t i = *bind_child_chain(tcp, port); i != TCP_NIL; i = tcp->tcbs[i].bchild_next)
+		if (child_holds(&tcp->tcbs[i], port))
 			return true;
 	return false;
 }
@@ -359,7 +438,7 @@ static int ephemeral_search(struct sk_stack *st, struct tcb *t, uint32_t addr, u
 int tcp_bind_port(struct sk_stack *st, struct tcb *t, uint32_t addr, uint16_t port)
 {
 	if (port != 0) {
-		if (port_conflicts(st, t, port))
+		if (tcp_bind_conflict(st, t, addr, port))
 			return -EADDRINUSE;
 		bind_insert(st, t, addr, port);
 		return 0;
