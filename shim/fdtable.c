@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 
+#include "sigguard.h"
+
 /* Upper bound on the table: a hard limit of 1M fds would cost 8 MiB of
  * address space, untouched pages stay free. */
 #define FDT_MAX (1 << 20)
@@ -16,6 +18,21 @@ static char internal_marker;
 static _Atomic(struct shim_ofd *) *table;
 static int capacity;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The program's signals wait while the table is locked (see shim_sig_enter):
+ * a handler's socket call would deadlock on it. */
+static void table_lock(void)
+{
+	shim_sig_enter();
+	pthread_mutex_lock(&lock);
+}
+
+static void table_unlock(void)
+{
+	pthread_mutex_unlock(&lock);
+	shim_sig_leave();
+}
+
 static shim_ofd_release_fn release_fn;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
@@ -106,12 +123,12 @@ int fdt_install(int fd, struct shim_ofd *o)
 
 	if (!in_range(fd))
 		return -1;
-	pthread_mutex_lock(&lock);
+	table_lock();
 	stale = detach(fd, NULL);
 	o->nfds++;
 	ofd_get(o);
 	atomic_store(&table[fd], o);
-	pthread_mutex_unlock(&lock);
+	table_unlock();
 	if (stale)
 		ofd_put(stale);
 	return 0;
@@ -123,13 +140,13 @@ struct shim_ofd *fdt_get(int fd)
 
 	if (!fdt_maybe_tracked(fd))
 		return NULL;
-	pthread_mutex_lock(&lock);
+	table_lock();
 	o = atomic_load(&table[fd]);
 	if (o == INTERNAL)
 		o = NULL;
 	if (o)
 		ofd_get(o);
-	pthread_mutex_unlock(&lock);
+	table_unlock();
 	return o;
 }
 
@@ -139,13 +156,13 @@ struct shim_ofd *fdt_remove(int fd, bool *last)
 
 	if (!fdt_maybe_tracked(fd))
 		return NULL;
-	pthread_mutex_lock(&lock);
+	table_lock();
 	if (atomic_load(&table[fd]) == INTERNAL) {
-		pthread_mutex_unlock(&lock);
+		table_unlock();
 		return NULL;
 	}
 	o = detach(fd, last);
-	pthread_mutex_unlock(&lock);
+	table_unlock();
 	return o;
 }
 
@@ -155,9 +172,9 @@ void fdt_purge(int fd)
 
 	if (!fdt_maybe_tracked(fd))
 		return;
-	pthread_mutex_lock(&lock);
+	table_lock();
 	o = detach(fd, NULL);
-	pthread_mutex_unlock(&lock);
+	table_unlock();
 	if (o)
 		ofd_put(o);
 }
@@ -166,14 +183,14 @@ void fdt_forget(struct shim_ofd *o)
 {
 	int dropped = 0;
 
-	pthread_mutex_lock(&lock);
+	table_lock();
 	for (int fd = 0; fd < capacity && o->nfds > 0; fd++) {
 		if (atomic_load_explicit(&table[fd], memory_order_relaxed) == o) {
 			detach(fd, NULL);
 			dropped++;
 		}
 	}
-	pthread_mutex_unlock(&lock);
+	table_unlock();
 	while (dropped--)
 		ofd_put(o);
 }
@@ -182,10 +199,10 @@ void fdt_mark_internal(int fd)
 {
 	if (!in_range(fd))
 		return;
-	pthread_mutex_lock(&lock);
+	table_lock();
 	struct shim_ofd *stale = detach(fd, NULL);
 	atomic_store(&table[fd], INTERNAL);
-	pthread_mutex_unlock(&lock);
+	table_unlock();
 	if (stale)
 		ofd_put(stale);
 }
@@ -197,31 +214,31 @@ bool fdt_is_internal(int fd)
 
 void fdt_foreach(void (*fn)(int fd, struct shim_ofd *o, void *arg), void *arg)
 {
-	pthread_mutex_lock(&lock);
+	table_lock();
 	for (int fd = 0; fd < capacity; fd++) {
 		struct shim_ofd *o = atomic_load_explicit(&table[fd], memory_order_relaxed);
 
 		if (o && o != INTERNAL)
 			fn(fd, o, arg);
 	}
-	pthread_mutex_unlock(&lock);
+	table_unlock();
 }
 
 void fdt_foreach_internal(void (*fn)(int fd, void *arg), void *arg)
 {
-	pthread_mutex_lock(&lock);
+	table_lock();
 	for (int fd = 0; fd < capacity; fd++)
 		if (atomic_load_explicit(&table[fd], memory_order_relaxed) == INTERNAL)
 			fn(fd, arg);
-	pthread_mutex_unlock(&lock);
+	table_unlock();
 }
 
 void fdt_lock(void)
 {
-	pthread_mutex_lock(&lock);
+	table_lock();
 }
 
 void fdt_unlock(void)
 {
-	pthread_mutex_unlock(&lock);
+	table_unlock();
 }

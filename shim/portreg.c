@@ -65,6 +65,7 @@ void portreg_claim(struct shim_ofd *o)
 	atomic_fetch_add(&owned[ep.port], 1);
 	if (atomic_load(&owned[ep.port]) > 1)
 		return; /* another of our sockets holds the name */
+	shim_sig_enter();
 	shim_inside_depth++;
 	fd = bind_name(ep.port);
 	if (fd >= 0) {
@@ -76,6 +77,7 @@ void portreg_claim(struct shim_ofd *o)
 		         (unsigned)ep.port);
 	}
 	shim_inside_depth--;
+	shim_sig_leave();
 }
 
 void portreg_release(struct shim_ofd *o)

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "chk.h"
+#include "sigguard.h"
 
 /* Every function a wrapper may pass through to. */
 #define REAL_FUNCS(X)                                                                              \

@@ -67,6 +67,7 @@ static void fork_child(void);
 
 static void do_init(void)
 {
+	shim_sig_enter();
 	shim_inside_depth++;
 	real_init();
 	shim_config_parse(&config, env_lookup, NULL);
@@ -74,6 +75,7 @@ static void do_init(void)
 	fdt_init(shim_release_ofd);
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	shim_inside_depth--;
+	shim_sig_leave();
 }
 
 void shim_init(void)
@@ -375,6 +377,7 @@ int rt_start(void)
 	if (s == RT_FAILED)
 		return -ENETDOWN;
 	shim_init();
+	shim_sig_enter();
 	shim_inside_depth++;
 	pthread_mutex_lock(&rt.start_lock);
 	if (rt.state == RT_IDLE)
@@ -382,6 +385,7 @@ int rt_start(void)
 	s = rt.state;
 	pthread_mutex_unlock(&rt.start_lock);
 	shim_inside_depth--;
+	shim_sig_leave();
 	return s == RT_RUNNING ? 0 : -ENETDOWN;
 }
 
@@ -392,6 +396,9 @@ bool rt_running(void)
 
 struct sk_stack *rt_lock(void)
 {
+	/* A handler of the program's signals must not run on top of this
+	 * thread's hold of the lock (see shim_sig_enter). */
+	shim_sig_enter();
 	shim_inside_depth++;
 	pthread_mutex_lock(&rt.lock);
 	return rt.st;
@@ -416,6 +423,7 @@ void rt_unlock(void)
 		netdev_flush(rt.dev);
 	pthread_mutex_unlock(&rt.lock);
 	shim_inside_depth--;
+	shim_sig_leave();
 }
 
 void rt_sync_capture(void)

@@ -161,7 +161,12 @@ bool wait_restartable(void)
 	for (int sig = 1; sig < NSIG; sig++) {
 		struct sigaction sa;
 
-		if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) != 0)
+		/* Fault signals come from the faulting instruction and SIGABRT
+		 * from abort(): they never interrupt a blocked call, and synack's
+		 * own crash reporter handles them without SA_RESTART. */
+		if (sig == SIGKILL || sig == SIGSTOP || sig == SIGSEGV || sig == SIGBUS ||
+		    sig == SIGILL || sig == SIGFPE || sig == SIGABRT || sig == SIGTRAP ||
+		    sig == SIGSYS || sigaction(sig, NULL, &sa) != 0)
 			continue;
 		if (!(sa.sa_flags & SA_SIGINFO) &&
 		    (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN))
