@@ -1,0 +1,404 @@
+/* odd_callers: socket calls from awkward places, each checked against an
+ * echo server (tests/lab/90-odd-callers.sh runs it under synack, strict).
+ *
+ *   odd_callers ADDR PORT     (libearly.so also reads $ODD_PEER/$ODD_PORT)
+ *
+ * Cases, one line each ("ok CASE" or "FAIL CASE: why"):
+ *   constructor  libearly.so's constructor connected and exchanged a line before main
+ *   sigalrm-eintr     a SIGALRM handler (no SA_RESTART) sends on an established socket
+ *                     while main is blocked in recv() on another: the send goes out and
+ *                     is echoed, recv() fails with EINTR (nothing had arrived), as on Linux
+ *   sigalrm-restart   the same handler with SA_RESTART sends on the socket main is blocked
+ *                     on: recv() is restarted and completes with the echo
+ *   signal-in-call    a thread in a tight send/recv loop is hit by thousands of signals whose
+ *                     handler does a non-blocking send on another socket: no crash, no
+ *                     deadlock (watchdog), every byte of both streams checked
+ *   atexit            an atexit() handler connects and exchanges a line (exit status 1 if not)
+ * Exit 0 only if every case passed. A watchdog thread ends the process (exit 3) after 60 s.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+extern int early_status;
+extern char early_detail[];
+
+static struct sockaddr_in peer;
+static int failures;
+
+static void report(const char *name, int ok, const char *why)
+{
+	if (ok)
+		printf("ok %s\n", name);
+	else {
+		printf("FAIL %s: %s\n", name, why);
+		failures++;
+	}
+	fflush(stdout);
+}
+
+static int dial(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&peer, sizeof(peer)) != 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* Read exactly len bytes (EINTR retried); 0 or -1 (errno set, EPROTO on EOF). */
+static int read_full(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = recv(fd, buf + got, len - got, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EPROTO;
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+static int write_full(int fd, const char *buf, size_t len)
+{
+	size_t put = 0;
+
+	while (put < len) {
+		ssize_t n = send(fd, buf + put, len - put, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		put += (size_t)n;
+	}
+	return 0;
+}
+
+/* Send a line and check its echo; 0, or -1 with why filled in. */
+static int exchange(int fd, const char *line, char *why, size_t whylen)
+{
+	char buf[256];
+	size_t len = strlen(line);
+
+	if (write_full(fd, line, len) != 0) {
+		snprintf(why, whylen, "send: %s", strerror(errno));
+		return -1;
+	}
+	if (read_full(fd, buf, len) != 0) {
+		snprintf(why, whylen, "recv: %s", strerror(errno));
+		return -1;
+	}
+	if (memcmp(buf, line, len) != 0) {
+		snprintf(why, whylen, "echo differs");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- watchdog ------------------------------------------------------ */
+
+static void *watchdog(void *arg)
+{
+	static const char msg[] = "FAIL watchdog: still running after 60 s (deadlock?)\n";
+	struct timespec ts = {60, 0};
+
+	(void)arg;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	(void)!write(1, msg, sizeof(msg) - 1);
+	_exit(3);
+	return NULL;
+}
+
+static void start_watchdog(void)
+{
+	sigset_t all, old;
+	pthread_t t;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old); /* the watchdog takes no signal */
+	if (pthread_create(&t, NULL, watchdog, NULL) == 0)
+		pthread_detach(t);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* ---- SIGALRM while main is blocked in recv() ----------------------- */
+
+static int alrm_fd;
+static volatile sig_atomic_t alrm_sent, alrm_errno, alrm_ran;
+
+static void on_alrm(int sig)
+{
+	int saved = errno;
+	ssize_t n = send(alrm_fd, "from a handler\n", 15, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	(void)sig;
+	alrm_sent = (sig_atomic_t)n;
+	alrm_errno = n < 0 ? errno : 0;
+	alrm_ran = 1;
+	errno = saved;
+}
+
+static void arm_alarm(int restart)
+{
+	struct sigaction sa;
+	struct itimerval it = {{0, 0}, {0, 200000}};
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alrm;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = restart ? SA_RESTART : 0;
+	sigaction(SIGALRM, &sa, NULL);
+	alrm_ran = 0;
+	alrm_sent = 0;
+	alrm_errno = 0;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void case_sigalrm(void)
+{
+	char why[200], buf[64];
+	int a = dial(), b = a >= 0 ? dial() : -1;
+	ssize_t n;
+	int e;
+
+	if (a < 0 || b < 0) {
+		snprintf(why, sizeof(why), "connect: %s", strerror(errno));
+		report("sigalrm-eintr", 0, why);
+		report("sigalrm-restart", 0, why);
+		return;
+	}
+	/* 1. No SA_RESTART: the handler sends on b; main's recv on a fails with EINTR. */
+	alrm_fd = b;
+	arm_alarm(0);
+	n = recv(a, buf, sizeof(buf), 0);
+	e = errno;
+	if (n != -1 || e != EINTR)
+		snprintf(why, sizeof(why), "recv returned %zd (%s), want -1 EINTR", n,
+		         n < 0 ? strerror(e) : "data");
+	else if (!alrm_ran || alrm_sent != 15)
+		snprintf(why, sizeof(why), "the handler's send returned %d (%s), want 15",
+		         (int)alrm_sent, alrm_errno ? strerror(alrm_errno) : "-");
+	else if (read_full(b, buf, 15) != 0 || memcmp(buf, "from a handler\n", 15) != 0)
+		snprintf(why, sizeof(why), "the handler's line was not echoed on the other socket");
+	else if (exchange(a, "after EINTR\n", why, sizeof(why)) == 0)
+		why[0] = '\0';
+	report("sigalrm-eintr", why[0] == '\0', why);
+
+	/* 2. SA_RESTART: the handler sends on a itself; main's recv on a is restarted and
+	 * completes with the echo. */
+	alrm_fd = a;
+	arm_alarm(1);
+	n = recv(a, buf, 15, MSG_WAITALL);
+	e = errno;
+	if (n != 15)
+		snprintf(why, sizeof(why), "recv returned %zd (%s), want 15 echoed bytes", n,
+		         n < 0 ? strerror(e) : "short");
+	else if (!alrm_ran || alrm_sent != 15)
+		snprintf(why, sizeof(why), "the handler's send returned %d (%s), want 15",
+		         (int)alrm_sent, alrm_errno ? strerror(alrm_errno) : "-");
+	else if (memcmp(buf, "from a handler\n", 15) != 0)
+		snprintf(why, sizeof(why), "echo differs");
+	else
+		why[0] = '\0';
+	report("sigalrm-restart", why[0] == '\0', why);
+	signal(SIGALRM, SIG_DFL);
+	close(a);
+	close(b);
+}
+
+/* ---- signals hitting a thread inside synack calls ------------------ */
+
+#define LOOP_CHUNK 1024
+
+static int usr_fd;
+static atomic_long usr_hits, usr_sent, usr_eagain, usr_bad;
+static atomic_int usr_bad_errno;
+static atomic_int loop_stop;
+
+static void on_usr1(int sig)
+{
+	int saved = errno;
+	ssize_t n;
+
+	(void)sig;
+	atomic_fetch_add(&usr_hits, 1);
+	n = send(usr_fd, "d", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n == 1)
+		atomic_fetch_add(&usr_sent, 1);
+	else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		atomic_fetch_add(&usr_eagain, 1);
+	else {
+		atomic_fetch_add(&usr_bad, 1);
+		atomic_store(&usr_bad_errno, n < 0 ? errno : 0);
+	}
+	errno = saved;
+}
+
+struct loop_result {
+	long rounds;
+	char why[200];
+};
+
+static void *send_recv_loop(void *arg)
+{
+	struct loop_result *res = arg;
+	static char out[LOOP_CHUNK], in[LOOP_CHUNK];
+	int fd = dial();
+
+	if (fd < 0) {
+		snprintf(res->why, sizeof(res->why), "connect: %s", strerror(errno));
+		return NULL;
+	}
+	while (!atomic_load(&loop_stop)) {
+		for (int i = 0; i < LOOP_CHUNK; i++)
+			out[i] = (char)(res->rounds * 31 + i);
+		if (write_full(fd, out, LOOP_CHUNK) != 0 || read_full(fd, in, LOOP_CHUNK) != 0) {
+			snprintf(res->why, sizeof(res->why), "round %ld: %s", res->rounds,
+			         strerror(errno));
+			break;
+		}
+		if (memcmp(in, out, LOOP_CHUNK) != 0) {
+			snprintf(res->why, sizeof(res->why), "round %ld: echo differs",
+			         res->rounds);
+			break;
+		}
+		res->rounds++;
+	}
+	close(fd);
+	return NULL;
+}
+
+static void case_signal_in_call(void)
+{
+	struct loop_result res = {0, ""};
+	struct sigaction sa;
+	struct timespec start, now, gap = {0, 200000};
+	char why[240], buf[4096];
+	pthread_t t;
+	long sent, got = 0;
+
+	usr_fd = dial();
+	if (usr_fd < 0) {
+		snprintf(why, sizeof(why), "connect: %s", strerror(errno));
+		report("signal-in-call", 0, why);
+		return;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART: the loop sees EINTR and retries */
+	sigaction(SIGUSR1, &sa, NULL);
+	if (pthread_create(&t, NULL, send_recv_loop, &res) != 0) {
+		report("signal-in-call", 0, "pthread_create failed");
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	do {
+		pthread_kill(t, SIGUSR1);
+		nanosleep(&gap, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec - start.tv_sec < 3 && !res.why[0]);
+	atomic_store(&loop_stop, 1);
+	pthread_join(t, NULL);
+	/* Every byte the handler managed to send comes back. */
+	sent = atomic_load(&usr_sent);
+	while (got < sent) {
+		size_t want =
+		    (size_t)(sent - got) < sizeof(buf) ? (size_t)(sent - got) : sizeof(buf);
+
+		if (read_full(usr_fd, buf, want) != 0)
+			break;
+		for (size_t i = 0; i < want; i++)
+			if (buf[i] != 'd')
+				goto done;
+		got += (long)want;
+	}
+done:
+	if (res.why[0])
+		snprintf(why, sizeof(why), "the send/recv loop failed: %s", res.why);
+	else if (atomic_load(&usr_bad))
+		snprintf(why, sizeof(why),
+		         "%ld of the handler's non-blocking sends failed otherwise than EAGAIN "
+		         "(last: %s)",
+		         atomic_load(&usr_bad), strerror(atomic_load(&usr_bad_errno)));
+	else if (got != sent)
+		snprintf(why, sizeof(why), "%ld of the handler's %ld bytes echoed", got, sent);
+	else if (res.rounds < 10 || atomic_load(&usr_hits) < 100 || sent == 0)
+		snprintf(why, sizeof(why), "too little happened: %ld rounds, %ld signals, %ld sent",
+		         res.rounds, atomic_load(&usr_hits), sent);
+	else
+		why[0] = '\0';
+	if (!why[0]) {
+		snprintf(why, sizeof(why),
+		         "signal-in-call (%ld rounds of %d bytes, %ld signals, "
+		         "%ld handler sends echoed, %ld EAGAIN)",
+		         res.rounds, LOOP_CHUNK, atomic_load(&usr_hits), sent,
+		         atomic_load(&usr_eagain));
+		report(why, 1, "");
+	} else {
+		report("signal-in-call", 0, why);
+	}
+	signal(SIGUSR1, SIG_DFL);
+	close(usr_fd);
+}
+
+/* ---- atexit -------------------------------------------------------- */
+
+static void at_exit(void)
+{
+	char why[200];
+	int fd = dial();
+
+	if (fd < 0) {
+		snprintf(why, sizeof(why), "connect: %s", strerror(errno));
+	} else {
+		if (exchange(fd, "hello from atexit\n", why, sizeof(why)) == 0)
+			why[0] = '\0';
+		close(fd);
+	}
+	report("atexit", why[0] == '\0', why);
+	if (why[0] || failures)
+		_exit(1);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3 || inet_pton(AF_INET, argv[1], &peer.sin_addr) != 1) {
+		fprintf(stderr, "usage: odd_callers ADDR PORT (an echo server)\n");
+		return 2;
+	}
+	peer.sin_family = AF_INET;
+	peer.sin_port = htons((unsigned short)atoi(argv[2]));
+	start_watchdog();
+	report("constructor", early_status == 0, early_detail);
+	case_sigalrm();
+	case_signal_in_call();
+	atexit(at_exit);
+	return failures ? 1 : 0;
+}
