@@ -50,7 +50,7 @@ else
 	BUILT="from the working tree at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown) (+ edits)"
 fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/synack-profile.XXXXXX")
-lab() { SYNACK_LAB_PREFIX=$1 SYNACK_LAB_QUIET=1 timeout -k 5 60 bash "$ROOT/scripts/lab.sh" "$2"; }
+lab() { SYNACK_LAB_PREFIX=$1 SYNACK_LAB_QUIET=1 timeout -k 5 60 bash "$ROOT/examples/lab.sh" "$2"; }
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM HUP

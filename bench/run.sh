@@ -4,7 +4,7 @@
 #   bash bench/run.sh
 #
 # Builds a release copy (BENCH_BUILD_DIR, default build-bench), brings up two labs with
-# scripts/lab.sh (own prefixes, torn down on any exit):
+# examples/lab.sh (own prefixes, torn down on any exit):
 #
 #   kernel lab  PREFIX-k-a 10.77.0.1 (kernel TCP)   <-> PREFIX-k-b 10.77.0.2 (kernel TCP)
 #   synack lab  PREFIX-s-a 10.77.0.1 (synack)       <-> PREFIX-s-b 10.77.0.2 (kernel TCP)
@@ -95,7 +95,7 @@ if [[ $PIN == 1 && $(nproc) -lt 2 ]]; then
 	PIN=0
 fi
 for c in ip meson ninja timeout awk ss taskset; do
-	command -v "$c" >/dev/null || die "'$c' not found (bash scripts/setup.sh installs what is needed)"
+	command -v "$c" >/dev/null || die "'$c' not found (bash tests/setup.sh installs what is needed)"
 done
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -103,7 +103,7 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/synack-bench.XXXXXX")
 PIDS=()
 
 lab() { # lab PREFIX up|down
-	SYNACK_LAB_PREFIX=$1 SYNACK_LAB_QUIET=1 timeout -k 5 60 bash "$ROOT/scripts/lab.sh" "$2"
+	SYNACK_LAB_PREFIX=$1 SYNACK_LAB_QUIET=1 timeout -k 5 60 bash "$ROOT/examples/lab.sh" "$2"
 }
 
 cleanup() {

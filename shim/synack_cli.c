@@ -39,7 +39,7 @@ static void usage(FILE *out)
 	      "      (options override SYNACK_IFACE, SYNACK_ADDR, SYNACK_GATEWAY, SYNACK_PCAP,\n"
 	      "      SYNACK_TRACE=states, SYNACK_STRICT=1; see docs/configuration.md)\n"
 	      "  synack lab up|down|status\n"
-	      "      create, remove or show the two-namespace test lab (scripts/lab.sh)\n"
+	      "      create, remove or show the two-namespace test lab (examples/lab.sh)\n"
 	      "  synack --help\n",
 	      out);
 }
@@ -221,7 +221,7 @@ static int cmd_lab(int argc, char **argv)
 		return 2;
 	}
 	/* $SYNACK_SOURCE_DIR, then the tree this binary was built from
-	 * (build/shim/synack -> ../../scripts), then the configured source. */
+	 * (build/shim/synack -> ../../examples), then the configured source. */
 	if (env && env[0])
 		candidates[n++] = env;
 	if (self_dir(dir, sizeof(dir)) == 0) {
@@ -231,7 +231,7 @@ static int cmd_lab(int argc, char **argv)
 	if (SYNACK_SOURCE_ROOT[0])
 		candidates[n++] = SYNACK_SOURCE_ROOT;
 	for (int i = 0; i < n; i++) {
-		snprintf(script, sizeof(script), "%s/scripts/lab.sh", candidates[i]);
+		snprintf(script, sizeof(script), "%s/examples/lab.sh", candidates[i]);
 		if (access(script, R_OK) == 0) {
 			/* Its own #! line picks the shell; bash if not executable. */
 			if (access(script, X_OK) == 0)
@@ -242,7 +242,7 @@ static int cmd_lab(int argc, char **argv)
 			return 127;
 		}
 	}
-	return die("%s", "lab: scripts/lab.sh not found — set SYNACK_SOURCE_DIR to the synack "
+	return die("%s", "lab: examples/lab.sh not found — set SYNACK_SOURCE_DIR to the synack "
 	                 "source tree");
 }
 

@@ -19,7 +19,7 @@ rc=0
 SYNACK_TRACE=states SYNACK_MSL_MS=200 SYNACK_LINGER_MS=3000 LAB_TIMEOUT=20 \
 	synack_exec curl -sS --max-time 15 -o "$LAB_TMP/f.out" "http://$ADDR_B:8000/f.bin" \
 	2>"$LAB_TMP/curl.err" || rc=$?
-timeline=$(bash "$LAB_ROOT/scripts/trace-timeline.sh" --port 8000 <"$LAB_TMP/curl.err")
+timeline=$(bash "$LAB_ROOT/examples/trace-timeline.sh" --port 8000 <"$LAB_TMP/curl.err")
 want="SYN_SENT -> ESTABLISHED (MSS 1460) -> FIN_WAIT_1 -> FIN_WAIT_2 -> TIME_WAIT -> CLOSED"
 if ((rc != 0)); then
 	fail "client state timeline" "curl exited $rc"

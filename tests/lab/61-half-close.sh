@@ -77,7 +77,7 @@ for size in "${SIZES[@]}"; do
 		synack_exec "$LAB_PY" "$HC" client "$ADDR_B" 7001 "$LAB_TMP/in$size" "$LAB_TMP/out$size" \
 		2>"$LAB_TMP/c$size.err" || rc=$?
 	# The MSS (1460, or 1448 with timestamps) is not what this test is about.
-	timeline=$(bash "$LAB_ROOT/scripts/trace-timeline.sh" --port 7001 <"$LAB_TMP/c$size.err" |
+	timeline=$(bash "$LAB_ROOT/examples/trace-timeline.sh" --port 7001 <"$LAB_TMP/c$size.err" |
 		sed -E 's/ \(MSS [0-9]+\)//')
 	want="SYN_SENT -> ESTABLISHED -> FIN_WAIT_1 -> FIN_WAIT_2 -> TIME_WAIT -> CLOSED"
 	if ((rc != 0)); then
@@ -116,7 +116,7 @@ done
 # The server's connections, one timeline each (ports differ): every one a passive open that
 # ends by the server's close after the client's FIN.
 want="LISTEN -> SYN_RECEIVED -> ESTABLISHED -> CLOSE_WAIT -> LAST_ACK -> CLOSED"
-timelines=$(bash "$LAB_ROOT/scripts/trace-timeline.sh" --port 7002 <"$LAB_TMP/sserver.log" |
+timelines=$(bash "$LAB_ROOT/examples/trace-timeline.sh" --port 7002 <"$LAB_TMP/sserver.log" |
 	grep -vF ' > 0.0.0.0:0 ' | sed -E 's/ \(MSS [0-9]+\)//' || true)
 n=$(grep -c . <<<"$timelines" || true)
 bad=$(grep -vF "  $want" <<<"$timelines" || true)

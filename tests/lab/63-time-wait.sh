@@ -109,7 +109,7 @@ fins=$(counter tw_count output)
 rsts=$(counter tw_count input)
 last_ack=$(peer_exec ss -Htn state last-ack "( sport = :$PORT )")
 trace=$LAB_TMP/client.log
-timeline=$(bash "$LAB_ROOT/scripts/trace-timeline.sh" --port "$PORT" <"$trace" |
+timeline=$(bash "$LAB_ROOT/examples/trace-timeline.sh" --port "$PORT" <"$trace" |
 	sed -E 's/ \(MSS [0-9]+\)//') # the MSS (1460, or 1448 with timestamps) is not at issue here
 ms_of() { awk -v s="$1" '$1 == "synack:" && $2 == "trace" && $9 == s { print $3; exit }' "$trace"; }
 t_tw=$(ms_of TIME_WAIT)

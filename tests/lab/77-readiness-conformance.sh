@@ -13,7 +13,7 @@ PROG=$LAB_BUILD/examples/readiness_conformance
 REF_PREFIX=${SYNACK_LAB_PREFIX}k
 
 # The reference lab goes too, whatever happens (lib.sh's own cleanup then runs).
-ref_down() { SYNACK_LAB_PREFIX=$REF_PREFIX SYNACK_LAB_QUIET=1 bash "$LAB_ROOT/scripts/lab.sh" down >/dev/null 2>&1 || true; }
+ref_down() { SYNACK_LAB_PREFIX=$REF_PREFIX SYNACK_LAB_QUIET=1 bash "$LAB_ROOT/examples/lab.sh" down >/dev/null 2>&1 || true; }
 trap 'rc77=$?; set +e; ref_down; (exit "$rc77"); lab_cleanup' EXIT
 
 lab_up
@@ -21,7 +21,7 @@ if [[ ! -x $PROG ]]; then
 	fail "build" "$PROG is missing: build first"
 	lab_finish
 fi
-SYNACK_LAB_PREFIX=$REF_PREFIX bash "$LAB_ROOT/scripts/lab.sh" up
+SYNACK_LAB_PREFIX=$REF_PREFIX bash "$LAB_ROOT/examples/lab.sh" up
 ip -n "$REF_PREFIX-a" addr add "$ADDR_A/24" dev "$IF_A"
 
 # conformance_run NAME PEER_NS RUNNER...: the peer in PEER_NS, the script through RUNNER

@@ -8,14 +8,14 @@
 # Every test gets its own lab (namespaces ${SYNACK_LAB_BASE:-sklab$$}-NN-a/-b), so tests never
 # disturb each other nor a lab someone is using by hand. Everything the test starts is recorded
 # and killed, the lab torn down and the scratch directory removed on any exit (success, failure,
-# timeout's SIGTERM, ^C). Each step has its own time bound; scripts/test.sh bounds the whole.
+# timeout's SIGTERM, ^C). Each step has its own time bound; tests/run.sh bounds the whole.
 #
-# Result lines, counted by scripts/test.sh:  "PASS <test>: <case>" / "FAIL <test>: <case>: why".
+# Result lines, counted by tests/run.sh:  "PASS <test>: <case>" / "FAIL <test>: <case>: why".
 #
 # LAB_KERNEL_ONLY=1 (by hand only, to check the harness itself): veth-sk gets the kernel
 # address 10.77.0.1/24 and synack_exec runs programs WITHOUT synack, so the data-transfer tests
 # exercise the harness against kernel TCP on both sides. Tests that check synack's own output
-# (trace, configuration errors) fail in that mode, as they must. scripts/test.sh never sets it.
+# (trace, configuration errors) fail in that mode, as they must. tests/run.sh never sets it.
 set -euo pipefail
 
 LAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -57,7 +57,7 @@ lab_cleanup() {
 		timeout 2 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
 	done
 	# lab.sh down also kills anything still running inside the two namespaces.
-	bash "$LAB_ROOT/scripts/lab.sh" down >/dev/null 2>&1 || true
+	bash "$LAB_ROOT/examples/lab.sh" down >/dev/null 2>&1 || true
 	rm -rf "$LAB_TMP"
 	exit "$rc"
 }
@@ -93,12 +93,12 @@ lab_finish() {
 }
 
 lab_up() {
-	bash "$LAB_ROOT/scripts/lab.sh" up
+	bash "$LAB_ROOT/examples/lab.sh" up
 	if [[ ${LAB_KERNEL_ONLY:-0} == 1 ]]; then
 		ip -n "$NS_A" addr add "$ADDR_A/24" dev "$IF_A"
 		echo "# LAB_KERNEL_ONLY=1: $NS_A/$IF_A has kernel address $ADDR_A; programs run WITHOUT synack"
 	elif [[ ! -f $LAB_LIB ]]; then
-		echo "# $LAB_LIB is missing: build first (bash scripts/setup.sh)"
+		echo "# $LAB_LIB is missing: build first (bash tests/setup.sh)"
 	fi
 }
 

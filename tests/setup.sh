@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what synack needs on Debian 12 (as root) and build it into build/.
 #
-#   bash scripts/setup.sh
+#   bash tests/setup.sh
 #
 # Idempotent: packages already installed are not asked for again (no apt at all when
 # everything is present), and an existing build/ is only recompiled. Quiet unless something

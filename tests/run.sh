@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The full test suite (README command 2; .ci/run runs exactly this).
 #
-#   bash scripts/test.sh
+#   bash tests/run.sh
 #
-# 1. scripts/setup.sh: packages and the normal build in build/.
+# 1. tests/setup.sh: packages and the normal build in build/.
 # 2. The Criterion unit suites (meson suite "unit") in an ASan+UBSan build, build-asan/.
 # 3. The lab integration tests, tests/lab/NN-*.sh, each in its own pair of namespaces, with the
 #    normal build/ (see below why not the sanitized one).
@@ -34,7 +34,7 @@ fail() {
 
 lab_down() {
 	[[ -n $1 ]] || return 0
-	SYNACK_LAB_PREFIX=$1 SYNACK_LAB_QUIET=1 bash "$ROOT/scripts/lab.sh" down >/dev/null 2>&1 || true
+	SYNACK_LAB_PREFIX=$1 SYNACK_LAB_QUIET=1 bash "$ROOT/examples/lab.sh" down >/dev/null 2>&1 || true
 }
 
 cleanup() {
@@ -70,9 +70,9 @@ tail_log() {
 }
 
 # ---- 1. set-up ----------------------------------------------------------------------------
-run_child bash scripts/setup.sh
+run_child bash tests/setup.sh
 if ((RC != 0)); then
-	fail "setup (scripts/setup.sh)" "exit $RC"
+	fail "setup (tests/setup.sh)" "exit $RC"
 	summary
 fi
 

@@ -5,7 +5,7 @@
 #   veth-sk  -- no kernel IPv4 address  <==> veth-peer 10.77.0.2/24 (kernel)
 #            synack owns 10.77.0.1/24
 #
-# Usage: scripts/lab.sh up|down|status
+# Usage: examples/lab.sh up|down|status
 #
 # Environment (all optional):
 #   SYNACK_LAB_PREFIX      namespace prefix: namespaces are PREFIX-a and PREFIX-b (default sk)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Turn synack's SYNACK_TRACE=states lines into one state timeline per connection.
 #
-#   scripts/trace-timeline.sh [--port P] [--detail] < stderr-of-the-program
+#   examples/trace-timeline.sh [--port P] [--detail] < stderr-of-the-program
 #
 # Input lines look like
 #   synack: trace 12.345 10.77.0.1:40000 > 10.77.0.2:80 SYN_SENT -> ESTABLISHED (rcv SYN+ACK) mss 1460

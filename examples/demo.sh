@@ -2,9 +2,9 @@
 # The synack demo (README command 1): an unmodified curl downloads a file from a kernel web
 # server, every segment carried by synack's own TCP/IP stack.
 #
-#   bash scripts/demo.sh
+#   bash examples/demo.sh
 #
-# Installs what is missing and builds (scripts/setup.sh), brings the lab up (scripts/lab.sh),
+# Installs what is missing and builds (tests/setup.sh), brings the lab up (examples/lab.sh),
 # serves a random file with python3 -m http.server (HTTP/1.1) from the kernel peer in sk-b,
 # runs curl under synack in sk-a, and prints both SHA-256 sums, MATCH, and the connection's
 # state timeline from synack's trace. Exits non-zero if any of that is not as expected.
@@ -28,7 +28,7 @@ cleanup() {
 		timeout 2 tail --pid="$SERVER" -f /dev/null 2>/dev/null || kill -KILL "$SERVER" 2>/dev/null || true
 	fi
 	# Leave the lab as we found it: down again unless it was up before the demo.
-	((LAB_WAS_UP)) || SYNACK_LAB_QUIET=1 bash "$ROOT/scripts/lab.sh" down >/dev/null 2>&1 || true
+	((LAB_WAS_UP)) || SYNACK_LAB_QUIET=1 bash "$ROOT/examples/lab.sh" down >/dev/null 2>&1 || true
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -42,18 +42,18 @@ die() {
 	exit 1
 }
 
-step "Installing what is missing and building (scripts/setup.sh)"
-timeout 1800 bash scripts/setup.sh || die "set-up failed (see above)"
+step "Installing what is missing and building (tests/setup.sh)"
+timeout 1800 bash tests/setup.sh || die "set-up failed (see above)"
 echo "built $LIB"
 
 step "Lab: $NS_A (synack, 10.77.0.1) <-> $NS_B (kernel, 10.77.0.2)"
 unset SYNACK_LAB_PREFIX SYNACK_LAB_NS_A SYNACK_LAB_NS_B SYNACK_LAB_IFACE SYNACK_LAB_PEER_IFACE \
 	SYNACK_LAB_ADDR SYNACK_LAB_PEER_ADDR
-bash scripts/lab.sh status >/dev/null 2>&1 && LAB_WAS_UP=1
+bash examples/lab.sh status >/dev/null 2>&1 && LAB_WAS_UP=1
 # The peer ACKs at once, so our FIN's ACK and the peer's FIN travel apart and the timeline shows
-# FIN_WAIT_2 (see scripts/lab.sh).
-SYNACK_LAB_PEER_QUICKACK=1 SYNACK_LAB_QUIET=1 timeout 60 bash scripts/lab.sh up
-bash scripts/lab.sh status | sed 's/^/  /'
+# FIN_WAIT_2 (see examples/lab.sh).
+SYNACK_LAB_PEER_QUICKACK=1 SYNACK_LAB_QUIET=1 timeout 60 bash examples/lab.sh up
+bash examples/lab.sh status | sed 's/^/  /'
 
 step "Kernel peer in $NS_B: python3 -m http.server (HTTP/1.1) serving a random file"
 mkdir -p "$WORK/srv"
@@ -110,7 +110,7 @@ else
 fi
 
 step "State timeline of curl's connection (SYNACK_TRACE=states)"
-timeline=$(bash scripts/trace-timeline.sh --port "$PORT" --detail <"$WORK/curl.err")
+timeline=$(bash examples/trace-timeline.sh --port "$PORT" --detail <"$WORK/curl.err")
 [[ -n $timeline ]] || die "synack printed no trace lines"
 echo "$timeline"
 expected="SYN_SENT -> ESTABLISHED (MSS 1460) -> FIN_WAIT_1 -> FIN_WAIT_2 -> TIME_WAIT -> CLOSED"
