@@ -163,7 +163,7 @@ static void emit_arp(struct sk_stack *st, uint16_t op, const uint8_t *eth_dst, c
 	memcpy(arp.tha, tha, SK_ETH_ALEN);
 	sk_eth_emit(&eth, frame);
 	sk_arp_emit(&arp, frame + SK_ETH_HLEN);
-	sk_link_xmit(st, frame, sizeof(frame));
+	sk_link_xmit(st, frame, sizeof(frame), NULL);
 }
 
 /* RFC 826: a request carries an unknown target hardware address (zero).
@@ -205,7 +205,7 @@ static void entry_confirm(struct sk_stack *st, struct arp_entry *e, const uint8_
 		int s = e->q_head;
 		uint8_t *frame = slot_data(c, s);
 		frame_set_eth(st, frame, mac);
-		sk_link_xmit(st, frame, c->slots[s].len);
+		sk_link_xmit(st, frame, c->slots[s].len, NULL);
 		e->q_head = c->slots[s].next;
 		c->slots[s].next = c->free_slot;
 		c->free_slot = (int16_t)s;
@@ -269,7 +269,27 @@ static int queue_frame(struct sk_stack *st, struct arp_entry *e, const uint8_t *
 	return 0;
 }
 
-int sk_arp_output(struct sk_stack *st, uint32_t next_hop, uint8_t *frame, size_t len, sk_time_t now)
+/* A frame that must wait for resolution leaves later through the plain
+ * xmit: its checksum is finished now in software. A super-frame does not
+ * fit a slot and is dropped by queue_frame (TCP builds none towards an
+ * unresolved next hop: sk_arp_resolved). */
+static int queue_output(struct sk_stack *st, struct arp_entry *e, uint8_t *frame, size_t len,
+                        const struct sk_tx_offload *off)
+{
+	if (off && off->csum_start)
+		sk_tx_finish_csum(frame, len, off);
+	return queue_frame(st, e, frame, len);
+}
+
+bool sk_arp_resolved(struct sk_stack *st, uint32_t next_hop)
+{
+	const struct arp_entry *e = entry_find(st->arp, next_hop);
+
+	return e && (e->state == ARP_REACHABLE || e->state == ARP_PROBE);
+}
+
+int sk_arp_output(struct sk_stack *st, uint32_t next_hop, uint8_t *frame, size_t len,
+                  const struct sk_tx_offload *off, sk_time_t now)
 {
 	struct arp_entry *e = entry_find(st->arp, next_hop);
 
@@ -280,14 +300,14 @@ int sk_arp_output(struct sk_stack *st, uint32_t next_hop, uint8_t *frame, size_t
 		 * the resolution and send it when the reply comes. */
 		e = entry_alloc(st, next_hop, now);
 		e->state = ARP_INCOMPLETE;
-		int err = queue_frame(st, e, frame, len);
+		int err = queue_output(st, e, frame, len, off);
 		send_request(st, e, now);
 		recompute_deadline(st->arp);
 		return err;
 	}
 	e->last_used = now;
 	if (e->state == ARP_INCOMPLETE)
-		return queue_frame(st, e, frame, len);
+		return queue_output(st, e, frame, len, off);
 	if (e->state == ARP_REACHABLE && now >= e->expires) {
 		/* Linux's STALE -> PROBE: keep using the MAC, re-confirm it. */
 		e->state = ARP_PROBE;
@@ -298,7 +318,7 @@ int sk_arp_output(struct sk_stack *st, uint32_t next_hop, uint8_t *frame, size_t
 	frame_set_eth(st, frame, e->mac);
 	/* A link error is counted (tx_errors) and the frame is lost, as on a
 	 * wire: the callers' contract has no link errors, TCP retransmits. */
-	sk_link_xmit(st, frame, len);
+	sk_link_xmit(st, frame, len, off);
 	return 0;
 }
 

@@ -14,10 +14,12 @@
 #ifndef SYNACK_CORE_ARP_CACHE_H
 #define SYNACK_CORE_ARP_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "sk_time.h"
+#include "stack.h"
 
 struct sk_stack;
 struct sk_arp_cache;
@@ -39,12 +41,17 @@ void sk_arp_cache_free(struct sk_arp_cache *c);
 void sk_arp_input(struct sk_stack *st, const uint8_t *pkt, size_t len, sk_time_t now);
 
 /* Send `frame` (len bytes, the first SK_ETH_HLEN of them left for the
- * Ethernet header, which this fills in) to the neighbour `next_hop`.
+ * Ethernet header, which this fills in) to the neighbour `next_hop`, with
+ * the device finishing it as *off says (NULL: a complete frame).
  * 0 (sent or queued until resolution), -EHOSTUNREACH (the neighbour failed
- * to answer recently) or -ENOBUFS (resolution queue full). A link error
- * counts in tx_errors and loses the frame, as a wire would. */
+ * to answer recently) or -ENOBUFS (resolution queue full, or a super-frame,
+ * which no queue slot holds). A link error counts in tx_errors and loses
+ * the frame, as a wire would. */
 int sk_arp_output(struct sk_stack *st, uint32_t next_hop, uint8_t *frame, size_t len,
-                  sk_time_t now);
+                  const struct sk_tx_offload *off, sk_time_t now);
+
+/* Is next_hop's MAC known (a frame to it leaves at once, not queued)? */
+bool sk_arp_resolved(struct sk_stack *st, uint32_t next_hop);
 
 /* Higher-layer advice (RFC 1122 §2.3.2.1): the transport saw forward
  * progress (an ACK for new data) from `dst`, so its next hop is reachable.

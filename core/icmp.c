@@ -30,7 +30,7 @@ static void echo_reply(struct sk_stack *st, const struct sk_ipv4_repr *ip, const
 	out[1] = 0;
 	sk_wr16(out + 2, 0);
 	sk_wr16(out + 2, sk_csum_finish(sk_csum_add(0, out, len)));
-	if (sk_ip_tx_send(st, ip->src, SK_IPPROTO_ICMP, len, now) == 0)
+	if (sk_ip_tx_send(st, ip->src, SK_IPPROTO_ICMP, len, NULL, now) == 0)
 		st->stats.icmp_echo_replies++;
 	else
 		st->stats.icmp_drop++;

@@ -3,6 +3,7 @@
 #include <errno.h>
 
 #include "arp_cache.h"
+#include "checksum.h"
 #include "link.h"
 #include "stack_impl.h"
 
@@ -22,9 +23,21 @@ bool sk_ip_route_ok(const struct sk_stack *st, uint32_t dst)
 	return sk_ip_next_hop(st, dst) != 0;
 }
 
-int sk_ip_tx_send(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_len, sk_time_t now)
+bool sk_ip_tx_direct(struct sk_stack *st, uint32_t dst)
 {
-	if (l4_len + SK_IPV4_HLEN > st->cfg.mtu)
+	uint32_t hop = sk_ip_next_hop(st, dst);
+
+	return hop && sk_arp_resolved(st, hop);
+}
+
+int sk_ip_tx_send(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_len,
+                  const struct sk_tx_offload *off, sk_time_t now)
+{
+	/* A super-frame is cut to the MTU by the device (gso_size); only its
+	 * IPv4 total length must fit 16 bits. */
+	size_t max = off && off->gso_size ? SK_IPV4_MAX_LEN : st->cfg.mtu;
+
+	if (l4_len + SK_IPV4_HLEN > max)
 		return -EMSGSIZE;
 	uint32_t hop = sk_ip_next_hop(st, dst);
 	if (!hop)
@@ -43,12 +56,15 @@ int sk_ip_tx_send(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_le
 	    .payload_len = (uint16_t)l4_len,
 	};
 	sk_ipv4_emit(&ip, st->txbuf + SK_ETH_HLEN);
-	return sk_arp_output(st, hop, st->txbuf, SK_L4_OFFSET + l4_len, now);
+	return sk_arp_output(st, hop, st->txbuf, SK_L4_OFFSET + l4_len, off, now);
 }
 
-int sk_link_xmit(struct sk_stack *st, const uint8_t *frame, size_t len)
+int sk_link_xmit(struct sk_stack *st, const uint8_t *frame, size_t len,
+                 const struct sk_tx_offload *off)
 {
-	int err = st->link.xmit(st->link_ctx, frame, len);
+	/* sk_stack_new accepted offloads only with xmit_offload set. */
+	int err = off ? st->link.xmit_offload(st->link_ctx, frame, len, off)
+	              : st->link.xmit(st->link_ctx, frame, len);
 
 	if (err < 0) {
 		st->stats.tx_errors++;
@@ -57,4 +73,19 @@ int sk_link_xmit(struct sk_stack *st, const uint8_t *frame, size_t len)
 	st->stats.tx_frames++;
 	st->stats.tx_bytes += len;
 	return 0;
+}
+
+void sk_tx_finish_csum(uint8_t *frame, size_t len, const struct sk_tx_offload *off)
+{
+	size_t at = (size_t)off->csum_start + off->csum_offset;
+
+	if (off->csum_start >= len || at + 2 > len)
+		return;
+	/* The field holds the pseudo-header sum: summing the L4 bytes with it
+	 * in place gives the whole sum (RFC 1071 §2: what a device does for
+	 * NEEDS_CSUM). */
+	uint16_t c = sk_csum_finish(sk_csum_add(0, frame + off->csum_start, len - off->csum_start));
+
+	frame[at] = (uint8_t)(c >> 8);
+	frame[at + 1] = (uint8_t)c;
 }

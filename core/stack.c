@@ -99,6 +99,22 @@ static bool config_valid(struct sk_stack *st)
 		       (unsigned)c->default_cc);
 		return false;
 	}
+	if (c->tso_max > SK_TSO_MAX) {
+		sk_log(st, SK_LOG_ERROR, "config: tso_max %u is above %u (64 KiB of IPv4)",
+		       (unsigned)c->tso_max, SK_TSO_MAX);
+		return false;
+	}
+	/* A super-frame's segments get their checksums from whoever cuts it:
+	 * virtio's GSO_TCPV4 comes with NEEDS_CSUM. */
+	if (c->tso_max && !c->tx_csum_offload) {
+		sk_log(st, SK_LOG_ERROR, "config: tso_max needs tx_csum_offload");
+		return false;
+	}
+	if ((c->tso_max || c->tx_csum_offload) && !st->link.xmit_offload) {
+		sk_log(st, SK_LOG_ERROR,
+		       "config: tso_max or tx_csum_offload set, but the link has no xmit_offload");
+		return false;
+	}
 	return true;
 }
 

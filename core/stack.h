@@ -27,11 +27,35 @@ struct sk_stack;
 /* The link: how frames leave the stack                                */
 /* ------------------------------------------------------------------ */
 
+/* What the device finishes for a frame that xmit_offload hands it: only
+ * what the device announced and sk_config enables (tso_max,
+ * tx_csum_offload). The fields are those of Linux's virtio_net_hdr
+ * (include/uapi/linux/virtio_net.h), which AF_PACKET's PACKET_VNET_HDR
+ * takes as is. */
+struct sk_tx_offload {
+	/* > 0: a TCP super-frame (GSO_TCPV4). The device, the kernel or the
+	 * NIC's TSO cuts its payload into segments of gso_size bytes, each with
+	 * a copy of the headers (sequence numbers, IP id and lengths adjusted,
+	 * FIN and PSH only on the last, as Linux's tcp_gso_segment does). */
+	uint16_t gso_size;
+	/* Bytes of Ethernet + IPv4 + TCP headers (with options). */
+	uint16_t hdr_len;
+	/* csum_start > 0: the L4 checksum is the device's (NEEDS_CSUM). The
+	 * field at csum_start + csum_offset holds the pseudo-header sum
+	 * (not complemented) and the device folds in [csum_start, end). */
+	uint16_t csum_start;
+	uint16_t csum_offset;
+};
+
 struct sk_link_ops {
 	/* Transmit one complete Ethernet II frame (no FCS). The buffer is only
 	 * valid for the duration of the call. Returns 0 or -errno (the frame is
 	 * then lost; TCP recovers by retransmission). */
 	int (*xmit)(void *ctx, const uint8_t *frame, size_t len);
+	/* The same for a frame the device must finish (*off). Required when
+	 * sk_config asks for tso_max or tx_csum_offload; NULL otherwise. */
+	int (*xmit_offload)(void *ctx, const uint8_t *frame, size_t len,
+	                    const struct sk_tx_offload *off);
 };
 
 /* Flags of a received frame (sk_input). */
@@ -72,6 +96,17 @@ struct sk_config {
 	 * NewReno. sk_stack_new refuses any other value. */
 	uint8_t default_cc;
 
+	/* Offloads the device announced (netdev: gso_max, tx_csum). tso_max > 0:
+	 * new data may leave in TCP super-frames of up to this many payload
+	 * bytes (rounded down to whole segments, within window and cwnd), which
+	 * the device cuts into MSS-sized segments; retransmissions stay one
+	 * segment. At most SK_TSO_MAX. 0: every frame fits the MTU.
+	 * tx_csum_offload: TCP checksums are left to the device. Both need
+	 * sk_link_ops.xmit_offload. */
+	uint32_t tso_max;
+	uint32_t tso_max_segs; /* and at most this many segments; 0: no limit */
+	bool tx_csum_offload;
+
 	/* Randomness is injected so tests are deterministic (RFC 6528 ISN key,
 	 * RFC 6056 ephemeral ports). The shim fills both from getrandom(). */
 	uint8_t isn_key[16];
@@ -83,6 +118,11 @@ struct sk_config {
 	uint8_t ts_key[16];
 	uint64_t rng_seed;
 };
+
+/* The largest TCP payload of a super-frame: the IPv4 total length is 16 bits
+ * (RFC 791), less a 20-byte IPv4 header and a TCP header with 40 bytes of
+ * options. */
+#define SK_TSO_MAX (65535u - 20u - 60u)
 
 /* Fill *cfg with defaults (zero MAC and address; the caller sets those). */
 void sk_config_defaults(struct sk_config *cfg);
@@ -355,6 +395,9 @@ struct sk_stats {
 	 * full and a new connection or socket needed a slot (Linux
 	 * LINUX_MIB_TCPTIMEWAITOVERFLOW, "time wait bucket table overflow"). */
 	uint64_t tcp_tw_recycled;
+	/* TCP super-frames handed to the device (tso_max), and the
+	 * MSS-sized segments they stand for. */
+	uint64_t tcp_tx_super_frames, tcp_tx_super_segs;
 };
 
 const struct sk_stats *sk_get_stats(const struct sk_stack *st);

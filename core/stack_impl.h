@@ -20,9 +20,12 @@
 struct sk_tcp;       /* TCP module state: socket arena, tables, timers (tcp*.c) */
 struct sk_arp_cache; /* neighbour cache and its pending-frame queue (arp_cache.c) */
 
-/* Largest frame we ever build: Ethernet + a 9000-byte MTU. */
-#define SK_TX_FRAME_MAX (SK_ETH_HLEN + 9000)
-#define SK_L4_OFFSET (SK_ETH_HLEN + SK_IPV4_HLEN)
+/* The IPv4 total length field's limit (RFC 791): a TCP super-frame's. */
+#define SK_IPV4_MAX_LEN 65535u
+/* Largest frame we ever build: Ethernet + the largest IPv4 datagram (a TCP
+ * super-frame, sk_config.tso_max; without it, Ethernet + the MTU). */
+#define SK_TX_FRAME_MAX (SK_ETH_HLEN + SK_IPV4_MAX_LEN)
+#define SK_L4_OFFSET    (SK_ETH_HLEN + SK_IPV4_HLEN)
 
 struct sk_stack {
 	struct sk_config cfg;
@@ -47,7 +50,7 @@ uint64_t sk_rand64(struct sk_stack *st);
 
 /* printf-style log through hooks.log (no-op without a hook). */
 void sk_log(struct sk_stack *st, enum sk_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static inline void sk_wake(struct sk_stack *st, int sock)
 {
@@ -69,12 +72,20 @@ static inline uint8_t *sk_ip_tx_buf(struct sk_stack *st, size_t *room)
 /* Finish the packet whose l4_len bytes of L4 header+payload are at
  * sk_ip_tx_buf(): IPv4 header (DF set, TTL 64, never fragmented), next hop
  * (on-link or the gateway), Ethernet header from the ARP cache, transmit.
- * If the next hop is not resolved yet the frame is copied onto the ARP
- * entry's bounded queue and a request goes out. Returns 0 (sent or queued),
- * -ENETUNREACH (no route: off-link and no gateway), -EHOSTUNREACH (ARP gave
- * up on this neighbour recently), -ENOBUFS (ARP queue full), or -EMSGSIZE
- * (l4_len + 20 > MTU: a bug in the caller). */
-int sk_ip_tx_send(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_len, sk_time_t now);
+ * `off` (NULL: none) is what the device must finish: a TCP super-frame
+ * (gso_size, may exceed the MTU) or the L4 checksum. If the next hop is not
+ * resolved yet the frame is copied onto the ARP entry's bounded queue and a
+ * request goes out. Returns 0 (sent or queued), -ENETUNREACH (no route:
+ * off-link and no gateway), -EHOSTUNREACH (ARP gave up on this neighbour
+ * recently), -ENOBUFS (ARP queue full), or -EMSGSIZE (l4_len + 20 > MTU
+ * outside a super-frame: a bug in the caller). */
+int sk_ip_tx_send(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_len,
+                  const struct sk_tx_offload *off, sk_time_t now);
+
+/* Would a frame to dst leave at once (route known, next hop resolved)?
+ * TCP builds super-frames only then: a frame waiting for ARP is held in an
+ * MTU-sized slot. */
+bool sk_ip_tx_direct(struct sk_stack *st, uint32_t dst);
 
 /* Would sk_ip_tx_send have a route to dst? (connect()'s ENETUNREACH) */
 bool sk_ip_route_ok(const struct sk_stack *st, uint32_t dst);
@@ -87,13 +98,13 @@ void sk_tcp_free(struct sk_tcp *tcp);
 /* One TCP segment (IP payload) from ip. `csum_trusted`: skip checksum
  * verification (SK_RX_CSUM_TRUSTED). */
 void sk_tcp_input(struct sk_stack *st, const struct sk_ipv4_repr *ip, const uint8_t *seg,
-		  size_t len, bool csum_trusted, sk_time_t now);
+                  size_t len, bool csum_trusted, sk_time_t now);
 
 /* An ICMP error quoting one of our TCP segments (destination unreachable,
  * fragmentation needed with next_mtu): `quoted` is the quoted IP header and
  * at least 8 bytes of TCP header. For PMTU discovery and soft errors. */
 void sk_tcp_icmp_error(struct sk_stack *st, uint8_t type, uint8_t code, uint16_t next_mtu,
-		       const uint8_t *quoted, size_t quoted_len, sk_time_t now);
+                       const uint8_t *quoted, size_t quoted_len, sk_time_t now);
 
 sk_time_t sk_tcp_next_deadline(const struct sk_tcp *tcp);
 void sk_tcp_run_timers(struct sk_stack *st, sk_time_t now);

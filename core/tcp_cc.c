@@ -18,9 +18,13 @@ uint32_t tcp_cc_slow_start(struct tcb *t, uint32_t acked)
 {
 	if (t->cwnd >= t->ssthresh)
 		return acked;
-	/* RFC 5681 §3.1 eq. 2: cwnd += min(N, SMSS), never past ssthresh
-	 * in one step (RFC 9438 §4.10 leaves the rest to avoidance). */
-	uint32_t inc = acked < t->snd_mss ? acked : t->snd_mss;
+	/* RFC 3465 §2.3 (Appropriate Byte Counting): cwnd grows by the bytes
+	 * each ACK newly acknowledges, without RFC 5681 eq. 2's one-SMSS cap,
+	 * as Linux's tcp_slow_start does: a peer receiving super-frames
+	 * (GRO/GSO) acknowledges dozens of segments in one stretch ACK, and
+	 * counting it as one segment would stall slow start. Never past
+	 * ssthresh in one step (RFC 9438 §4.10 leaves the rest to avoidance). */
+	uint32_t inc = acked;
 
 	if (inc > t->ssthresh - t->cwnd)
 		inc = t->ssthresh - t->cwnd;
@@ -39,8 +43,9 @@ static void reno_on_ack(struct tcb *t, uint32_t acked, sk_time_t now)
 	acked = tcp_cc_slow_start(t, acked);
 	if (acked == 0 || t->cwnd < t->ssthresh)
 		return;
-	/* RFC 5681 §3.1 eq. 3: about one SMSS per RTT in avoidance. */
-	uint32_t inc = (uint32_t)((uint64_t)t->snd_mss * t->snd_mss / t->cwnd);
+	/* RFC 5681 §3.1 eq. 3: about one SMSS per RTT in avoidance, counted
+	 * in acknowledged bytes (RFC 3465 §2.1) so stretch ACKs count fully. */
+	uint32_t inc = (uint32_t)((uint64_t)t->snd_mss * acked / t->cwnd);
 
 	t->cwnd += inc ? inc : 1;
 }

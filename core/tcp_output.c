@@ -42,13 +42,33 @@ static uint32_t adv_window(const struct tcb *t)
 	           : wnd & ~(unit - 1);
 }
 
-/* Emit one segment of this connection. payload_len bytes come from the send
- * ring at ring offset `off`. */
+/* Checksum the segment of l4_len bytes at buf, or leave it to the device
+ * (sk_config.tx_csum_offload): then *off says so. */
+static void tcp_checksum(struct sk_stack *st, uint8_t *buf, size_t l4_len, uint32_t src,
+                         uint32_t dst, struct sk_tx_offload *off)
+{
+	if (!st->cfg.tx_csum_offload) {
+		sk_tcp_set_checksum(buf, l4_len, src, dst);
+		return;
+	}
+	sk_tcp_set_partial_checksum(buf, l4_len, src, dst);
+	off->csum_start = SK_L4_OFFSET;
+	off->csum_offset = SK_TCP_CSUM_OFFSET;
+}
+
+/* Emit one segment of this connection, or a super-frame of several: the
+ * payload_len bytes from the send ring at ring offset `off`, when they are
+ * more than one segment's worth (tcp_seg_payload_max), leave in one frame
+ * that the device cuts into segments of that size (sk_config.tso_max;
+ * only tcp_send_new asks for it). */
 static void xmit(struct sk_stack *st, struct tcb *t, uint32_t seq, uint8_t flags, size_t off,
                  size_t payload_len, sk_time_t now)
 {
 	size_t room;
 	uint8_t *buf = sk_ip_tx_buf(st, &room);
+	size_t seg = tcp_seg_payload_max(t);
+	bool super = payload_len > seg && st->cfg.tso_max;
+	struct sk_tx_offload offload = {0};
 	struct sk_tcp_repr r = {
 	    .src_port = t->lport,
 	    .dst_port = t->rport,
@@ -86,22 +106,34 @@ static void xmit(struct sk_stack *st, struct tcb *t, uint32_t seq, uint8_t flags
 		if (t->sack_ok && t->reass.n > 0 && !(flags & (SK_TCP_RST | SK_TCP_SYN))) {
 			/* RFC 2018 §4: SACK blocks for what we hold out of
 			 * order; a data segment carries those that fit. */
+			/* Each segment cut from a super-frame carries
+			 * the same header: it must fit beside one
+			 * segment's payload. */
+			size_t wire = super ? seg : payload_len;
+
 			r.sack_count = (uint8_t)tcp_reass_sack(t, r.sack, SK_TCP_MAX_SACK);
-			while (r.sack_count > 0 && sk_tcp_header_len(&r) + payload_len > room)
+			while (r.sack_count > 0 && sk_tcp_header_len(&r) + wire > room)
 				r.sack_count--;
 		}
 	}
 	size_t hlen = sk_tcp_emit(&r, buf);
 
-	/* Never larger than the MTU: callers cut payload at snd_mss, which
-	 * is at most MTU - 40, and SYNs carry no payload. */
-	if (hlen + payload_len > room)
+	if (super) {
+		offload.gso_size = (uint16_t)seg;
+		offload.hdr_len = (uint16_t)(SK_L4_OFFSET + hlen);
+		st->stats.tcp_tx_super_frames++;
+		st->stats.tcp_tx_super_segs += (payload_len + seg - 1) / seg;
+	} else if (hlen + payload_len > room) {
+		/* Never larger than the MTU: callers cut payload at snd_mss,
+		 * which is at most MTU - 40, and SYNs carry no payload. */
 		payload_len = room - hlen;
+	}
 	sk_ringbuf_peek(&t->snd, off, buf + hlen, payload_len);
-	sk_tcp_set_checksum(buf, hlen + payload_len, t->laddr, t->raddr);
+	tcp_checksum(st, buf, hlen + payload_len, t->laddr, t->raddr, &offload);
 	st->stats.tcp_tx_segs++;
 	/* A failed transmit is a lost segment: the RTO recovers it. */
-	(void)sk_ip_tx_send(st, t->raddr, SK_IPPROTO_TCP, hlen + payload_len, now);
+	(void)sk_ip_tx_send(st, t->raddr, SK_IPPROTO_TCP, hlen + payload_len,
+	                    offload.csum_start ? &offload : NULL, now);
 }
 
 void tcp_send_ack(struct sk_stack *st, struct tcb *t, sk_time_t now)
@@ -161,11 +193,38 @@ void tcp_reply_rst(struct sk_stack *st, const struct sk_ipv4_repr *ip, const str
 		r.flags = SK_TCP_RST | SK_TCP_ACK;
 	}
 	size_t hlen = sk_tcp_emit(&r, buf);
+	struct sk_tx_offload offload = {0};
 
-	sk_tcp_set_checksum(buf, hlen, ip->dst, ip->src);
+	tcp_checksum(st, buf, hlen, ip->dst, ip->src, &offload);
 	st->stats.tcp_tx_segs++;
 	st->stats.tcp_rst_sent++;
-	(void)sk_ip_tx_send(st, ip->src, SK_IPPROTO_TCP, hlen, now);
+	(void)sk_ip_tx_send(st, ip->src, SK_IPPROTO_TCP, hlen, offload.csum_start ? &offload : NULL,
+	                    now);
+}
+
+/* How much of `want` bytes (more than one segment of `mss`; `avail`
+ * queued) the next frame carries: whole segments up to the device's
+ * super-frame size when it cuts them for us (sk_config.tso_max) and the
+ * next hop is resolved, else one segment. The short tail of what is queued
+ * rides along (the device cuts it as the last, shorter segment) when it
+ * would go as a segment of its own anyway: not while Nagle (Minshall's
+ * form, as in tcp_send_new) or cork would hold it; a tail cut by the
+ * window or cwnd waits for them. Linux's tcp_mss_split_point. */
+static size_t tcp_super_frame_len(struct sk_stack *st, const struct tcb *t, size_t mss, size_t want,
+                                  size_t avail)
+{
+	size_t max = st->cfg.tso_max;
+
+	if (st->cfg.tso_max_segs && max > st->cfg.tso_max_segs * mss)
+		max = st->cfg.tso_max_segs * mss;
+	if (max < 2 * mss || want < 2 * mss || !sk_ip_tx_direct(st, t->raddr))
+		return mss;
+	if (want == avail && want <= max && !t->cork && !t->more &&
+	    (t->nodelay || !seq_gt(t->snd_sml, t->snd_una)))
+		return want;
+	if (want > max)
+		want = max;
+	return want - want % mss;
 }
 
 /* Data and FIN of a synchronised connection (RFC 9293 §3.8.6, RFC 5681,
@@ -194,6 +253,11 @@ bool tcp_send_new(struct sk_stack *st, struct tcb *t, uint32_t room, sk_time_t n
 
 	size_t mss = tcp_seg_payload_max(t);
 	size_t n = avail < mss ? avail : mss;
+
+	/* New data beyond one segment may leave as a super-frame (only new
+	 * data: what is resent is never more than what was lost). */
+	if (avail > mss && seq_geq(t->snd_nxt, t->snd_max))
+		n = tcp_super_frame_len(st, t, mss, avail < usable ? avail : usable, avail);
 	if (n > usable)
 		n = usable;
 	if (n > limit)
@@ -246,7 +310,8 @@ bool tcp_send_new(struct sk_stack *st, struct tcb *t, uint32_t room, sk_time_t n
 		t->persist = false; /* an open window needs no probing */
 	xmit(st, t, seq, flags, off, n, now);
 	t->snd_nxt += (uint32_t)n + (fin ? 1 : 0);
-	if (n < t->snd_mss)
+	/* The last segment sent was short (a super-frame's tail too). */
+	if (n % mss != 0 || n < t->snd_mss)
 		t->snd_sml = t->snd_nxt;
 	if (seq_geq(seq, t->snd_max)) {
 		/* New data (not a retransmission): time it if nothing

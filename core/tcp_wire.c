@@ -24,7 +24,7 @@ enum {
 #define OPT_SACK_PERM_LEN 2
 #define OPT_TIMESTAMP_LEN 10
 #define SACK_BLOCK_LEN    8
-#define TCP_CSUM_OFFSET   16
+#define TCP_CSUM_OFFSET   SK_TCP_CSUM_OFFSET
 /* RFC 7323 §2.3: a shift count above 14 is treated as 14. */
 #define WSCALE_MAX 14
 
@@ -252,6 +252,15 @@ void sk_tcp_set_checksum(uint8_t *seg, size_t len, uint32_t src, uint32_t dst)
 {
 	sk_wr16(seg + TCP_CSUM_OFFSET, 0);
 	sk_wr16(seg + TCP_CSUM_OFFSET, sk_csum_finish(segment_sum(seg, len, src, dst)));
+}
+
+void sk_tcp_set_partial_checksum(uint8_t *seg, size_t len, uint32_t src, uint32_t dst)
+{
+	/* The folded pseudo-header sum, not complemented: the device adds the
+	 * segment's bytes to it and complements the total (Linux
+	 * __tcp_v4_send_check for CHECKSUM_PARTIAL). */
+	sk_wr16(seg + TCP_CSUM_OFFSET,
+	        (uint16_t)~sk_csum_finish(sk_csum_pseudo(src, dst, SK_IPPROTO_TCP, (uint32_t)len)));
 }
 
 bool sk_tcp_checksum_ok(const uint8_t *seg, size_t len, uint32_t src, uint32_t dst)

@@ -8,8 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SK_TCP_HLEN 20
-#define SK_TCP_MAX_HLEN 60
+#define SK_TCP_HLEN        20
+#define SK_TCP_CSUM_OFFSET 16 /* the checksum field within the header */
+#define SK_TCP_MAX_HLEN    60
 
 #define SK_TCP_FIN 0x01
 #define SK_TCP_SYN 0x02
@@ -33,8 +34,8 @@ struct sk_tcp_repr {
 	uint16_t window; /* as on the wire (unscaled) */
 	uint16_t urgent;
 
-	int32_t mss;    /* -1 absent */
-	int8_t wscale;  /* -1 absent; parsed values above 14 are clamped to 14 (RFC 7323 §2.3) */
+	int32_t mss;   /* -1 absent */
+	int8_t wscale; /* -1 absent; parsed values above 14 are clamped to 14 (RFC 7323 §2.3) */
 	bool sack_permitted;
 	uint8_t sack_count;
 	struct sk_tcp_sack_block sack[SK_TCP_MAX_SACK];
@@ -62,6 +63,9 @@ size_t sk_tcp_emit(const struct sk_tcp_repr *r, uint8_t *seg);
 
 /* Compute and store the checksum of a complete segment (header+payload). */
 void sk_tcp_set_checksum(uint8_t *seg, size_t len, uint32_t src, uint32_t dst);
+/* Leave the checksum to the device (sk_tx_offload.csum_start): the field
+ * gets the pseudo-header sum of a `len`-byte segment. */
+void sk_tcp_set_partial_checksum(uint8_t *seg, size_t len, uint32_t src, uint32_t dst);
 /* True if a complete segment's checksum is right. */
 bool sk_tcp_checksum_ok(const uint8_t *seg, size_t len, uint32_t src, uint32_t dst);
 

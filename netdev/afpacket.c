@@ -20,13 +20,25 @@
  *    batch allocated once, and the batch leaves in one sendmmsg() when it is
  *    full or the owner calls flush (the shim does at the end of every locked
  *    section). One syscall per 64 frames instead of one per frame.
+ *  - Offloads (PACKET_VNET_HDR, when asked for and granted): every frame,
+ *    both ways, is preceded by a struct virtio_net_hdr. On transmit it lets
+ *    a TCP super-frame of up to 64 KiB leave in one piece (GSO_TCPV4: veth
+ *    hands it on whole, a NIC cuts it with TSO, otherwise the kernel's GSO
+ *    does, just before the driver) and leaves checksums to whoever cuts or
+ *    sends (NEEDS_CSUM). A super-frame is sent at once from the caller's
+ *    buffer (after what is batched, to keep the order): copying 64 KiB into
+ *    a slot would cost more than the syscall it saves. On receive, the
+ *    header's DATA_VALID / NEEDS_CSUM say the kernel vouches for the
+ *    checksum, as PACKET_AUXDATA's status does.
  * The fd lives only in dev->fd because the shim may move it to a high
  * number after opening.
  */
 #include <errno.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <endian.h>
 #include <linux/if_packet.h>
+#include <linux/virtio_net.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <net/if_arp.h>
@@ -37,6 +49,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "iflimits.h"
 #include "netdev.h"
 
 #define AFP_BATCH  32
@@ -52,7 +65,10 @@ struct afp_dev {
 	struct netdev_afpacket_stats stats;
 
 	struct mmsghdr msgs[AFP_BATCH];
-	struct iovec iov[AFP_BATCH];
+	/* [0]: the virtio_net_hdr when vnet is on, [1]: the frame. */
+	struct iovec iov[AFP_BATCH][2];
+	struct virtio_net_hdr rx_vnet[AFP_BATCH];
+	bool vnet; /* PACKET_VNET_HDR on: a header before every frame */
 	struct sockaddr_ll from[AFP_BATCH];
 	union {
 		struct cmsghdr align;
@@ -64,7 +80,8 @@ struct afp_dev {
 	/* Transmit batch: msg i always points at slot i of tx_buf; send()
 	 * fills slots 0..tx_count-1, flush empties them. */
 	struct mmsghdr tx_msgs[NETDEV_AFP_TX_BATCH];
-	struct iovec tx_iov[NETDEV_AFP_TX_BATCH];
+	struct iovec tx_iov[NETDEV_AFP_TX_BATCH][2]; /* as iov */
+	struct virtio_net_hdr tx_vnet[NETDEV_AFP_TX_BATCH];
 	uint8_t *tx_buf; /* NETDEV_AFP_TX_BATCH * tx_slot */
 	size_t tx_slot;  /* bytes per slot: MTU + Ethernet and VLAN headers */
 	unsigned tx_count;
@@ -85,14 +102,30 @@ static void afp_arm(struct afp_dev *a, int n)
 
 		m->msg_name = &a->from[i];
 		m->msg_namelen = sizeof(a->from[i]);
-		m->msg_iov = &a->iov[i];
-		m->msg_iovlen = 1;
+		m->msg_iov = a->vnet ? &a->iov[i][0] : &a->iov[i][1];
+		m->msg_iovlen = a->vnet ? 2 : 1;
 		m->msg_control = a->ctrl[i].buf;
 		m->msg_controllen = sizeof(a->ctrl[i].buf);
 		m->msg_flags = 0;
-		a->iov[i].iov_base = a->frames + (size_t)i * a->rx_frame_max;
-		a->iov[i].iov_len = a->rx_frame_max;
+		a->iov[i][0].iov_base = &a->rx_vnet[i];
+		a->iov[i][0].iov_len = sizeof(a->rx_vnet[i]);
+		a->iov[i][1].iov_base = a->frames + (size_t)i * a->rx_frame_max;
+		a->iov[i][1].iov_len = a->rx_frame_max;
 	}
+}
+
+/* What the virtio_net_hdr of a received frame says: the checksum is
+ * verified (DATA_VALID) or was never filled in by a local sender
+ * (NEEDS_CSUM, a kernel peer's CHECKSUM_PARTIAL); both mean trust it. */
+static unsigned vnet_flags(struct afp_dev *a, int i)
+{
+	const struct virtio_net_hdr *h = &a->rx_vnet[i];
+
+	if (h->gso_type != VIRTIO_NET_HDR_GSO_NONE)
+		a->stats.rx_gso_frames++;
+	if (h->flags & (VIRTIO_NET_HDR_F_DATA_VALID | VIRTIO_NET_HDR_F_NEEDS_CSUM))
+		return SK_RX_CSUM_TRUSTED;
+	return 0;
 }
 
 static unsigned aux_flags(struct msghdr *m, bool *vlan)
@@ -118,6 +151,7 @@ static unsigned aux_flags(struct msghdr *m, bool *vlan)
 static bool afp_accept(struct afp_dev *a, int i, struct netdev_frame *out)
 {
 	struct msghdr *m = &a->msgs[i].msg_hdr;
+	size_t hdr = a->vnet ? sizeof(a->rx_vnet[i]) : 0;
 	bool vlan;
 	unsigned flags;
 
@@ -125,7 +159,13 @@ static bool afp_accept(struct afp_dev *a, int i, struct netdev_frame *out)
 		a->stats.rx_truncated++;
 		return false;
 	}
+	if (a->msgs[i].msg_len < hdr) {
+		a->stats.rx_vnet_errors++;
+		return false;
+	}
 	flags = aux_flags(m, &vlan);
+	if (a->vnet)
+		flags |= vnet_flags(a, i);
 	if (a->from[i].sll_pkttype == PACKET_OUTGOING || a->from[i].sll_ifindex != a->ifindex ||
 	    vlan) {
 		/* Other interfaces' frames can only be ones queued on an
@@ -133,8 +173,8 @@ static bool afp_accept(struct afp_dev *a, int i, struct netdev_frame *out)
 		a->stats.rx_ignored++;
 		return false;
 	}
-	out->data = a->iov[i].iov_base;
-	out->len = a->msgs[i].msg_len;
+	out->data = a->iov[i][1].iov_base;
+	out->len = a->msgs[i].msg_len - hdr;
 	out->flags = flags;
 	return true;
 }
@@ -156,6 +196,13 @@ static int afp_recv_batch(struct netdev *dev, struct netdev_frame *frames, int m
 			/* EINTR: nothing lost, the fd stays readable. */
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				return 0;
+			/* A frame the kernel cannot describe in a vnet header
+			 * (a GSO type virtio has no name for) was consumed:
+			 * count it and read on. */
+			if (errno == EINVAL && a->vnet) {
+				a->stats.rx_vnet_errors++;
+				continue;
+			}
 			return -errno;
 		}
 		for (int i = 0; i < got; i++)
@@ -207,28 +254,44 @@ static int afp_flush(struct netdev *dev)
 	return rc;
 }
 
-static int afp_send(struct netdev *dev, const uint8_t *frame, size_t len)
+/* The virtio_net_hdr for a frame (little-endian: a packet socket's vnet
+ * header follows the legacy virtio layout of the host, LE on every
+ * architecture synack builds for). */
+static void vnet_fill(struct virtio_net_hdr *h, const struct sk_tx_offload *off)
 {
-	struct afp_dev *a = to_afp(dev);
+	memset(h, 0, sizeof(*h));
+	if (!off)
+		return;
+	if (off->csum_start) {
+		h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		h->csum_start = htole16(off->csum_start);
+		h->csum_offset = htole16(off->csum_offset);
+		/* The kernel wants the checksum field inside the linear
+		 * header part; a super-frame names its whole headers. */
+		h->hdr_len =
+		    htole16(off->hdr_len ? off->hdr_len
+		                         : (uint16_t)(off->csum_start + off->csum_offset + 2));
+	}
+	if (off->gso_size) {
+		h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+		h->gso_size = htole16(off->gso_size);
+	}
+}
+
+/* One frame alone, after what is queued (frames leave in order), from the
+ * caller's buffer: a super-frame, or a frame larger than a slot. */
+static int afp_send_alone(struct afp_dev *a, const uint8_t *frame, size_t len,
+                          const struct sk_tx_offload *off)
+{
+	struct virtio_net_hdr h;
+	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)frame, len}};
+	struct msghdr m = {.msg_iov = a->vnet ? iov : iov + 1, .msg_iovlen = a->vnet ? 2 : 1};
 	ssize_t n;
 
-	if (len <= a->tx_slot) {
-		unsigned i = a->tx_count++;
-
-		memcpy(a->tx_buf + (size_t)i * a->tx_slot, frame, len);
-		a->tx_iov[i].iov_len = len;
-		/* The frame is queued: a failure of the batch is counted, and
-		 * TCP recovers from it as from any loss on the wire. */
-		if (a->tx_count == NETDEV_AFP_TX_BATCH)
-			(void)afp_flush(dev);
-		return 0;
-	}
-	/* Larger than a slot (an MTU set above the interface's): alone, and
-	 * after what is queued, so that frames leave in order. */
-	(void)afp_flush(dev);
-	a->stats.tx_unbatched++;
+	(void)afp_flush(&a->dev);
+	vnet_fill(&h, off);
 	do
-		n = send(a->dev.fd, frame, len, MSG_DONTWAIT);
+		n = sendmsg(a->dev.fd, &m, MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		a->stats.tx_errors++;
@@ -236,6 +299,53 @@ static int afp_send(struct netdev *dev, const uint8_t *frame, size_t len)
 	}
 	a->stats.tx_frames++;
 	return 0;
+}
+
+static int afp_queue(struct afp_dev *a, const uint8_t *frame, size_t len,
+                     const struct sk_tx_offload *off)
+{
+	unsigned i = a->tx_count++;
+
+	memcpy(a->tx_buf + (size_t)i * a->tx_slot, frame, len);
+	a->tx_iov[i][1].iov_len = len;
+	if (a->vnet)
+		vnet_fill(&a->tx_vnet[i], off);
+	/* The frame is queued: a failure of the batch is counted, and TCP
+	 * recovers from it as from any loss on the wire. */
+	if (a->tx_count == NETDEV_AFP_TX_BATCH)
+		(void)afp_flush(&a->dev);
+	return 0;
+}
+
+static int afp_send(struct netdev *dev, const uint8_t *frame, size_t len)
+{
+	struct afp_dev *a = to_afp(dev);
+
+	if (len <= a->tx_slot)
+		return afp_queue(a, frame, len, NULL);
+	/* Larger than a slot: an MTU set above the interface's. */
+	a->stats.tx_unbatched++;
+	return afp_send_alone(a, frame, len, NULL);
+}
+
+static int afp_send_offload(struct netdev *dev, const uint8_t *frame, size_t len,
+                            const struct sk_tx_offload *off)
+{
+	struct afp_dev *a = to_afp(dev);
+	int rc;
+
+	/* Only what the device announced is asked of it (core checks its
+	 * configuration against gso_max and tx_csum). */
+	if (!a->vnet)
+		return -EOPNOTSUPP;
+	if (off->csum_start)
+		a->stats.tx_csum_offloaded++;
+	if (!off->gso_size && len <= a->tx_slot)
+		return afp_queue(a, frame, len, off);
+	rc = afp_send_alone(a, frame, len, off);
+	if (rc == 0 && off->gso_size)
+		a->stats.tx_gso_frames++;
+	return rc;
 }
 
 static void afp_close(struct netdev *dev)
@@ -253,6 +363,7 @@ static void afp_close(struct netdev *dev)
 
 static const struct netdev_ops afp_ops = {
     .send = afp_send,
+    .send_offload = afp_send_offload,
     .flush = afp_flush,
     .recv_batch = afp_recv_batch,
     .next_rx_time = NULL,
@@ -373,7 +484,40 @@ static int set_int(int fd, int level, int opt, int v)
 	return setsockopt(fd, level, opt, &v, sizeof(v));
 }
 
-static int configure(struct afp_dev *a, const char *ifname, char *err, size_t errlen)
+/* The interface's GSO limits (ip link ... gso_max_size / gso_max_segs), as
+ * the kernel's own TCP honours them (sk_gso_max_size, tcp_tso_autosize):
+ * the kernel checks neither for a packet socket's frame (iflimits.c). */
+static void gso_limits(struct afp_dev *a)
+{
+	uint32_t size = 65536, segs = 65535;
+	const uint32_t hdrs = 14 + 20 + 60; /* Ethernet, IPv4, TCP with options */
+
+	(void)netdev_iface_gso_limits(a->ifindex, &size, &segs);
+	a->dev.gso_max = size > hdrs + SK_TSO_MAX ? SK_TSO_MAX : size > hdrs ? size - hdrs : 0;
+	a->dev.gso_max_segs = segs;
+}
+
+/* PACKET_VNET_HDR, when asked for: the offloads follow from it. A kernel
+ * that refuses it (or a socket with a ring) leaves the device without
+ * them: MSS-sized frames, software checksums, as before. */
+static void enable_offloads(struct afp_dev *a, bool want)
+{
+	int on = 0;
+	socklen_t len = sizeof(on);
+
+	/* An inherited socket may carry it from a previous owner: the frames'
+	 * layout must match what this device expects either way. */
+	if (getsockopt(a->dev.fd, SOL_PACKET, PACKET_VNET_HDR, &on, &len) < 0)
+		on = 0;
+	if (want != (on != 0) && set_int(a->dev.fd, SOL_PACKET, PACKET_VNET_HDR, want) == 0)
+		on = want;
+	a->vnet = a->stats.vnet_hdr = on != 0;
+	a->dev.tx_csum = a->vnet && want;
+	if (a->dev.tx_csum)
+		gso_limits(a);
+}
+
+static int configure(struct afp_dev *a, const char *ifname, bool offload, char *err, size_t errlen)
 {
 	int fd = a->dev.fd;
 	socklen_t len = sizeof(a->stats.rcvbuf);
@@ -385,7 +529,15 @@ static int configure(struct afp_dev *a, const char *ifname, char *err, size_t er
 	}
 	/* Optional: older kernels lack it, afp_accept filters anyway. */
 	(void)set_int(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
-	a->stats.qdisc_bypass = set_int(fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1) == 0;
+	enable_offloads(a, offload);
+	/* The qdisc bypass (__dev_direct_xmit) drops any frame the kernel must
+	 * change on the way out (net/core/dev.c: "skb != orig_skb"), and a
+	 * super-frame it cuts in software (an interface without TSO, a
+	 * gso_max_size below it) is one: with offloads, frames take the
+	 * normal transmit path, as the kernel's own TCP does. */
+	a->stats.qdisc_bypass = !a->vnet && set_int(fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1) == 0;
+	if (a->vnet)
+		(void)set_int(fd, SOL_PACKET, PACKET_QDISC_BYPASS, 0); /* an inherited socket's */
 	/* FORCE needs CAP_NET_ADMIN; without it the plain option still gets
 	 * up to net.core.rmem_max. */
 	if (set_int(fd, SOL_SOCKET, SO_RCVBUFFORCE, AFP_RCVBUF) < 0)
@@ -421,10 +573,12 @@ static int alloc_tx(struct afp_dev *a, const char *ifname, char *err, size_t err
 
 		/* No address: the socket is bound to the interface. */
 		memset(m, 0, sizeof(*m));
-		a->tx_iov[i].iov_base = a->tx_buf + (size_t)i * a->tx_slot;
-		a->tx_iov[i].iov_len = 0;
-		m->msg_iov = &a->tx_iov[i];
-		m->msg_iovlen = 1;
+		a->tx_iov[i][0].iov_base = &a->tx_vnet[i];
+		a->tx_iov[i][0].iov_len = sizeof(a->tx_vnet[i]);
+		a->tx_iov[i][1].iov_base = a->tx_buf + (size_t)i * a->tx_slot;
+		a->tx_iov[i][1].iov_len = 0;
+		m->msg_iov = a->vnet ? &a->tx_iov[i][0] : &a->tx_iov[i][1];
+		m->msg_iovlen = a->vnet ? 2 : 1;
 	}
 	return 0;
 }
@@ -456,13 +610,25 @@ static int open_socket(struct afp_dev *a, const char *ifname, int inherited_fd, 
 
 struct netdev *netdev_afpacket_open(const char *ifname, int inherited_fd, char *err, size_t errlen)
 {
-	return netdev_afpacket_open_sized(ifname, inherited_fd, 0, err, errlen);
+	const struct netdev_afpacket_opts opts = {.offload = true};
+
+	return netdev_afpacket_open_opts(ifname, inherited_fd, &opts, err, errlen);
 }
 
 struct netdev *netdev_afpacket_open_sized(const char *ifname, int inherited_fd, size_t rx_frame_max,
                                           char *err, size_t errlen)
 {
+	const struct netdev_afpacket_opts opts = {.rx_frame_max = rx_frame_max};
+
+	return netdev_afpacket_open_opts(ifname, inherited_fd, &opts, err, errlen);
+}
+
+struct netdev *netdev_afpacket_open_opts(const char *ifname, int inherited_fd,
+                                         const struct netdev_afpacket_opts *opts, char *err,
+                                         size_t errlen)
+{
 	struct afp_dev *a;
+	size_t rx_frame_max = opts->rx_frame_max;
 
 	if (rx_frame_max == 0)
 		rx_frame_max = NETDEV_AFP_RX_FRAME_DEFAULT;
@@ -493,9 +659,11 @@ struct netdev *netdev_afpacket_open_sized(const char *ifname, int inherited_fd, 
 	a->dev.fd = -1;
 	snprintf(a->dev.name, sizeof(a->dev.name), "%s", ifname);
 
-	if (query_iface(a, ifname, err, errlen) < 0 || alloc_tx(a, ifname, err, errlen) < 0 ||
+	/* configure decides the offloads, which alloc_tx's messages follow. */
+	if (query_iface(a, ifname, err, errlen) < 0 ||
 	    open_socket(a, ifname, inherited_fd, err, errlen) < 0 ||
-	    configure(a, ifname, err, errlen) < 0 || bind_iface(a, ifname, err, errlen) < 0) {
+	    configure(a, ifname, opts->offload, err, errlen) < 0 ||
+	    alloc_tx(a, ifname, err, errlen) < 0 || bind_iface(a, ifname, err, errlen) < 0) {
 		/* An inherited fd stays the caller's on failure. */
 		if (a->dev.fd >= 0 && a->dev.fd != inherited_fd)
 			close(a->dev.fd);

@@ -249,6 +249,13 @@ static int impair_send(struct netdev *dev, const uint8_t *frame, size_t len)
 	return netdev_send(impair_inner(to_impair(dev)), frame, len);
 }
 
+/* Impairment applies to received frames only: offloads pass through. */
+static int impair_send_offload(struct netdev *dev, const uint8_t *frame, size_t len,
+                               const struct sk_tx_offload *off)
+{
+	return netdev_send_offload(impair_inner(to_impair(dev)), frame, len, off);
+}
+
 static int impair_flush(struct netdev *dev)
 {
 	return netdev_flush(impair_inner(to_impair(dev)));
@@ -267,6 +274,7 @@ static void impair_close(struct netdev *dev)
 
 static const struct netdev_ops impair_ops = {
     .send = impair_send,
+    .send_offload = impair_send_offload,
     .flush = impair_flush,
     .recv_batch = impair_recv_batch,
     .next_rx_time = impair_next_rx_time,

@@ -10,6 +10,13 @@ static int netdev_link_xmit(void *ctx, const uint8_t *frame, size_t len)
 	return netdev_send(ctx, frame, len);
 }
 
+static int netdev_link_xmit_offload(void *ctx, const uint8_t *frame, size_t len,
+                                    const struct sk_tx_offload *off)
+{
+	return netdev_send_offload(ctx, frame, len, off);
+}
+
 const struct sk_link_ops netdev_link_ops = {
     .xmit = netdev_link_xmit,
+    .xmit_offload = netdev_link_xmit_offload,
 };

@@ -36,6 +36,11 @@ struct netdev_ops {
 	 * copy the frame into a batch and transmit it only at the next flush
 	 * (or when the batch fills): 0 then means "queued". */
 	int (*send)(struct netdev *dev, const uint8_t *frame, size_t len);
+	/* The same for a frame the device must finish as *off says (a TCP
+	 * super-frame, the L4 checksum): only what the device announced in
+	 * gso_max / tx_csum. NULL on devices that announce neither. */
+	int (*send_offload)(struct netdev *dev, const uint8_t *frame, size_t len,
+	                    const struct sk_tx_offload *off);
 	/* Transmit whatever send() queued. The owner calls it at the end of
 	 * every burst of sends (the shim: before it releases the stack lock),
 	 * so batching adds no latency. 0 or -errno of the last failure (the
@@ -59,11 +64,27 @@ struct netdev {
 	/* Readable when frames may be pending (-1: none, e.g. the in-memory
 	 * link, which the test drives). */
 	int fd;
+	/* Offloads the device announces (core's sk_config.tso_max and
+	 * tx_csum_offload come from here, never assumed): the largest TCP
+	 * payload of a super-frame it cuts into MSS-sized segments (0: none),
+	 * and whether it fills in TCP checksums. */
+	uint32_t gso_max;
+	uint32_t gso_max_segs; /* segments per super-frame at most; 0: no limit */
+	bool tx_csum;
 };
 
 static inline int netdev_send(struct netdev *d, const uint8_t *f, size_t len)
 {
 	return d->ops->send(d, f, len);
+}
+
+/* `off` NULL, or nothing to finish: a plain send. */
+static inline int netdev_send_offload(struct netdev *d, const uint8_t *f, size_t len,
+                                      const struct sk_tx_offload *off)
+{
+	if (!off || !d->ops->send_offload)
+		return d->ops->send(d, f, len);
+	return d->ops->send_offload(d, f, len, off);
 }
 
 static inline int netdev_flush(struct netdev *d)
@@ -99,9 +120,13 @@ extern const struct sk_link_ops netdev_link_ops;
  * SYNACK_PACKET_FD), with PACKET_AUXDATA on (checksum status of each
  * frame) and our own outgoing frames ignored. MAC and MTU are read from
  * the interface. send() copies frames into a batch of NETDEV_AFP_TX_BATCH
- * that leaves in one sendmmsg() at netdev_flush or when full. On failure
- * returns NULL and writes one line saying what is wrong and how to fix it
- * into err. */
+ * that leaves in one sendmmsg() at netdev_flush or when full. With
+ * `offload` the socket asks for PACKET_VNET_HDR: when the kernel grants
+ * it, the device announces gso_max (TCP super-frames the kernel, veth or
+ * the NIC's TSO cuts into segments) and tx_csum (checksums left to them),
+ * and trusts received checksums the kernel vouches for; a super-frame
+ * leaves at once, in one sendmsg, without a copy. On failure returns NULL
+ * and writes one line saying what is wrong and how to fix it into err. */
 struct netdev *netdev_afpacket_open(const char *ifname, int inherited_fd, char *err, size_t errlen);
 
 /* 64 KiB of IP (a GSO super-frame from a veth peer) plus Ethernet and VLAN
@@ -114,19 +139,34 @@ struct netdev *netdev_afpacket_open(const char *ifname, int inherited_fd, char *
 struct netdev *netdev_afpacket_open_sized(const char *ifname, int inherited_fd, size_t rx_frame_max,
                                           char *err, size_t errlen);
 
+/* Everything netdev_afpacket_open_sized does, and the choice of offloads
+ * (netdev_afpacket_open asks for them). */
+struct netdev_afpacket_opts {
+	size_t rx_frame_max; /* 0: NETDEV_AFP_RX_FRAME_DEFAULT */
+	bool offload;        /* ask for PACKET_VNET_HDR (GSO, checksum offload) */
+};
+struct netdev *netdev_afpacket_open_opts(const char *ifname, int inherited_fd,
+                                         const struct netdev_afpacket_opts *opts, char *err,
+                                         size_t errlen);
+
 #define NETDEV_AFP_TX_BATCH 64
 
 /* Counters of an AF_PACKET device, for logs and stats. */
 struct netdev_afpacket_stats {
 	uint64_t rx_frames;
-	uint64_t tx_frames;    /* accepted by the kernel */
-	uint64_t rx_truncated; /* longer than the receive buffer: dropped */
-	uint64_t rx_ignored;   /* our own outgoing frames, other interfaces', VLAN-tagged */
-	uint64_t tx_errors;    /* frames the kernel refused: dropped */
-	uint64_t tx_batches;   /* sendmmsg() calls (tx_frames / tx_batches = batch size) */
-	uint64_t tx_unbatched; /* frames larger than a batch slot, sent alone */
-	int rcvbuf;            /* SO_RCVBUF obtained, bytes */
-	bool qdisc_bypass;     /* PACKET_QDISC_BYPASS accepted by the kernel */
+	uint64_t tx_frames;         /* accepted by the kernel */
+	uint64_t rx_truncated;      /* longer than the receive buffer: dropped */
+	uint64_t rx_ignored;        /* our own outgoing frames, other interfaces', VLAN-tagged */
+	uint64_t tx_errors;         /* frames the kernel refused: dropped */
+	uint64_t tx_batches;        /* sendmmsg() calls (tx_frames / tx_batches = batch size) */
+	uint64_t tx_unbatched;      /* frames larger than a batch slot, sent alone */
+	uint64_t tx_gso_frames;     /* TCP super-frames handed to the kernel (PACKET_VNET_HDR) */
+	uint64_t tx_csum_offloaded; /* frames whose checksum the kernel or NIC fills in */
+	uint64_t rx_gso_frames;     /* received super-frames (GRO/GSO of the peer) */
+	uint64_t rx_vnet_errors;    /* frames the kernel could not describe in a vnet header */
+	int rcvbuf;                 /* SO_RCVBUF obtained, bytes */
+	bool qdisc_bypass;          /* PACKET_QDISC_BYPASS accepted by the kernel */
+	bool vnet_hdr;              /* PACKET_VNET_HDR accepted: offloads on */
 };
 /* 0, or -EINVAL when dev is not an AF_PACKET device. */
 int netdev_afpacket_get_stats(const struct netdev *dev, struct netdev_afpacket_stats *out);

@@ -170,8 +170,9 @@ static void defaults(struct shim_config *c)
 	c->msl_ms = 30000;
 	c->fin_timeout_ms = 60000;
 	c->syn_retries = 6;
+	c->offload = true;
 	c->linger_ms = 2000;
-	c->max_sockets = 4096; /* core's default (sk_config_defaults) */
+	c->max_sockets = 4096;    /* core's default (sk_config_defaults) */
 	c->cc = 0;                /* cubic, as Linux */
 	c->rcvbuf_max = 4u << 20; /* core's default (sk_config_defaults) */
 	c->log_level = SK_LOG_WARN;
@@ -291,6 +292,16 @@ static bool parse_devices(struct shim_config *c, shim_env_fn env, void *ctx)
 			            "set by `synack run`, unset it to let synack open its own",
 			            v);
 		c->packet_fd = (int)fd;
+	}
+	if ((v = env("SYNACK_OFFLOAD", ctx))) {
+		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+			return fail(
+			    c,
+			    "SYNACK_OFFLOAD='%s' must be 0 (MSS-sized frames, software "
+			    "checksums) or 1 (TCP super-frames and checksum offload when the "
+			    "kernel grants them, the default)",
+			    v);
+		c->offload = v[0] == '1';
 	}
 	if ((v = env("SYNACK_IMPAIR", ctx)) && v[0]) {
 		char why[200] = "";

@@ -42,6 +42,7 @@ struct shim_config {
 	bool strict;                     /* SYNACK_STRICT=1 */
 	char pcap[SHIM_CONFIG_PATH_MAX]; /* SYNACK_PCAP; "" = none */
 	int packet_fd;                   /* SYNACK_PACKET_FD; -1 = open our own */
+	bool offload; /* SYNACK_OFFLOAD, default 1: ask for GSO and checksum offload */
 
 	bool impair; /* SYNACK_IMPAIR given */
 	struct netdev_impair_cfg impair_cfg;

@@ -114,7 +114,8 @@ static uint16_t rst_port(const uint8_t *f, size_t len)
 	return (uint16_t)(f[14 + ihl] << 8 | f[14 + ihl + 1]);
 }
 
-static int portreg_xmit(void *ctx, const uint8_t *frame, size_t len)
+/* True when frame is an RST from a port another synack process holds. */
+static bool foreign_rst(const uint8_t *frame, size_t len)
 {
 	uint16_t port = rst_port(frame, len);
 
@@ -122,13 +123,25 @@ static int portreg_xmit(void *ctx, const uint8_t *frame, size_t len)
 		int fd = bind_name(port);
 
 		if (fd == -EADDRINUSE)
-			/* Another synack process's connection: not ours to
-			 * reset. Reported as sent (nothing to retry). */
-			return 0;
+			return true;
 		if (fd >= 0)
 			REAL(close)(fd);
 	}
-	return netdev_link_ops.xmit(ctx, frame, len);
+	return false;
 }
 
-const struct sk_link_ops portreg_link_ops = {.xmit = portreg_xmit};
+/* Another synack process's connection is not ours to reset: such an RST
+ * is reported as sent (nothing to retry). */
+static int portreg_xmit(void *ctx, const uint8_t *frame, size_t len)
+{
+	return foreign_rst(frame, len) ? 0 : netdev_link_ops.xmit(ctx, frame, len);
+}
+
+static int portreg_xmit_offload(void *ctx, const uint8_t *frame, size_t len,
+                                const struct sk_tx_offload *off)
+{
+	return foreign_rst(frame, len) ? 0 : netdev_link_ops.xmit_offload(ctx, frame, len, off);
+}
+
+const struct sk_link_ops portreg_link_ops = {.xmit = portreg_xmit,
+                                             .xmit_offload = portreg_xmit_offload};

@@ -248,7 +248,9 @@ static struct netdev *open_device(void)
 		 * its own (design brief §6). */
 		unsetenv("SYNACK_PACKET_FD");
 	}
-	dev = netdev_afpacket_open(config.iface, pfd, err, sizeof(err));
+	const struct netdev_afpacket_opts opts = {.offload = config.offload};
+
+	dev = netdev_afpacket_open_opts(config.iface, pfd, &opts, err, sizeof(err));
 	if (!dev) {
 		shim_log(SK_LOG_ERROR, "%s", err[0] ? err : "cannot open the packet socket");
 		return NULL;
@@ -307,6 +309,10 @@ static struct sk_stack *make_stack(struct netdev *dev)
 	sc.fin_timeout_ms = config.fin_timeout_ms;
 	sc.syn_retries = config.syn_retries;
 	shim_config_stack(&config, &sc); /* SYNACK_CC, SYNACK_RCVBUF_MAX, SYNACK_MAX_SOCKETS */
+	/* What the device announced (SYNACK_OFFLOAD=0 asked for none). */
+	sc.tso_max = dev->gso_max;
+	sc.tso_max_segs = dev->gso_max_segs;
+	sc.tx_csum_offload = dev->tx_csum;
 	/* RFC 6528 / RFC 6056 secrets: never predictable across runs. */
 	if (getrandom(sc.isn_key, sizeof(sc.isn_key), 0) != (ssize_t)sizeof(sc.isn_key) ||
 	    getrandom(&sc.rng_seed, sizeof(sc.rng_seed), 0) != (ssize_t)sizeof(sc.rng_seed)) {
@@ -362,9 +368,13 @@ static bool start(void)
 	if (!start_loop())
 		return false;
 	shim_backtrace_install();
-	shim_log(SK_LOG_INFO, "running on %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u",
+	shim_log(SK_LOG_INFO,
+	         "running on %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, offloads: %s",
 	         rt.dev->name, rt.dev->mac[0], rt.dev->mac[1], rt.dev->mac[2], rt.dev->mac[3],
-	         rt.dev->mac[4], rt.dev->mac[5], rt.dev->mtu);
+	         rt.dev->mac[4], rt.dev->mac[5], rt.dev->mtu,
+	         rt.dev->gso_max   ? "TCP super-frames and checksums"
+	         : !config.offload ? "none (SYNACK_OFFLOAD=0)"
+	                           : "none (the kernel refused PACKET_VNET_HDR)");
 	return true;
 }
 

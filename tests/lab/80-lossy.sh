@@ -14,26 +14,8 @@ BOUND=120
 lab_up
 ip -n "$NS_A" link set "$IF_A" gso_max_segs 1
 peer_exec ip link set veth-peer gso_max_segs 1
-peer_exec nft -f - <<EOF
-table inet lossy {
-	chain input {
-		type filter hook input priority 0; policy accept;
-		meta l4proto tcp numgen random mod 100 < 3 counter drop
-	}
-	chain output {
-		type filter hook output priority 0; policy accept;
-		meta l4proto tcp numgen random mod 100 < 3 counter drop
-	}
-}
-EOF
-
-# "in/out" packets the rules dropped so far.
-drops() {
-	local i o
-	i=$(peer_exec nft list chain inet lossy input | sed -nE 's/.*counter packets ([0-9]+) .*/\1/p')
-	o=$(peer_exec nft list chain inet lossy output | sed -nE 's/.*counter packets ([0-9]+) .*/\1/p')
-	echo "${i:-0}/${o:-0}"
-}
+peer_lossy 3
+drops() { peer_lossy_drops; }
 
 srv=$LAB_TMP/srv
 mkdir -p "$srv"

@@ -122,7 +122,7 @@ synack_exec() {
 	local env=(SYNACK_STRICT=1)
 	local v t=${LAB_TIMEOUT:-30}
 	for v in SYNACK_MSL_MS SYNACK_LINGER_MS SYNACK_TRACE SYNACK_LOG SYNACK_PCAP SYNACK_FIN_TIMEOUT_MS \
-		SYNACK_SYN_RETRIES; do
+		SYNACK_SYN_RETRIES SYNACK_OFFLOAD; do
 		[[ -z ${!v:-} ]] || env+=("$v=${!v}")
 	done
 	if [[ ${LAB_KERNEL_ONLY:-0} == 1 ]]; then
@@ -177,6 +177,33 @@ peer_wait_listen() {
 	done
 	fail "set-up" "no kernel server listening on port $1"
 	lab_finish
+}
+
+# Random loss of PCT % of the TCP packets the kernel peer receives and of those it sends
+# (nftables numgen, table inet lossy). One drop is one packet as the peer's firewall sees it:
+# cut super-frames to segments first where a test needs per-segment loss.
+#   peer_lossy PCT
+peer_lossy() {
+	peer_exec nft -f - <<EOF
+table inet lossy {
+	chain input {
+		type filter hook input priority 0; policy accept;
+		meta l4proto tcp numgen random mod 100 < $1 counter drop
+	}
+	chain output {
+		type filter hook output priority 0; policy accept;
+		meta l4proto tcp numgen random mod 100 < $1 counter drop
+	}
+}
+EOF
+}
+
+# "in/out": the packets peer_lossy's rules dropped so far.
+peer_lossy_drops() {
+	local i o
+	i=$(peer_exec nft list chain inet lossy input | sed -nE 's/.*counter packets ([0-9]+) .*/\1/p')
+	o=$(peer_exec nft list chain inet lossy output | sed -nE 's/.*counter packets ([0-9]+) .*/\1/p')
+	echo "${i:-0}/${o:-0}"
 }
 
 # Wait until a server started under synack (pid PID) serves URL to a kernel curl in the peer

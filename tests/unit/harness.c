@@ -11,6 +11,7 @@
 #include "../../core/byteorder.h"
 #include "../../core/ethernet.h"
 #include "../../core/ipv4.h"
+#include "../../core/link.h"
 
 const uint8_t H_OUR_MAC[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
 const uint8_t H_PEER_MAC[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x02};
@@ -24,8 +25,18 @@ static int capture_xmit(void *ctx, const uint8_t *frame, size_t len)
 	uint8_t *copy = malloc(len);
 	cr_assert(copy);
 	memcpy(copy, frame, len);
-	h->frames[h->nframes++] = (struct h_frame){copy, len};
+	h->frames[h->nframes++] = (struct h_frame){copy, len, {0}};
 	return h->xmit_error ? -h->xmit_error : 0;
+}
+
+static int capture_xmit_offload(void *ctx, const uint8_t *frame, size_t len,
+                                const struct sk_tx_offload *off)
+{
+	struct harness *h = ctx;
+	int rc = capture_xmit(ctx, frame, len);
+
+	h->frames[h->nframes - 1].off = *off;
+	return rc;
 }
 
 static void capture_wake(void *ctx, int sock)
@@ -82,7 +93,8 @@ struct harness *h_new(void (*cfg_tweak)(struct sk_config *cfg))
 	if (cfg_tweak)
 		cfg_tweak(&h->cfg);
 
-	const struct sk_link_ops link = {.xmit = capture_xmit};
+	const struct sk_link_ops link = {.xmit = capture_xmit,
+	                                 .xmit_offload = capture_xmit_offload};
 	const struct sk_hooks hooks = {
 	    .ctx = h, .wake = capture_wake, .state_change = capture_state, .log = capture_log};
 	h->now = SK_SEC(1);
@@ -253,6 +265,12 @@ static char *flags_str(uint8_t f, char *buf)
 	return buf;
 }
 
+/* The TCP header length a segment states (data offset). */
+static size_t tcp_doff(const uint8_t *seg)
+{
+	return (size_t)(seg[12] >> 4) * 4;
+}
+
 struct h_tcp h_expect_tcp(struct harness *h, uint8_t flags)
 {
 	struct h_frame f = h_pop_frame(h);
@@ -271,7 +289,23 @@ struct h_tcp h_expect_tcp(struct harness *h, uint8_t flags)
 	cr_assert_eq(sk_ipv4_parse(pkt, f.len - SK_ETH_HLEN, true, &ip), 0, "bad IPv4 header");
 	cr_assert_eq(ip.proto, SK_IPPROTO_TCP);
 	cr_assert(ip.df, "DF must be set on everything we send");
-	cr_assert_leq(ip.hdr_len + ip.payload_len, h->cfg.mtu, "packet larger than the MTU");
+	if (f.off.gso_size) {
+		cr_assert(h->cfg.tso_max, "a super-frame from a stack without tso_max");
+		cr_assert_eq(f.off.hdr_len, f.len - ip.payload_len + tcp_doff(pkt + ip.hdr_len),
+		             "hdr_len is not the Ethernet + IPv4 + TCP headers");
+		cr_assert_leq(ip.hdr_len + tcp_doff(pkt + ip.hdr_len) + f.off.gso_size, h->cfg.mtu,
+		              "segments cut from the super-frame exceed the MTU");
+	} else {
+		cr_assert_leq(ip.hdr_len + ip.payload_len, h->cfg.mtu,
+		              "packet larger than the MTU");
+	}
+	if (f.off.csum_start) {
+		cr_assert(h->cfg.tx_csum_offload,
+		          "checksum left to a device that does not offload");
+		cr_assert_eq(f.off.csum_start, SK_ETH_HLEN + ip.hdr_len);
+		cr_assert_eq(f.off.csum_offset, SK_TCP_CSUM_OFFSET);
+		sk_tx_finish_csum(f.data, f.len, &f.off); /* what the device does */
+	}
 
 	const uint8_t *seg = pkt + ip.hdr_len;
 	cr_assert(sk_tcp_checksum_ok(seg, ip.payload_len, ip.src, ip.dst), "bad TCP checksum");
@@ -285,6 +319,8 @@ struct h_tcp h_expect_tcp(struct harness *h, uint8_t flags)
 	out.r.payload = out.payload;
 	out.src = ip.src;
 	out.dst = ip.dst;
+	out.off = f.off;
+	out.frame_len = f.len;
 	free(f.data);
 	return out;
 }

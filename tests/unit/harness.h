@@ -39,6 +39,9 @@ extern const uint8_t H_PEER_MAC[6];
 struct h_frame {
 	uint8_t *data;
 	size_t len;
+	/* What the stack left to the device (xmit_offload); all zero for a
+	 * frame sent complete through xmit. */
+	struct sk_tx_offload off;
 };
 
 struct harness {
@@ -67,7 +70,9 @@ struct harness {
 struct h_tcp {
 	struct sk_tcp_repr r;
 	uint8_t payload[H_FRAME_MAX];
-	uint32_t src, dst; /* IP addresses */
+	uint32_t src, dst;        /* IP addresses */
+	struct sk_tx_offload off; /* as the frame's (h_frame.off) */
+	size_t frame_len;
 };
 
 /* cfg_tweak may adjust the default config (MTU, MSL...) before the stack
@@ -108,7 +113,10 @@ size_t h_pending(const struct harness *h);
 /* Pop the oldest emitted frame (caller frees f.data). Fails the test if none. */
 struct h_frame h_pop_frame(struct harness *h);
 /* Pop the oldest emitted frame, assert it is IPv4/TCP from us to the peer
- * with exactly `flags`, and decode it. */
+ * with exactly `flags`, and decode it. A frame whose checksum was left to
+ * the device gets it as a device would (sk_tx_finish_csum) before it is
+ * checked; a super-frame (off.gso_size) may exceed the MTU, each segment
+ * cut from it may not. */
 struct h_tcp h_expect_tcp(struct harness *h, uint8_t flags);
 /* Assert the stack emitted nothing (since the last pop). */
 void h_expect_nothing(struct harness *h);

@@ -87,6 +87,33 @@ static inline size_t t_icmp(uint8_t *m, uint8_t type, uint16_t id, uint16_t seq,
 	return SK_ICMP_HLEN + dlen;
 }
 
+/* A router (10.77.0.254) says "fragmentation needed" (RFC 1191 §4: next-hop
+ * MTU `mtu`), quoting `quote_len` bytes of a datagram we sent to the peer
+ * with `proto`: its IP header and, for TCP, H_OUR_PORT -> H_PEER_PORT at
+ * sequence number `seq`. */
+static inline void t_frag_needed(struct harness *h, uint8_t proto, size_t quote_len, uint32_t seq,
+                                 uint16_t mtu)
+{
+	uint8_t m[SK_ICMP_HLEN + 60] = {SK_ICMP_DEST_UNREACH, SK_ICMP_FRAG_NEEDED};
+	struct sk_ipv4_repr q = {.src = H_OUR_IP,
+	                         .dst = H_PEER_IP,
+	                         .proto = proto,
+	                         .ttl = 1,
+	                         .df = true,
+	                         .payload_len = 1480};
+	uint8_t f[128];
+
+	sk_wr16(m + 6, mtu);
+	sk_ipv4_emit(&q, m + SK_ICMP_HLEN);
+	uint8_t *tcp = m + SK_ICMP_HLEN + SK_IPV4_HLEN;
+	sk_wr16(tcp, H_OUR_PORT);
+	sk_wr16(tcp + 2, H_PEER_PORT);
+	sk_wr32(tcp + 4, seq);
+	size_t len = SK_ICMP_HLEN + quote_len;
+	sk_wr16(m + 2, sk_csum_finish(sk_csum_add(0, m, len)));
+	h_input(h, f, t_ip_frame(f, H_PEER_MAC, 0x0a4d00feu, H_OUR_IP, SK_IPPROTO_ICMP, m, len), 0);
+}
+
 /* An echo request from (mac, ip) to us, with `seq` and a fixed text. */
 static inline void t_ping_from(struct harness *h, const uint8_t *mac, uint32_t ip, uint16_t seq)
 {

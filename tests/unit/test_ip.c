@@ -331,23 +331,7 @@ Test(icmp, truncated_message_and_echo_replies_dropped)
  * a datagram we sent (IP header + TCP ports and sequence) with `proto`. */
 static void feed_frag_needed(struct harness *h, uint8_t proto, size_t quote_len)
 {
-	uint8_t m[SK_ICMP_HLEN + 60] = {SK_ICMP_DEST_UNREACH, SK_ICMP_FRAG_NEEDED};
-	struct sk_ipv4_repr q = {.src = H_OUR_IP,
-	                         .dst = H_PEER_IP,
-	                         .proto = proto,
-	                         .ttl = 1,
-	                         .df = true,
-	                         .payload_len = 1480};
-	sk_wr16(m + 6, 1400); /* RFC 1191: next-hop MTU */
-	sk_ipv4_emit(&q, m + SK_ICMP_HLEN);
-	uint8_t *tcp = m + SK_ICMP_HLEN + SK_IPV4_HLEN;
-	sk_wr16(tcp, H_OUR_PORT);
-	sk_wr16(tcp + 2, H_PEER_PORT);
-	sk_wr32(tcp + 4, 12345);
-	size_t len = SK_ICMP_HLEN + quote_len;
-	sk_wr16(m + 2, sk_csum_finish(sk_csum_add(0, m, len)));
-	uint8_t f[ECHO_FRAME_MAX];
-	h_input(h, f, t_ip_frame(f, H_PEER_MAC, 0x0a4d00feu, H_OUR_IP, SK_IPPROTO_ICMP, m, len), 0);
+	t_frag_needed(h, proto, quote_len, 12345, 1400);
 }
 
 Test(icmp, destination_unreachable_quoting_tcp_passed_on)

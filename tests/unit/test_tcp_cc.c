@@ -32,16 +32,16 @@ static void ack_one_window(struct tcb *t, sk_time_t *now)
 	*now += t->srtt;
 }
 
-Test(tcp_cc, slow_start_adds_one_segment_per_acked_segment)
+Test(tcp_cc, slow_start_adds_every_acked_byte)
 {
 	struct tcb t = conn(&tcp_cc_newreno, 10);
 
 	t.cc->on_ack(&t, 2 * MSS, SK_SEC(1));
-	cr_expect_eq(t.cwnd, 11 * MSS, "RFC 5681 eq. 2: at most one SMSS per ACK");
-	t.ssthresh = 12 * MSS;
-	t.cc->on_ack(&t, MSS, SK_SEC(1));
-	t.cc->on_ack(&t, MSS, SK_SEC(1));
-	cr_expect_eq(t.cwnd, 12 * MSS + MSS * MSS / (12 * MSS), "slow start stops at ssthresh");
+	cr_expect_eq(t.cwnd, 12 * MSS, "RFC 3465 §2.3: a stretch ACK counts every byte");
+	t.ssthresh = 13 * MSS;
+	t.cc->on_ack(&t, 3 * MSS, SK_SEC(1));
+	cr_expect_eq(t.cwnd, 13 * MSS + MSS * 2 * MSS / (13 * MSS),
+	             "slow start stops at ssthresh, the rest is avoidance");
 }
 
 Test(tcp_cc, newreno_avoidance_grows_about_one_segment_per_window)

@@ -135,10 +135,11 @@ Test(tcp_data, send_cuts_mss_segments_within_the_initial_window)
 	}
 	h_expect_nothing(h);
 	cr_expect_eq(sk_tx_queued(h->st, s), 20 * 1460);
-	/* One ACK for two segments: slow start grows cwnd by one MSS, so
-	 * three more go (2 freed + 1 growth). */
+	/* One ACK for two segments: slow start grows cwnd by the bytes it
+	 * acknowledges (RFC 3465 §2.3, as Linux), so four more go (2 freed
+	 * + 2 growth). */
 	h_send(h, h_seg(SK_TCP_ACK, PEER_ISN + 1, isn + 1 + 2 * 1460));
-	for (int i = 10; i < 13; i++)
+	for (int i = 10; i < 14; i++)
 		cr_expect_eq(h_expect_tcp(h, SK_TCP_ACK).r.seq, isn + 1 + (uint32_t)i * 1460);
 	h_expect_nothing(h);
 	cr_expect_eq(sk_tx_queued(h->st, s), 18 * 1460);
