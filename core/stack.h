@@ -308,6 +308,19 @@ ssize_t sk_sendmsg(struct sk_stack *st, int sock, const void *buf, size_t len, i
  * (-ECONNRESET, -ETIMEDOUT...) once. */
 ssize_t sk_recv(struct sk_stack *st, int sock, void *buf, size_t len, int flags, sk_time_t now);
 
+/* Receiving into a waiting reader's buffer, one copy less (Linux once did
+ * it as "prequeue"/ucopy). A reader about to sleep in a blocking receive
+ * of up to len bytes lends buf: in-order data that arrives while nothing
+ * is queued (and nothing is held out of order) is copied straight into it
+ * instead of the receive buffer, and counts as read. One reader per socket:
+ * -EBUSY if another has lent a buffer, -EBADF for a bad socket, -EINVAL
+ * for len 0. buf must stay valid until sk_recv_direct_end, which the
+ * reader calls when it wakes (the socket is woken when bytes land there):
+ * it returns the bytes placed and takes the buffer back. sk_close takes it
+ * back too (what was placed is then the closed socket's). */
+int sk_recv_direct_begin(struct sk_stack *st, int sock, void *buf, size_t len);
+size_t sk_recv_direct_end(struct sk_stack *st, int sock, sk_time_t now);
+
 int sk_shutdown(struct sk_stack *st, int sock, int how, sk_time_t now);
 
 /* Release the socket: graceful close (FIN after queued data), or RST with

@@ -162,6 +162,12 @@ struct tcb {
 	uint32_t rcvbuf, sndbuf;
 	bool rcvbuf_locked; /* SK_OPT_RCVBUF was set: no autotuning (Linux SOCK_RCVBUF_LOCK) */
 
+	/* A reader sleeping in a blocking receive (sk_recv_direct_begin): in-order
+	 * data arriving while nothing is queued is copied straight into its
+	 * buffer, direct_done bytes so far. NULL: none. */
+	uint8_t *direct_buf;
+	size_t direct_len, direct_done;
+
 	/* tcp_rcvbuf.c: receive autotuning. What the application read in the
 	 * RTT measured last (Linux rcvq_space) and where this one began. */
 	uint32_t rcv_copied; /* bytes the application read, modulo 2^32 */
@@ -229,7 +235,7 @@ struct sk_tcp {
 	int32_t *conn_buckets, *bind_buckets;
 	/* Passive children by port (tcp_bind_child_insert), bind_mask too. */
 	int32_t *bind_child_buckets;
-	uint8_t hash_key[16]; /* per-stack secret for the connection table */
+	uint8_t hash_key[16];    /* per-stack secret for the connection table */
 	uint32_t next_ephemeral; /* RFC 6056 §3.3.3's counter, in [0, range) */
 
 	int32_t *heap;

@@ -3,6 +3,7 @@
  * most a few segments out (through tcp_output), no allocation except a
  * passive open's new connection. */
 #include <errno.h>
+#include <string.h>
 
 #include "arp_cache.h"
 #include "seq.h"
@@ -448,6 +449,24 @@ static bool ack_input(struct sk_stack *st, struct tcb *t, struct seg *s, bool *f
 	return true;
 }
 
+/* In-order data for a reader waiting with its own buffer
+ * (sk_recv_direct_begin): as much as fits goes straight there when nothing
+ * is queued before it (in the receive buffer or out of order), and wakes
+ * the reader. Returns the bytes placed. */
+static size_t tcp_rcv_direct(struct sk_stack *st, struct tcb *t, const uint8_t *data, size_t len,
+                             bool had_hole)
+{
+	size_t room = t->direct_len - t->direct_done;
+	size_t n = len < room ? len : room;
+
+	if (!t->direct_buf || had_hole || sk_ringbuf_len(&t->rcv) > 0 || n == 0)
+		return 0;
+	memcpy(t->direct_buf + t->direct_done, data, n);
+	t->direct_done += n;
+	sk_wake(st, t->id);
+	return n;
+}
+
 /* Seventh step: segment text (also reached from SYN_SENT). Eighth: FIN. */
 static void process_text(struct sk_stack *st, struct tcb *t, struct seg *s, sk_time_t now)
 {
@@ -475,7 +494,9 @@ static void process_text(struct sk_stack *st, struct tcb *t, struct seg *s, sk_t
 				return;
 			}
 			bool had_hole = t->reass.n > 0;
-			size_t n = sk_ringbuf_write(&t->rcv, s->data, s->len);
+			size_t n = tcp_rcv_direct(st, t, s->data, s->len, had_hole);
+
+			n += sk_ringbuf_write(&t->rcv, s->data + n, s->len - n);
 
 			t->rcv_nxt += (uint32_t)n;
 			if (n < s->len)

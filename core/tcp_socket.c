@@ -509,6 +509,38 @@ ssize_t sk_recv(struct sk_stack *st, int sock, void *buf, size_t len, int flags,
 	return -EAGAIN;
 }
 
+int sk_recv_direct_begin(struct sk_stack *st, int sock, void *buf, size_t len)
+{
+	struct tcb *t = sock_tcb(st, sock);
+
+	if (!t)
+		return -EBADF;
+	if (len == 0 || !buf)
+		return -EINVAL;
+	if (t->direct_buf)
+		return -EBUSY;
+	t->direct_buf = buf;
+	t->direct_len = len;
+	t->direct_done = 0;
+	return 0;
+}
+
+size_t sk_recv_direct_end(struct sk_stack *st, int sock, sk_time_t now)
+{
+	tcp_clock(st, now);
+	struct tcb *t = sock_tcb(st, sock);
+	size_t n;
+
+	if (!t || !t->direct_buf)
+		return 0;
+	n = t->direct_done;
+	t->direct_buf = NULL;
+	t->direct_len = t->direct_done = 0;
+	if (n > 0)
+		tcp_rcvbuf_adjust(st, t, n, now); /* read, as by sk_recv */
+	return n;
+}
+
 int sk_shutdown(struct sk_stack *st, int sock, int how, sk_time_t now)
 {
 	tcp_clock(st, now);
@@ -558,6 +590,7 @@ void sk_close(struct sk_stack *st, int sock, sk_time_t now)
 	if (!t)
 		return;
 	t->user_owned = false;
+	t->direct_buf = NULL; /* a reader's buffer is the reader's again */
 	switch (t->state) {
 	case SK_TCP_CLOSED:
 		tcp_slot_free(st, t);

@@ -135,6 +135,41 @@ static ssize_t recv_discard(struct shim_ofd *o, const struct iovec *iov, int iov
 	return r;
 }
 
+/* Has a receive that copied `copied` of `total` bytes got what it waits
+ * for? Linux tcp_recvmsg waits for sock_rcvlowat: len with MSG_WAITALL,
+ * else min(SO_RCVLOWAT, len); it stops early at an error, EOF or shutdown,
+ * left for the next call. */
+static bool recv_enough(struct sk_stack *st, int sock, int flags, size_t copied, size_t total)
+{
+	int lowat = 1;
+
+	if (!(flags & MSG_WAITALL))
+		sk_getopt(st, sock, SK_OPT_RCVLOWAT, &lowat);
+	return copied >= total || (!(flags & MSG_WAITALL) && copied >= (size_t)lowat) ||
+	       (sk_rx_queued(st, sock) == 0 &&
+	        (sk_poll(st, sock) & (SK_POLLERR | SK_POLLHUP | SK_POLLRDHUP)));
+}
+
+/* Sleep as block_on, lending core the part of iov from byte `skip` on that
+ * lies in one segment, so that data arriving meanwhile lands there with one
+ * copy less (sk_recv_direct_begin). *placed: the bytes it got. */
+static int block_on_direct(struct sk_stack *st, struct shim_ofd *o, const struct iovec *iov,
+                           int cnt, size_t skip, sk_time_t deadline, size_t *placed)
+{
+	int i = 0, r;
+	bool lent;
+
+	while (i < cnt && skip >= iov[i].iov_len)
+		skip -= iov[i++].iov_len;
+	lent = i < cnt && sk_recv_direct_begin(st, o->sock, (uint8_t *)iov[i].iov_base + skip,
+	                                       iov[i].iov_len - skip) == 0;
+	r = block_on(o->sock, deadline);
+	/* A socket closed meanwhile is not ours to ask (sk_close took the
+	 * buffer back). */
+	*placed = lent && !o->closed ? sk_recv_direct_end(st, o->sock, shim_now_us()) : 0;
+	return r;
+}
+
 ssize_t sockio_recv(struct shim_ofd *o, const struct iovec *iov, int iovcnt, int flags)
 {
 	size_t total = iov_total(iov, iovcnt), copied = 0;
@@ -151,6 +186,8 @@ ssize_t sockio_recv(struct shim_ofd *o, const struct iovec *iov, int iovcnt, int
 		return recv_discard(o, iov, iovcnt, flags);
 	st = rt_lock();
 	for (;;) {
+		size_t placed = 0;
+
 		if (o->closed) {
 			r = -EBADF;
 			break;
@@ -160,26 +197,19 @@ ssize_t sockio_recv(struct shim_ofd *o, const struct iovec *iov, int iovcnt, int
 		else
 			r = walk_iov(st, o->sock, iov, iovcnt, copied, true, 0, shim_now_us());
 		if (r > 0) {
-			int lowat = 1;
-
 			copied += (size_t)r;
-			/* Linux tcp_recvmsg waits for sock_rcvlowat: len with
-			 * MSG_WAITALL, else min(SO_RCVLOWAT, len); it stops
-			 * early at an error, EOF or shutdown, left for the
-			 * next call. */
-			if (!(flags & MSG_WAITALL))
-				sk_getopt(st, o->sock, SK_OPT_RCVLOWAT, &lowat);
-			if ((flags & MSG_PEEK) || copied >= total ||
-			    (!(flags & MSG_WAITALL) && copied >= (size_t)lowat) ||
-			    (sk_rx_queued(st, o->sock) == 0 &&
-			     (sk_poll(st, o->sock) & (SK_POLLERR | SK_POLLHUP | SK_POLLRDHUP))))
+			if ((flags & MSG_PEEK) || recv_enough(st, o->sock, flags, copied, total))
 				break;
 			continue;
 		}
 		if (r != -EAGAIN || nonblock || total == 0)
 			break;
-		r = block_on(o->sock, deadline);
-		if (r < 0)
+		if (flags & MSG_PEEK)
+			r = block_on(o->sock, deadline);
+		else
+			r = block_on_direct(st, o, iov, iovcnt, copied, deadline, &placed);
+		copied += placed;
+		if (r < 0 || (placed > 0 && recv_enough(st, o->sock, flags, copied, total)))
 			break;
 	}
 	rt_unlock();
