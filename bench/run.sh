@@ -17,7 +17,8 @@
 # and message sizes, the same port scheme. Each figure is the median of BENCH_REPS repetitions.
 #
 # Prints a Markdown table (benchmark, kernel, synack, synack/kernel) and writes it, with the
-# machine, settings and every individual run, to bench/results/<UTC date and time>.md.
+# machine, settings and every individual run, to bench/results/<UTC date and time>.md, and
+# plots the ratios next to it (<same name>.png, gnuplot; gnuplot-nox is installed if missing).
 # Stream and rr rows come with the CPU time of the side under test (per MiB, per transaction);
 # idle-c/idle-s measure the memory of BENCH_IDLE_CONNS idle connections (docs/performance.md).
 #
@@ -131,6 +132,20 @@ trap cleanup EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 trap 'exit 129' HUP
+
+# The plot: gnuplot, installed the way tests/setup.sh installs packages (once, only when
+# missing). Without it the run goes on and the report says that there is no plot.
+PLOT_NOTE=""
+if ! command -v gnuplot >/dev/null; then
+	echo "== installing gnuplot-nox (for the plot)"
+	if ! { DEBIAN_FRONTEND=noninteractive timeout 300 apt-get update -q &&
+		DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -q --no-install-recommends \
+			gnuplot-nox; } >"$TMP/apt.log" 2>&1; then
+		tail -n 5 "$TMP/apt.log" >&2
+		PLOT_NOTE="no plot: gnuplot-nox could not be installed"
+		echo "bench/run.sh: $PLOT_NOTE; measuring anyway" >&2
+	fi
+fi
 
 # --- build -------------------------------------------------------------------------------
 # By default the committed HEAD is built, from a snapshot (git archive) in $BUILD.src: the
@@ -442,6 +457,7 @@ FAILS=$TMP/fails.txt
 : >"$FAILS"
 ROWS=()
 SPREAD=()
+PLOT=()
 IDLE_ROWS=()
 IDLE_NOTES=()
 # medians ID KEY: K and S, the medians of KEY over the kernel and the synack runs of ID, and KR
@@ -458,16 +474,22 @@ medians() {
 	SR="$(head -1 "$TMP/vals.synack") $(tail -1 "$TMP/vals.synack")"
 }
 
-# row ID LABEL PRINTF-FORMAT KEY: the medians of KEY (main table) and the min – max of each
-# (spread table).
+# row ID LABEL PRINTF-FORMAT KEY BETTER PLOT-LABEL: the medians of KEY (main table), the min – max
+# of each (spread table), and for the plot synack's figure relative to the kernel's, turned so
+# that above 1 is better for synack (BETTER: higher or lower; no PLOT-LABEL: not plotted).
 row() {
-	local label=$2 f=$3
+	local label=$2 f=$3 better=$5 short=${6:-}
 	medians "$1" "$4"
 	ROWS+=("$(awk -v l="$label" -v f="$f" -v k="$K" -v s="$S" 'BEGIN {
 		printf "| %s | " f " | " f " | %s |", l, k, s, (k > 0 ? sprintf("%.2f", s / k) : "n/a") }')")
 	SPREAD+=("$(awk -v l="$label" -v f="$f" -v k="$KR" -v s="$SR" 'BEGIN {
 		split(k, a, " "); split(s, b, " ")
 		printf "| %s | " f " – " f " | " f " – " f " |", l, a[1], a[2], b[1], b[2] }')")
+	[[ -n $short ]] || return 0
+	PLOT+=("$(awk -v l="$short" -v k="$K" -v s="$S" -v b="$better" 'BEGIN {
+		if (k > 0 && s > 0) {
+			if (b == "higher") printf "%s\t%.4f\t%.2f", l, s / k, s / k
+			else printf "%s\t%.4f\t%.2f = 1/%.1f", l, k / s, k / s, s / k } }')")
 }
 
 # with_cpu ROLE LINE: LINE and the CPU time of side a (the client's for ROLE client, the
@@ -516,14 +538,14 @@ for b in "${BENCHES[@]}"; do
 	done
 	case $id in
 	stream*)
-		row "$id" "$label (Gbit/s)" %.2f gbit_s
+		row "$id" "$label (Gbit/s)" %.2f gbit_s higher "$id Gbit/s"
 		row "$id" "$label: CPU µs per MiB, synack's or the kernel's side (lower is better)" %.0f \
-			cpu_us_per_mib
+			cpu_us_per_mib lower "$id CPU/MiB"
 		;;
 	idle*)
-		row "$id" "$label: bytes per connection (lower is better)" %.0f total_b
-		row "$id" "$label: of which process memory, RSS + page tables" %.0f proc_b
-		row "$id" "$label: of which kernel slab" %.0f slab_b
+		row "$id" "$label: bytes per connection (lower is better)" %.0f total_b lower "$id bytes/conn"
+		row "$id" "$label: of which process memory, RSS + page tables" %.0f proc_b lower
+		row "$id" "$label: of which kernel slab" %.0f slab_b lower
 		for k in "rss0_kb|process RSS before the first connection (KiB)|%.0f" \
 			"rss_b|process RSS per connection (bytes)|%.0f" "pte_b|page tables per connection (bytes)|%.0f" \
 			"slab_b|kernel slab per connection, this side (bytes)|%.0f" \
@@ -540,20 +562,63 @@ for b in "${BENCHES[@]}"; do
 		done
 		;;
 	rr*)
-		row "$id" "$label: transactions/s" %.0f tps
-		row "$id" "$label: p50 latency (µs, lower is better)" %.1f p50_us
-		row "$id" "$label: p99 latency (µs, lower is better)" %.1f p99_us
+		row "$id" "$label: transactions/s" %.0f tps higher "$id tps"
+		row "$id" "$label: p50 latency (µs, lower is better)" %.1f p50_us lower "$id p50"
+		row "$id" "$label: p99 latency (µs, lower is better)" %.1f p99_us lower
 		row "$id" "$label: CPU µs per transaction, synack's or the kernel's side (lower is better)" \
-			%.1f cpu_us_per_tx
+			%.1f cpu_us_per_tx lower "$id CPU/tx"
 		;;
 	crr*)
-		row "$id" "$label: connections/s" %.0f cps
-		row "$id" "$label: p50 latency (µs, lower is better)" %.1f p50_us
+		row "$id" "$label: connections/s" %.0f cps higher "$id cps"
+		row "$id" "$label: p50 latency (µs, lower is better)" %.1f p50_us lower "$id p50"
 		;;
 	esac
 done
 
+# --- plot --------------------------------------------------------------------------------
+# Horizontal bars on a log scale from 1 to synack's figure relative to the kernel's, turned so
+# that right of 1 is better for synack whatever the unit (throughput synack/kernel; latency,
+# CPU and memory kernel/synack).
+PNG=${OUT%.md}.png
 mkdir -p "$(dirname "$OUT")"
+printf '%s\n' "${PLOT[@]}" | grep . >"$TMP/plot.dat" || true
+if [[ -z $PLOT_NOTE && ! -s $TMP/plot.dat ]]; then
+	PLOT_NOTE="no plot: no row with figures on both stacks"
+elif [[ -z $PLOT_NOTE ]] && ! command -v gnuplot >/dev/null; then
+	PLOT_NOTE="no plot: gnuplot not found"
+fi
+if [[ -z $PLOT_NOTE ]]; then
+	read -r XMIN XMAX < <(awk -F'\t' 'NR == 1 { lo = hi = $2 } { if ($2 < lo) lo = $2; if ($2 > hi) hi = $2 }
+		END { lo = lo / 2.5; hi = hi * 2.5; print (lo < 0.4 ? lo : 0.4), (hi > 2.5 ? hi : 2.5) }' "$TMP/plot.dat")
+	NPLOT=$(wc -l <"$TMP/plot.dat")
+	cat >"$TMP/plot.gp" <<-EOF
+		set terminal pngcairo size 1100,$((150 + 26 * NPLOT)) font "DejaVu Sans,10"
+		set output "$PNG"
+		set datafile separator "\t"
+		set title "synack relative to the kernel, $STAMP (synack $COMMIT, median of $REPS runs each)" font ",12"
+		set xlabel "right of 1: synack better, left: worse. Throughput: synack/kernel; latency, CPU, memory: kernel/synack (1/x: the table's ratio)"
+		set logscale x
+		set xrange [$XMIN:$XMAX]
+		set yrange [$NPLOT - 0.4:-0.6]
+		set ytics scale 0
+		set grid xtics
+		set xtics (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50)
+		set format x "%g"
+		unset key
+		set style fill solid 0.85 noborder
+		set arrow from 1, graph 0 to 1, graph 1 nohead lw 2 lc rgb "black"
+		plot "$TMP/plot.dat" using (1):0:(\$2 < 1 ? \$2 : 1):(\$2 < 1 ? 1 : \$2):(\$0 - 0.35):(\$0 + 0.35):(\$2 < 1 ? 0xd6604d : 0x4393c3):ytic(1) \\
+			with boxxyerror lc rgb variable, \\
+		     "" using (\$2 < 1 ? 0/0 : \$2 * 1.06):0:3 with labels font ",9" left, \\
+		     "" using (\$2 < 1 ? \$2 / 1.06 : 0/0):0:3 with labels font ",9" right
+	EOF
+	if ! timeout 60 gnuplot "$TMP/plot.gp" >"$TMP/plot.log" 2>&1; then
+		tail -n 5 "$TMP/plot.log" >&2
+		PLOT_NOTE="no plot: gnuplot failed ($(tail -n 1 "$TMP/plot.log"))"
+		rm -f "$PNG"
+	fi
+fi
+
 # --- report ------------------------------------------------------------------------------
 {
 	echo "# synack vs kernel — $STAMP"
@@ -565,6 +630,12 @@ mkdir -p "$(dirname "$OUT")"
 	echo "| benchmark | kernel | synack | synack/kernel |"
 	echo "| --- | ---: | ---: | ---: |"
 	printf '%s\n' "${ROWS[@]}"
+	echo
+	if [[ -z $PLOT_NOTE ]]; then
+		echo "![synack relative to the kernel]($(basename "$PNG"))"
+	else
+		echo "($PLOT_NOTE)"
+	fi
 	echo
 	if ((${#IDLE_ROWS[@]})); then
 		echo "## Idle connections: where the bytes are"
@@ -632,3 +703,4 @@ mkdir -p "$(dirname "$OUT")"
 echo
 sed -n '/^| benchmark/,/^$/p' "$OUT"
 echo "written to ${OUT#"$ROOT"/}"
+[[ -n $PLOT_NOTE ]] && echo "$PLOT_NOTE" || echo "plot: ${PNG#"$ROOT"/}"
