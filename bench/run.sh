@@ -640,8 +640,9 @@ fi
 	if ((${#IDLE_ROWS[@]})); then
 		echo "## Idle connections: where the bytes are"
 		echo
-		echo "Median (slowest – fastest run). Process: VmRSS and VmPTE of side a's process, from before"
-		echo "its first socket to all $IDLE_CONNS connections established. Kernel slab: the caches that"
+		echo "Median (slowest – fastest run). Process: VmRSS and VmPTE of side a's process, from its"
+		echo "start (synack's stack running, no connection yet) to all $IDLE_CONNS connections established."
+		echo "Kernel slab: the caches that"
 		echo "grew by at least $((IDLE_CONNS / 2)) objects, in the phase in which only that side allocates"
 		echo "(docs/performance.md). The peer's figure is the same kernel program in both labs: the"
 		echo "difference between its two columns is the noise of the method."
@@ -657,7 +658,7 @@ fi
 		for c in $(printf '%s\n' "${IDLE_NOTES[@]}" | grep -o '[A-Za-z0-9_-]*:+' | tr -d ':+' | sort -u); do
 			[[ -L /sys/kernel/slab/$c ]] || continue
 			t=$(readlink "/sys/kernel/slab/$c")
-			echo "* $c is the merged cache $t: $(find /sys/kernel/slab -maxdepth 1 -lname "$t" -printf '%f\n' | sort | tr '\n' ' ')"
+			echo "* $c is the merged cache $t: $(find /sys/kernel/slab -maxdepth 1 -lname "$t" -printf '%f\n' | sort | paste -sd ' ')"
 		done
 		echo
 	fi
