@@ -114,9 +114,24 @@ lab() { # lab PREFIX up|down
 	SYNACK_LAB_PREFIX=$1 SYNACK_LAB_QUIET=1 timeout -k 5 60 bash "$ROOT/examples/lab.sh" "$2"
 }
 
+# track PID: a background program for cleanup to stop. Most are started inside $(...) (one_run,
+# idle_run), a subshell whose PIDS the main shell never sees, hence the file as well.
+track() {
+	PIDS+=("$1")
+	echo "$1" >>"$TMP/pids"
+}
+
 cleanup() {
 	local rc=$? pid
 	trap - EXIT INT TERM HUP
+	# Only pids that are still one of our timeout-bounded tcp_bench commands (a pid of a program
+	# that ended may have been reused by now).
+	if [[ -f $TMP/pids ]]; then
+		while read -r pid; do
+			[[ -r /proc/$pid/cmdline ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$BIN" &&
+				PIDS+=("$pid")
+		done <"$TMP/pids"
+	fi
 	for pid in "${PIDS[@]}"; do
 		kill -TERM "$pid" 2>/dev/null || true
 	done
@@ -265,7 +280,7 @@ start_server() {
 	cmd_in "$lab" "$SRV_SIDE" 60
 	"${CMD[@]}" "$BIN" server -p "$PORT" "${climit[@]}" -T 55 "$@" >"$SLOG" 2>&1 &
 	SPID=$!
-	PIDS+=("$SPID")
+	track "$SPID"
 	for ((i = 0; i < 100; i++)); do
 		grep -q listening "$SLOG" 2>/dev/null && break
 		kill -0 "$SPID" 2>/dev/null || break
@@ -355,7 +370,7 @@ idle_run() {
 	"${CMD[@]}" "$BIN" client -H "$DST" -p "$PORT" -T 45 -m idle -n "$IDLE_CONNS" -W \
 		>"$out" 2>"$TMP/client.err" &
 	cpid=$!
-	PIDS+=("$cpid")
+	track "$cpid"
 	SYNACK_EXTRA=()
 	for phase in start bound holding; do
 		for ((i = 0; i < 800; i++)); do
