@@ -271,11 +271,15 @@ static int queue_frame(struct sk_stack *st, struct arp_entry *e, const uint8_t *
 
 /* A frame that must wait for resolution leaves later through the plain
  * xmit: its checksum is finished now in software. A super-frame does not
- * fit a slot and is dropped by queue_frame (TCP builds none towards an
- * unresolved next hop: sk_arp_resolved). */
+ * fit a slot (nor are its frags copied) and is dropped (TCP builds none
+ * towards an unresolved next hop: sk_arp_resolved). */
 static int queue_output(struct sk_stack *st, struct arp_entry *e, uint8_t *frame, size_t len,
                         const struct sk_tx_offload *off)
 {
+	if (off && (off->gso_size || off->nfrags)) {
+		st->stats.arp_queue_drops++;
+		return -ENOBUFS;
+	}
 	if (off && off->csum_start)
 		sk_tx_finish_csum(frame, len, off);
 	return queue_frame(st, e, frame, len);

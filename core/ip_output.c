@@ -56,7 +56,9 @@ int sk_ip_tx_send(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_le
 	    .payload_len = (uint16_t)l4_len,
 	};
 	sk_ipv4_emit(&ip, st->txbuf + SK_ETH_HLEN);
-	return sk_arp_output(st, hop, st->txbuf, SK_L4_OFFSET + l4_len, off, now);
+	/* A payload in frags is not in the buffer (sk_tx_offload.nfrags). */
+	return sk_arp_output(st, hop, st->txbuf, SK_L4_OFFSET + l4_len - sk_tx_frags_len(off), off,
+	                     now);
 }
 
 int sk_link_xmit(struct sk_stack *st, const uint8_t *frame, size_t len,

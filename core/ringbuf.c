@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stack.h"
+
 int sk_ringbuf_alloc(struct sk_ringbuf *rb, size_t cap)
 {
 	uint8_t *b = malloc(cap ? cap : 1);
@@ -107,6 +109,21 @@ size_t sk_ringbuf_peek(const struct sk_ringbuf *rb, size_t off, void *dst, size_
 	memcpy(dst, rb->buf + start, first);
 	memcpy((uint8_t *)dst + first, rb->buf, n - first);
 	return n;
+}
+
+unsigned sk_ringbuf_spans(const struct sk_ringbuf *rb, size_t off, size_t n, struct sk_tx_frag *out)
+{
+	if (off >= rb->len || n == 0)
+		return 0;
+	n = min_sz(n, rb->len - off);
+	size_t start = wrap(rb, off);
+	size_t first = min_sz(n, rb->cap - start);
+
+	out[0] = (struct sk_tx_frag){rb->buf + start, first};
+	if (first == n)
+		return 1;
+	out[1] = (struct sk_tx_frag){rb->buf, n - first};
+	return 2;
 }
 
 size_t sk_ringbuf_discard(struct sk_ringbuf *rb, size_t n)

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct sk_tx_frag;
+
 struct sk_ringbuf {
 	uint8_t *buf;
 	size_t cap;
@@ -56,6 +58,11 @@ size_t sk_ringbuf_commit(struct sk_ringbuf *rb, size_t n);
 /* Copy up to n bytes starting `off` bytes after the oldest, without
  * consuming them; returns the count copied. */
 size_t sk_ringbuf_peek(const struct sk_ringbuf *rb, size_t off, void *dst, size_t n);
+
+/* Where up to n bytes starting `off` bytes after the oldest are stored: at
+ * most two pieces (the ring wraps), written to out; returns how many. */
+unsigned sk_ringbuf_spans(const struct sk_ringbuf *rb, size_t off, size_t n,
+                          struct sk_tx_frag *out);
 
 /* Drop up to n of the oldest bytes; returns the count dropped. */
 size_t sk_ringbuf_discard(struct sk_ringbuf *rb, size_t n);

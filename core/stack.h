@@ -32,6 +32,12 @@ struct sk_stack;
  * tx_csum_offload). The fields are those of Linux's virtio_net_hdr
  * (include/uapi/linux/virtio_net.h), which AF_PACKET's PACKET_VNET_HDR
  * takes as is. */
+/* A piece of a frame that is not in the frame buffer (sk_tx_offload.frags). */
+struct sk_tx_frag {
+	const uint8_t *data;
+	size_t len;
+};
+
 struct sk_tx_offload {
 	/* > 0: a TCP super-frame (GSO_TCPV4). The device, the kernel or the
 	 * NIC's TSO cuts its payload into segments of gso_size bytes, each with
@@ -45,7 +51,23 @@ struct sk_tx_offload {
 	 * (not complemented) and the device folds in [csum_start, end). */
 	uint16_t csum_start;
 	uint16_t csum_offset;
+	/* nfrags > 0: the frame handed over stops after its headers; its
+	 * payload is in these pieces (a super-frame's, straight from the
+	 * socket's send buffer), for the device to gather as it sends, so the
+	 * payload is not copied into the frame first. Valid for the call. */
+	uint8_t nfrags;
+	struct sk_tx_frag frags[2];
 };
+
+/* The payload bytes of off's frags (0 for NULL). */
+static inline size_t sk_tx_frags_len(const struct sk_tx_offload *off)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; off && i < off->nfrags; i++)
+		n += off->frags[i].len;
+	return n;
+}
 
 struct sk_link_ops {
 	/* Transmit one complete Ethernet II frame (no FCS). The buffer is only

@@ -128,7 +128,12 @@ static void xmit(struct sk_stack *st, struct tcb *t, uint32_t seq, uint8_t flags
 		 * which is at most MTU - 40, and SYNs carry no payload. */
 		payload_len = room - hlen;
 	}
-	sk_ringbuf_peek(&t->snd, off, buf + hlen, payload_len);
+	if (super)
+		/* The device gathers the payload from the send ring. */
+		offload.nfrags =
+		    (uint8_t)sk_ringbuf_spans(&t->snd, off, payload_len, offload.frags);
+	else
+		sk_ringbuf_peek(&t->snd, off, buf + hlen, payload_len);
 	tcp_checksum(st, buf, hlen + payload_len, t->laddr, t->raddr, &offload);
 	st->stats.tcp_tx_segs++;
 	/* A failed transmit is a lost segment: the RTO recovers it. */

@@ -284,9 +284,16 @@ static int afp_send_alone(struct afp_dev *a, const uint8_t *frame, size_t len,
                           const struct sk_tx_offload *off)
 {
 	struct virtio_net_hdr h;
-	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)frame, len}};
-	struct msghdr m = {.msg_iov = a->vnet ? iov : iov + 1, .msg_iovlen = a->vnet ? 2 : 1};
+	/* The vnet header, the frame, its payload pieces (sk_tx_offload.frags):
+	 * the kernel gathers them, nothing is copied here. */
+	struct iovec iov[4] = {{&h, sizeof(h)}, {(void *)frame, len}};
+	unsigned nfrags = off ? off->nfrags : 0;
+	struct msghdr m = {.msg_iov = a->vnet ? iov : iov + 1,
+	                   .msg_iovlen = (a->vnet ? 2 : 1) + nfrags};
 	ssize_t n;
+
+	for (unsigned i = 0; i < nfrags && i < 2; i++)
+		iov[2 + i] = (struct iovec){(void *)off->frags[i].data, off->frags[i].len};
 
 	(void)afp_flush(&a->dev);
 	vnet_fill(&h, off);
@@ -340,7 +347,7 @@ static int afp_send_offload(struct netdev *dev, const uint8_t *frame, size_t len
 		return -EOPNOTSUPP;
 	if (off->csum_start)
 		a->stats.tx_csum_offloaded++;
-	if (!off->gso_size && len <= a->tx_slot)
+	if (!off->gso_size && !off->nfrags && len <= a->tx_slot)
 		return afp_queue(a, frame, len, off);
 	rc = afp_send_alone(a, frame, len, off);
 	if (rc == 0 && off->gso_size)

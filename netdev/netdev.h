@@ -87,6 +87,13 @@ static inline int netdev_send_offload(struct netdev *d, const uint8_t *f, size_t
 	return d->ops->send_offload(d, f, len, off);
 }
 
+/* Copy a frame handed to send_offload, its frags (sk_tx_offload.nfrags)
+ * after it, into dst (at most cap bytes): for devices and decorators that
+ * need the frame in one piece. Returns the whole frame's length (more than
+ * cap: truncated). */
+size_t netdev_gather(uint8_t *dst, size_t cap, const uint8_t *frame, size_t len,
+                     const struct sk_tx_offload *off);
+
 static inline int netdev_flush(struct netdev *d)
 {
 	return d->ops->flush ? d->ops->flush(d) : 0;

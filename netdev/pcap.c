@@ -30,6 +30,8 @@ struct pcap_dev {
 	int out_fd; /* -1 once a write failed: capture stopped */
 	size_t used;
 	uint8_t buf[PCAP_BUF_SIZE];
+	/* A super-frame whose payload came in frags, made whole to record. */
+	uint8_t gather[14 + 65535];
 };
 
 static struct pcap_dev *to_pcap(struct netdev *dev)
@@ -142,8 +144,13 @@ static int pcap_send_offload(struct netdev *dev, const uint8_t *frame, size_t le
 
 	/* Recorded as handed to the device, as tcpdump on the sending host
 	 * shows it: one super-frame, the checksum not yet filled in. */
-	if (rc == 0)
+	if (rc == 0 && off->nfrags) {
+		size_t whole = netdev_gather(p->gather, sizeof(p->gather), frame, len, off);
+
+		pcap_record(p, p->gather, whole < sizeof(p->gather) ? whole : sizeof(p->gather));
+	} else if (rc == 0) {
 		pcap_record(p, frame, len);
+	}
 	return rc;
 }
 

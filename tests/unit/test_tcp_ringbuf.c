@@ -6,6 +6,7 @@
 
 #include "../../core/ringbuf.h"
 #include "../../core/siphash.h"
+#include "../../core/stack.h"
 
 Test(tcp_ringbuf, empty_ring_reads_nothing)
 {
@@ -238,5 +239,27 @@ Test(tcp_ringbuf, growing_an_unwrapped_ring_moves_nothing_and_shrinking_is_refus
 	cr_expect_eq(rb.head, 0);
 	cr_expect_eq(sk_ringbuf_read(&rb, out, 3), 3);
 	cr_expect_str_eq(out, "abc");
+	sk_ringbuf_release(&rb);
+}
+
+Test(tcp_ringbuf, spans_name_the_stored_bytes_in_at_most_two_pieces)
+{
+	struct sk_ringbuf rb;
+	struct sk_tx_frag f[2];
+
+	cr_assert_eq(sk_ringbuf_alloc(&rb, 8), 0);
+	sk_ringbuf_write(&rb, "xxxxxx", 6);
+	sk_ringbuf_discard(&rb, 6);
+	sk_ringbuf_write(&rb, "abcdef", 6); /* "ab" at 6..7, "cdef" at 0..3 */
+	cr_assert_eq(sk_ringbuf_spans(&rb, 1, 4, f), 2);
+	cr_expect_eq(f[0].data, rb.buf + 7);
+	cr_expect_eq(f[0].len, 1);
+	cr_expect_eq(f[1].data, rb.buf);
+	cr_expect_eq(f[1].len, 3);
+	cr_expect_arr_eq(f[1].data, "cde", 3);
+	cr_assert_eq(sk_ringbuf_spans(&rb, 2, 100, f), 1, "capped at what is stored");
+	cr_expect_eq(f[0].len, 4);
+	cr_expect_arr_eq(f[0].data, "cdef", 4);
+	cr_expect_eq(sk_ringbuf_spans(&rb, 6, 1, f), 0, "nothing past the end");
 	sk_ringbuf_release(&rb);
 }
