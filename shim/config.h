@@ -43,6 +43,9 @@ struct shim_config {
 	char pcap[SHIM_CONFIG_PATH_MAX]; /* SYNACK_PCAP; "" = none */
 	int packet_fd;                   /* SYNACK_PACKET_FD; -1 = open our own */
 
+	bool packet_filter; /* SYNACK_BPF, default 1: the kernel drops others' frames */
+	char stats[SHIM_CONFIG_PATH_MAX]; /* SYNACK_STATS: counters at exit; "" = none */
+
 	bool impair; /* SYNACK_IMPAIR given */
 	struct netdev_impair_cfg impair_cfg;
 };
