@@ -1,4 +1,5 @@
-/* The AF_PACKET device once open: its packet filter (SYNACK_BPF). */
+/* The AF_PACKET device once open: its packet filter (SYNACK_BPF) and what
+ * the counters written at exit (SYNACK_STATS, stats.h) need to know of it. */
 #ifndef SYNACK_SHIM_PACKET_FILTER_H
 #define SYNACK_SHIM_PACKET_FILTER_H
 
