@@ -38,7 +38,7 @@ ADDR_B=10.77.0.2
 # Nothing from the caller's environment leaks into the programs under test.
 unset LD_PRELOAD SYNACK_IFACE SYNACK_ADDR SYNACK_GATEWAY SYNACK_MTU SYNACK_MSL_MS \
 	SYNACK_FIN_TIMEOUT_MS SYNACK_SYN_RETRIES SYNACK_LINGER_MS SYNACK_LOG SYNACK_TRACE SYNACK_PCAP \
-	SYNACK_IMPAIR SYNACK_STRICT SYNACK_PACKET_FD
+	SYNACK_IMPAIR SYNACK_STRICT SYNACK_PACKET_FD SYNACK_BPF SYNACK_STATS
 
 LAB_TMP=$(mktemp -d "${TMPDIR:-/tmp}/synack-$LAB_TEST.XXXXXX")
 # The tests' Python programs, written into LAB_TMP, import their shared pieces from there.
@@ -122,7 +122,7 @@ synack_exec() {
 	local env=(SYNACK_STRICT=1)
 	local v t=${LAB_TIMEOUT:-30}
 	for v in SYNACK_MSL_MS SYNACK_LINGER_MS SYNACK_TRACE SYNACK_LOG SYNACK_PCAP SYNACK_FIN_TIMEOUT_MS \
-		SYNACK_SYN_RETRIES; do
+		SYNACK_SYN_RETRIES SYNACK_BPF SYNACK_STATS; do
 		[[ -z ${!v:-} ]] || env+=("$v=${!v}")
 	done
 	if [[ ${LAB_KERNEL_ONLY:-0} == 1 ]]; then
