@@ -5,7 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Add `len` bytes to a running 32-bit one's-complement sum (not folded). */
+/* Add `len` bytes to a running 32-bit one's-complement sum (not folded).
+ * Its meaning is its fold to 16 bits (RFC 1071): the 32 bits themselves are
+ * one representative of it and may differ between implementations. A
+ * chained call continues the byte stream when the earlier parts had even
+ * lengths. */
 uint32_t sk_csum_add(uint32_t sum, const void *data, size_t len);
 
 /* Fold a running sum to 16 bits and complement it: the value to store. */

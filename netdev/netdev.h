@@ -156,6 +156,17 @@ struct netdev *netdev_afpacket_open_opts(const char *ifname, int inherited_fd,
                                          const struct netdev_afpacket_opts *opts, char *err,
                                          size_t errlen);
 
+/* Attach a classic BPF filter (SO_ATTACH_FILTER) to the packet socket of
+ * `dev` so that the kernel hands this process only the frames it may want:
+ * IPv4 addressed to `addr` (host order) and every ARP frame; no other
+ * ethertype, no IPv4 broadcast or multicast, nothing VLAN-tagged (see
+ * afpacket_filter.c for why). It works on dev->fd, so on a decorated device
+ * (pcap, impairment) as well, and on an inherited socket (SYNACK_PACKET_FD)
+ * as on our own. Frames queued before the call are still delivered. 0, or
+ * -errno with one line in err (a kernel refusing the filter: the device
+ * works as before, core drops what is not ours). */
+int netdev_afpacket_filter(struct netdev *dev, uint32_t addr, char *err, size_t errlen);
+
 #define NETDEV_AFP_TX_BATCH 64
 
 /* Counters of an AF_PACKET device, for logs and stats. */

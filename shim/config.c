@@ -177,6 +177,26 @@ static void defaults(struct shim_config *c)
 	c->rcvbuf_max = 4u << 20; /* core's default (sk_config_defaults) */
 	c->log_level = SK_LOG_WARN;
 	c->packet_fd = -1;
+	c->packet_filter = true;
+}
+
+/* A 0/1 switch. */
+static bool parse_flag(struct shim_config *c, const char *name, const char *v, bool *out)
+{
+	if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+		return fail(c, "%s='%s' must be 0 or 1", name, v);
+	*out = v[0] == '1';
+	return true;
+}
+
+/* A file path, stored whole or refused. */
+static bool parse_path(struct shim_config *c, const char *name, const char *v, char *out,
+                       size_t size)
+{
+	if (strlen(v) >= size)
+		return fail(c, "%s path is longer than %d characters", name, (int)size - 1);
+	strcpy(out, v);
+	return true;
 }
 
 /* Settings that change how we report problems come first, so that the
@@ -187,11 +207,8 @@ static bool parse_early(struct shim_config *c, shim_env_fn env, void *ctx)
 
 	if ((v = env("SYNACK_LOG", ctx)) && !parse_log(c, v))
 		return false;
-	if ((v = env("SYNACK_STRICT", ctx))) {
-		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
-			return fail(c, "SYNACK_STRICT='%s' must be 0 or 1", v);
-		c->strict = v[0] == '1';
-	}
+	if ((v = env("SYNACK_STRICT", ctx)) && !parse_flag(c, "SYNACK_STRICT", v, &c->strict))
+		return false;
 	if ((v = env("SYNACK_TRACE", ctx))) {
 		if (strcmp(v, "states") != 0 && v[0] != '\0')
 			return fail(c,
@@ -277,12 +294,15 @@ static bool parse_devices(struct shim_config *c, shim_env_fn env, void *ctx)
 {
 	const char *v;
 
-	if ((v = env("SYNACK_PCAP", ctx)) && v[0]) {
-		if (strlen(v) >= sizeof(c->pcap))
-			return fail(c, "SYNACK_PCAP path is longer than %d characters",
-			            (int)sizeof(c->pcap) - 1);
-		strcpy(c->pcap, v);
-	}
+	if ((v = env("SYNACK_PCAP", ctx)) && v[0] &&
+	    !parse_path(c, "SYNACK_PCAP", v, c->pcap, sizeof(c->pcap)))
+		return false;
+	if ((v = env("SYNACK_STATS", ctx)) && v[0] &&
+	    !parse_path(c, "SYNACK_STATS", v, c->stats, sizeof(c->stats)))
+		return false;
+	if ((v = env("SYNACK_BPF", ctx)) && v[0] &&
+	    !parse_flag(c, "SYNACK_BPF", v, &c->packet_filter))
+		return false;
 	if ((v = env("SYNACK_PACKET_FD", ctx)) && v[0]) {
 		unsigned long fd;
 

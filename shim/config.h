@@ -44,6 +44,9 @@ struct shim_config {
 	int packet_fd;                   /* SYNACK_PACKET_FD; -1 = open our own */
 	bool offload; /* SYNACK_OFFLOAD, default 1: ask for GSO and checksum offload */
 
+	bool packet_filter; /* SYNACK_BPF, default 1: the kernel drops others' frames */
+	char stats[SHIM_CONFIG_PATH_MAX]; /* SYNACK_STATS: counters at exit; "" = none */
+
 	bool impair; /* SYNACK_IMPAIR given */
 	struct netdev_impair_cfg impair_cfg;
 };

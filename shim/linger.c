@@ -27,6 +27,7 @@
 #include "real.h"
 #include "runtime.h"
 #include "sockio.h"
+#include "stats.h"
 #include "wait.h"
 
 /* Wake up at least this often while lingering: a safety net, the stack's
@@ -103,4 +104,5 @@ __attribute__((destructor)) static void shim_linger(void)
 	close_all();
 	wait_quiescent(shim_now_us() + (sk_time_t)cfg->linger_ms * 1000u);
 	rt_sync_capture();
+	shim_stats_write();
 }

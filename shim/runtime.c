@@ -17,6 +17,7 @@
 #include "fdtable.h"
 #include "internal_fd.h"
 #include "log.h"
+#include "packet_filter.h"
 #include "portreg.h"
 #include "real.h"
 #include "sockio.h"
@@ -255,6 +256,7 @@ static struct netdev *open_device(void)
 		shim_log(SK_LOG_ERROR, "%s", err[0] ? err : "cannot open the packet socket");
 		return NULL;
 	}
+	shim_packet_device_opened(dev); /* SYNACK_BPF, SYNACK_STATS */
 	if (config.impair)
 		dev = netdev_impair_wrap(dev, &config.impair_cfg);
 	if (dev && config.pcap[0]) {

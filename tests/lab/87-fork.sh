@@ -186,7 +186,10 @@ while off + 16 <= len(data):
     plen = struct.unpack_from("!H", pkt, 16)[0] - ihl - (tcp[12] >> 4) * 4
     top = max(top, rel + plen)
     if flags & 0x01:
-        print(f"FIN {rel}")
+        # The FIN's own sequence number: after the segment's data when it rides on the last
+        # data segment (RFC 9293 §3.4), as it does when the program's shutdown finds the tail
+        # still queued.
+        print(f"FIN {rel + plen}")
     if flags & 0x04:
         print(f"RST {rel}")
 print(f"TOP {top}")

@@ -36,7 +36,8 @@ upload() {
 	p0=$(rx packets) b0=$(rx bytes)
 	(
 		(($# == 0)) || export "$@"
-		SYNACK_LOG=info LAB_TIMEOUT=$BOUND synack_exec nc -N "$ADDR_B" "$port" <"$file" \
+		SYNACK_LOG=info SYNACK_STATS=$LAB_TMP/stats.$port LAB_TIMEOUT=$BOUND \
+			synack_exec nc -N "$ADDR_B" "$port" <"$file" \
 			>/dev/null 2>"$LAB_TMP/snc.$port.err"
 	) || rc=$?
 	timeout 30 tail --pid="$listener" -f /dev/null || lrc=124
@@ -50,6 +51,23 @@ upload() {
 	fi
 	check_sha "$name" "$LAB_TMP/k.$port.out" "$file"
 	rm -f "$LAB_TMP/k.$port.out"
+}
+
+# counter PORT NAME: a counter synack wrote at exit (SYNACK_STATS) for the upload on PORT.
+counter() { sed -n "s/^$2 //p" "$LAB_TMP/stats.$1" 2>/dev/null; }
+
+# super_frames NAME PORT yes|no: the device sent super-frames (dev_tx_gso_frames), or none.
+super_frames() {
+	local n
+	n=$(counter "$2" dev_tx_gso_frames)
+	if [[ -z $n ]]; then
+		fail "$1" "no dev_tx_gso_frames in synack's counters"
+		show "$LAB_TMP/stats.$2"
+	elif [[ $3 == yes && $n -gt 0 ]] || [[ $3 == no && $n -eq 0 ]]; then
+		pass "$1 (dev_tx_gso_frames $n, tcp_tx_super_segs $(counter "$2" tcp_tx_super_segs))"
+	else
+		fail "$1" "dev_tx_gso_frames $n"
+	fi
 }
 
 # offloads_said NAME PORT WANT: synack's start-up line names the offloads it got.
@@ -71,6 +89,7 @@ if upload "nc -N under synack uploads 100 MiB with super-frames" "$LAB_TMP/big.b
 	fi
 fi
 offloads_said "synack says the kernel granted the offloads" 9100 "TCP super-frames"
+super_frames "the device counted the super-frames it sent" 9100 yes
 
 # ---- 2. without offloads ----
 if upload "SYNACK_OFFLOAD=0: 20 MiB upload in MSS-sized frames" "$LAB_TMP/small.bin" 9101 \
@@ -82,6 +101,7 @@ if upload "SYNACK_OFFLOAD=0: 20 MiB upload in MSS-sized frames" "$LAB_TMP/small.
 	fi
 fi
 offloads_said "SYNACK_OFFLOAD=0 is said" 9101 "none (SYNACK_OFFLOAD=0)"
+super_frames "SYNACK_OFFLOAD=0: the device sent no super-frame" 9101 no
 
 # ---- 3. 3% loss each way ----
 ip netns exec "$NS_A" ethtool -K "$IF_A" tso off >/dev/null
@@ -101,6 +121,7 @@ if upload "100 MiB with super-frames at 3% loss each way" "$LAB_TMP/big.bin" 910
 	fi
 fi
 offloads_said "synack used super-frames on the lossy link" 9102 "TCP super-frames"
+super_frames "super-frames were sent on the lossy link" 9102 yes
 peer_exec nft delete table inet lossy
 
 # ---- 4. an interface limited to one segment per frame ----
@@ -113,5 +134,6 @@ if upload "gso_max_segs 1: 20 MiB upload" "$LAB_TMP/small.bin" 9103; then
 		fail "gso_max_segs 1 is honoured" "$BYTES_PER_PACKET bytes per packet"
 	fi
 fi
+super_frames "gso_max_segs 1: the device sent no super-frame" 9103 no
 
 lab_finish

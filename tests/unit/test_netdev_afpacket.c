@@ -35,6 +35,7 @@
 #include <net/ethernet.h>
 
 #include "../../netdev/netdev.h"
+#include "shell.h"
 
 #define OUR_IP   0x0a4d0901u /* 10.77.9.1: ours, no kernel address */
 #define PEER_IP  0x0a4d0902u /* 10.77.9.2: the kernel peer */
@@ -45,19 +46,6 @@ static int ns_ours = -1, ns_peer = -1;
 static pid_t peer_child = -1;
 static struct netdev *dev;
 static char our_if[IFNAMSIZ], peer_if[IFNAMSIZ];
-
-static void sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	cr_assert_eq(rc, 0, "command failed (%d): %s", rc, cmd);
-}
 
 static void enter(int ns)
 {

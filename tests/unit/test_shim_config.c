@@ -66,6 +66,8 @@ Test(shim_config, minimal_has_documented_defaults)
 	cr_assert_not(c.impair);
 	cr_assert_eq(c.pcap[0], '\0');
 	cr_assert_eq(c.packet_fd, -1);
+	cr_assert(c.packet_filter, "SYNACK_BPF defaults to 1");
+	cr_assert_eq(c.stats[0], '\0');
 }
 
 Test(shim_config, every_variable_is_read)
@@ -77,7 +79,8 @@ Test(shim_config, every_variable_is_read)
 	        {"SYNACK_TRACE", "states"}, {"SYNACK_STRICT", "1"}, {"SYNACK_PCAP", "/tmp/x.pcap"},
 	        {"SYNACK_PACKET_FD", "5"}, {"SYNACK_IMPAIR", "loss=2%,seed=7"},
 	        {"SYNACK_CC", "reno"}, {"SYNACK_RCVBUF_MAX", "65536"},
-	        {"SYNACK_MAX_SOCKETS", "16384"}));
+	        {"SYNACK_MAX_SOCKETS", "16384"}, {"SYNACK_BPF", "0"},
+	        {"SYNACK_STATS", "/tmp/x.stats"}));
 
 	cr_assert_eq(c.gateway, 0x0a4d00feu);
 	cr_assert_eq(c.mtu, 1400);
@@ -96,6 +99,8 @@ Test(shim_config, every_variable_is_read)
 	cr_assert_eq(c.cc, 1);
 	cr_assert_eq(c.rcvbuf_max, 65536);
 	cr_assert_eq(c.max_sockets, 16384);
+	cr_assert_not(c.packet_filter);
+	cr_assert_str_eq(c.stats, "/tmp/x.stats");
 }
 
 Test(shim_config, missing_iface_says_which_variable)
@@ -201,6 +206,19 @@ Test(shim_config, trace_and_strict_values)
 	cr_assert_str_eq(c.err, "SYNACK_STRICT='yes' must be 0 or 1");
 	c = parse_ok(ENV(BASE, {"SYNACK_STRICT", "0"}));
 	cr_assert_not(c.strict);
+}
+
+Test(shim_config, packet_filter_and_stats_values)
+{
+	static char longpath[SHIM_CONFIG_PATH_MAX + 1];
+	struct shim_config c = parse_bad(ENV(BASE, {"SYNACK_BPF", "off"}));
+
+	cr_assert_str_eq(c.err, "SYNACK_BPF='off' must be 0 or 1");
+	c = parse_ok(ENV(BASE, {"SYNACK_BPF", "1"}));
+	cr_assert(c.packet_filter);
+	memset(longpath, 'a', SHIM_CONFIG_PATH_MAX);
+	c = parse_bad(ENV(BASE, {"SYNACK_STATS", longpath}));
+	cr_assert(strstr(c.err, "SYNACK_STATS path is longer than"), "%s", c.err);
 }
 
 Test(shim_config, iface_name_too_long)
