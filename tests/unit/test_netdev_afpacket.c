@@ -272,7 +272,7 @@ Test(afpacket, reads_mac_and_mtu_of_the_interface)
 	cr_assert_neq(fcntl(dev->fd, F_GETFL) & O_NONBLOCK, 0);
 }
 
-Test(afpacket, root_gets_a_large_receive_buffer_and_qdisc_bypass)
+Test(afpacket, root_gets_a_large_receive_buffer_and_offloads)
 {
 	struct netdev_afpacket_stats st;
 
@@ -280,8 +280,29 @@ Test(afpacket, root_gets_a_large_receive_buffer_and_qdisc_bypass)
 	cr_assert_eq(netdev_afpacket_get_stats(dev, &st), 0);
 	/* SO_RCVBUFFORCE passes rmem_max; the kernel reports double. */
 	cr_assert_geq(st.rcvbuf, 32 * 1024 * 1024, "rcvbuf %d", st.rcvbuf);
-	cr_assert(st.qdisc_bypass);
+	/* PACKET_VNET_HDR granted: super-frames up to the interface's
+	 * gso_max_size (64 KiB on a veth) and checksum offload; no qdisc
+	 * bypass, which would drop what the kernel must cut in software. */
+	cr_assert(st.vnet_hdr);
+	cr_assert(dev->tx_csum);
+	cr_assert_geq(dev->gso_max, 60000, "gso_max %u", dev->gso_max);
+	cr_assert_gt(dev->gso_max_segs, 1);
+	cr_assert(!st.qdisc_bypass);
 	cr_assert_eq(netdev_afpacket_get_stats(NULL, &st), -EINVAL);
+}
+
+Test(afpacket, without_offloads_frames_bypass_the_qdisc)
+{
+	struct netdev_afpacket_stats st;
+	char err[256] = "";
+
+	dev = netdev_afpacket_open_sized(our_if, -1, 0, err, sizeof(err));
+	cr_assert_not_null(dev, "open failed: %s", err);
+	cr_assert_eq(netdev_afpacket_get_stats(dev, &st), 0);
+	cr_assert(!st.vnet_hdr);
+	cr_assert_eq(dev->gso_max, 0);
+	cr_assert(!dev->tx_csum);
+	cr_assert(st.qdisc_bypass);
 }
 
 Test(afpacket, frame_sent_reaches_the_kernel_peer_which_answers_arp)
