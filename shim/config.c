@@ -171,6 +171,7 @@ static void defaults(struct shim_config *c)
 	c->fin_timeout_ms = 60000;
 	c->syn_retries = 6;
 	c->offload = true;
+	c->run_to_completion = true;
 	c->linger_ms = 2000;
 	c->max_sockets = 4096;    /* core's default (sk_config_defaults) */
 	c->cc = 0;                /* cubic, as Linux */
@@ -322,6 +323,16 @@ static bool parse_devices(struct shim_config *c, shim_env_fn env, void *ctx)
 			    "kernel grants them, the default)",
 			    v);
 		c->offload = v[0] == '1';
+	}
+	if ((v = env("SYNACK_RUN_TO_COMPLETION", ctx))) {
+		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+			return fail(
+			    c,
+			    "SYNACK_RUN_TO_COMPLETION='%s' must be 0 (blocked threads sleep "
+			    "until the runtime thread wakes them) or 1 (a blocked thread "
+			    "processes arriving frames itself, the default)",
+			    v);
+		c->run_to_completion = v[0] == '1';
 	}
 	if ((v = env("SYNACK_IMPAIR", ctx)) && v[0]) {
 		char why[200] = "";

@@ -42,7 +42,8 @@ struct shim_config {
 	bool strict;                     /* SYNACK_STRICT=1 */
 	char pcap[SHIM_CONFIG_PATH_MAX]; /* SYNACK_PCAP; "" = none */
 	int packet_fd;                   /* SYNACK_PACKET_FD; -1 = open our own */
-	bool offload; /* SYNACK_OFFLOAD, default 1: ask for GSO and checksum offload */
+	bool offload;           /* SYNACK_OFFLOAD, default 1: ask for GSO and checksum offload */
+	bool run_to_completion; /* SYNACK_RUN_TO_COMPLETION, default 1 (rt_wait) */
 
 	bool packet_filter; /* SYNACK_BPF, default 1: the kernel drops others' frames */
 	char stats[SHIM_CONFIG_PATH_MAX]; /* SYNACK_STATS: counters at exit; "" = none */

@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ev.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,13 @@ static struct {
 	sk_time_t armed; /* deadline the timer is (about to be) armed at; under lock */
 	sk_time_t epoch; /* start time, for the trace */
 	pthread_t thread;
+	/* Run to completion (rt_wait): 1 while an application thread sleeping
+	 * in a blocking call also waits on the packet socket and processes
+	 * what arrives itself. The runtime thread then parks its watcher on
+	 * the packet socket (parked, its own flag: only it touches watchers)
+	 * and looks again every RT_PARK_CHECK. */
+	_Atomic int poller;
+	_Atomic bool parked;
 } rt = {
     .start_lock = PTHREAD_MUTEX_INITIALIZER,
     .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -102,18 +111,26 @@ unsigned shim_fork_gen(void)
 
 /* ---- the loop (runtime thread only) -------------------------------- */
 
+/* How often a parked runtime thread looks whether a thread still polls the
+ * device: the longest a frame can wait when the poller left and nobody
+ * else reads the packet socket (a poller that leaves while other threads
+ * sleep unparks it at once: rt_wait). */
+#define RT_PARK_CHECK SK_MS(1)
+
 static void rearm(void)
 {
 	sk_time_t d = sk_next_deadline(rt.st), rx = netdev_next_rx_time(rt.dev), now;
 
 	if (rx < d)
 		d = rx;
+	ev_now_update(rt.loop);
+	now = shim_now_us();
+	if (rt.parked && now + RT_PARK_CHECK < d)
+		d = now + RT_PARK_CHECK;
 	rt.armed = d;
 	ev_timer_stop(rt.loop, &rt.timer);
 	if (d == SK_TIME_NEVER)
 		return;
-	ev_now_update(rt.loop);
-	now = shim_now_us();
 	ev_timer_set(&rt.timer, d > now ? (double)(d - now) / 1e6 : 0., 0.);
 	ev_timer_start(rt.loop, &rt.timer);
 }
@@ -121,9 +138,14 @@ static void rearm(void)
 static unsigned rx_errors;
 
 /* Feed what the device has; under the lock. */
+/* Frames fed to the stack by the runtime thread and by application threads
+ * running to completion (rt_wait); under the lock. */
+static struct rt_frame_counts frame_counts;
+
 static void drain_device(sk_time_t now)
 {
 	struct netdev_frame frames[RX_BATCH];
+	bool app = !pthread_equal(pthread_self(), rt.thread);
 
 	for (int b = 0; b < RX_BATCHES_PER_WAKE; b++) {
 		int n = netdev_recv_batch(rt.dev, frames, RX_BATCH, now);
@@ -135,11 +157,31 @@ static void drain_device(sk_time_t now)
 			         strerror(-n));
 		for (int i = 0; i < n; i++)
 			sk_input(rt.st, frames[i].data, frames[i].len, frames[i].flags, now);
+		if (n > 0)
+			*(app ? &frame_counts.by_app : &frame_counts.by_runtime) += (uint64_t)n;
 		/* The replies (ACKs) to this batch leave in one sendmmsg. */
 		netdev_flush(rt.dev);
 		if (n < RX_BATCH)
 			break;
 	}
+}
+
+/* Park (a thread polls the device) or unpark (none does any more) the
+ * watcher on the packet socket; under the lock. True when it was parked
+ * and is not any more: frames may be waiting. */
+static bool park_or_unpark(void)
+{
+	bool polled = atomic_load(&rt.poller) != 0;
+
+	if (polled && !rt.parked) {
+		ev_io_stop(rt.loop, &rt.io);
+		rt.parked = true;
+	} else if (!polled && rt.parked) {
+		ev_io_start(rt.loop, &rt.io);
+		rt.parked = false;
+		return true;
+	}
+	return false;
 }
 
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -153,6 +195,7 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (sk_next_deadline(rt.st) <= now)
 		sk_run_timers(rt.st, now);
 	netdev_flush(rt.dev);
+	(void)park_or_unpark();
 	rearm();
 	pthread_mutex_unlock(&rt.lock);
 }
@@ -164,9 +207,10 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop, (void)w, (void)revents;
 	pthread_mutex_lock(&rt.lock);
 	now = shim_now_us();
-	if (netdev_next_rx_time(rt.dev) <= now)
+	if (park_or_unpark() || netdev_next_rx_time(rt.dev) <= now)
 		drain_device(now);
-	sk_run_timers(rt.st, now);
+	if (sk_next_deadline(rt.st) <= now)
+		sk_run_timers(rt.st, now);
 	netdev_flush(rt.dev);
 	rearm();
 	pthread_mutex_unlock(&rt.lock);
@@ -176,6 +220,9 @@ static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
 	(void)loop, (void)w, (void)revents;
 	pthread_mutex_lock(&rt.lock);
+	if (park_or_unpark())
+		drain_device(shim_now_us());
+	netdev_flush(rt.dev);
 	rearm();
 	pthread_mutex_unlock(&rt.lock);
 }
@@ -438,6 +485,56 @@ void rt_unlock(void)
 	shim_sig_leave();
 }
 
+/* The poller's wait: the packet socket and the waiter's eventfd, frames
+ * processed here under the lock, until the waiter is woken (possibly by
+ * this thread's own processing) or the deadline. */
+static int poll_device(const struct shim_waiter *w, sk_time_t deadline)
+{
+	for (;;) {
+		struct pollfd pfd[2] = {{.fd = rt.dev->fd, .events = POLLIN}};
+		bool woken = false;
+		int r = wait_ppoll(w, pfd, 1, deadline, NULL, &woken);
+
+		if (r < 0)
+			return r;
+		if (pfd[0].revents & (POLLERR | POLLNVAL))
+			/* The device is in trouble: the runtime thread reports
+			 * it; sleep as a thread that does not poll. */
+			return woken ? 0 : wait_sleep(w, deadline);
+		if (pfd[0].revents & POLLIN) {
+			sk_time_t now;
+
+			rt_lock();
+			now = shim_now_us();
+			drain_device(now);
+			if (sk_next_deadline(rt.st) <= now)
+				sk_run_timers(rt.st, now);
+			rt_unlock(); /* flushes, kicks the loop if a deadline moved earlier */
+			woken = woken || wait_consume(w);
+		}
+		if (woken)
+			return 0;
+		if (r == 0)
+			return -EAGAIN;
+	}
+}
+
+int rt_wait(const struct shim_waiter *w, sk_time_t deadline)
+{
+	int none = 0, r;
+
+	if (!config.run_to_completion || !rt_running() || !rt.dev || rt.dev->fd < 0 ||
+	    !atomic_compare_exchange_strong(&rt.poller, &none, 1))
+		return wait_sleep(w, deadline);
+	r = poll_device(w, deadline);
+	atomic_store(&rt.poller, 0);
+	/* Other threads asleep in synack rely on the runtime thread now:
+	 * unpark it at once rather than at its next check. */
+	if (rt.parked && wait_sleepers() > 1)
+		ev_async_send(rt.loop, &rt.async);
+	return r;
+}
+
 void rt_sync_capture(void)
 {
 	if (!rt_running())
@@ -446,6 +543,11 @@ void rt_sync_capture(void)
 	netdev_flush(rt.dev);
 	(void)netdev_pcap_sync(rt.dev); /* -EINVAL: no capture */
 	rt_unlock();
+}
+
+struct rt_frame_counts rt_frame_counts(void)
+{
+	return frame_counts;
 }
 
 unsigned rt_timewait_count(void)
@@ -518,6 +620,10 @@ static void fork_child(void)
 	pthread_mutex_unlock(&rt.lock);
 	pthread_mutex_unlock(&rt.start_lock);
 	shim_epoll_fork_unlock();
+	/* The threads are gone, a poller with them; a new loop starts
+	 * unparked (start_loop). */
+	rt.poller = 0;
+	rt.parked = false;
 	if (daemon_handover) {
 		/* The connections are this child's now: same generation, same
 		 * stack, device and internal fds. Only the threads are gone;

@@ -18,6 +18,7 @@
 #define SYNACK_SHIM_RUNTIME_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "../core/stack.h"
 #include "config.h"
@@ -35,12 +36,28 @@ int rt_start(void);
 struct sk_stack *rt_lock(void);
 void rt_unlock(void);
 
+struct shim_waiter;
+
+/* Not under the lock: sleep as wait_sleep (wait.h), running to completion
+ * when it can: if no other thread does, this one also waits on the packet
+ * socket and processes the frames that arrive itself (so a reply wakes it
+ * once, not the runtime thread and then it), while the runtime thread
+ * parks its own watcher. 0 woken, -EAGAIN timed out, -EINTR. */
+int rt_wait(const struct shim_waiter *w, sk_time_t deadline);
+
 /* Before the process goes: frames still batched leave, and a SYNACK_PCAP
  * capture is written out up to now (its buffer would otherwise be lost). */
 void rt_sync_capture(void);
 
 /* True once rt_start succeeded (in this process). */
 bool rt_running(void);
+
+/* Frames the stack took in, by who read them (under the stack lock). */
+struct rt_frame_counts {
+	uint64_t by_runtime; /* the runtime thread */
+	uint64_t by_app;     /* application threads running to completion (rt_wait) */
+};
+struct rt_frame_counts rt_frame_counts(void);
 
 /* Connections now in TIME_WAIT (under the stack lock). */
 unsigned rt_timewait_count(void);

@@ -18,8 +18,11 @@ static sk_time_t deadline_of(int64_t timeout_us)
 }
 
 /* Under the lock on entry and on return: sleep until sock may have changed.
- * 0 = look again, -EAGAIN = timed out, -EINTR. */
-static int block_on(int sock, sk_time_t deadline)
+ * 0 = look again, -EAGAIN = timed out, -EINTR. A thread waiting for data,
+ * a connection or a handshake runs to completion (rt_wait); a writer waiting
+ * for send space sleeps until woken: the ACKs that make the space are best
+ * taken by the runtime thread on the other CPU while this one copies. */
+static int block_on(int sock, sk_time_t deadline, bool run_to_completion)
 {
 	struct shim_waiter w;
 	int r = wait_register(&w, &sock, 1, false);
@@ -27,7 +30,7 @@ static int block_on(int sock, sk_time_t deadline)
 	if (r < 0)
 		return r;
 	rt_unlock();
-	r = wait_sleep(&w, deadline);
+	r = run_to_completion ? rt_wait(&w, deadline) : wait_sleep(&w, deadline);
 	rt_lock();
 	wait_unregister(&w);
 	if (r == -EINTR && deadline == SK_TIME_NEVER && wait_restartable())
@@ -163,7 +166,7 @@ static int block_on_direct(struct sk_stack *st, struct shim_ofd *o, const struct
 		skip -= iov[i++].iov_len;
 	lent = i < cnt && sk_recv_direct_begin(st, o->sock, (uint8_t *)iov[i].iov_base + skip,
 	                                       iov[i].iov_len - skip) == 0;
-	r = block_on(o->sock, deadline);
+	r = block_on(o->sock, deadline, true);
 	/* A socket closed meanwhile is not ours to ask (sk_close took the
 	 * buffer back). */
 	*placed = lent && !o->closed ? sk_recv_direct_end(st, o->sock, shim_now_us()) : 0;
@@ -205,7 +208,7 @@ ssize_t sockio_recv(struct shim_ofd *o, const struct iovec *iov, int iovcnt, int
 		if (r != -EAGAIN || nonblock || total == 0)
 			break;
 		if (flags & MSG_PEEK)
-			r = block_on(o->sock, deadline);
+			r = block_on(o->sock, deadline, true);
 		else
 			r = block_on_direct(st, o, iov, iovcnt, copied, deadline, &placed);
 		copied += placed;
@@ -241,7 +244,7 @@ ssize_t sockio_send(struct shim_ofd *o, const struct iovec *iov, int iovcnt, int
 		}
 		if (r != -EAGAIN || nonblock)
 			break;
-		r = block_on(o->sock, deadline);
+		r = block_on(o->sock, deadline, false);
 		if (r < 0)
 			break;
 	}
@@ -280,7 +283,7 @@ int sockio_connect(struct shim_ofd *o, uint32_t addr, uint16_t port)
 			r = sk_connect(st, o->sock, addr, port, shim_now_us());
 			break;
 		}
-		r = block_on(o->sock, deadline);
+		r = block_on(o->sock, deadline, true);
 		if (r == 0)
 			r = -EINPROGRESS; /* look again */
 		else if (r == -EAGAIN)
@@ -309,7 +312,7 @@ int sockio_accept(struct shim_ofd *o, struct sk_endpoint *peer, bool nonblock)
 		r = sk_accept(st, o->sock, peer);
 		if (r != -EAGAIN || nonblock)
 			break;
-		r = block_on(o->sock, deadline);
+		r = block_on(o->sock, deadline, true);
 		if (r < 0)
 			break;
 	}
@@ -334,7 +337,7 @@ static void linger_on_close(struct sk_stack *st, struct shim_ofd *o)
 	while (sk_tx_queued(st, o->sock) > 0 && shim_now_us() < deadline) {
 		sk_time_t slice = shim_now_us() + LINGER_SLICE_US;
 
-		if (block_on(o->sock, slice < deadline ? slice : deadline) == -EINTR)
+		if (block_on(o->sock, slice < deadline ? slice : deadline, false) == -EINTR)
 			break;
 	}
 }

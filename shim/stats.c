@@ -93,6 +93,7 @@ void shim_stats_write(void)
 	struct netdev *afp = shim_packet_device();
 	struct netdev_afpacket_stats d;
 	struct sk_stats s;
+	struct rt_frame_counts fc;
 	bool have_dev;
 	char buf[4096];
 	size_t at = 0;
@@ -101,10 +102,13 @@ void shim_stats_write(void)
 		return;
 	s = *sk_get_stats(rt_lock());
 	have_dev = afp && netdev_afpacket_get_stats(afp, &d) == 0;
+	fc = rt_frame_counts();
 	rt_unlock();
 #define LINE(f) at = line(buf, sizeof(buf), at, #f, s.f);
 	SK_STATS_FIELDS(LINE)
 #undef LINE
+	at = line(buf, sizeof(buf), at, "rt_frames_by_runtime", fc.by_runtime);
+	at = line(buf, sizeof(buf), at, "rt_frames_by_app", fc.by_app);
 	if (have_dev) {
 		at = line(buf, sizeof(buf), at, "dev_rx_frames", d.rx_frames);
 		at = line(buf, sizeof(buf), at, "dev_tx_frames", d.tx_frames);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -13,6 +14,8 @@
 
 /* Registered waiters; under the stack lock. */
 static struct shim_waiter *waiters;
+/* How many are on the list (read without the lock by rt_wait). */
+static _Atomic unsigned registered;
 
 static _Thread_local int thread_efd = -1;
 static pthread_key_t efd_key;
@@ -70,6 +73,7 @@ int wait_register(struct shim_waiter *w, const int *socks, int nsocks, bool any)
 	if (waiters)
 		waiters->prev = w;
 	waiters = w;
+	atomic_fetch_add(&registered, 1);
 	return 0;
 }
 
@@ -82,6 +86,7 @@ void wait_unregister(struct shim_waiter *w)
 	if (w->next)
 		w->next->prev = w->prev;
 	w->prev = w->next = NULL;
+	atomic_fetch_sub(&registered, 1);
 }
 
 static void signal_efd(int fd)
@@ -145,6 +150,18 @@ int wait_ppoll(const struct shim_waiter *w, struct pollfd *fds, nfds_t n, sk_tim
 	return r;
 }
 
+bool wait_consume(const struct shim_waiter *w)
+{
+	uint64_t v;
+
+	return REAL(read)(w->efd, &v, sizeof(v)) == (ssize_t)sizeof(v);
+}
+
+unsigned wait_sleepers(void)
+{
+	return atomic_load(&registered);
+}
+
 int wait_sleep(const struct shim_waiter *w, sk_time_t deadline)
 {
 	struct pollfd pfd[1];
@@ -180,6 +197,7 @@ bool wait_restartable(void)
 void wait_after_fork_child(void)
 {
 	waiters = NULL;
+	registered = 0;
 	thread_efd = -1;
 	if (key_once == PTHREAD_ONCE_INIT)
 		return;

@@ -46,6 +46,12 @@ int wait_sleep(const struct shim_waiter *w, sk_time_t deadline);
 int wait_ppoll(const struct shim_waiter *w, struct pollfd *fds, nfds_t n, sk_time_t deadline,
                const sigset_t *sigmask, bool *woken);
 
+/* Take a pending wake-up of w without sleeping: true when there was one. */
+bool wait_consume(const struct shim_waiter *w);
+
+/* Waiters registered now (any thread; a snapshot). */
+unsigned wait_sleepers(void);
+
 /* SA_RESTART semantics: true when every installed signal handler has
  * SA_RESTART, so an interrupted call without a timeout restarts (as the
  * kernel would for whichever signal it was); false when one does not, so

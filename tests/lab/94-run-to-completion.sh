@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Run to completion (docs/architecture.md "Threads"): a thread blocked in recv() waits on the
+# packet socket itself and processes the reply it is waiting for, instead of sleeping until the
+# runtime thread has processed it and woken it.
+#  1. a 1-byte ping-pong (bench/tcp_bench rr, a synack client against a kernel server): the
+#     frames were read by the application thread (SYNACK_STATS: rt_frames_by_app > 0, and more
+#     of them than the runtime thread read);
+#  2. SYNACK_RUN_TO_COMPLETION=0: the same exchange, every frame read by the runtime thread;
+#  3. an idle synack program blocked in recv() for 3 s uses almost no CPU: the runtime thread,
+#     parked while the reader polls, only looks every millisecond.
+. "$(dirname "$0")/lib.sh"
+
+BENCH=$LAB_BUILD/bench/tcp_bench
+lab_up
+if [[ ! -x $BENCH ]]; then
+	fail "set-up" "$BENCH is not built"
+	lab_finish
+fi
+spawn "$LAB_TMP/server.err" ip netns exec "$NS_B" "$BENCH" server -b "$ADDR_B" -p 5400 -T 60
+peer_wait_listen 5400
+
+counter() { sed -n "s/^$2 //p" "$1"; }
+
+# rr NAME STATS [ENV...]: a 1 s ping-pong under synack; PASS/FAIL on the exchange itself.
+rr() {
+	local name=$1 stats=$2 rc=0
+	shift 2
+	(
+		(($# == 0)) || export "$@"
+		SYNACK_STATS=$stats LAB_TIMEOUT=30 synack_exec "$BENCH" client -m rr -H "$ADDR_B" \
+			-p 5400 -d 1 -T 20 >"$stats.out" 2>&1
+	) || rc=$?
+	if ((rc != 0)) || ! grep -q "^result mode=rr" "$stats.out"; then
+		fail "$name" "tcp_bench exit $rc"
+		show "$stats.out"
+		return 1
+	fi
+	pass "$name: $(grep -oE 'count=[0-9]+|p50_us=[0-9.]+' "$stats.out" | tr '\n' ' ')"
+}
+
+if rr "1-byte ping-pong under synack" "$LAB_TMP/rtc"; then
+	app=$(counter "$LAB_TMP/rtc" rt_frames_by_app)
+	run=$(counter "$LAB_TMP/rtc" rt_frames_by_runtime)
+	if [[ -n $app && -n $run ]] && ((app > 0 && app > run)); then
+		pass "the replies were read by the application thread ($app frames; runtime thread $run)"
+	else
+		fail "the replies were read by the application thread" "by_app '$app', by_runtime '$run'"
+		show "$LAB_TMP/rtc"
+	fi
+fi
+
+if rr "SYNACK_RUN_TO_COMPLETION=0: ping-pong" "$LAB_TMP/nortc" SYNACK_RUN_TO_COMPLETION=0; then
+	app=$(counter "$LAB_TMP/nortc" rt_frames_by_app)
+	run=$(counter "$LAB_TMP/nortc" rt_frames_by_runtime)
+	if [[ $app == 0 ]] && ((run > 0)); then
+		pass "SYNACK_RUN_TO_COMPLETION=0: every frame read by the runtime thread ($run)"
+	else
+		fail "SYNACK_RUN_TO_COMPLETION=0: every frame read by the runtime thread" "by_app '$app', by_runtime '$run'"
+	fi
+fi
+
+# 3. Idle in recv(): a kernel nc -l accepts and sends nothing for 3 s; the synack nc waits.
+spawn "$LAB_TMP/idle-peer.err" bash -c "exec ip netns exec '$NS_B' timeout 10 nc -l '$ADDR_B' 5401 </dev/null >/dev/null"
+peer_wait_listen 5401
+(sleep 100 | SYNACK_VIA_PRELOAD=1 LAB_TIMEOUT=8 synack_exec nc "$ADDR_B" 5401 >/dev/null 2>"$LAB_TMP/idle.err") &
+LAB_PIDS+=("$!")
+pid=""
+for ((i = 0; i < 50; i++)); do
+	pid=$(pgrep -n -x nc -P "$(pgrep -d, -f "env .*LD_PRELOAD=.*nc $ADDR_B 5401" || echo 0)" 2>/dev/null || true)
+	[[ -n $pid ]] && break
+	sleep 0.1
+done
+if [[ -z $pid ]]; then
+	pid=$(pgrep -n -f "^nc $ADDR_B 5401" || true)
+fi
+if [[ -z $pid ]]; then
+	fail "an idle reader uses almost no CPU" "the synack nc did not start"
+	show "$LAB_TMP/idle.err"
+else
+	sleep 1 # connected and blocked in its read
+	t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+	sleep 3
+	t1=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo "$t0")
+	ticks=$((t1 - t0)) # clock ticks (USER_HZ, 100/s): 3 s is 300
+	if ((ticks <= 6)); then
+		pass "an idle reader uses almost no CPU ($ticks ticks of 300 in 3 s)"
+	else
+		fail "an idle reader uses almost no CPU" "$ticks ticks of 300 in 3 s"
+	fi
+fi
+
+lab_finish
