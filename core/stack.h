@@ -326,10 +326,13 @@ struct sk_tcp_info {
 	uint32_t rtt_us, rttvar_us; /* RFC 6298 SRTT and RTTVAR; 0 before any sample */
 	uint32_t snd_cwnd;          /* segments */
 	uint32_t snd_ssthresh;      /* segments; 0x7fffffff while infinite (Linux) */
-	/* Application bytes the peer acknowledged / we received in order, from
-	 * the sequence numbers (SYN and FIN excluded): exact up to 4 GiB per
-	 * direction, modulo 2^32 beyond (core keeps no 64-bit counter). */
-	uint64_t bytes_acked, bytes_received;
+	/* Application bytes the peer acknowledged / we received in order
+	 * (SYN and FIN excluded); payload bytes we transmitted, retransmissions
+	 * included (Linux bytes_sent), and retransmitted: 64-bit counters. */
+	uint64_t bytes_acked, bytes_received, bytes_sent, bytes_retrans;
+	/* Segments retransmitted over the connection's life, the SYN or
+	 * SYN,ACK included (Linux total_retrans). */
+	uint32_t total_retrans;
 	uint32_t notsent_bytes; /* queued but never sent */
 	uint32_t snd_wnd;       /* the peer's window, scaled, bytes */
 };

@@ -191,6 +191,13 @@ struct tcb {
 	uint32_t rtt_seq;
 	sk_time_t rtt_start;
 	uint32_t retries; /* consecutive RTO expiries */
+	/* TCP_INFO's per-connection counters (tcp_info.c), 64-bit where Linux
+	 * keeps them 64-bit so they do not wrap at 4 GiB: segments
+	 * retransmitted (SYN and SYN,ACK included, Linux total_retrans),
+	 * payload bytes transmitted (retransmissions included) and
+	 * retransmitted, acknowledged by the peer, received in order. */
+	uint32_t total_retrans;
+	uint64_t bytes_sent, bytes_retrans, bytes_acked, bytes_received;
 	/* Fast recovery (tcp_recovery.c): RFC 6582 "recover" is RFC 6675's
 	 * RecoveryPoint; high_rxt is RFC 6675 HighRxt. */
 	bool in_recovery;
@@ -359,6 +366,14 @@ uint32_t tcp_reass_advance(struct tcb *t);
 bool tcp_reass_fin_due(const struct tcb *t);
 /* Up to max SACK blocks describing what is held, most recent first. */
 size_t tcp_reass_sack(const struct tcb *t, struct sk_tcp_sack_block *out, size_t max);
+
+/* ---- tcp_info.c ---- */
+
+/* A new connection's TCP_INFO counters start from zero. */
+void tcp_info_reset(struct tcb *t);
+/* One segment of t (`bytes` of payload) was retransmitted: the stack's
+ * tcp_retransmits and the connection's counters. */
+void tcp_count_retrans(struct sk_stack *st, struct tcb *t, uint32_t bytes);
 
 /* ---- tcp_keepalive.c ---- */
 

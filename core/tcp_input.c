@@ -371,6 +371,7 @@ static bool ack_input(struct sk_stack *st, struct tcb *t, struct seg *s, bool *f
 				n = (uint32_t)sk_ringbuf_len(&t->snd);
 			sk_ringbuf_discard(&t->snd, n);
 			t->snd_buf_seq += n;
+			t->bytes_acked += n;
 			/* Space freed: a writer that ran out of it may
 			 * proceed (Linux tcp_check_space, SOCK_NOSPACE). */
 			if (n)
@@ -478,6 +479,7 @@ static void process_text(struct sk_stack *st, struct tcb *t, struct seg *s, sk_t
 			size_t n = sk_ringbuf_write(&t->rcv, s->data, s->len);
 
 			t->rcv_nxt += (uint32_t)n;
+			t->bytes_received += n;
 			if (n < s->len)
 				fin = false;
 			if (had_hole) {

@@ -47,6 +47,7 @@ int tcp_conn_init(struct sk_stack *st, struct tcb *t, sk_time_t now)
 	t->rto = TCP_RTO_INIT;
 	t->srtt = t->rttvar = 0;
 	t->retries = 0;
+	tcp_info_reset(t);
 	t->fin_queued = t->fin_rcvd = t->shut_rd = t->shut_wr = false;
 	tcp_reass_reset(&t->reass);
 	tcp_sack_reset(&t->sb);

@@ -207,7 +207,7 @@ static void rto_expired(struct sk_stack *st, struct tcb *t, sk_time_t now)
 	/* tcp_retransmits counts segments: data in tcp_output.c, the SYN or
 	 * SYN,ACK here. */
 	if (handshaking(t))
-		st->stats.tcp_retransmits++;
+		tcp_count_retrans(st, t, 0);
 	tcp_recovery_rto(t);
 	if (!handshaking(t) && !t->persist) {
 		/* RFC 5681 §3.1 / RFC 9438 §4.8: the algorithm's loss
