@@ -24,6 +24,12 @@ bool sk_ip_route_ok(const struct sk_stack *st, uint32_t dst)
 
 int sk_ip_tx_send(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_len, sk_time_t now)
 {
+	return sk_ip_tx_send_tos(st, dst, proto, l4_len, 0, 0, now);
+}
+
+int sk_ip_tx_send_tos(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_len, uint8_t tos,
+                      uint8_t ttl, sk_time_t now)
+{
 	if (l4_len + SK_IPV4_HLEN > st->cfg.mtu)
 		return -EMSGSIZE;
 	uint32_t hop = sk_ip_next_hop(st, dst);
@@ -37,7 +43,8 @@ int sk_ip_tx_send(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_le
 	    .src = st->cfg.addr,
 	    .dst = dst,
 	    .proto = proto,
-	    .ttl = IP_TTL,
+	    .ttl = ttl ? ttl : IP_TTL,
+	    .tos = tos,
 	    .id = st->ip_id++,
 	    .df = true,
 	    .payload_len = (uint16_t)l4_len,

@@ -75,6 +75,9 @@ static inline uint8_t *sk_ip_tx_buf(struct sk_stack *st, size_t *room)
  * up on this neighbour recently), -ENOBUFS (ARP queue full), or -EMSGSIZE
  * (l4_len + 20 > MTU: a bug in the caller). */
 int sk_ip_tx_send(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_len, sk_time_t now);
+/* The same with a connection's IP_TOS byte and IP_TTL (0 = 64). */
+int sk_ip_tx_send_tos(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_len, uint8_t tos,
+                      uint8_t ttl, sk_time_t now);
 
 /* Would sk_ip_tx_send have a route to dst? (connect()'s ENETUNREACH) */
 bool sk_ip_route_ok(const struct sk_stack *st, uint32_t dst);

@@ -161,6 +161,13 @@ struct tcb {
 	int rcvlowat; /* SO_RCVLOWAT (Linux sk_rcvlowat); 0 is read as 1 */
 	uint32_t rcvbuf, sndbuf;
 	bool rcvbuf_locked; /* SK_OPT_RCVBUF was set: no autotuning (Linux SOCK_RCVBUF_LOCK) */
+	uint8_t ip_tos;         /* SK_OPT_IP_TOS, ECN bits clear */
+	uint8_t ip_ttl;         /* SK_OPT_IP_TTL; 0 = the default */
+	uint32_t notsent_lowat; /* SK_OPT_NOTSENT_LOWAT; 0 = none */
+	/* tcp_defer.c: a listener's TCP_DEFER_ACCEPT in SYN,ACK timeouts; a
+	 * child whose bare ACK it dropped (Linux inet_rsk(req)->acked). */
+	uint32_t defer_accept;
+	bool defer_acked;
 
 	/* tcp_rcvbuf.c: receive autotuning. What the application read in the
 	 * RTT measured last (Linux rcvq_space) and where this one began. */
@@ -374,6 +381,22 @@ void tcp_info_reset(struct tcb *t);
 /* One segment of t (`bytes` of payload) was retransmitted: the stack's
  * tcp_retransmits and the connection's counters. */
 void tcp_count_retrans(struct sk_stack *st, struct tcb *t, uint32_t bytes);
+
+/* ---- tcp_defer.c ---- */
+
+/* Linux secs_to_retrans / retrans_to_secs (1 s doubling, 120 s cap). */
+int tcp_defer_from_secs(int secs);
+int tcp_defer_to_secs(int retrans);
+/* A passive child in SYN_RECEIVED got an acceptable ACK `r`: true when
+ * its listener's TCP_DEFER_ACCEPT drops it (bare ACK within the period). */
+bool tcp_defer_hold(struct sk_stack *st, struct tcb *c, const struct sk_tcp_repr *r);
+enum tcp_defer_rto {
+	TCP_DEFER_NONE,   /* not deferred: the usual SYN,ACK timeout */
+	TCP_DEFER_WAIT,   /* back off without resending */
+	TCP_DEFER_EXPIRE, /* drop the child silently */
+};
+/* The SYN,ACK timer of child c fired: what the deferral makes of it. */
+enum tcp_defer_rto tcp_defer_rto(struct sk_stack *st, const struct tcb *c);
 
 /* ---- tcp_keepalive.c ---- */
 

@@ -102,7 +102,8 @@ static void xmit(struct sk_stack *st, struct tcb *t, uint32_t seq, uint8_t flags
 	st->stats.tcp_tx_segs++;
 	t->bytes_sent += payload_len;
 	/* A failed transmit is a lost segment: the RTO recovers it. */
-	(void)sk_ip_tx_send(st, t->raddr, SK_IPPROTO_TCP, hlen + payload_len, now);
+	(void)sk_ip_tx_send_tos(st, t->raddr, SK_IPPROTO_TCP, hlen + payload_len, t->ip_tos,
+	                        t->ip_ttl, now);
 }
 
 void tcp_send_ack(struct sk_stack *st, struct tcb *t, sk_time_t now)
