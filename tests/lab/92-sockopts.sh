@@ -23,14 +23,9 @@
 # pending socket it leaves the socket to the kernel (refused in strict mode, ENETUNREACH).
 . "$(dirname "$0")/lib.sh"
 
-REF_PREFIX=${SYNACK_LAB_PREFIX}k
-ref_down() { SYNACK_LAB_PREFIX=$REF_PREFIX SYNACK_LAB_QUIET=1 bash "$LAB_ROOT/examples/lab.sh" down >/dev/null 2>&1 || true; }
-trap 'rc92=$?; set +e; ref_down; (exit "$rc92"); lab_cleanup' EXIT
-
 lab_up
-SYNACK_LAB_PREFIX=$REF_PREFIX bash "$LAB_ROOT/examples/lab.sh" up
-ip -n "$REF_PREFIX-a" addr add "$ADDR_A/24" dev "$IF_A"
-for ns in "$NS_A" "$REF_PREFIX-a"; do
+ref_lab_up
+for ns in "$NS_A" "$REF_NS_A"; do
 	ip netns exec "$ns" sysctl -qw net.ipv4.tcp_fastopen=0
 done
 
@@ -266,7 +261,6 @@ run() {
 	wait "$dump" 2>/dev/null || true
 	return "$rc"
 }
-kernel_exec() { timeout -k 3 "${LAB_TIMEOUT:-30}" ip netns exec "$REF_PREFIX-a" "$@"; }
 
 # check_wire NAME: every segment from 10.77.0.1.7405 in NAME.pcap has tos 0x28 and ttl 33.
 check_wire() {
@@ -294,7 +288,7 @@ ran() {
 	tail -n 5 "$LAB_TMP/$1.out" | sed 's/^/  | /'
 	return 1
 }
-ran kernel "kernel reference run" "$REF_PREFIX-b" kernel_exec || lab_finish
+ran kernel "kernel reference run" "$REF_NS_B" ref_exec || lab_finish
 pass "kernel reference run: $(wc -l <"$LAB_TMP/kernel.out") observations"
 check_wire kernel
 ran synack "run under synack" "$NS_B" synack_exec || true
