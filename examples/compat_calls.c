@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -244,6 +245,10 @@ static int do_splice_errors(const char *host, int port)
 	close(q[0]);
 	show("socket->pipe without reader", splice(s, NULL, q[1], NULL, 100, 0));
 	show("the data is still there", recv(s, buf, sizeof(buf), 0));
+	write(p[1], "s", 1);
+	show("syscall(SYS_splice) pipe->socket", syscall(SYS_splice, p[0], NULL, s, NULL, 1, 0));
+	poll(&pf, 1, 10000);
+	show("its echo", recv(s, buf, sizeof(buf), 0));
 	shutdown(s, SHUT_WR);
 	write(p[1], "late", 4);
 	show("pipe->socket after SHUT_WR", splice(p[0], NULL, s, NULL, 4, 0));
