@@ -33,6 +33,12 @@ bool sk_ip_tx_direct(struct sk_stack *st, uint32_t dst)
 int sk_ip_tx_send(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_len,
                   const struct sk_tx_offload *off, sk_time_t now)
 {
+	return sk_ip_tx_send_tos(st, dst, proto, l4_len, 0, 0, off, now);
+}
+
+int sk_ip_tx_send_tos(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_len, uint8_t tos,
+                      uint8_t ttl, const struct sk_tx_offload *off, sk_time_t now)
+{
 	/* A super-frame is cut to the MTU by the device (gso_size); only its
 	 * IPv4 total length must fit 16 bits. */
 	size_t max = off && off->gso_size ? SK_IPV4_MAX_LEN : st->cfg.mtu;
@@ -50,7 +56,8 @@ int sk_ip_tx_send(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_le
 	    .src = st->cfg.addr,
 	    .dst = dst,
 	    .proto = proto,
-	    .ttl = IP_TTL,
+	    .ttl = ttl ? ttl : IP_TTL,
+	    .tos = tos,
 	    .id = st->ip_id++,
 	    .df = true,
 	    .payload_len = (uint16_t)l4_len,

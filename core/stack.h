@@ -278,6 +278,23 @@ enum sk_opt {
 	 * receive buffer is capped there, 0 is 1. Blocking receives wait for
 	 * min(it, len) bytes: the shim's loop. */
 	SK_OPT_RCVLOWAT,
+	/* IP_TOS: the DSCP/ECN byte of the connection's IPv4 headers. As
+	 * Linux for a stream socket, the two ECN bits are not the
+	 * application's: they are kept (0) whatever the value set. */
+	SK_OPT_IP_TOS,
+	/* IP_TTL: 1..255, or -1 for the default (64, which get reports);
+	 * anything else -EINVAL. */
+	SK_OPT_IP_TTL,
+	/* TCP_NOTSENT_LOWAT, bytes; 0 = no limit (Linux's default sysctl).
+	 * sk_poll reports POLLOUT only while twice the bytes queued and never
+	 * sent are below it, and sk_send takes data only while those bytes
+	 * are below it (Linux tcp_stream_memory_free). */
+	SK_OPT_NOTSENT_LOWAT,
+	/* TCP_DEFER_ACCEPT, seconds (a listener's): a connection whose
+	 * handshake ends with a bare ACK is not accepted until data arrives
+	 * or the period ends (core/tcp_defer.c). get reports the period as
+	 * Linux rounds it (whole SYN,ACK timeouts: 5 -> 7). */
+	SK_OPT_DEFER_ACCEPT,
 	SK_OPT__COUNT
 };
 
@@ -401,10 +418,13 @@ struct sk_tcp_info {
 	uint32_t rtt_us, rttvar_us; /* RFC 6298 SRTT and RTTVAR; 0 before any sample */
 	uint32_t snd_cwnd;          /* segments */
 	uint32_t snd_ssthresh;      /* segments; 0x7fffffff while infinite (Linux) */
-	/* Application bytes the peer acknowledged / we received in order, from
-	 * the sequence numbers (SYN and FIN excluded): exact up to 4 GiB per
-	 * direction, modulo 2^32 beyond (core keeps no 64-bit counter). */
-	uint64_t bytes_acked, bytes_received;
+	/* Application bytes the peer acknowledged / we received in order
+	 * (SYN and FIN excluded); payload bytes we transmitted, retransmissions
+	 * included (Linux bytes_sent), and retransmitted: 64-bit counters. */
+	uint64_t bytes_acked, bytes_received, bytes_sent, bytes_retrans;
+	/* Segments retransmitted over the connection's life, the SYN or
+	 * SYN,ACK included (Linux total_retrans). */
+	uint32_t total_retrans;
 	uint32_t notsent_bytes; /* queued but never sent */
 	uint32_t snd_wnd;       /* the peer's window, scaled, bytes */
 };

@@ -82,6 +82,10 @@ static inline uint8_t *sk_ip_tx_buf(struct sk_stack *st, size_t *room)
 int sk_ip_tx_send(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_len,
                   const struct sk_tx_offload *off, sk_time_t now);
 
+/* The same with a connection's IP_TOS byte and IP_TTL (0 = 64). */
+int sk_ip_tx_send_tos(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_len, uint8_t tos,
+                      uint8_t ttl, const struct sk_tx_offload *off, sk_time_t now);
+
 /* Would a frame to dst leave at once (route known, next hop resolved)?
  * TCP builds super-frames only then: a frame waiting for ARP is held in an
  * MTU-sized slot. */

@@ -161,6 +161,13 @@ struct tcb {
 	int rcvlowat; /* SO_RCVLOWAT (Linux sk_rcvlowat); 0 is read as 1 */
 	uint32_t rcvbuf, sndbuf;
 	bool rcvbuf_locked; /* SK_OPT_RCVBUF was set: no autotuning (Linux SOCK_RCVBUF_LOCK) */
+	uint8_t ip_tos;         /* SK_OPT_IP_TOS, ECN bits clear */
+	uint8_t ip_ttl;         /* SK_OPT_IP_TTL; 0 = the default */
+	uint32_t notsent_lowat; /* SK_OPT_NOTSENT_LOWAT; 0 = none */
+	/* tcp_defer.c: a listener's TCP_DEFER_ACCEPT in SYN,ACK timeouts; a
+	 * child whose bare ACK it dropped (Linux inet_rsk(req)->acked). */
+	uint32_t defer_accept;
+	bool defer_acked;
 
 	/* A reader sleeping in a blocking receive (sk_recv_direct_begin): in-order
 	 * data arriving while nothing is queued is copied straight into its
@@ -197,6 +204,13 @@ struct tcb {
 	uint32_t rtt_seq;
 	sk_time_t rtt_start;
 	uint32_t retries; /* consecutive RTO expiries */
+	/* TCP_INFO's per-connection counters (tcp_info.c), 64-bit where Linux
+	 * keeps them 64-bit so they do not wrap at 4 GiB: segments
+	 * retransmitted (SYN and SYN,ACK included, Linux total_retrans),
+	 * payload bytes transmitted (retransmissions included) and
+	 * retransmitted, acknowledged by the peer, received in order. */
+	uint32_t total_retrans;
+	uint64_t bytes_sent, bytes_retrans, bytes_acked, bytes_received;
 	/* Fast recovery (tcp_recovery.c): RFC 6582 "recover" is RFC 6675's
 	 * RecoveryPoint; high_rxt is RFC 6675 HighRxt. */
 	bool in_recovery;
@@ -365,6 +379,30 @@ uint32_t tcp_reass_advance(struct tcb *t);
 bool tcp_reass_fin_due(const struct tcb *t);
 /* Up to max SACK blocks describing what is held, most recent first. */
 size_t tcp_reass_sack(const struct tcb *t, struct sk_tcp_sack_block *out, size_t max);
+
+/* ---- tcp_info.c ---- */
+
+/* A new connection's TCP_INFO counters start from zero. */
+void tcp_info_reset(struct tcb *t);
+/* One segment of t (`bytes` of payload) was retransmitted: the stack's
+ * tcp_retransmits and the connection's counters. */
+void tcp_count_retrans(struct sk_stack *st, struct tcb *t, uint32_t bytes);
+
+/* ---- tcp_defer.c ---- */
+
+/* Linux secs_to_retrans / retrans_to_secs (1 s doubling, 120 s cap). */
+int tcp_defer_from_secs(int secs);
+int tcp_defer_to_secs(int retrans);
+/* A passive child in SYN_RECEIVED got an acceptable ACK `r`: true when
+ * its listener's TCP_DEFER_ACCEPT drops it (bare ACK within the period). */
+bool tcp_defer_hold(struct sk_stack *st, struct tcb *c, const struct sk_tcp_repr *r);
+enum tcp_defer_rto {
+	TCP_DEFER_NONE,   /* not deferred: the usual SYN,ACK timeout */
+	TCP_DEFER_WAIT,   /* back off without resending */
+	TCP_DEFER_EXPIRE, /* drop the child silently */
+};
+/* The SYN,ACK timer of child c fired: what the deferral makes of it. */
+enum tcp_defer_rto tcp_defer_rto(struct sk_stack *st, const struct tcb *c);
 
 /* ---- tcp_keepalive.c ---- */
 

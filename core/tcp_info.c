@@ -46,6 +46,21 @@ static uint32_t sacked_bytes(const struct tcb *t)
 	return n;
 }
 
+void tcp_info_reset(struct tcb *t)
+{
+	t->total_retrans = 0;
+	t->bytes_sent = t->bytes_retrans = t->bytes_acked = t->bytes_received = 0;
+}
+
+void tcp_count_retrans(struct sk_stack *st, struct tcb *t, uint32_t bytes)
+{
+	/* Linux __tcp_retransmit_skb: total_retrans per segment,
+	 * bytes_retrans by payload. */
+	st->stats.tcp_retransmits++;
+	t->total_retrans++;
+	t->bytes_retrans += bytes;
+}
+
 int sk_get_info(const struct sk_stack *st, int sock, struct sk_tcp_info *out)
 {
 	const struct tcb *t;
@@ -91,13 +106,14 @@ int sk_get_info(const struct sk_stack *st, int sock, struct sk_tcp_info *out)
 	out->unacked = segs_up(t->snd_max - t->snd_una, t->snd_mss);
 	out->sacked = t->sack_ok ? sacked_bytes(t) / (t->snd_mss ? t->snd_mss : 1) : 0;
 	out->snd_wnd = t->snd_wnd;
+	out->total_retrans = t->total_retrans;
 	if (t->ever_connected) {
-		/* The send ring's first byte is the oldest unacknowledged data
-		 * byte: everything before it since ISS + 1 was acknowledged. */
 		uint32_t unsent = 0, ring_end = t->snd_buf_seq + (uint32_t)sk_ringbuf_len(&t->snd);
 
-		out->bytes_acked = t->snd_buf_seq - t->iss - 1u;
-		out->bytes_received = t->rcv_nxt - t->irs - 1u - (t->fin_rcvd ? 1u : 0u);
+		out->bytes_acked = t->bytes_acked;
+		out->bytes_received = t->bytes_received;
+		out->bytes_sent = t->bytes_sent;
+		out->bytes_retrans = t->bytes_retrans;
 		/* SND.MAX counts the FIN once sent; data beyond it is unsent. */
 		if ((int32_t)(ring_end - t->snd_max) > 0)
 			unsent = ring_end - t->snd_max;

@@ -125,6 +125,9 @@ static void listen_input(struct sk_stack *st, struct tcb *l, struct seg *s, sk_t
 	c->rcvbuf_locked = l->rcvbuf_locked;
 	c->sndbuf = l->sndbuf;
 	c->cc_algo = l->cc_algo;
+	c->ip_tos = l->ip_tos; /* inet_csk_clone_lock copies the inet socket */
+	c->ip_ttl = l->ip_ttl;
+	c->notsent_lowat = l->notsent_lowat;
 	if (tcp_conn_init(st, c, now) < 0) {
 		tcp_slot_free(st, c);
 		return;
@@ -335,7 +338,8 @@ static bool ack_input(struct sk_stack *st, struct tcb *t, struct seg *s, bool *f
 		}
 		/* A full accept queue drops the completing ACK (as Linux):
 		 * the child stays half-open and the peer retransmits. */
-		if (t->passive && t->parent != TCP_NIL && !tcp_child_complete(st, t))
+		if (t->passive && t->parent != TCP_NIL &&
+		    (tcp_defer_hold(st, t, &s->r) || !tcp_child_complete(st, t)))
 			return false;
 		t->ever_connected = true;
 		t->snd_wnd = t->max_snd_wnd = s->wnd;
@@ -372,6 +376,7 @@ static bool ack_input(struct sk_stack *st, struct tcb *t, struct seg *s, bool *f
 				n = (uint32_t)sk_ringbuf_len(&t->snd);
 			sk_ringbuf_discard(&t->snd, n);
 			t->snd_buf_seq += n;
+			t->bytes_acked += n;
 			/* Space freed: a writer that ran out of it may
 			 * proceed (Linux tcp_check_space, SOCK_NOSPACE). */
 			if (n)
@@ -499,6 +504,7 @@ static void process_text(struct sk_stack *st, struct tcb *t, struct seg *s, sk_t
 			n += sk_ringbuf_write(&t->rcv, s->data + n, s->len - n);
 
 			t->rcv_nxt += (uint32_t)n;
+			t->bytes_received += n;
 			if (n < s->len)
 				fin = false;
 			if (had_hole) {
@@ -655,6 +661,9 @@ static void synchronized_input(struct sk_stack *st, struct tcb *t, struct seg *s
 	if (t->state == SK_TCP_FIN_WAIT_1 && fin_acked)
 		enter_fin_wait_2(st, t, now);
 	tcp_output(st, t, now);
+	/* Linux tcp_data_snd_check: after the push, so a TCP_NOTSENT_LOWAT
+	 * writer wakes once what it queued went out. */
+	tcp_check_space(st, t);
 }
 
 static bool martian_source(uint32_t addr)

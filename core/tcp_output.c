@@ -136,9 +136,10 @@ static void xmit(struct sk_stack *st, struct tcb *t, uint32_t seq, uint8_t flags
 		sk_ringbuf_peek(&t->snd, off, buf + hlen, payload_len);
 	tcp_checksum(st, buf, hlen + payload_len, t->laddr, t->raddr, &offload);
 	st->stats.tcp_tx_segs++;
+	t->bytes_sent += payload_len;
 	/* A failed transmit is a lost segment: the RTO recovers it. */
-	(void)sk_ip_tx_send(st, t->raddr, SK_IPPROTO_TCP, hlen + payload_len,
-	                    offload.csum_start ? &offload : NULL, now);
+	(void)sk_ip_tx_send_tos(st, t->raddr, SK_IPPROTO_TCP, hlen + payload_len, t->ip_tos,
+	                        t->ip_ttl, offload.csum_start ? &offload : NULL, now);
 }
 
 void tcp_send_ack(struct sk_stack *st, struct tcb *t, sk_time_t now)
@@ -327,7 +328,7 @@ bool tcp_send_new(struct sk_stack *st, struct tcb *t, uint32_t room, sk_time_t n
 			t->rtt_start = now;
 		}
 	} else {
-		st->stats.tcp_retransmits++;
+		tcp_count_retrans(st, t, (uint32_t)n);
 	}
 	if (seq_gt(t->snd_nxt, t->snd_max))
 		t->snd_max = t->snd_nxt;
@@ -362,7 +363,7 @@ uint32_t tcp_retransmit(struct sk_stack *st, struct tcb *t, uint32_t seq, uint32
 	if (n > 0 && n == avail)
 		flags |= SK_TCP_PSH;
 	xmit(st, t, seq, flags, off, n, now);
-	st->stats.tcp_retransmits++;
+	tcp_count_retrans(st, t, (uint32_t)n);
 	if (t->rto_at == SK_TIME_NEVER)
 		tcp_rto_arm(st, t, now);
 	return (uint32_t)n + (fin ? 1 : 0);

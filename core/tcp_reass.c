@@ -86,6 +86,7 @@ uint32_t tcp_reass_advance(struct tcb *t)
 			/* The bytes are already in place past the ring's tail. */
 			sk_ringbuf_commit(&t->rcv, n);
 			t->rcv_nxt += n;
+			t->bytes_received += n;
 			moved += n;
 		}
 		drop_at(q, 0);

@@ -47,6 +47,7 @@ int tcp_conn_init(struct sk_stack *st, struct tcb *t, sk_time_t now)
 	t->rto = TCP_RTO_INIT;
 	t->srtt = t->rttvar = 0;
 	t->retries = 0;
+	tcp_info_reset(t);
 	t->fin_queued = t->fin_rcvd = t->shut_rd = t->shut_wr = false;
 	tcp_reass_reset(&t->reass);
 	tcp_sack_reset(&t->sb);
@@ -166,13 +167,46 @@ static int take_error(struct tcb *t)
 	return e;
 }
 
-/* Linux sk_stream_is_writeable: free space of at least half the queued. */
+/* Bytes queued and never sent (Linux write_seq - snd_nxt). */
+static uint32_t notsent(const struct tcb *t)
+{
+	uint32_t end = t->snd_buf_seq + (uint32_t)sk_ringbuf_len(&t->snd);
+
+	return seq_gt(end, t->snd_max) ? end - t->snd_max : 0;
+}
+
+/* Linux tcp_stream_memory_free: TCP_NOTSENT_LOWAT. `wake` (poll and
+ * wake-ups) asks for twice the margin send() needs. */
+static bool notsent_ok(const struct tcb *t, int wake)
+{
+	return !t->notsent_lowat || ((uint64_t)notsent(t) << wake) < t->notsent_lowat;
+}
+
+/* Linux __sk_stream_is_writeable(sk, 1): free space of at least half the
+ * queued, and TCP_NOTSENT_LOWAT. */
 static bool writeable(const struct tcb *t)
 {
 	if (!t->snd.buf)
 		return true;
 	return sk_ringbuf_space(&t->snd) >= sk_ringbuf_len(&t->snd) / 2 &&
-	       sk_ringbuf_space(&t->snd) > 0;
+	       sk_ringbuf_space(&t->snd) > 0 && notsent_ok(t, 1);
+}
+
+/* How much of `want` bytes sk_sendmsg may queue now. Linux tcp_sendmsg
+ * checks sk_stream_memory_free before each new segment: with
+ * TCP_NOTSENT_LOWAT, whole segments while the unsent bytes are below it
+ * (the last may overshoot, as Linux's does). */
+static size_t send_room(const struct tcb *t, size_t want)
+{
+	uint32_t mss = t->snd_mss ? t->snd_mss : 1;
+	uint32_t ns = notsent(t);
+
+	if (!t->notsent_lowat)
+		return want;
+	if (ns >= t->notsent_lowat)
+		return 0;
+	uint64_t room = ((uint64_t)(t->notsent_lowat - ns) + mss - 1) / mss * mss;
+	return room < want ? (size_t)room : want;
 }
 
 void tcp_check_space(struct sk_stack *st, struct tcb *t)
@@ -460,17 +494,29 @@ ssize_t sk_sendmsg(struct sk_stack *st, int sock, const void *buf, size_t len, i
 		return -EPIPE;
 	if (len == 0)
 		return 0;
-	size_t n = sk_ringbuf_write(&t->snd, buf, len);
+	size_t n = 0, room;
+	bool more = t->more;
 
+	/* MSG_MORE (tcp_cork.c): this call's partial segment waits for the
+	 * next; a send without it releases what earlier ones held. */
+	t->more = (flags & SK_MSG_MORE) != 0;
+	while (n < len && (room = send_room(t, len - n)) > 0) {
+		size_t w = sk_ringbuf_write(&t->snd, (const uint8_t *)buf + n, room);
+
+		n += w;
+		if (w < room || n == len || !t->notsent_lowat)
+			break;
+		/* TCP_NOTSENT_LOWAT: push, then see how much is unsent. */
+		tcp_output(st, t, now);
+	}
 	/* Linux tcp_sendmsg (wait_for_space): out of space, SOCK_NOSPACE,
 	 * so the ACK that makes room wakes this writer (tcp_check_space). */
 	if (n < len)
 		t->nospace = true;
-	if (n == 0)
+	if (n == 0) {
+		t->more = more;
 		return -EAGAIN;
-	/* MSG_MORE (tcp_cork.c): this call's partial segment waits for the
-	 * next; a send without it releases what earlier ones held. */
-	t->more = (flags & SK_MSG_MORE) != 0;
+	}
 	tcp_output(st, t, now);
 	return (ssize_t)n;
 }
@@ -761,6 +807,27 @@ int sk_setopt(struct sk_stack *st, int sock, enum sk_opt opt, int value)
 		if (tcp_rcv_ready(t))
 			sk_wake(st, t->id);
 		return 0;
+	case SK_OPT_IP_TOS:
+		/* Linux __ip_sock_set_tos on a stream socket: the ECN bits
+		 * stay the stack's. */
+		t->ip_tos = (uint8_t)(value & ~3);
+		return 0;
+	case SK_OPT_IP_TTL:
+		if (value != -1 && (value < 1 || value > 255))
+			return -EINVAL; /* do_ip_setsockopt */
+		t->ip_ttl = value == -1 ? 0 : (uint8_t)value;
+		return 0;
+	case SK_OPT_NOTSENT_LOWAT:
+		t->notsent_lowat = (uint32_t)value;
+		/* Linux: sk->sk_write_space, which wakes if writeable now. */
+		if (tcp_state_synchronized(t->state) && writeable(t)) {
+			t->nospace = false;
+			sk_wake(st, t->id);
+		}
+		return 0;
+	case SK_OPT_DEFER_ACCEPT:
+		t->defer_accept = (uint32_t)tcp_defer_from_secs(value);
+		return 0;
 	case SK_OPT_CONGESTION: {
 		const struct cc_ops *cc = tcp_cc_get(value);
 
@@ -839,6 +906,18 @@ int sk_getopt(const struct sk_stack *st, int sock, enum sk_opt opt, int *value)
 		return 0;
 	case SK_OPT_CONGESTION:
 		*value = t->cc_algo;
+		return 0;
+	case SK_OPT_IP_TOS:
+		*value = t->ip_tos;
+		return 0;
+	case SK_OPT_IP_TTL:
+		*value = t->ip_ttl ? t->ip_ttl : 64; /* net.ipv4.ip_default_ttl */
+		return 0;
+	case SK_OPT_NOTSENT_LOWAT:
+		*value = (int)t->notsent_lowat;
+		return 0;
+	case SK_OPT_DEFER_ACCEPT:
+		*value = tcp_defer_to_secs((int)t->defer_accept);
 		return 0;
 	default:
 		return -ENOPROTOOPT;

@@ -192,6 +192,26 @@ static void rto_expired(struct sk_stack *st, struct tcb *t, sk_time_t now)
 		tcp_close_conn(st, t, ETIMEDOUT, "user timeout", now);
 		return;
 	}
+	if (handshaking(t) && t->passive) {
+		enum tcp_defer_rto d = tcp_defer_rto(st, t);
+
+		if (d == TCP_DEFER_EXPIRE) {
+			tcp_set_state(st, t, SK_TCP_CLOSED, "TCP_DEFER_ACCEPT: no data", now);
+			tcp_slot_free(st, t);
+			return;
+		}
+		if (d == TCP_DEFER_WAIT) {
+			/* ACKed, waiting for data: the timer backs off,
+			 * nothing is resent (syn_ack_recalc). */
+			t->retries++;
+			t->rto = clamp_rto(t->rto * 2);
+			t->rto_at = SK_TIME_NEVER;
+			tcp_rto_arm(st, t, now);
+			return;
+		}
+		if (t->defer_acked)
+			limit = UINT32_MAX; /* the deferral's own end rules */
+	}
 	if (t->retries >= limit && !tcp_user_timeout_active(t)) {
 		/* RFC 9293 §3.8.3 (R2): give up; RFC 6298 gives no limit, the
 		 * counts are Linux's (tcp_syn_retries, tcp_retries2). */
@@ -207,7 +227,7 @@ static void rto_expired(struct sk_stack *st, struct tcb *t, sk_time_t now)
 	/* tcp_retransmits counts segments: data in tcp_output.c, the SYN or
 	 * SYN,ACK here. */
 	if (handshaking(t))
-		st->stats.tcp_retransmits++;
+		tcp_count_retrans(st, t, 0);
 	tcp_recovery_rto(t);
 	if (!handshaking(t) && !t->persist) {
 		/* RFC 5681 §3.1 / RFC 9438 §4.8: the algorithm's loss

@@ -47,6 +47,12 @@ struct shim_opts {
 	 * second socket on the same port still fails with EADDRINUSE, with a
 	 * log line saying why. */
 	int reuseport;
+	/* IP_BIND_ADDRESS_NO_PORT: bind() to port 0 leaves the port to
+	 * connect() (the shim's; core sees no bind). */
+	bool bind_no_port;
+	/* SO_BINDTODEVICE accepted by the placeholder while pending ("" =
+	 * none): another device than synack's keeps the socket the kernel's. */
+	char bound_dev[16];
 };
 
 struct shim_epreg; /* epoll.c */
@@ -65,6 +71,10 @@ struct shim_ofd {
 	uint16_t regport;
 	int regfd;
 	int64_t rcvtimeo_us, sndtimeo_us; /* SO_RCVTIMEO/SO_SNDTIMEO, 0 = none */
+	/* bind() with IP_BIND_ADDRESS_NO_PORT and port 0: the address
+	 * getsockname reports until connect() picks the port. */
+	bool noport_bound;
+	uint32_t noport_addr;
 	struct shim_opts opts;
 	void *epoll; /* SHIM_OFD_EPOLL: the instance (epoll.c) */
 	/* SHIM_OFD_PENDING: its registrations in kernel epoll sets, moved

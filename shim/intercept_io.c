@@ -1,12 +1,40 @@
 /* The data path: read/write, readv/writev, send/sendto/sendmsg/sendmmsg,
  * recv/recvfrom/recvmsg/recvmmsg and their _FORTIFY_SOURCE variants. On an
  * offloaded socket none of them reaches the kernel. */
+#include <arpa/inet.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <time.h>
 
 #include "intercept.h"
+#include "offload.h"
 #include "sockio.h"
+
+/* sendto/sendmsg with MSG_FASTOPEN on a pending socket would make its
+ * placeholder connect through the kernel's TCP, past the offload decision.
+ * Where synack would carry the connection, answer as Linux with
+ * net.ipv4.tcp_fastopen = 0 (tcp_sendmsg_fastopen): EOPNOTSUPP, the socket
+ * left unconnected. Elsewhere (loopback...) the kernel answers. */
+static long fastopen_refused(int fd, int flags, const struct sockaddr *addr, socklen_t alen)
+{
+	struct shim_offload_decision d;
+	struct sockaddr_in sin;
+	struct shim_ofd *o;
+	bool pending;
+
+	if (!(flags & MSG_FASTOPEN) || shim_bypass(fd) || !(o = fdt_get(fd)))
+		return 0;
+	pending = o->kind == SHIM_OFD_PENDING;
+	ofd_put(o);
+	if (!pending || !addr || alen < sizeof(sin))
+		return 0;
+	memcpy(&sin, addr, sizeof(sin));
+	if (sin.sin_family != AF_INET)
+		return 0;
+	shim_offload_decide(shim_config(), SHIM_OP_CONNECT, ntohl(sin.sin_addr.s_addr), &d);
+	return d.verdict == SHIM_KERNEL ? 0 : -EOPNOTSUPP;
+}
 
 static ssize_t do_recv(struct shim_ofd *o, const struct iovec *iov, int cnt, int flags)
 {
@@ -174,6 +202,8 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 	struct shim_ofd *o = shim_offloaded(fd, &err);
 	struct iovec iov = {(void *)buf, n};
 
+	if (!o && !err)
+		err = fastopen_refused(fd, flags, addr, alen);
 	if (!o)
 		return err ? shim_ret(err) : REAL(sendto)(fd, buf, n, flags, addr, alen);
 	/* The destination is ignored on a connected stream socket, as
@@ -186,6 +216,8 @@ SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	long err;
 	struct shim_ofd *o = shim_offloaded(fd, &err);
 
+	if (!o && !err && msg)
+		err = fastopen_refused(fd, flags, msg->msg_name, msg->msg_namelen);
 	if (!o)
 		return err ? shim_ret(err) : REAL(sendmsg)(fd, msg, flags);
 	return do_sendmsg(o, msg, flags);

@@ -2,11 +2,17 @@
  * answers (so its validation and errno are exactly Linux's) and accepted
  * values are recorded for the offload. Offloaded sockets: core answers the
  * options it implements, the shim the few it owns (timeouts, linger, type
- * queries); anything else is ENOPROTOOPT. */
+ * queries), the placeholder those that only need storing and Linux's
+ * validation (SO_PRIORITY, SO_BINDTODEVICE, TCP_FASTOPEN); anything else
+ * is ENOPROTOOPT. */
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/time.h>
+
+#include "config.h"
+#include "log.h"
 
 #include "intercept.h"
 #include "opts.h"
@@ -27,12 +33,119 @@ static int set_timeout(int64_t *field, const void *val, socklen_t len)
 	return 0;
 }
 
-static int set_offloaded(struct shim_ofd *o, int level, int name, const void *val, socklen_t len)
+/* Linux do_ip_setsockopt: IP_TOS, IP_TTL, IP_BIND_ADDRESS_NO_PORT... take
+ * an int, or one byte when optlen is shorter (0 when it is 0). */
+static int ip_optval(const void *val, socklen_t len)
+{
+	unsigned char c;
+	int v = 0;
+
+	if (len >= sizeof(int)) {
+		memcpy(&v, val, sizeof(v));
+	} else if (len >= 1) {
+		memcpy(&c, val, 1);
+		v = c;
+	}
+	return v;
+}
+
+/* An option the placeholder validates and keeps for us: its answer. */
+static int on_placeholder(int fd, int level, int name, const void *val, socklen_t len)
+{
+	return REAL(setsockopt)(fd, level, name, val, len) < 0 ? -errno : 0;
+}
+
+static int set_ip(struct shim_ofd *o, int fd, int name, const void *val, socklen_t len)
+{
+	int v = ip_optval(val, len), r;
+	enum sk_opt opt;
+
+	switch (name) {
+	case IP_BIND_ADDRESS_NO_PORT:
+		o->opts.bind_no_port = v != 0;
+		return 0;
+	case IP_TOS:
+		/* Linux __ip_sock_set_tos also sets SO_PRIORITY from the TOS
+		 * (rt_tos2priority): the placeholder, which keeps it, too. */
+		on_placeholder(fd, IPPROTO_IP, IP_TOS, val, len);
+		opt = SK_OPT_IP_TOS;
+		break;
+	case IP_TTL:
+		if ((int)len < 1)
+			return -EINVAL;
+		opt = SK_OPT_IP_TTL;
+		break;
+	default:
+		return -ENOPROTOOPT;
+	}
+	r = sk_setopt(rt_lock(), o->sock, opt, v);
+	rt_unlock();
+	return r;
+}
+
+/* SO_BINDTODEVICE on an offloaded socket: the placeholder checks the name
+ * as Linux (ENODEV, EPERM); synack's own interface, or none, is accepted.
+ * Another device would take the connection off synack's stack, which it
+ * cannot leave: EINVAL, said in the log. */
+static int set_bindtodevice(struct shim_ofd *o, int fd, const void *val, socklen_t len)
+{
+	char name[IFNAMSIZ] = "";
+	int r = on_placeholder(fd, SOL_SOCKET, SO_BINDTODEVICE, val, len);
+	size_t n = len < IFNAMSIZ - 1 ? len : IFNAMSIZ - 1; /* sock_setbindtodevice */
+
+	if (r < 0)
+		return r;
+	if (val && (int)len > 0)
+		memcpy(name, val, n);
+	name[n] = '\0';
+	if (name[0] && strcmp(name, shim_config()->iface) != 0) {
+		REAL(setsockopt)(fd, SOL_SOCKET, SO_BINDTODEVICE, "", 0);
+		shim_log(SK_LOG_ERROR,
+		         "fd %d: SO_BINDTODEVICE %s: this socket is served by synack on %s and "
+		         "cannot move to another device (EINVAL); set it before bind/connect/listen "
+		         "to leave the socket to the kernel",
+		         fd, name, shim_config()->iface);
+		return -EINVAL;
+	}
+	(void)o;
+	return 0;
+}
+
+/* TCP Fast Open, answered as Linux with net.ipv4.tcp_fastopen = 0: a
+ * listener's TCP_FASTOPEN queue length is accepted and read back (nothing
+ * uses it), TCP_FASTOPEN_CONNECT is EOPNOTSUPP (do_tcp_setsockopt). */
+static int set_fastopen(struct shim_ofd *o, int fd, int name, const void *val, socklen_t len)
+{
+	enum sk_tcp_state s;
+	int v;
+
+	if (len < sizeof(int))
+		return -EINVAL;
+	memcpy(&v, val, sizeof(v));
+	if (name == TCP_FASTOPEN_CONNECT)
+		return v < 0 || v > 1 ? -EINVAL : -EOPNOTSUPP;
+	s = sk_sock_state(rt_lock(), o->sock);
+	rt_unlock();
+	if (v < 0 || (s != SK_TCP_CLOSED && s != SK_TCP_LISTEN))
+		return -EINVAL;
+	return on_placeholder(fd, IPPROTO_TCP, TCP_FASTOPEN, val, len);
+}
+
+static int set_offloaded(struct shim_ofd *o, int fd, int level, int name, const void *val,
+                         socklen_t len)
 {
 	int opt = shim_opt_lookup(level, name), v, r;
 
-	if (!val)
+	if (!val && !(level == SOL_SOCKET && name == SO_BINDTODEVICE))
 		return -EFAULT;
+	if (level == IPPROTO_IP)
+		return set_ip(o, fd, name, val, len);
+	if (level == SOL_SOCKET && name == SO_PRIORITY)
+		return on_placeholder(fd, level, name, val, len);
+	if (level == SOL_SOCKET && name == SO_BINDTODEVICE)
+		return set_bindtodevice(o, fd, val, len);
+	if (level == IPPROTO_TCP && (name == TCP_FASTOPEN || name == TCP_FASTOPEN_CONNECT))
+		return set_fastopen(o, fd, name, val, len);
 	if (level == SOL_SOCKET && name == SO_RCVTIMEO)
 		return set_timeout(&o->rcvtimeo_us, val, len);
 	if (level == SOL_SOCKET && name == SO_SNDTIMEO)
@@ -84,6 +197,28 @@ static bool record_pending_special(struct shim_ofd *o, int level, int name, cons
 		o->opts.reuseport = v != 0;
 		return true;
 	}
+	if (level == IPPROTO_IP && (name == IP_TOS || name == IP_TTL)) {
+		int opt = name == IP_TOS ? SK_OPT_IP_TOS : SK_OPT_IP_TTL;
+
+		o->opts.value[opt] = ip_optval(val, len);
+		o->opts.set_mask |= 1u << opt;
+		return true;
+	}
+	if (level == IPPROTO_IP && name == IP_BIND_ADDRESS_NO_PORT) {
+		o->opts.bind_no_port = ip_optval(val, len) != 0;
+		return true;
+	}
+	if (level == SOL_SOCKET && name == SO_BINDTODEVICE) {
+		size_t n = len < sizeof(o->opts.bound_dev) - 1 ? len : sizeof(o->opts.bound_dev) - 1;
+
+		memcpy(o->opts.bound_dev, val ? val : "", val ? n : 0);
+		o->opts.bound_dev[val ? n : 0] = '\0';
+		return true;
+	}
+	/* Kept by the placeholder itself, which answers for them later. */
+	if ((level == SOL_SOCKET && name == SO_PRIORITY) ||
+	    (level == IPPROTO_TCP && name == TCP_FASTOPEN))
+		return true;
 	if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
 		v = shim_congestion_parse(val, len);
 		if (v < 0)
@@ -119,7 +254,7 @@ SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen
 	}
 	r = o->kind == SHIM_OFD_SYNACK ? sockio_usable(o, fd) : -ENOTSOCK;
 	if (r == 0)
-		r = set_offloaded(o, level, name, val, len);
+		r = set_offloaded(o, fd, level, name, val, len);
 	ofd_put(o);
 	return (int)shim_ret(r);
 }
@@ -135,9 +270,51 @@ static int put_out(void *val, socklen_t *len, const void *src, socklen_t srclen)
 	return 0;
 }
 
-static int get_offloaded(struct shim_ofd *o, int level, int name, void *val, socklen_t *len)
+/* do_ip_getsockopt: one byte when the buffer is shorter than an int and
+ * the value fits. */
+static int put_ip(void *val, socklen_t *len, int v)
+{
+	if (!val || !len)
+		return -EFAULT;
+	if ((int)*len < 0)
+		return -EINVAL;
+	if (*len < sizeof(int) && *len > 0 && v >= 0 && v <= 255) {
+		unsigned char c = (unsigned char)v;
+
+		*len = 1;
+		memcpy(val, &c, 1);
+		return 0;
+	}
+	return put_out(val, len, &v, sizeof(v));
+}
+
+static int get_ip(struct shim_ofd *o, int name, void *val, socklen_t *len)
+{
+	int v, r;
+
+	switch (name) {
+	case IP_BIND_ADDRESS_NO_PORT:
+		return put_ip(val, len, o->opts.bind_no_port);
+	case IP_TOS:
+	case IP_TTL:
+		r = sk_getopt(rt_lock(), o->sock, name == IP_TOS ? SK_OPT_IP_TOS : SK_OPT_IP_TTL, &v);
+		rt_unlock();
+		return r < 0 ? r : put_ip(val, len, v);
+	default:
+		return -ENOPROTOOPT;
+	}
+}
+
+static int get_offloaded(struct shim_ofd *o, int fd, int level, int name, void *val,
+                         socklen_t *len)
 {
 	int opt = shim_opt_lookup(level, name), v, r = 0;
+
+	if (level == IPPROTO_IP)
+		return get_ip(o, name, val, len);
+	if ((level == SOL_SOCKET && (name == SO_PRIORITY || name == SO_BINDTODEVICE)) ||
+	    (level == IPPROTO_TCP && (name == TCP_FASTOPEN || name == TCP_FASTOPEN_CONNECT)))
+		return REAL(getsockopt)(fd, level, name, val, len) < 0 ? -errno : 0;
 
 	if (level == SOL_SOCKET) {
 		switch (name) {
@@ -207,7 +384,16 @@ SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *le
 	}
 	r = sockio_usable(o, fd);
 	if (r == 0)
-		r = get_offloaded(o, level, name, val, len);
+		r = get_offloaded(o, fd, level, name, val, len);
 	ofd_put(o);
 	return (int)shim_ret(r);
+}
+
+void shim_opts_inherit_placeholder(int lfd, int nfd)
+{
+	char dev[IFNAMSIZ];
+	socklen_t l = sizeof(dev);
+
+	if (REAL(getsockopt)(lfd, SOL_SOCKET, SO_BINDTODEVICE, dev, &l) == 0 && l > 1)
+		REAL(setsockopt)(nfd, SOL_SOCKET, SO_BINDTODEVICE, dev, l);
 }

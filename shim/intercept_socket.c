@@ -109,6 +109,7 @@ static int decide(struct shim_ofd *o, int fd, enum shim_offload_op op, uint32_t 
 	int r;
 
 	shim_offload_decide(shim_config(), op, a, &d);
+	shim_offload_device(shim_config(), o->opts.bound_dev, op, &d);
 	switch (d.verdict) {
 	case SHIM_KERNEL:
 		to_kernel(o, fd, d.reason);
@@ -175,6 +176,16 @@ static int core_addr_op(struct shim_ofd *o, enum shim_offload_op op, uint32_t a,
 		rt_unlock();
 		portreg_claim(o);
 		return sockio_connect(o, a, port);
+	}
+	if (port == 0 && o->opts.bind_no_port) {
+		/* IP_BIND_ADDRESS_NO_PORT (Linux __inet_bind): the address
+		 * now, the port at connect(), which picks it for the
+		 * destination (core_addr_op above). */
+		if (a != 0 && a != shim_config()->addr)
+			return -EADDRNOTAVAIL;
+		o->noport_bound = true;
+		o->noport_addr = a;
+		return 0;
 	}
 	r = sk_bind(rt_lock(), o->sock, a, port);
 	rt_unlock();
@@ -293,6 +304,8 @@ SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags
 	n->rcvtimeo_us = o->rcvtimeo_us;
 	n->sndtimeo_us = o->sndtimeo_us;
 	ofd_put(o);
+	/* ... and the options its placeholder keeps (SO_PRIORITY...). */
+	shim_opts_inherit_placeholder(fd, nfd);
 	shim_fill_sockaddr(addr, len, &peer);
 	return nfd;
 }
@@ -323,6 +336,8 @@ static int get_name(int fd, struct sockaddr *addr, socklen_t *len, name_fn fn,
 	}
 	r = fn(rt_lock(), o->sock, &ep);
 	rt_unlock();
+	if (r == 0 && fn == sk_getsockname && ep.port == 0 && o->noport_bound)
+		ep.addr = o->noport_addr; /* bound without a port (IP_BIND_ADDRESS_NO_PORT) */
 	ofd_put(o);
 	if (r < 0)
 		return (int)shim_ret(r);

@@ -88,6 +88,9 @@ static long route(long n, long a[6], bool *handled)
 		return writev((int)a[0], (const struct iovec *)a[1], (int)a[2]);
 	case SYS_sendfile:
 		return sendfile64((int)a[0], (int)a[1], (off64_t *)a[2], (size_t)a[3]);
+	case SYS_splice:
+		return splice((int)a[0], (loff_t *)a[1], (int)a[2], (loff_t *)a[3], (size_t)a[4],
+		              (unsigned)a[5]);
 	case SYS_ioctl:
 		return ioctl((int)a[0], (unsigned long)a[1], (void *)a[2]);
 	case SYS_fcntl:

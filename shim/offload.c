@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 const char *shim_fmt_endpoint(char *buf, size_t len, uint32_t a, uint16_t port)
 {
@@ -67,6 +68,17 @@ static void decide_bind(const struct shim_config *cfg, uint32_t a, struct shim_o
 		set(d, SHIM_OFFLOAD, 0, "synack: bound to synack's address");
 	else
 		kernel(cfg, d, EADDRNOTAVAIL, "bound to an address that is not SYNACK_ADDR's");
+}
+
+void shim_offload_device(const struct shim_config *cfg, const char *dev, enum shim_offload_op op,
+                         struct shim_offload_decision *d)
+{
+	char why[96];
+
+	if (d->verdict != SHIM_OFFLOAD || !dev[0] || strcmp(dev, cfg->iface) == 0)
+		return;
+	snprintf(why, sizeof(why), "SO_BINDTODEVICE %.16s, not synack's %.16s", dev, cfg->iface);
+	kernel(cfg, d, op == SHIM_OP_CONNECT ? ENETUNREACH : EADDRNOTAVAIL, why);
 }
 
 void shim_offload_decide(const struct shim_config *cfg, enum shim_offload_op op, uint32_t addr,

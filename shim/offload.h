@@ -35,6 +35,13 @@ struct shim_offload_decision {
 void shim_offload_decide(const struct shim_config *cfg, enum shim_offload_op op, uint32_t addr,
                          struct shim_offload_decision *out);
 
+/* SO_BINDTODEVICE set while pending: a socket bound to another device
+ * than synack's interface is the kernel's (as the kernel would carry it
+ * on that device), or fails under SYNACK_STRICT. Changes an SHIM_OFFLOAD
+ * verdict only; dev "" (unbound) changes nothing. */
+void shim_offload_device(const struct shim_config *cfg, const char *dev, enum shim_offload_op op,
+                         struct shim_offload_decision *d);
+
 /* "10.77.0.1:80" into buf (at least 22 bytes). */
 const char *shim_fmt_endpoint(char *buf, size_t len, uint32_t addr, uint16_t port);
 

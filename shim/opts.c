@@ -25,6 +25,10 @@ static const struct opt_map map[] = {
     {IPPROTO_TCP, TCP_CORK, SK_OPT_CORK},
     /* POLLIN and data wakes from this many bytes; blocking recv waits for them (sockio_recv) */
     {SOL_SOCKET, SO_RCVLOWAT, SK_OPT_RCVLOWAT},
+    /* POLLOUT and send() while unsent bytes are below it (tcp_stream_memory_free) */
+    {IPPROTO_TCP, TCP_NOTSENT_LOWAT, SK_OPT_NOTSENT_LOWAT},
+    /* seconds; a bare-ACK handshake waits for data (core/tcp_defer.c) */
+    {IPPROTO_TCP, TCP_DEFER_ACCEPT, SK_OPT_DEFER_ACCEPT},
 };
 
 int shim_opt_lookup(int level, int name)

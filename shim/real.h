@@ -16,8 +16,11 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/select.h>
@@ -91,6 +94,12 @@
 	X(sendfile64)                                                                              \
 	X(sendmmsg)                                                                                \
 	X(recvmmsg)                                                                                \
+	X(fdopen)                                                                                  \
+	X(splice)                                                                                  \
+	X(posix_spawn)                                                                             \
+	X(posix_spawnp)                                                                            \
+	X(system)                                                                                  \
+	X(popen)                                                                                   \
 	X(syscall)
 
 #define REAL_ENUM(name) REAL_IDX_##name,

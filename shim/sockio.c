@@ -227,6 +227,8 @@ ssize_t sockio_send(struct shim_ofd *o, const struct iovec *iov, int iovcnt, int
 	struct sk_stack *st;
 	ssize_t r = 0;
 
+	if (flags & MSG_FASTOPEN)
+		return -EOPNOTSUPP; /* tcp_sendmsg_fastopen, net.ipv4.tcp_fastopen = 0 */
 	st = rt_lock();
 	while (sent < total) {
 		if (o->closed) {

@@ -56,6 +56,9 @@ int shim_tcp_info_get(const struct sk_tcp_info *in, void *val, socklen_t *len)
 	ti.tcpi_advmss = in->advmss;
 	ti.tcpi_bytes_acked = in->bytes_acked;
 	ti.tcpi_bytes_received = in->bytes_received;
+	ti.tcpi_bytes_sent = in->bytes_sent;
+	ti.tcpi_bytes_retrans = in->bytes_retrans;
+	ti.tcpi_total_retrans = in->total_retrans;
 	ti.tcpi_notsent_bytes = in->notsent_bytes;
 	ti.tcpi_snd_wnd = in->snd_wnd;
 	return copy_out(val, len, &ti, sizeof(ti));

@@ -4,6 +4,10 @@
 #  - after a 1 MiB echo round trip: state ESTABLISHED, rtt > 0 and rttvar set, rto >= 200 ms,
 #    MSS as negotiated (timestamps take 12 B), bytes_acked = bytes_received = 1 MiB, nothing in
 #    flight nor unsent, cwnd >= 10 segments, the options both SYNs carried (TS, SACK, WS);
+#  - the same echo through a peer that drops 5 % of the TCP segments it receives on another port
+#    (nftables numgen, as 80-lossy): tcpi_total_retrans > 0, tcpi_bytes_retrans > 0 and
+#    tcpi_bytes_sent = 1 MiB + tcpi_bytes_retrans exactly; on the clean connection all three
+#    are 0, 0 and 1 MiB;
 #  - TCP_CONGESTION: "cubic" by default, "reno" set before connect is in force after it,
 #    switching on a connected socket, an unknown name is ENOENT;
 #  - SO_REUSEPORT is accepted and read back; a second socket bound to the same port is
@@ -55,16 +59,19 @@ def cong(s):
 
 N = 1 << 20
 data = os.urandom(N)
+def echo(s, what):
+    s.sendall(data)
+    got = bytearray()
+    while len(got) < N:
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+    check(what, bytes(got) == data, f"{len(got)} B")
+
 s = socket.create_connection((host, port), timeout=20)
 check("TCP_CONGESTION is cubic by default", cong(s) == "cubic", cong(s))
-s.sendall(data)
-got = bytearray()
-while len(got) < N:
-    b = s.recv(65536)
-    if not b:
-        break
-    got += b
-check("1 MiB echoed byte-exact", bytes(got) == data, f"{len(got)} B")
+echo(s, "1 MiB echoed byte-exact")
 i = tcp_info(s)
 print("# tcp_info " + " ".join(f"{k}={i[k]}" for k in FIELDS if k != "pad"), flush=True)
 check("tcpi_state is ESTABLISHED (1)", i["state"] == 1, str(i["state"]))
@@ -79,6 +86,9 @@ check("nothing in flight nor unsent (tcpi_unacked, tcpi_notsent_bytes)", i["unac
       f"{i['unacked']} {i['notsent_bytes']}")
 check("tcpi_snd_cwnd >= 10 segments", i["snd_cwnd"] >= 10, str(i["snd_cwnd"]))
 check("tcpi_snd_wnd is the peer's window (> 64 KiB with scaling)", i["snd_wnd"] > 65535, str(i["snd_wnd"]))
+check("clean link: tcpi_total_retrans 0, tcpi_bytes_retrans 0, tcpi_bytes_sent 1 MiB",
+      (i["total_retrans"], i["bytes_retrans"], i["bytes_sent"]) == (0, 0, N),
+      f"{i['total_retrans']} {i['bytes_retrans']} {i['bytes_sent']}")
 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"reno")
 check("TCP_CONGESTION switches to reno on a connected socket", cong(s) == "reno", cong(s))
 try:
@@ -86,6 +96,19 @@ try:
     check("TCP_CONGESTION with an unknown name fails with ENOENT", False, "accepted")
 except OSError as e:
     check("TCP_CONGESTION with an unknown name fails with ENOENT", e.errno == errno.ENOENT, str(e))
+s.close()
+
+# Through the lossy port: the peer drops some of our segments, we retransmit them.
+s = socket.create_connection((host, int(sys.argv[4])), timeout=60)
+echo(s, "1 MiB echoed byte-exact through the lossy port")
+i = tcp_info(s)
+print("# tcp_info lossy " + " ".join(f"{k}={i[k]}" for k in ("total_retrans", "bytes_retrans", "bytes_sent", "bytes_acked")), flush=True)
+check("lossy link: tcpi_total_retrans > 0", i["total_retrans"] > 0, str(i["total_retrans"]))
+check("lossy link: tcpi_bytes_retrans > 0", i["bytes_retrans"] > 0, str(i["bytes_retrans"]))
+check("lossy link: tcpi_bytes_sent = 1 MiB + tcpi_bytes_retrans",
+      i["bytes_sent"] == N + i["bytes_retrans"], f"{i['bytes_sent']} vs {N} + {i['bytes_retrans']}")
+check("lossy link: tcpi_bytes_acked = tcpi_bytes_received = 1 MiB",
+      i["bytes_acked"] == N and i["bytes_received"] == N, f"{i['bytes_acked']} {i['bytes_received']}")
 s.close()
 
 s = socket.socket()
@@ -114,13 +137,23 @@ sys.exit(1 if failed else 0)
 PYEOF
 
 spawn "$LAB_TMP/server.log" ip netns exec "$NS_B" "$LAB_PY" "$LAB_TMP/echo.py" "$ADDR_B" 7200
-for ((i = 0; i < 100; i++)); do
-	[[ -n $(ip netns exec "$NS_B" ss -Hltn "sport = :7200") ]] && break
-	sleep 0.1
-done
+spawn "$LAB_TMP/server2.log" ip netns exec "$NS_B" "$LAB_PY" "$LAB_TMP/echo.py" "$ADDR_B" 7201
+# The lossy port: the peer drops 5 % of the segments it receives there (ours), one wire
+# segment each (gso_max_segs 1), so synack retransmits.
+ip -n "$NS_A" link set "$IF_A" gso_max_segs 1
+peer_exec nft -f - <<EOF
+table inet lossy {
+	chain input {
+		type filter hook input priority 0; policy accept;
+		tcp dport 7201 numgen random mod 100 < 5 counter drop
+	}
+}
+EOF
+peer_wait_listen 7200
+peer_wait_listen 7201
 
 rc=0
-LAB_TIMEOUT=60 synack_exec "$LAB_PY" "$LAB_TMP/client.py" "$ADDR_B" 7200 "$ADDR_A" \
+LAB_TIMEOUT=60 synack_exec "$LAB_PY" "$LAB_TMP/client.py" "$ADDR_B" 7200 "$ADDR_A" 7201 \
 	>"$LAB_TMP/client.out" 2>"$LAB_TMP/client.err" || rc=$?
 while read -r status name; do
 	case $status in
@@ -129,6 +162,7 @@ while read -r status name; do
 	esac
 done < <(grep -E '^(ok|FAIL) ' "$LAB_TMP/client.out")
 grep '^# tcp_info' "$LAB_TMP/client.out" | cut -c1-400 || true
+echo "# nftables dropped on the lossy port: $(peer_exec nft list chain inet lossy input | sed -nE 's/.*counter packets ([0-9]+) .*/\1/p')"
 if ((rc != 0)) && ! grep -q '^FAIL ' "$LAB_TMP/client.out"; then
 	fail "python3 TCP_INFO client under synack" "exit $rc"
 	show "$LAB_TMP/client.out"

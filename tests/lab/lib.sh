@@ -58,6 +58,9 @@ lab_cleanup() {
 	done
 	# lab.sh down also kills anything still running inside the two namespaces.
 	bash "$LAB_ROOT/examples/lab.sh" down >/dev/null 2>&1 || true
+	if [[ -n ${LAB_REF_UP:-} ]]; then
+		SYNACK_LAB_PREFIX=$REF_PREFIX bash "$LAB_ROOT/examples/lab.sh" down >/dev/null 2>&1 || true
+	fi
 	rm -rf "$LAB_TMP"
 	exit "$rc"
 }
@@ -75,6 +78,20 @@ fail() {
 	echo "FAIL $LAB_TEST: $1: $2"
 	LAB_FAILED=$((LAB_FAILED + 1))
 }
+
+# The reference lab of the differential tests (92, 93): namespaces REF_NS_A / REF_NS_B, where
+# REF_NS_A's veth-sk has the kernel address 10.77.0.1 and no synack runs. ref_lab_up brings it
+# up (it goes down with the test's own lab); ref_exec runs a command in REF_NS_A, bounded by
+# LAB_TIMEOUT like synack_exec.
+REF_PREFIX=${SYNACK_LAB_PREFIX}k
+REF_NS_A=$REF_PREFIX-a
+REF_NS_B=$REF_PREFIX-b
+ref_lab_up() {
+	LAB_REF_UP=1
+	SYNACK_LAB_PREFIX=$REF_PREFIX bash "$LAB_ROOT/examples/lab.sh" up
+	ip -n "$REF_NS_A" addr add "$ADDR_A/24" dev "$IF_A"
+}
+ref_exec() { timeout -k 3 "${LAB_TIMEOUT:-30}" ip netns exec "$REF_NS_A" "$@"; }
 
 # Show a file's content indented (diagnostics after a failure), at most 30 lines.
 show() {

@@ -128,3 +128,44 @@ Test(shim_offload, endpoint_format)
 	cr_assert_str_eq(shim_fmt_endpoint(buf, sizeof(buf), 0x0a4d0001u, 40000),
 	                 "10.77.0.1:40000");
 }
+
+/* SO_BINDTODEVICE set before the decision (shim_offload_device). */
+static struct shim_offload_decision decide_dev(const struct shim_config *c,
+                                               enum shim_offload_op op, uint32_t a,
+                                               const char *dev)
+{
+	struct shim_offload_decision d = decide(c, op, a);
+
+	shim_offload_device(c, dev, op, &d);
+	return d;
+}
+
+Test(shim_offload, bound_to_synacks_device_or_none_is_offloaded)
+{
+	struct shim_config c = cfg(false, 0);
+
+	cr_expect_eq(decide_dev(&c, SHIM_OP_CONNECT, 0x0a4d0002u, "veth-sk").verdict, SHIM_OFFLOAD);
+	cr_expect_eq(decide_dev(&c, SHIM_OP_LISTEN, 0, "").verdict, SHIM_OFFLOAD);
+}
+
+Test(shim_offload, bound_to_another_device_is_the_kernels)
+{
+	struct shim_config c = cfg(false, 0);
+	struct shim_offload_decision d = decide_dev(&c, SHIM_OP_CONNECT, 0x0a4d0002u, "lo");
+
+	cr_expect_eq(d.verdict, SHIM_KERNEL);
+	cr_expect(strstr(d.reason, "SO_BINDTODEVICE lo"), "%s", d.reason);
+	cr_expect_eq(decide_dev(&c, SHIM_OP_BIND, 0, "eth0").verdict, SHIM_KERNEL);
+	/* A decision that was the kernel's already stays so. */
+	cr_expect_eq(decide_dev(&c, SHIM_OP_CONNECT, 0x7f000001u, "lo").verdict, SHIM_KERNEL);
+}
+
+Test(shim_offload, bound_to_another_device_fails_in_strict_mode)
+{
+	struct shim_config c = cfg(true, 0);
+	struct shim_offload_decision d = decide_dev(&c, SHIM_OP_CONNECT, 0x0a4d0002u, "lo");
+
+	cr_expect_eq(d.verdict, SHIM_OFFLOAD_FAIL);
+	cr_expect_eq(d.err, ENETUNREACH);
+	cr_expect_eq(decide_dev(&c, SHIM_OP_BIND, 0, "lo").err, EADDRNOTAVAIL);
+}

@@ -45,6 +45,16 @@ static int open_10ms(uint32_t *isn)
 	return s;
 }
 
+/* Send n bytes and pop their segments (MSS 1000, PSH on the last). */
+static void send_segs(int s, size_t n)
+{
+	size_t segs = (n + 999) / 1000;
+
+	cr_assert_eq(sk_send(h->st, s, pattern, n, h->now), (ssize_t)n);
+	for (size_t k = 0; k < segs; k++)
+		h_expect_tcp(h, SK_TCP_ACK | (k == segs - 1 ? SK_TCP_PSH : 0));
+}
+
 static struct sk_tcp_info info(int s)
 {
 	struct sk_tcp_info i;
@@ -85,9 +95,7 @@ Test(tcp_info, counts_data_in_flight_acked_and_received)
 	uint32_t isn;
 	int s = open_10ms(&isn);
 
-	cr_assert_eq(sk_send(h->st, s, pattern, 3000, h->now), 3000);
-	for (int k = 0; k < 3; k++)
-		h_expect_tcp(h, SK_TCP_ACK | (k == 2 ? SK_TCP_PSH : 0));
+	send_segs(s, 3000);
 	struct sk_tcp_info i = info(s);
 	cr_expect_eq(i.unacked, 3, "3 segments of 1000 in flight");
 	cr_expect_eq(i.bytes_acked, 0);
@@ -138,6 +146,97 @@ Test(tcp_info, a_retransmission_timeout_shows)
 	cr_expect_eq(i.rto_us, 400000, "backed off once");
 	cr_expect_eq(i.snd_cwnd, 1, "RFC 5681 §3.1: LW = 1 SMSS");
 	cr_expect_eq(i.snd_ssthresh, 7, "CUBIC (RFC 9438 §4.6): 0.7 x cwnd of 10: %u", i.snd_ssthresh);
+}
+
+Test(tcp_info, every_retransmitted_segment_is_counted)
+{
+	uint32_t isn;
+	int s = open_10ms(&isn);
+
+	cr_assert_eq(sk_send(h->st, s, pattern, 500, h->now), 500);
+	h_expect_tcp(h, SK_TCP_ACK | SK_TCP_PSH);
+	struct sk_tcp_info i = info(s);
+	cr_expect_eq(i.total_retrans, 0);
+	cr_expect_eq(i.bytes_sent, 500);
+	cr_expect_eq(i.bytes_retrans, 0);
+
+	/* Two RTO expiries: the segment goes out twice more. */
+	h_advance(h, SK_MS(200));
+	h_expect_tcp(h, SK_TCP_ACK | SK_TCP_PSH);
+	h_advance(h, SK_MS(400));
+	h_expect_tcp(h, SK_TCP_ACK | SK_TCP_PSH);
+	i = info(s);
+	cr_expect_eq(i.total_retrans, 2, "Linux total_retrans: one per segment resent");
+	cr_expect_eq(i.bytes_retrans, 1000);
+	cr_expect_eq(i.bytes_sent, 1500, "RFC 4898 HCDataOctetsOut counts resent bytes too");
+
+	/* The ACK ends the loss; the counters stay: they are the life's. */
+	h_send(h, h_seg(SK_TCP_ACK, PEER_ISN + 1, isn + 1 + 500));
+	i = info(s);
+	cr_expect_eq(i.retransmits, 0, "the consecutive count resets");
+	cr_expect_eq(i.total_retrans, 2);
+	cr_expect_eq(i.bytes_acked, 500);
+	cr_expect_eq(sk_get_stats(h->st)->tcp_retransmits, 2, "the stack counts the same");
+}
+
+Test(tcp_info, a_fast_retransmission_is_counted)
+{
+	uint32_t isn;
+	int s = open_10ms(&isn);
+
+	send_segs(s, 5000);
+	/* The first segment is lost: three duplicate ACKs (RFC 5681 §3.2). */
+	for (int k = 0; k < 3; k++) {
+		struct sk_tcp_repr dup = h_seg(SK_TCP_ACK, PEER_ISN + 1, isn + 1);
+		dup.window = 30000;
+		h_send(h, dup);
+	}
+	struct h_tcp rxt = h_expect_tcp(h, SK_TCP_ACK);
+	cr_expect_eq(rxt.r.seq, isn + 1, "the hole is resent");
+	struct sk_tcp_info i = info(s);
+	cr_expect_eq(i.total_retrans, 1);
+	cr_expect_eq(i.bytes_retrans, 1000);
+	cr_expect_eq(i.ca_state, 3, "TCP_CA_Recovery");
+}
+
+Test(tcp_info, a_resent_syn_ack_counts_for_the_accepted_connection)
+{
+	int l = h_listen(h, 4);
+	struct sk_tcp_repr syn = h_seg(SK_TCP_SYN, PEER_ISN, 0);
+	syn.mss = 1460;
+	h_send(h, syn);
+	struct h_tcp sa = h_expect_tcp(h, SK_TCP_SYN | SK_TCP_ACK);
+	/* The peer's ACK is lost: the SYN,ACK goes again after 1 s. */
+	h_advance(h, SK_SEC(1));
+	h_expect_tcp(h, SK_TCP_SYN | SK_TCP_ACK);
+	h_send(h, h_seg(SK_TCP_ACK, PEER_ISN + 1, sa.r.seq + 1));
+	struct sk_endpoint peer;
+	int c = sk_accept(h->st, l, &peer);
+	cr_assert_geq(c, 0);
+	/* Linux tcp_create_openreq_child: total_retrans = req->num_retrans. */
+	cr_expect_eq(info(c).total_retrans, 1);
+	cr_expect_eq(info(c).bytes_retrans, 0, "a SYN,ACK has no payload");
+}
+
+Test(tcp_info, the_byte_counters_are_64_bit)
+{
+	uint32_t isn;
+	int s = open_10ms(&isn);
+	struct tcb *t = tcp_tcb(h->st, s);
+
+	/* As after 4 GiB each way: the next bytes carry on past 2^32
+	 * (the sequence numbers wrap, the counters do not). */
+	t->bytes_acked = t->bytes_received = t->bytes_sent = UINT32_MAX - 99u;
+	cr_assert_eq(sk_send(h->st, s, pattern, 1000, h->now), 1000);
+	h_expect_tcp(h, SK_TCP_ACK | SK_TCP_PSH);
+	h_send(h, h_seg(SK_TCP_ACK, PEER_ISN + 1, isn + 1 + 1000));
+	struct sk_tcp_repr d = h_data(PEER_ISN + 1, isn + 1 + 1000, pattern, 700);
+	d.window = 30000;
+	h_send(h, d);
+	struct sk_tcp_info i = info(s);
+	cr_expect_eq(i.bytes_acked, (uint64_t)UINT32_MAX + 901u);
+	cr_expect_eq(i.bytes_sent, (uint64_t)UINT32_MAX + 901u);
+	cr_expect_eq(i.bytes_received, (uint64_t)UINT32_MAX + 601u);
 }
 
 Test(tcp_info, a_listener_reports_its_queue_and_backlog)
