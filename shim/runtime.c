@@ -31,6 +31,18 @@
 #define RX_BATCH            32
 #define RX_BATCHES_PER_WAKE 8
 
+/* How often a parked runtime thread looks whether a thread still polls the
+ * device: the longest a frame can wait when the poller left and nobody
+ * else reads the packet socket (a poller that leaves while other threads
+ * sleep unparks it at once: rt_wait). */
+#define RT_PARK_CHECK SK_MS(1)
+/* While one poller stays blocked, the checks back off up to this: an idle
+ * program blocked in recv() costs the runtime thread a few wake-ups per
+ * second, not a thousand. A poller leaving a wait longer than
+ * RT_PARK_CHECK unparks the runtime thread at once (rt_wait), so the
+ * back-off never delays a frame. */
+#define RT_PARK_CHECK_MAX SK_MS(128)
+
 enum rt_state { RT_IDLE, RT_RUNNING, RT_FAILED };
 
 static struct {
@@ -50,13 +62,17 @@ static struct {
 	 * in a blocking call also waits on the packet socket and processes
 	 * what arrives itself. The runtime thread then parks its watcher on
 	 * the packet socket (parked, its own flag: only it touches watchers)
-	 * and looks again every RT_PARK_CHECK. */
+	 * and looks again after park_check (rearm). */
 	_Atomic int poller;
 	_Atomic bool parked;
+	_Atomic unsigned poll_session; /* bumped by every poller that takes over */
+	unsigned checked_session;      /* the session the last check saw (runtime thread) */
+	_Atomic sk_time_t park_check;  /* the check's interval now, RT_PARK_CHECK.._MAX */
 } rt = {
     .start_lock = PTHREAD_MUTEX_INITIALIZER,
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .armed = SK_TIME_NEVER,
+    .park_check = RT_PARK_CHECK,
 };
 
 static struct shim_config config;
@@ -111,12 +127,6 @@ unsigned shim_fork_gen(void)
 
 /* ---- the loop (runtime thread only) -------------------------------- */
 
-/* How often a parked runtime thread looks whether a thread still polls the
- * device: the longest a frame can wait when the poller left and nobody
- * else reads the packet socket (a poller that leaves while other threads
- * sleep unparks it at once: rt_wait). */
-#define RT_PARK_CHECK SK_MS(1)
-
 static void rearm(void)
 {
 	sk_time_t d = sk_next_deadline(rt.st), rx = netdev_next_rx_time(rt.dev), now;
@@ -125,8 +135,8 @@ static void rearm(void)
 		d = rx;
 	ev_now_update(rt.loop);
 	now = shim_now_us();
-	if (rt.parked && now + RT_PARK_CHECK < d)
-		d = now + RT_PARK_CHECK;
+	if (rt.parked && now + rt.park_check < d)
+		d = now + rt.park_check;
 	rt.armed = d;
 	ev_timer_stop(rt.loop, &rt.timer);
 	if (d == SK_TIME_NEVER)
@@ -172,7 +182,16 @@ static void drain_device(sk_time_t now)
 static bool park_or_unpark(void)
 {
 	bool polled = atomic_load(&rt.poller) != 0;
+	unsigned session = atomic_load(&rt.poll_session);
 
+	/* The same poller still blocked since the last look: look less
+	 * often; a new one: as often as at first. */
+	if (polled && rt.parked && session == rt.checked_session)
+		rt.park_check =
+		    rt.park_check * 2 < RT_PARK_CHECK_MAX ? rt.park_check * 2 : RT_PARK_CHECK_MAX;
+	else
+		rt.park_check = RT_PARK_CHECK;
+	rt.checked_session = session;
 	if (polled && !rt.parked) {
 		ev_io_stop(rt.loop, &rt.io);
 		rt.parked = true;
@@ -526,11 +545,14 @@ int rt_wait(const struct shim_waiter *w, sk_time_t deadline)
 	if (!config.run_to_completion || !rt_running() || !rt.dev || rt.dev->fd < 0 ||
 	    !atomic_compare_exchange_strong(&rt.poller, &none, 1))
 		return wait_sleep(w, deadline);
+	atomic_fetch_add(&rt.poll_session, 1);
 	r = poll_device(w, deadline);
 	atomic_store(&rt.poller, 0);
-	/* Other threads asleep in synack rely on the runtime thread now:
-	 * unpark it at once rather than at its next check. */
-	if (rt.parked && wait_sleepers() > 1)
+	/* Unpark the runtime thread at once rather than at its next check
+	 * when other threads asleep in synack rely on it now, or when it
+	 * looks only rarely (this wait was long): frames never wait for a
+	 * backed-off check. */
+	if (rt.parked && (wait_sleepers() > 1 || rt.park_check > RT_PARK_CHECK))
 		ev_async_send(rt.loop, &rt.async);
 	return r;
 }
@@ -624,6 +646,7 @@ static void fork_child(void)
 	 * unparked (start_loop). */
 	rt.poller = 0;
 	rt.parked = false;
+	rt.park_check = RT_PARK_CHECK;
 	if (daemon_handover) {
 		/* The connections are this child's now: same generation, same
 		 * stack, device and internal fds. Only the threads are gone;
