@@ -66,9 +66,10 @@ peer_wait_listen 5401
 LAB_PIDS+=("$!")
 # timeout, ip netns exec and env each exec the next: the process is nc itself.
 pid=""
-for ((i = 0; i < 100 && -z $pid; i++)); do
+for ((i = 0; i < 100; i++)); do
 	pid=$(pgrep -n -f "^nc $ADDR_B 5401" || true)
-	[[ -n $pid ]] || sleep 0.1
+	[[ -n $pid ]] && break
+	sleep 0.1
 done
 if [[ -z $pid ]]; then
 	fail "an idle reader uses under 1 % of a CPU" "the synack nc did not start"
