@@ -537,11 +537,28 @@ int shim_epoll_wait(struct shim_ofd *ep, int epfd, struct epoll_event *events, i
 		} else {
 			wait_ms = -1;
 		}
-		k = REAL(epoll_pwait)(epfd, events + n, max - n, wait_ms, sigmask);
+		bool slept = false;
+
+		if (wait_ms != 0) {
+			/* Sleep in ppoll on the epoll fd itself (readable when it
+			 * has events, our eventfd's included), running to
+			 * completion: frames for synack sockets are processed
+			 * here (rt_ppoll). Then collect without waiting. */
+			struct pollfd pfd[2] = {{.fd = epfd, .events = POLLIN}};
+
+			k = rt_ppoll(pfd, 1, deadline, sigmask);
+			if (k < 0)
+				return n > 0 ? n : k;
+			if (k == 0)
+				return n; /* the time is up */
+			slept = true;
+			wait_ms = 0;
+		}
+		k = REAL(epoll_pwait)(epfd, events + n, max - n, wait_ms, slept ? NULL : sigmask);
 		if (k < 0)
 			return n > 0 ? n : -errno;
 		k = strip_mark(events + n, k, &marked);
-		if (n + k > 0 || wait_ms == 0)
+		if (n + k > 0 || (wait_ms == 0 && !slept))
 			return n + k;
 		/* Only our eventfd fired: a synack socket may be ready. */
 	}

@@ -504,6 +504,42 @@ void rt_unlock(void)
 	shim_sig_leave();
 }
 
+/* Take the poller's role if nobody has it and running to completion is on. */
+static bool poller_claim(void)
+{
+	int none = 0;
+
+	if (!config.run_to_completion || !rt_running() || !rt.dev || rt.dev->fd < 0 ||
+	    !atomic_compare_exchange_strong(&rt.poller, &none, 1))
+		return false;
+	atomic_fetch_add(&rt.poll_session, 1);
+	return true;
+}
+
+/* Give it back. Unpark the runtime thread at once rather than at its next
+ * check when other threads asleep in synack rely on it now, or when it
+ * looks only rarely (this wait was long): frames never wait for a
+ * backed-off check. */
+static void poller_release(void)
+{
+	atomic_store(&rt.poller, 0);
+	if (rt.parked && (wait_sleepers() > 1 || rt.park_check > RT_PARK_CHECK))
+		ev_async_send(rt.loop, &rt.async);
+}
+
+/* Frames are waiting on the packet socket: feed them to the stack here. */
+static void poller_process(void)
+{
+	sk_time_t now;
+
+	rt_lock();
+	now = shim_now_us();
+	drain_device(now);
+	if (sk_next_deadline(rt.st) <= now)
+		sk_run_timers(rt.st, now);
+	rt_unlock(); /* flushes, kicks the loop if a deadline moved earlier */
+}
+
 /* The poller's wait: the packet socket and the waiter's eventfd, frames
  * processed here under the lock, until the waiter is woken (possibly by
  * this thread's own processing) or the deadline. */
@@ -521,14 +557,7 @@ static int poll_device(const struct shim_waiter *w, sk_time_t deadline)
 			 * it; sleep as a thread that does not poll. */
 			return woken ? 0 : wait_sleep(w, deadline);
 		if (pfd[0].revents & POLLIN) {
-			sk_time_t now;
-
-			rt_lock();
-			now = shim_now_us();
-			drain_device(now);
-			if (sk_next_deadline(rt.st) <= now)
-				sk_run_timers(rt.st, now);
-			rt_unlock(); /* flushes, kicks the loop if a deadline moved earlier */
+			poller_process();
 			woken = woken || wait_consume(w);
 		}
 		if (woken)
@@ -538,22 +567,54 @@ static int poll_device(const struct shim_waiter *w, sk_time_t deadline)
 	}
 }
 
+int rt_ppoll(struct pollfd *fds, unsigned long n, sk_time_t deadline, const sigset_t *sigmask)
+{
+	struct timespec ts, *tp;
+	int r;
+
+	if (!poller_claim()) {
+		tp = shim_timeout_ts(deadline, &ts);
+		r = REAL(ppoll)(fds, n, tp, sigmask);
+		return r < 0 ? -errno : r;
+	}
+	for (;;) {
+		bool pkt;
+
+		fds[n] = (struct pollfd){.fd = rt.dev->fd, .events = POLLIN};
+		tp = shim_timeout_ts(deadline, &ts);
+		r = REAL(ppoll)(fds, n + 1, tp, sigmask);
+		if (r < 0) {
+			r = -errno;
+			break;
+		}
+		pkt = fds[n].revents != 0;
+		if (pkt && !(fds[n].revents & POLLIN)) {
+			/* The device is in trouble (the runtime thread reports
+			 * it): wait as a thread that does not poll. */
+			poller_release();
+			tp = shim_timeout_ts(deadline, &ts);
+			r = REAL(ppoll)(fds, n, tp, sigmask);
+			return r < 0 ? -errno : r;
+		}
+		if (pkt) {
+			poller_process();
+			r--;
+		}
+		if (r > 0 || (!pkt && r == 0))
+			break; /* a caller's fd is ready, or the time is up */
+	}
+	poller_release();
+	return r;
+}
+
 int rt_wait(const struct shim_waiter *w, sk_time_t deadline)
 {
-	int none = 0, r;
+	int r;
 
-	if (!config.run_to_completion || !rt_running() || !rt.dev || rt.dev->fd < 0 ||
-	    !atomic_compare_exchange_strong(&rt.poller, &none, 1))
+	if (!poller_claim())
 		return wait_sleep(w, deadline);
-	atomic_fetch_add(&rt.poll_session, 1);
 	r = poll_device(w, deadline);
-	atomic_store(&rt.poller, 0);
-	/* Unpark the runtime thread at once rather than at its next check
-	 * when other threads asleep in synack rely on it now, or when it
-	 * looks only rarely (this wait was long): frames never wait for a
-	 * backed-off check. */
-	if (rt.parked && (wait_sleepers() > 1 || rt.park_check > RT_PARK_CHECK))
-		ev_async_send(rt.loop, &rt.async);
+	poller_release();
 	return r;
 }
 

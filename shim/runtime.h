@@ -17,6 +17,7 @@
 #ifndef SYNACK_SHIM_RUNTIME_H
 #define SYNACK_SHIM_RUNTIME_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -44,6 +45,14 @@ struct shim_waiter;
  * once, not the runtime thread and then it), while the runtime thread
  * parks its own watcher. 0 woken, -EAGAIN timed out, -EINTR. */
 int rt_wait(const struct shim_waiter *w, sk_time_t deadline);
+
+/* Not under the lock: ppoll(fds, n) until one is ready or `deadline`
+ * (SK_TIME_NEVER: none), running to completion as rt_wait does: fds must
+ * have room for n + 1 entries (the packet socket's). Returns ppoll's count
+ * over fds[0..n-1], or -errno. For waits on kernel fds whose readiness
+ * synack feeds (an epoll instance's eventfd). */
+struct pollfd;
+int rt_ppoll(struct pollfd *fds, unsigned long n, sk_time_t deadline, const sigset_t *sigmask);
 
 /* Before the process goes: frames still batched leave, and a SYNACK_PCAP
  * capture is written out up to now (its buffer would otherwise be lost). */

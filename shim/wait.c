@@ -116,7 +116,7 @@ static void drain(int fd)
 	(void)!REAL(read)(fd, &v, sizeof(v));
 }
 
-static struct timespec *to_timeout(sk_time_t deadline, struct timespec *ts)
+struct timespec *shim_timeout_ts(sk_time_t deadline, struct timespec *ts)
 {
 	sk_time_t now, left;
 
@@ -139,7 +139,7 @@ int wait_ppoll(const struct shim_waiter *w, struct pollfd *fds, nfds_t n, sk_tim
 	fds[n].fd = w->efd;
 	fds[n].events = POLLIN;
 	fds[n].revents = 0;
-	r = REAL(ppoll)(fds, n + 1, to_timeout(deadline, &ts), sigmask);
+	r = REAL(ppoll)(fds, n + 1, shim_timeout_ts(deadline, &ts), sigmask);
 	if (r < 0)
 		return -errno;
 	*woken = fds[n].revents != 0;

@@ -58,6 +58,9 @@ unsigned wait_sleepers(void);
  * the call fails with EINTR. */
 bool wait_restartable(void);
 
+/* The time left until `deadline` in *ts, for ppoll; NULL for SK_TIME_NEVER. */
+struct timespec *shim_timeout_ts(sk_time_t deadline, struct timespec *ts);
+
 /* Monotonic clock, µs. */
 sk_time_t shim_now_us(void);
 
