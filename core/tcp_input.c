@@ -159,11 +159,16 @@ static void rtt_ack(struct tcb *t, const struct sk_tcp_repr *r, sk_time_t now)
 	if (t->rtt_active && seq_geq(r->ack, t->rtt_seq)) {
 		tcp_rtt_sample(t, now - t->rtt_start);
 		t->rtt_active = false;
-	} else if (!t->rtt_active && tcp_ts_rtt(t, r, now, &rtt)) {
+	} else if (!t->rtt_active && (t->retries > 0 || t->in_recovery) &&
+	           tcp_ts_rtt(t, r, now, &rtt)) {
 		/* As Linux tcp_ack_update_rtt: the µs sample of a timed,
-		 * never retransmitted segment first; else (after a
-		 * retransmission, where Karn forbids timing) the echoed
-		 * timestamp (RFC 7323 §4.1). */
+		 * never retransmitted segment first; the echoed timestamp
+		 * (RFC 7323 §4.1) only after a retransmission, where Karn
+		 * forbids timing. Linux times every segment in µs, so it
+		 * rarely needs the echo; here one segment per RTT is timed,
+		 * and taking the echo on every other ACK would pull SRTT
+		 * to the timestamp clock's 1 ms steps (RTTVAR to 0 on a
+		 * link faster than that). */
 		tcp_rtt_sample(t, rtt);
 	}
 }

@@ -188,6 +188,33 @@ Test(tcp_opts, echoed_timestamp_times_a_retransmitted_segment)
 	cr_expect_eq(t->srtt, (7 * before + SK_MS(30)) / 8);
 }
 
+Test(tcp_opts, echoed_timestamp_is_no_sample_while_segments_are_timed)
+{
+	int s = open_with(-1, false, true);
+	struct tcb *t = tcp_tcb(h->st, s);
+	static uint8_t two[2 * 1448];
+
+	/* Two segments: the first is timed in µs; its ACK gives the sample. */
+	cr_assert_eq(sk_send(h->st, s, two, sizeof(two), h->now), (ssize_t)sizeof(two));
+	struct h_tcp first = h_expect_tcp(h, SK_TCP_ACK);
+	h_expect_tcp(h, SK_TCP_ACK | SK_TCP_PSH);
+	h_advance(h, 300);
+	struct sk_tcp_repr a = ts_seg(h_seg(SK_TCP_ACK, PEER_ISN + 1, isn + 1 + 1448), PEER_TS + 1);
+	a.ts_ecr = first.r.ts_val;
+	h_send(h, a);
+	sk_time_t srtt = t->srtt;
+	cr_assert_gt(srtt, 0);
+	/* The second one's ACK, 2 ms later, echoes a timestamp: no
+	 * retransmission made timing impossible, so the coarse echo (1 ms
+	 * steps) is not a sample (Linux: tcp_ack_update_rtt). */
+	h_advance(h, SK_MS(2));
+	a = ts_seg(h_seg(SK_TCP_ACK, PEER_ISN + 1, isn + 1 + sizeof(two)), PEER_TS + 2);
+	a.ts_ecr = first.r.ts_val;
+	h_send(h, a);
+	cr_expect_eq(t->srtt, srtt, "SRTT moved from %ld to %ld on an echoed timestamp",
+	             (long)srtt, (long)t->srtt);
+}
+
 Test(tcp_opts, sack_blocks_list_held_data_most_recent_first)
 {
 	open_with(-1, true, true);
