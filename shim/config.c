@@ -279,6 +279,8 @@ static bool parse_tcp(struct shim_config *c, shim_env_fn env, void *ctx)
 	static const struct num_var socks = {"SYNACK_MAX_SOCKETS", 1, 1u << 20, "16384"};
 	/* RFC 7323 §2.3: a window of at most 2^30 bytes (shift 14). */
 	static const struct num_var rcvbuf_max = {"SYNACK_RCVBUF_MAX", 0, 1u << 30, "4194304"};
+	/* Linux's net.core.busy_read takes µs too; a second is plenty. */
+	static const struct num_var busy = {"SYNACK_BUSY_POLL_US", 0, 1000000, "0"};
 	const char *v = env("SYNACK_CC", ctx);
 
 	if (v && v[0] && !parse_cc(c, v))
@@ -288,6 +290,7 @@ static bool parse_tcp(struct shim_config *c, shim_env_fn env, void *ctx)
 	       parse_num(c, env, ctx, &fin, &c->fin_timeout_ms) &&
 	       parse_num(c, env, ctx, &syn, &c->syn_retries) &&
 	       parse_num(c, env, ctx, &linger, &c->linger_ms) &&
+	       parse_num(c, env, ctx, &busy, &c->busy_poll_us) &&
 	       parse_num(c, env, ctx, &socks, &c->max_sockets);
 }
 

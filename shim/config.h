@@ -44,6 +44,7 @@ struct shim_config {
 	int packet_fd;                   /* SYNACK_PACKET_FD; -1 = open our own */
 	bool offload;           /* SYNACK_OFFLOAD, default 1: ask for GSO and checksum offload */
 	bool run_to_completion; /* SYNACK_RUN_TO_COMPLETION, default 1 (rt_wait) */
+	uint32_t busy_poll_us;  /* SYNACK_BUSY_POLL_US, default 0: spin this long before sleeping */
 
 	bool packet_filter; /* SYNACK_BPF, default 1: the kernel drops others' frames */
 	char stats[SHIM_CONFIG_PATH_MAX]; /* SYNACK_STATS: counters at exit; "" = none */

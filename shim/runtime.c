@@ -543,12 +543,33 @@ static void poller_process(void)
 /* The poller's wait: the packet socket and the waiter's eventfd, frames
  * processed here under the lock, until the waiter is woken (possibly by
  * this thread's own processing) or the deadline. */
+/* Busy polling (SYNACK_BUSY_POLL_US, OpenOnload's EF_POLL_USEC, Linux's
+ * busy_read): a poller first looks at the packet socket without sleeping
+ * for that long, so a reply arriving meanwhile costs no wake-up at all.
+ * Returns the deadline of the spin (0: none). */
+static sk_time_t spin_until(void)
+{
+	return config.busy_poll_us ? shim_now_us() + config.busy_poll_us : 0;
+}
+
+/* The deadline of the next ppoll: now (do not sleep) while spinning. */
+static sk_time_t ppoll_deadline(sk_time_t spin, sk_time_t deadline, bool *spinning)
+{
+	sk_time_t now = spin ? shim_now_us() : 0;
+
+	*spinning = spin && now < spin && now < deadline;
+	return *spinning ? now : deadline;
+}
+
 static int poll_device(const struct shim_waiter *w, sk_time_t deadline)
 {
+	sk_time_t spin = spin_until();
+
 	for (;;) {
 		struct pollfd pfd[2] = {{.fd = rt.dev->fd, .events = POLLIN}};
-		bool woken = false;
-		int r = wait_ppoll(w, pfd, 1, deadline, NULL, &woken);
+		bool woken = false, spinning;
+		int r =
+		    wait_ppoll(w, pfd, 1, ppoll_deadline(spin, deadline, &spinning), NULL, &woken);
 
 		if (r < 0)
 			return r;
@@ -562,7 +583,7 @@ static int poll_device(const struct shim_waiter *w, sk_time_t deadline)
 		}
 		if (woken)
 			return 0;
-		if (r == 0)
+		if (r == 0 && !spinning)
 			return -EAGAIN;
 	}
 }
@@ -570,6 +591,7 @@ static int poll_device(const struct shim_waiter *w, sk_time_t deadline)
 int rt_ppoll(struct pollfd *fds, unsigned long n, sk_time_t deadline, const sigset_t *sigmask)
 {
 	struct timespec ts, *tp;
+	sk_time_t spin;
 	int r;
 
 	if (!poller_claim()) {
@@ -577,11 +599,12 @@ int rt_ppoll(struct pollfd *fds, unsigned long n, sk_time_t deadline, const sigs
 		r = REAL(ppoll)(fds, n, tp, sigmask);
 		return r < 0 ? -errno : r;
 	}
+	spin = spin_until();
 	for (;;) {
-		bool pkt;
+		bool pkt, spinning;
 
 		fds[n] = (struct pollfd){.fd = rt.dev->fd, .events = POLLIN};
-		tp = shim_timeout_ts(deadline, &ts);
+		tp = shim_timeout_ts(ppoll_deadline(spin, deadline, &spinning), &ts);
 		r = REAL(ppoll)(fds, n + 1, tp, sigmask);
 		if (r < 0) {
 			r = -errno;
@@ -600,7 +623,7 @@ int rt_ppoll(struct pollfd *fds, unsigned long n, sk_time_t deadline, const sigs
 			poller_process();
 			r--;
 		}
-		if (r > 0 || (!pkt && r == 0))
+		if (r > 0 || (!pkt && r == 0 && !spinning))
 			break; /* a caller's fd is ready, or the time is up */
 	}
 	poller_release();

@@ -7,7 +7,10 @@
 #     of them than the runtime thread read);
 #  2. SYNACK_RUN_TO_COMPLETION=0: the same exchange, every frame read by the runtime thread;
 #  3. an idle synack program blocked in recv() uses under 1 % of a CPU over 5 s: the runtime
-#     thread, parked while the reader polls, looks less and less often (RT_PARK_CHECK_MAX).
+#     thread, parked while the reader polls, looks less and less often (RT_PARK_CHECK_MAX);
+#  4. busy polling (SYNACK_BUSY_POLL_US): the ping-pong completes with it, and an idle reader
+#     with a 1 s spin shows it in its CPU time (at least 0.2 s of CPU over its first 3 s, even on
+#     a loaded machine), then sleeps.
 . "$(dirname "$0")/lib.sh"
 
 BENCH=$LAB_BUILD/bench/tcp_bench
@@ -59,31 +62,65 @@ if rr "SYNACK_RUN_TO_COMPLETION=0: ping-pong" "$LAB_TMP/nortc" SYNACK_RUN_TO_COM
 	fi
 fi
 
-# 3. Idle in recv(): a kernel nc -l accepts and sends nothing; the synack nc waits.
-spawn "$LAB_TMP/idle-peer.err" bash -c "exec ip netns exec '$NS_B' timeout 15 nc -l '$ADDR_B' 5401 </dev/null >/dev/null"
-peer_wait_listen 5401
-(sleep 100 | SYNACK_VIA_PRELOAD=1 LAB_TIMEOUT=12 synack_exec nc "$ADDR_B" 5401 >/dev/null 2>"$LAB_TMP/idle.err") &
-LAB_PIDS+=("$!")
-# timeout, ip netns exec and env each exec the next: the process is nc itself.
-pid=""
-for ((i = 0; i < 100; i++)); do
-	pid=$(pgrep -n -f "^nc $ADDR_B 5401" || true)
-	[[ -n $pid ]] && break
-	sleep 0.1
-done
-if [[ -z $pid ]]; then
-	fail "an idle reader uses under 1 % of a CPU" "the synack nc did not start"
-	show "$LAB_TMP/idle.err"
+# idle_reader PORT VAR=VALUE...: a kernel nc -l on PORT accepts and sends nothing; a python3
+# client under synack (with the settings given) connects and blocks in recv(). Sets IDLE_PID (""
+# if it did not start).
+idle_reader() {
+	local port=$1 i
+	shift
+	spawn "$LAB_TMP/idle-peer.$port.err" bash -c \
+		"exec ip netns exec '$NS_B' timeout 15 nc -l '$ADDR_B' $port </dev/null >/dev/null"
+	peer_wait_listen "$port"
+	(
+		(($# == 0)) || export "$@"
+		SYNACK_VIA_PRELOAD=1 LAB_TIMEOUT=12 synack_exec "$LAB_PY" -c \
+			"import socket; socket.create_connection(('$ADDR_B', $port)).recv(1)" \
+			>/dev/null 2>"$LAB_TMP/idle.$port.err"
+	) &
+	LAB_PIDS+=("$!")
+	# timeout, ip netns exec and env each exec the next: the process is python3 itself.
+	IDLE_PID=""
+	for ((i = 0; i < 100; i++)); do
+		IDLE_PID=$(pgrep -n -f "create_connection\\(\\('$ADDR_B', $port\\)\\)" || true)
+		[[ -n $IDLE_PID ]] && break
+		sleep 0.1
+	done
+}
+
+# CPU clock ticks (USER_HZ, 100 a second) process PID used so far.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# 3. Idle in recv().
+idle_reader 5401
+if [[ -z $IDLE_PID ]]; then
+	fail "an idle reader uses under 1 % of a CPU" "the synack reader did not start"
+	show "$LAB_TMP/idle.5401.err"
 else
 	sleep 1 # connected and blocked in its read
-	t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+	t0=$(ticks "$IDLE_PID")
 	sleep 5
-	t1=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo "$t0")
-	ticks=$((t1 - t0)) # clock ticks (USER_HZ, 100/s): 5 s is 500, 1 % is 5
-	if ((ticks < 5)); then
-		pass "an idle reader uses under 1 % of a CPU ($ticks ticks of 500 in 5 s)"
+	n=$(($(ticks "$IDLE_PID") - t0)) # 5 s is 500 ticks, 1 % is 5
+	if ((n < 5)); then
+		pass "an idle reader uses under 1 % of a CPU ($n ticks of 500 in 5 s)"
 	else
-		fail "an idle reader uses under 1 % of a CPU" "$ticks ticks of 500 in 5 s"
+		fail "an idle reader uses under 1 % of a CPU" "$n ticks of 500 in 5 s"
+	fi
+fi
+
+# 4. Busy polling.
+rr "SYNACK_BUSY_POLL_US=50: ping-pong" "$LAB_TMP/busy" SYNACK_BUSY_POLL_US=50
+idle_reader 5402 SYNACK_BUSY_POLL_US=1000000
+if [[ -z $IDLE_PID ]]; then
+	fail "a busy-polling reader spins" "the synack reader did not start"
+	show "$LAB_TMP/idle.5402.err"
+else
+	t0=$(ticks "$IDLE_PID")
+	sleep 3
+	n=$(($(ticks "$IDLE_PID") - t0))
+	if ((n >= 20)); then
+		pass "a busy-polling reader spins: $n ticks of CPU in 3 s with SYNACK_BUSY_POLL_US=1000000"
+	else
+		fail "a busy-polling reader spins" "only $n ticks of CPU in 3 s"
 	fi
 fi
 
