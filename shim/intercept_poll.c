@@ -32,8 +32,8 @@ struct split {
 	int *socks;             /* [nsk] core sockets */
 	nfds_t *sk_idx;         /* [nsk] index in the caller's array */
 	struct shim_ofd **ofds; /* [nsk] references */
-	struct pollfd *k;       /* [nk + 1] kernel entries, room for the eventfd */
-	nfds_t *k_idx;          /* [nk] */
+	struct pollfd *k; /* [nk + 2] kernel entries, room for the packet socket and the eventfd */
+	nfds_t *k_idx;    /* [nk] */
 };
 
 /* 1: at least one synack socket (split filled), 0: none, -errno. */
@@ -51,7 +51,7 @@ static int split_fds(struct pollfd *fds, nfds_t n, struct split *s)
 	s->socks = calloc((size_t)nsk, sizeof(int));
 	s->sk_idx = calloc((size_t)nsk, sizeof(nfds_t));
 	s->ofds = calloc((size_t)nsk, sizeof(*s->ofds));
-	s->k = calloc(n + 1, sizeof(struct pollfd));
+	s->k = calloc(n + 2, sizeof(struct pollfd));
 	s->k_idx = calloc(n + 1, sizeof(nfds_t));
 	if (!s->socks || !s->sk_idx || !s->ofds || !s->k || !s->k_idx)
 		return -ENOMEM;
@@ -140,7 +140,7 @@ static int poll_mixed(struct pollfd *fds, struct split *s, sk_time_t deadline,
 		rt_unlock();
 		if (r < 0)
 			return r;
-		r = wait_ppoll(&w, s->k, s->nk, deadline, sigmask, &woken);
+		r = rt_wait_ppoll(&w, s->k, s->nk, deadline, sigmask, &woken);
 		rt_lock();
 		wait_unregister(&w);
 		rt_unlock();

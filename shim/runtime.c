@@ -561,30 +561,37 @@ static sk_time_t ppoll_deadline(sk_time_t spin, sk_time_t deadline, bool *spinni
 	return *spinning ? now : deadline;
 }
 
-static int poll_device(const struct shim_waiter *w, sk_time_t deadline)
+/* The poller's wait (it holds the role): ppoll on fds[0..n-1], the packet
+ * socket (at fds[n]) and the waiter's eventfd (wait_ppoll puts it after),
+ * frames processed here under the lock, until the waiter is woken (possibly
+ * by this thread's own processing), a caller's fd is ready or the deadline.
+ * Returns wait_ppoll's count over fds[0..n-1], or -errno. */
+static int poll_device(const struct shim_waiter *w, struct pollfd *fds, nfds_t n,
+                       sk_time_t deadline, const sigset_t *sigmask, bool *woken)
 {
 	sk_time_t spin = spin_until();
 
 	for (;;) {
-		struct pollfd pfd[2] = {{.fd = rt.dev->fd, .events = POLLIN}};
-		bool woken = false, spinning;
-		int r =
-		    wait_ppoll(w, pfd, 1, ppoll_deadline(spin, deadline, &spinning), NULL, &woken);
+		bool spinning, pkt;
+		int r;
 
+		fds[n] = (struct pollfd){.fd = rt.dev->fd, .events = POLLIN};
+		r = wait_ppoll(w, fds, n + 1, ppoll_deadline(spin, deadline, &spinning), sigmask,
+		               woken);
 		if (r < 0)
 			return r;
-		if (pfd[0].revents & (POLLERR | POLLNVAL))
+		pkt = fds[n].revents != 0;
+		if (pkt && !(fds[n].revents & POLLIN))
 			/* The device is in trouble: the runtime thread reports
-			 * it; sleep as a thread that does not poll. */
-			return woken ? 0 : wait_sleep(w, deadline);
-		if (pfd[0].revents & POLLIN) {
+			 * it; wait as a thread that does not poll. */
+			return *woken ? r - 1 : wait_ppoll(w, fds, n, deadline, sigmask, woken);
+		if (pkt) {
 			poller_process();
-			woken = woken || wait_consume(w);
+			*woken = *woken || wait_consume(w);
+			r--;
 		}
-		if (woken)
-			return 0;
-		if (r == 0 && !spinning)
-			return -EAGAIN;
+		if (*woken || r > 0 || (r == 0 && !pkt && !spinning))
+			return r;
 	}
 }
 
@@ -630,15 +637,28 @@ int rt_ppoll(struct pollfd *fds, unsigned long n, sk_time_t deadline, const sigs
 	return r;
 }
 
-int rt_wait(const struct shim_waiter *w, sk_time_t deadline)
+int rt_wait_ppoll(const struct shim_waiter *w, struct pollfd *fds, unsigned long n,
+                  sk_time_t deadline, const sigset_t *sigmask, bool *woken)
 {
 	int r;
 
+	*woken = false;
 	if (!poller_claim())
-		return wait_sleep(w, deadline);
-	r = poll_device(w, deadline);
+		return wait_ppoll(w, fds, n, deadline, sigmask, woken);
+	r = poll_device(w, fds, n, deadline, sigmask, woken);
 	poller_release();
 	return r;
+}
+
+int rt_wait(const struct shim_waiter *w, sk_time_t deadline)
+{
+	struct pollfd pfd[2];
+	bool woken;
+	int r = rt_wait_ppoll(w, pfd, 0, deadline, NULL, &woken);
+
+	if (r < 0)
+		return r;
+	return woken ? 0 : -EAGAIN;
 }
 
 void rt_sync_capture(void)

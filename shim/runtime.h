@@ -37,6 +37,7 @@ int rt_start(void);
 struct sk_stack *rt_lock(void);
 void rt_unlock(void);
 
+struct pollfd;
 struct shim_waiter;
 
 /* Not under the lock: sleep as wait_sleep (wait.h), running to completion
@@ -46,12 +47,17 @@ struct shim_waiter;
  * parks its own watcher. 0 woken, -EAGAIN timed out, -EINTR. */
 int rt_wait(const struct shim_waiter *w, sk_time_t deadline);
 
+/* wait_ppoll (wait.h) running to completion as rt_wait does: fds must have
+ * room for n + 2 entries (the packet socket's and the eventfd's). For
+ * poll()/select() over synack sockets and kernel fds at once. */
+int rt_wait_ppoll(const struct shim_waiter *w, struct pollfd *fds, unsigned long n,
+                  sk_time_t deadline, const sigset_t *sigmask, bool *woken);
+
 /* Not under the lock: ppoll(fds, n) until one is ready or `deadline`
  * (SK_TIME_NEVER: none), running to completion as rt_wait does: fds must
  * have room for n + 1 entries (the packet socket's). Returns ppoll's count
  * over fds[0..n-1], or -errno. For waits on kernel fds whose readiness
  * synack feeds (an epoll instance's eventfd). */
-struct pollfd;
 int rt_ppoll(struct pollfd *fds, unsigned long n, sk_time_t deadline, const sigset_t *sigmask);
 
 /* Before the process goes: frames still batched leave, and a SYNACK_PCAP
