@@ -540,9 +540,6 @@ static void poller_process(void)
 	rt_unlock(); /* flushes, kicks the loop if a deadline moved earlier */
 }
 
-/* The poller's wait: the packet socket and the waiter's eventfd, frames
- * processed here under the lock, until the waiter is woken (possibly by
- * this thread's own processing) or the deadline. */
 /* Busy polling (SYNACK_BUSY_POLL_US, OpenOnload's EF_POLL_USEC, Linux's
  * busy_read): a poller first looks at the packet socket without sleeping
  * for that long, so a reply arriving meanwhile costs no wake-up at all.
@@ -561,11 +558,25 @@ static sk_time_t ppoll_deadline(sk_time_t spin, sk_time_t deadline, bool *spinni
 	return *spinning ? now : deadline;
 }
 
+/* ppoll on fds[0..n-1], and w's eventfd after them when there is a waiter
+ * (wait_ppoll). Returns the count over fds[0..n-1], or -errno. */
+static int waiter_ppoll(const struct shim_waiter *w, struct pollfd *fds, nfds_t n,
+                        sk_time_t deadline, const sigset_t *sigmask, bool *woken)
+{
+	struct timespec ts;
+	int r;
+
+	if (w)
+		return wait_ppoll(w, fds, n, deadline, sigmask, woken);
+	r = REAL(ppoll)(fds, n, shim_timeout_ts(deadline, &ts), sigmask);
+	return r < 0 ? -errno : r;
+}
+
 /* The poller's wait (it holds the role): ppoll on fds[0..n-1], the packet
- * socket (at fds[n]) and the waiter's eventfd (wait_ppoll puts it after),
- * frames processed here under the lock, until the waiter is woken (possibly
- * by this thread's own processing), a caller's fd is ready or the deadline.
- * Returns wait_ppoll's count over fds[0..n-1], or -errno. */
+ * socket (at fds[n]) and the waiter's eventfd if any, frames processed here
+ * under the lock, until the waiter is woken (possibly by this thread's own
+ * processing), a caller's fd is ready or the deadline. Returns the count
+ * over fds[0..n-1], or -errno. */
 static int poll_device(const struct shim_waiter *w, struct pollfd *fds, nfds_t n,
                        sk_time_t deadline, const sigset_t *sigmask, bool *woken)
 {
@@ -576,65 +587,23 @@ static int poll_device(const struct shim_waiter *w, struct pollfd *fds, nfds_t n
 		int r;
 
 		fds[n] = (struct pollfd){.fd = rt.dev->fd, .events = POLLIN};
-		r = wait_ppoll(w, fds, n + 1, ppoll_deadline(spin, deadline, &spinning), sigmask,
-		               woken);
+		r = waiter_ppoll(w, fds, n + 1, ppoll_deadline(spin, deadline, &spinning), sigmask,
+		                 woken);
 		if (r < 0)
 			return r;
 		pkt = fds[n].revents != 0;
 		if (pkt && !(fds[n].revents & POLLIN))
 			/* The device is in trouble: the runtime thread reports
 			 * it; wait as a thread that does not poll. */
-			return *woken ? r - 1 : wait_ppoll(w, fds, n, deadline, sigmask, woken);
+			return *woken ? r - 1 : waiter_ppoll(w, fds, n, deadline, sigmask, woken);
 		if (pkt) {
 			poller_process();
-			*woken = *woken || wait_consume(w);
+			*woken = *woken || (w && wait_consume(w));
 			r--;
 		}
 		if (*woken || r > 0 || (r == 0 && !pkt && !spinning))
 			return r;
 	}
-}
-
-int rt_ppoll(struct pollfd *fds, unsigned long n, sk_time_t deadline, const sigset_t *sigmask)
-{
-	struct timespec ts, *tp;
-	sk_time_t spin;
-	int r;
-
-	if (!poller_claim()) {
-		tp = shim_timeout_ts(deadline, &ts);
-		r = REAL(ppoll)(fds, n, tp, sigmask);
-		return r < 0 ? -errno : r;
-	}
-	spin = spin_until();
-	for (;;) {
-		bool pkt, spinning;
-
-		fds[n] = (struct pollfd){.fd = rt.dev->fd, .events = POLLIN};
-		tp = shim_timeout_ts(ppoll_deadline(spin, deadline, &spinning), &ts);
-		r = REAL(ppoll)(fds, n + 1, tp, sigmask);
-		if (r < 0) {
-			r = -errno;
-			break;
-		}
-		pkt = fds[n].revents != 0;
-		if (pkt && !(fds[n].revents & POLLIN)) {
-			/* The device is in trouble (the runtime thread reports
-			 * it): wait as a thread that does not poll. */
-			poller_release();
-			tp = shim_timeout_ts(deadline, &ts);
-			r = REAL(ppoll)(fds, n, tp, sigmask);
-			return r < 0 ? -errno : r;
-		}
-		if (pkt) {
-			poller_process();
-			r--;
-		}
-		if (r > 0 || (!pkt && r == 0 && !spinning))
-			break; /* a caller's fd is ready, or the time is up */
-	}
-	poller_release();
-	return r;
 }
 
 int rt_wait_ppoll(const struct shim_waiter *w, struct pollfd *fds, unsigned long n,
@@ -644,10 +613,17 @@ int rt_wait_ppoll(const struct shim_waiter *w, struct pollfd *fds, unsigned long
 
 	*woken = false;
 	if (!poller_claim())
-		return wait_ppoll(w, fds, n, deadline, sigmask, woken);
+		return waiter_ppoll(w, fds, n, deadline, sigmask, woken);
 	r = poll_device(w, fds, n, deadline, sigmask, woken);
 	poller_release();
 	return r;
+}
+
+int rt_ppoll(struct pollfd *fds, unsigned long n, sk_time_t deadline, const sigset_t *sigmask)
+{
+	bool woken;
+
+	return rt_wait_ppoll(NULL, fds, n, deadline, sigmask, &woken);
 }
 
 int rt_wait(const struct shim_waiter *w, sk_time_t deadline)

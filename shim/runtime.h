@@ -49,7 +49,8 @@ int rt_wait(const struct shim_waiter *w, sk_time_t deadline);
 
 /* wait_ppoll (wait.h) running to completion as rt_wait does: fds must have
  * room for n + 2 entries (the packet socket's and the eventfd's). For
- * poll()/select() over synack sockets and kernel fds at once. */
+ * poll()/select() over synack sockets and kernel fds at once. w NULL: no
+ * eventfd (rt_ppoll). */
 int rt_wait_ppoll(const struct shim_waiter *w, struct pollfd *fds, unsigned long n,
                   sk_time_t deadline, const sigset_t *sigmask, bool *woken);
 
