@@ -754,6 +754,12 @@ static void synchronized_input(struct sk_stack *st, struct tcb *t, struct seg *s
 		}
 		if (t->state == SK_TCP_TIME_WAIT && (s->r.flags & SK_TCP_FIN))
 			t->state_at = now + 2 * SK_MS(st->cfg.msl_ms); /* restart 2MSL */
+		/* RFC 5961 §4.2: a SYN gets a challenge ACK "irrespective of
+		 * the sequence number" (Linux tcp_validate_incoming too). */
+		if ((s->r.flags & SK_TCP_SYN) && tcp_state_synchronized(t->state)) {
+			challenge_ack(st, t, now);
+			return;
+		}
 		/* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>; rate-limited unless
 		 * the segment carries data, which always gets its ACK. */
 		if (s->r.payload_len > 0)

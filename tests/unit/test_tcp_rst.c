@@ -66,6 +66,18 @@ Test(tcp_rst, challenge_acks_are_rate_limited)
 	h_advance(h, SK_MS(500));
 	h_send(h, h_seg(SK_TCP_RST, PEER_ISN + 300, 0));
 	h_expect_tcp(h, SK_TCP_ACK);
+	cr_expect_eq(h->st->stats.tcp_challenge_acks, 3);
+	cr_expect_eq(h->st->stats.tcp_challenge_acks_limited, 1);
+}
+
+Test(tcp_rst, syn_out_of_the_window_gets_a_challenge_ack_too)
+{
+	/* RFC 5961 §4.2: "irrespective of the sequence number". */
+	h_send(h, h_seg(SK_TCP_SYN, PEER_ISN + (1u << 30), 0));
+	struct h_tcp ack = h_expect_tcp(h, SK_TCP_ACK);
+	cr_expect_eq(ack.r.ack, PEER_ISN + 1);
+	cr_expect_eq(h->st->stats.tcp_challenge_acks, 1);
+	cr_expect_eq(sk_sock_state(h->st, s), SK_TCP_ESTABLISHED);
 }
 
 Test(tcp_rst, rst_at_rcv_nxt_minus_one_after_fin_is_accepted)
