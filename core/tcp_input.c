@@ -815,6 +815,12 @@ void sk_tcp_input(struct sk_stack *st, const struct sk_ipv4_repr *ip, const uint
 
 	tcp_clock(st, now);
 	st->stats.tcp_rx_segs++;
+	/* Shorter than a header: malformed, whatever its checksum (which
+	 * such a segment does not even hold). */
+	if (len < SK_TCP_HLEN) {
+		st->stats.tcp_drop_malformed++;
+		return;
+	}
 	if (!csum_trusted && !sk_tcp_checksum_ok(seg, len, ip->src, ip->dst)) {
 		st->stats.tcp_drop_bad_csum++;
 		return;
