@@ -22,7 +22,7 @@ RATE=20000
 PY=$LAB_TMP/flood.py
 cat >"$PY" <<'EOF'
 import os, socket, sys, threading, time
-from labpeer import connect, listener
+from labpeer import echo_line, listener
 
 def rss_kib():
     # VmRSS and VmHWM (peak) of this process, KiB.
@@ -31,16 +31,6 @@ def rss_kib():
         k, _, v = line.partition(':')
         d[k] = v.split()[0] if v.split() else '0'
     return int(d['VmRSS']), int(d['VmHWM'])
-
-def echo(c):
-    with c:
-        buf = b''
-        while not buf.endswith(b'\n'):
-            b = c.recv(100)
-            if not b:
-                return
-            buf += b
-        c.sendall(buf)
 
 def server(addr, port, tmp):
     ls = listener(addr, port, 128)
@@ -52,7 +42,7 @@ def server(addr, port, tmp):
             c, _ = ls.accept()
         except socket.timeout:
             continue
-        threading.Thread(target=echo, args=(c,), daemon=True).start()
+        threading.Thread(target=echo_line, args=(c,), daemon=True).start()
     open(tmp + '/rss-after', 'w').write('%d %d\n' % rss_kib())
     sys.exit(0)  # a normal exit: SYNACK_STATS is written
 
@@ -71,21 +61,11 @@ else:
     client(sys.argv[2], int(sys.argv[3]))
 EOF
 
-stat_of() { awk -v n="$2" '$1 == n { print $2 }' "$1" 2>/dev/null; }
-
 STATS=$LAB_TMP/stats
 SYNACK_STATS=$STATS LAB_TIMEOUT=120 spawn "$LAB_TMP/server.log" \
 	synack_exec "$LAB_PY" "$PY" server "$ADDR_A" "$PORT" "$LAB_TMP"
 server_pid=$LAB_LAST_PID
-for ((i = 0; i < 100; i++)); do
-	[[ -e $LAB_TMP/ready ]] && break
-	sleep 0.1
-done
-if [[ ! -e $LAB_TMP/ready ]]; then
-	fail "set-up" "the server under synack did not start"
-	show "$LAB_TMP/server.log"
-	lab_finish
-fi
+synack_wait_ready "$LAB_TMP/server.log"
 
 MAC_A=$(ip netns exec "$NS_A" cat /sys/class/net/$IF_A/address)
 spawn "$LAB_TMP/flood.log" timeout -k 3 60 ip netns exec "$NS_B" "$INJ" veth-peer "$MAC_A" "$ADDR_A" \

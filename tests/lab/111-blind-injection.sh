@@ -82,21 +82,11 @@ else:
     client(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
 EOF
 
-stat_of() { awk -v n="$2" '$1 == n { print $2 }' "$1" 2>/dev/null; }
-
 STATS=$LAB_TMP/stats
 SYNACK_STATS=$STATS LAB_TIMEOUT=120 spawn "$LAB_TMP/server.log" \
 	synack_exec "$LAB_PY" "$PY" server "$ADDR_A" "$PORT" "$LAB_TMP/data" "$LAB_TMP"
 server_pid=$LAB_LAST_PID
-for ((i = 0; i < 100; i++)); do
-	[[ -e $LAB_TMP/ready ]] && break
-	sleep 0.1
-done
-[[ -e $LAB_TMP/ready ]] || {
-	fail "set-up" "the server under synack did not start"
-	show "$LAB_TMP/server.log"
-	lab_finish
-}
+synack_wait_ready "$LAB_TMP/server.log"
 spawn "$LAB_TMP/client.out" timeout -k 3 90 ip netns exec "$NS_B" "$LAB_PY" "$PY" client "$ADDR_A" \
 	"$PORT" "$CPORT" "$LAB_TMP"
 client_pid=$LAB_LAST_PID

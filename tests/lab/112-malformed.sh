@@ -23,7 +23,7 @@ K=200
 PY=$LAB_TMP/malformed.py
 cat >"$PY" <<'EOF'
 import os, socket, sys, threading
-from labpeer import listener
+from labpeer import echo_line, listener
 
 def read_exactly(c, n):
     buf = b''
@@ -42,23 +42,13 @@ def rawconn(c):
         while c.recv(65536):
             pass
 
-def echo(c):
-    with c:
-        buf = b''
-        while not buf.endswith(b'\n'):
-            b = c.recv(100)
-            if not b:
-                return
-            buf += b
-        c.sendall(buf)
-
 def serve(ls, fn):
     while True:
         c, _ = ls.accept()
         threading.Thread(target=fn, args=(c,), daemon=True).start()
 
 addr, tmp = sys.argv[1], sys.argv[2]
-for port, fn in ((7112, echo), (7113, rawconn)):
+for port, fn in ((7112, echo_line), (7113, rawconn)):
     threading.Thread(target=serve, args=(listener(addr, port), fn), daemon=True).start()
 open(tmp + '/ready', 'w').close()
 while not os.path.exists(tmp + '/stop'):
@@ -66,23 +56,13 @@ while not os.path.exists(tmp + '/stop'):
 sys.exit(0)
 EOF
 
-stat_of() { awk -v n="$2" '$1 == n { print $2 }' "$1" 2>/dev/null; }
-
 ip netns exec "$NS_A" ethtool -K "$IF_A" rx off >/dev/null 2>&1 ||
 	echo "# could not switch off receive checksum offload on $IF_A"
 STATS=$LAB_TMP/stats
 SYNACK_BPF=0 SYNACK_STATS=$STATS LAB_TIMEOUT=120 spawn "$LAB_TMP/server.log" \
 	synack_exec "$LAB_PY" "$PY" "$ADDR_A" "$LAB_TMP"
 server_pid=$LAB_LAST_PID
-for ((i = 0; i < 100; i++)); do
-	[[ -e $LAB_TMP/ready ]] && break
-	sleep 0.1
-done
-[[ -e $LAB_TMP/ready ]] || {
-	fail "set-up" "the server under synack did not start"
-	show "$LAB_TMP/server.log"
-	lab_finish
-}
+synack_wait_ready "$LAB_TMP/server.log"
 MAC_A=$(ip netns exec "$NS_A" cat /sys/class/net/$IF_A/address)
 MAC_B=$(ip netns exec "$NS_B" cat /sys/class/net/veth-peer/address)
 

@@ -375,3 +375,20 @@ check_no_leaks() {
 		pass "no data-path syscall on an offloaded socket (fds $2) reaches the kernel (strace -f)"
 	fi
 }
+
+# A counter in a SYNACK_STATS file: stat_of FILE NAME (empty when absent).
+stat_of() { awk -v n="$2" '$1 == n { print $2 }' "$1" 2>/dev/null; }
+
+# Wait (at most 10 s) until the server started under synack creates LAB_TMP/ready; if it
+# never does: FAIL "set-up", show its LOG and finish the test.
+#   synack_wait_ready LOG
+synack_wait_ready() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[[ -e $LAB_TMP/ready ]] && return 0
+		sleep 0.1
+	done
+	fail "set-up" "the server under synack did not start"
+	show "$1"
+	lab_finish
+}
