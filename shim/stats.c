@@ -111,7 +111,7 @@ void shim_stats_write(void)
 	struct sk_stats s;
 	struct rt_frame_counts fc;
 	bool have_dev;
-	char buf[4096];
+	char buf[8192]; /* ~90 lines of at most 50 bytes */
 	size_t at = 0;
 
 	if (!c->stats[0] || !rt_running())
