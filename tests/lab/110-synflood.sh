@@ -17,8 +17,8 @@ lab_up
 
 INJ=$LAB_BUILD/examples/tcpinject
 PORT=7110
-COUNT=20000
-RATE=20000
+COUNT=${FLOOD_COUNT:-20000} # FLOOD_COUNT, FLOOD_RATE: by hand, for heavier floods
+RATE=${FLOOD_RATE:-20000}
 PY=$LAB_TMP/flood.py
 cat >"$PY" <<'EOF'
 import os, socket, sys, threading, time
