@@ -295,8 +295,23 @@ bool sk_arp_resolved(struct sk_stack *st, uint32_t next_hop)
 int sk_arp_output(struct sk_stack *st, uint32_t next_hop, uint8_t *frame, size_t len,
                   const struct sk_tx_offload *off, sk_time_t now)
 {
+	return sk_arp_output_to(st, next_hop, frame, len, off, NULL, now);
+}
+
+int sk_arp_output_to(struct sk_stack *st, uint32_t next_hop, uint8_t *frame, size_t len,
+                     const struct sk_tx_offload *off, const uint8_t *mac, sk_time_t now)
+{
 	struct arp_entry *e = entry_find(st->arp, next_hop);
 
+	if (mac && (!e || e->state == ARP_INCOMPLETE || e->state == ARP_FAILED)) {
+		/* The sender's own MAC: the reply leaves now and the cache
+		 * is untouched, so spoofed senders neither fill the pending
+		 * queue nor evict real neighbours (docs/security.md). */
+		frame_set_eth(st, frame, mac);
+		st->stats.arp_tx_sender_mac++;
+		sk_link_xmit(st, frame, len, off);
+		return 0;
+	}
 	if (e && e->state == ARP_FAILED)
 		return -EHOSTUNREACH;
 	if (!e) {
@@ -324,6 +339,20 @@ int sk_arp_output(struct sk_stack *st, uint32_t next_hop, uint8_t *frame, size_t
 	 * wire: the callers' contract has no link errors, TCP retransmits. */
 	sk_link_xmit(st, frame, len, off);
 	return 0;
+}
+
+void sk_arp_learn(struct sk_stack *st, uint32_t addr, const uint8_t *mac, sk_time_t now)
+{
+	struct arp_entry *e = entry_find(st->arp, addr);
+
+	if (e && (e->state == ARP_REACHABLE || e->state == ARP_PROBE))
+		return;
+	if (!e)
+		e = entry_alloc(st, addr, now);
+	st->stats.arp_learned_tcp++;
+	e->last_used = now;
+	entry_confirm(st, e, mac, now);
+	recompute_deadline(st->arp);
 }
 
 void sk_arp_confirm(struct sk_stack *st, uint32_t dst, sk_time_t now)

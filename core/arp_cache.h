@@ -50,6 +50,22 @@ void sk_arp_input(struct sk_stack *st, const uint8_t *pkt, size_t len, sk_time_t
 int sk_arp_output(struct sk_stack *st, uint32_t next_hop, uint8_t *frame, size_t len,
                   const struct sk_tx_offload *off, sk_time_t now);
 
+/* sk_arp_output, except that when next_hop is not resolved (no entry,
+ * INCOMPLETE or FAILED) and `mac` is given, the frame goes to `mac` at
+ * once: no entry is created, nothing queued, no request sent (counted in
+ * arp_tx_sender_mac). For replies to an on-link sender, whose frame
+ * carried its MAC. */
+int sk_arp_output_to(struct sk_stack *st, uint32_t next_hop, uint8_t *frame, size_t len,
+                     const struct sk_tx_offload *off, const uint8_t *mac, sk_time_t now);
+
+/* A passive TCP handshake with on-link `addr` completed, its SYN,ACK sent
+ * to `mac` (the SYN's source) and acknowledged: two-way reachability,
+ * which RFC 1122 §2.3.2.1 lets the transport report. Enter it as
+ * REACHABLE when the cache has no usable entry (none, INCOMPLETE: its
+ * queue leaves now, or FAILED); a known MAC is never replaced (only ARP
+ * changes one). */
+void sk_arp_learn(struct sk_stack *st, uint32_t addr, const uint8_t *mac, sk_time_t now);
+
 /* Is next_hop's MAC known (a frame to it leaves at once, not queued)? */
 bool sk_arp_resolved(struct sk_stack *st, uint32_t next_hop);
 

@@ -30,6 +30,10 @@ static void ipv4_input(struct sk_stack *st, const uint8_t *pkt, size_t len, unsi
 		st->stats.ip_drop_bad_csum++;
 		return;
 	}
+	if (err == -EMSGSIZE) {
+		st->stats.ip_drop_truncated++;
+		return;
+	}
 	if (err < 0 || !source_ok(st, ip.src)) {
 		st->stats.ip_drop_bad_header++;
 		return;
@@ -48,6 +52,8 @@ static void ipv4_input(struct sk_stack *st, const uint8_t *pkt, size_t len, unsi
 	}
 	const uint8_t *payload = pkt + ip.hdr_len;
 	bool trusted = (rx_flags & SK_RX_CSUM_TRUSTED) != 0;
+
+	st->rx.ip_src = ip.src; /* sk_rx_sender_mac */
 	switch (ip.proto) {
 	case SK_IPPROTO_ICMP:
 		sk_icmp_input(st, &ip, payload, ip.payload_len, trusted, now);
@@ -86,7 +92,10 @@ void sk_input(struct sk_stack *st, const uint8_t *frame, size_t len, unsigned rx
 		sk_arp_input(st, payload, plen, now);
 		break;
 	case SK_ETHERTYPE_IPV4:
+		st->rx.mac = eth.src;
+		st->rx.ip_src = 0;
 		ipv4_input(st, payload, plen, rx_flags, now);
+		st->rx.mac = NULL;
 		break;
 	default:
 		st->stats.rx_drop_ethertype++;

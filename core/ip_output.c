@@ -1,6 +1,7 @@
 /* Transmit path of the IPv4 layer: route (on-link or gateway), header,
  * and the hand-off to ARP, which puts the frame on the link. */
 #include <errno.h>
+#include <string.h>
 
 #include "arp_cache.h"
 #include "checksum.h"
@@ -39,6 +40,21 @@ int sk_ip_tx_send(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_le
 int sk_ip_tx_send_tos(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_len, uint8_t tos,
                       uint8_t ttl, const struct sk_tx_offload *off, sk_time_t now)
 {
+	return sk_ip_tx_send_to(st, dst, proto, l4_len, tos, ttl, off, NULL, now);
+}
+
+const uint8_t *sk_rx_sender_mac(const struct sk_stack *st, uint32_t addr)
+{
+	if (!st->rx.mac || st->rx.ip_src != addr || sk_ip_next_hop(st, addr) != addr ||
+	    !sk_eth_is_unicast(st->rx.mac) || memcmp(st->rx.mac, st->cfg.mac, SK_ETH_ALEN) == 0)
+		return NULL;
+	return st->rx.mac;
+}
+
+int sk_ip_tx_send_to(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_len, uint8_t tos,
+                     uint8_t ttl, const struct sk_tx_offload *off, const uint8_t *mac,
+                     sk_time_t now)
+{
 	/* A super-frame is cut to the MTU by the device (gso_size); only its
 	 * IPv4 total length must fit 16 bits. */
 	size_t max = off && off->gso_size ? SK_IPV4_MAX_LEN : st->cfg.mtu;
@@ -64,8 +80,8 @@ int sk_ip_tx_send_tos(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l
 	};
 	sk_ipv4_emit(&ip, st->txbuf + SK_ETH_HLEN);
 	/* A payload in frags is not in the buffer (sk_tx_offload.nfrags). */
-	return sk_arp_output(st, hop, st->txbuf, SK_L4_OFFSET + l4_len - sk_tx_frags_len(off), off,
-	                     now);
+	return sk_arp_output_to(st, hop, st->txbuf, SK_L4_OFFSET + l4_len - sk_tx_frags_len(off), off,
+	                        hop == dst ? mac : NULL, now);
 }
 
 int sk_link_xmit(struct sk_stack *st, const uint8_t *frame, size_t len,

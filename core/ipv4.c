@@ -24,8 +24,10 @@ int sk_ipv4_parse(const uint8_t *pkt, size_t len, bool verify_csum, struct sk_ip
 	 * it is link padding (Ethernet pads to 60 bytes) and is ignored;
 	 * a total length beyond what we received is a truncated packet. */
 	size_t total = sk_rd16(pkt + 2);
-	if (total < hlen || total > len)
+	if (total < hlen)
 		return -EINVAL;
+	if (total > len)
+		return -EMSGSIZE;
 	/* RFC 1071: the checksum over a correct header, itself included, is
 	 * 0xffff before complementing, hence 0 after. */
 	if (verify_csum && sk_csum_finish(sk_csum_add(0, pkt, hlen)) != 0)

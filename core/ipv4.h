@@ -25,7 +25,8 @@ struct sk_ipv4_repr {
 
 /* Checks version, IHL, total length against `len` (trailing link padding is
  * ignored), and the header checksum when verify_csum. 0 or -EINVAL
- * (malformed) / -EBADMSG (bad checksum). The payload starts at
+ * (malformed) / -EMSGSIZE (total length beyond `len`: truncated) /
+ * -EBADMSG (bad checksum). The payload starts at
  * pkt + out->hdr_len and is out->payload_len long. */
 int sk_ipv4_parse(const uint8_t *pkt, size_t len, bool verify_csum, struct sk_ipv4_repr *out);
 

@@ -7,14 +7,23 @@
 
 #include "stack.h"
 
+void sk_ringbuf_init(struct sk_ringbuf *rb, size_t cap)
+{
+	*rb = (struct sk_ringbuf){.cap = cap};
+}
+
+int sk_ringbuf_reserve(struct sk_ringbuf *rb)
+{
+	if (rb->buf)
+		return 0;
+	rb->buf = malloc(rb->cap ? rb->cap : 1);
+	return rb->buf ? 0 : -ENOMEM;
+}
+
 int sk_ringbuf_alloc(struct sk_ringbuf *rb, size_t cap)
 {
-	uint8_t *b = malloc(cap ? cap : 1);
-
-	if (!b)
-		return -ENOMEM;
-	*rb = (struct sk_ringbuf){.buf = b, .cap = cap};
-	return 0;
+	sk_ringbuf_init(rb, cap);
+	return sk_ringbuf_reserve(rb);
 }
 
 void sk_ringbuf_release(struct sk_ringbuf *rb)
@@ -34,6 +43,10 @@ int sk_ringbuf_grow(struct sk_ringbuf *rb, size_t cap, size_t span)
 		return -EINVAL;
 	if (cap == rb->cap)
 		return 0;
+	if (!rb->buf) {
+		rb->cap = cap; /* nothing stored (span <= cap was 0) */
+		return 0;
+	}
 	uint8_t *b = realloc(rb->buf, cap);
 
 	if (!b)
@@ -73,7 +86,7 @@ size_t sk_ringbuf_write_at(struct sk_ringbuf *rb, size_t off, const void *src, s
 {
 	size_t space = sk_ringbuf_space(rb);
 
-	if (off >= space)
+	if (off >= space || !rb->buf)
 		return 0;
 	n = min_sz(n, space - off);
 	if (n == 0)
@@ -88,7 +101,7 @@ size_t sk_ringbuf_write_at(struct sk_ringbuf *rb, size_t off, const void *src, s
 
 size_t sk_ringbuf_commit(struct sk_ringbuf *rb, size_t n)
 {
-	n = min_sz(n, sk_ringbuf_space(rb));
+	n = rb->buf ? min_sz(n, sk_ringbuf_space(rb)) : 0;
 	rb->len += n;
 	return n;
 }

@@ -15,15 +15,25 @@
 struct sk_tx_frag;
 
 struct sk_ringbuf {
-	uint8_t *buf;
+	uint8_t *buf; /* NULL until reserved (sk_ringbuf_init) */
 	size_t cap;
 	size_t head; /* index of the oldest byte */
 	size_t len;  /* bytes stored */
 };
 
-/* Allocate `cap` bytes (0 or -ENOMEM). An unallocated ring ({0}) has
- * capacity 0 and is valid for every call below. */
+/* An empty ring of capacity `cap` whose storage is allocated only when
+ * first needed (sk_ringbuf_reserve): a connection that never carries data
+ * in one direction never holds that buffer (docs/security.md). Until then
+ * every call below works (space() is cap) except the writes, which store
+ * nothing. */
+void sk_ringbuf_init(struct sk_ringbuf *rb, size_t cap);
+/* Allocate the storage of an initialised ring if it has none: 0 or
+ * -ENOMEM. */
+int sk_ringbuf_reserve(struct sk_ringbuf *rb);
+/* init + reserve: `cap` bytes now (0 or -ENOMEM). An unallocated ring
+ * ({0}) has capacity 0 and is valid for every call below. */
 int sk_ringbuf_alloc(struct sk_ringbuf *rb, size_t cap);
+/* Free the storage; the ring is {0} again (capacity 0). */
 void sk_ringbuf_release(struct sk_ringbuf *rb);
 
 static inline size_t sk_ringbuf_len(const struct sk_ringbuf *rb)
@@ -39,7 +49,7 @@ static inline size_t sk_ringbuf_space(const struct sk_ringbuf *rb)
  * per-segment path: it reallocates). The first `span` bytes from the
  * oldest (span >= len: the readable bytes and any stored past them by
  * write_at) keep their offsets; the rest of the free space is undefined.
- * 0, -EINVAL (cap smaller than now, or span beyond it) or -ENOMEM (the
+ * A ring without storage only changes its capacity. 0, -EINVAL (cap smaller than now, or span beyond it) or -ENOMEM (the
  * ring is unchanged). */
 int sk_ringbuf_grow(struct sk_ringbuf *rb, size_t cap, size_t span);
 

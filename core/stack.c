@@ -26,6 +26,8 @@ void sk_config_defaults(struct sk_config *cfg)
 	cfg->rcvbuf = 256 * 1024;
 	cfg->sndbuf = 256 * 1024;
 	cfg->rcvbuf_max = 4 * 1024 * 1024;
+	cfg->syn_backlog = 256;
+	cfg->syncookies = 1; /* Linux's default */
 	cfg->default_cc = 0; /* CUBIC, RFC 9438 */
 }
 
@@ -91,6 +93,11 @@ static bool config_valid(struct sk_stack *st)
 	}
 	if (c->max_sockets == 0 || c->rcvbuf == 0 || c->sndbuf == 0) {
 		sk_log(st, SK_LOG_ERROR, "config: max_sockets, rcvbuf and sndbuf must be nonzero");
+		return false;
+	}
+	if (c->syncookies > 2) {
+		sk_log(st, SK_LOG_ERROR, "config: syncookies %u is not 0, 1 or 2",
+		       (unsigned)c->syncookies);
 		return false;
 	}
 	if (c->default_cc > 1) {

@@ -114,6 +114,21 @@ struct sk_config {
 	 * up to this cap (window scale chosen for it). At or below rcvbuf, or
 	 * on a socket with SK_OPT_RCVBUF set: no autotuning. Default 4 MiB. */
 	uint32_t rcvbuf_max;
+	/* The SYN queue of a listener (Linux's request queue): at most
+	 * min(listen backlog, syn_backlog) half-open connections, at least
+	 * one. Separate from the accept queue (backlog + 1 established
+	 * connections not yet accepted, as Linux). Default 256. */
+	uint32_t syn_backlog;
+	/* SYN cookies (RFC 4987 §3.6, Linux's net.ipv4.tcp_syncookies): 0
+	 * never (a SYN that finds the SYN queue full is dropped), 1 when the
+	 * SYN queue is full (default), 2 for every SYN. */
+	uint8_t syncookies;
+	/* Cap on the bytes of send and receive ring storage of all
+	 * connections together (Linux tcp_mem's hard limit): a ring is
+	 * allocated when first written, and refused beyond it (sk_send
+	 * -ENOBUFS, received data dropped, autotuning stops). 0: no cap
+	 * (default). */
+	uint64_t mem_max;
 	/* SK_OPT_CONGESTION of every new socket: 0 = CUBIC (default), 1 =
 	 * NewReno. sk_stack_new refuses any other value. */
 	uint8_t default_cc;
@@ -453,6 +468,34 @@ struct sk_stats {
 	/* TCP super-frames handed to the device (tso_max), and the
 	 * MSS-sized segments they stand for. */
 	uint64_t tcp_tx_super_frames, tcp_tx_super_segs;
+	/* Listeners (docs/security.md): SYNs that found their listener's SYN
+	 * queue full; SYNs dropped (the SYN queue full with cookies off, or
+	 * the socket table full); SYNs and cookie ACKs dropped because the
+	 * accept queue was full (Linux ListenOverflows). */
+	uint64_t tcp_syn_queue_full, tcp_syn_queue_drops, tcp_listen_overflows;
+	/* SYN cookies: SYN,ACKs sent with one; ACKs with a valid one (a
+	 * connection made from it); ACKs to a listener that sent cookies
+	 * lately whose cookie was invalid (answered with RST, as Linux). */
+	uint64_t tcp_syncookies_sent, tcp_syncookies_ok, tcp_syncookies_failed;
+	/* Challenge ACKs (tcp_challenge_acks: due) not sent because of the
+	 * per-connection rate limit (RFC 5961 §7). */
+	uint64_t tcp_challenge_acks_limited;
+	/* Segments dropped: a bad option length (RFC 9293 §3.1); out of
+	 * order with no reassembly interval left (32 per connection); data
+	 * whose receive ring could not be allocated (mem_max). */
+	uint64_t tcp_drop_bad_options, tcp_drop_reass_full, tcp_drop_no_mem;
+	/* Ring allocations and growths refused by mem_max. */
+	uint64_t tcp_mem_refused;
+	/* Gauges, not counters: bytes of ring storage allocated now, and
+	 * the most at any time. */
+	uint64_t tcp_ring_bytes, tcp_ring_bytes_peak;
+	/* IPv4 packets whose total length is beyond the frame (truncated). */
+	uint64_t ip_drop_truncated;
+	/* Frames to an on-link neighbour the ARP cache has not resolved,
+	 * sent to the source MAC of the frame they answer or of the
+	 * connection's SYN instead of waiting for ARP; neighbours entered in
+	 * the cache from a passive handshake that completed (docs/security.md). */
+	uint64_t arp_tx_sender_mac, arp_learned_tcp;
 };
 
 const struct sk_stats *sk_get_stats(const struct sk_stack *st);

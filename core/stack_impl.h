@@ -37,6 +37,13 @@ struct sk_stack {
 	struct sk_tcp *tcp;
 	struct sk_stats stats;
 
+	/* The frame sk_input is processing, while it does: its Ethernet
+	 * source and, for IPv4, the IPv4 source (sk_rx_sender_mac). */
+	struct {
+		const uint8_t *mac;
+		uint32_t ip_src;
+	} rx;
+
 	uint16_t ip_id;     /* IPv4 identification counter */
 	uint64_t rng_state; /* splitmix64 state, seeded from cfg.rng_seed */
 
@@ -85,6 +92,19 @@ int sk_ip_tx_send(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_le
 /* The same with a connection's IP_TOS byte and IP_TTL (0 = 64). */
 int sk_ip_tx_send_tos(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_len, uint8_t tos,
                       uint8_t ttl, const struct sk_tx_offload *off, sk_time_t now);
+
+/* The same, and when dst is on-link and the ARP cache has not resolved it,
+ * to `mac` (non-NULL: the MAC dst's own frames came from) at once instead
+ * of queueing behind an ARP request, and without creating an ARP entry
+ * (docs/security.md: SYN floods from spoofed on-link sources). */
+int sk_ip_tx_send_to(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_len, uint8_t tos,
+                     uint8_t ttl, const struct sk_tx_offload *off, const uint8_t *mac,
+                     sk_time_t now);
+
+/* The source MAC of the frame being processed (sk_input) when it came
+ * from `addr`, an on-link host, with a unicast source: where a reply to it
+ * may go without ARP. NULL otherwise. */
+const uint8_t *sk_rx_sender_mac(const struct sk_stack *st, uint32_t addr);
 
 /* Would a frame to dst leave at once (route known, next hop resolved)?
  * TCP builds super-frames only then: a frame waiting for ARP is held in an

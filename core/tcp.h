@@ -108,6 +108,18 @@ struct tcb {
 	int32_t syn_head;           /* LISTEN: children in SYN_RECEIVED */
 	int32_t acc_head, acc_tail; /* LISTEN: completed children, oldest first */
 	uint32_t syn_count, acc_count, backlog;
+	/* LISTEN: when the last SYN cookie was sent (0: never; its ACKs are
+	 * checked for 2 minutes after, tcp_cookie.c), and whether the "SYN
+	 * flood" warning was logged for this listener. */
+	sk_time_t cookie_at;
+	bool flood_warned;
+	/* A passive child made from the ACK of a SYN cookie (tcp_cookie.c). */
+	bool syncookie;
+	/* A passive child's on-link peer: the source MAC of its SYN. Its
+	 * SYN,ACKs go there while the ARP cache has no entry, and the
+	 * completed handshake enters it in the cache (docs/security.md). */
+	bool peer_mac_ok;
+	uint8_t peer_mac[6];
 
 	/* RFC 9293 §3.3.1 send sequence variables. snd_max is the highest
 	 * SND.NXT ever reached: a retransmission rewinds snd_nxt only. */
@@ -250,6 +262,7 @@ struct sk_tcp {
 	/* Passive children by port (tcp_bind_child_insert), bind_mask too. */
 	int32_t *bind_child_buckets;
 	uint8_t hash_key[16];    /* per-stack secret for the connection table */
+	uint8_t cookie_key[2][16]; /* SYN cookie secrets (tcp_cookie.c) */
 	uint32_t next_ephemeral; /* RFC 6056 §3.3.3's counter, in [0, range) */
 
 	int32_t *heap;
@@ -270,6 +283,39 @@ static inline struct tcb *tcp_tcb(struct sk_stack *st, int32_t id)
 {
 	return &st->tcp->tcbs[id];
 }
+
+/* ---- tcp_mem.c ---- */
+
+/* Ring storage under sk_config.mem_max: is there room for `more` bytes
+ * (a refusal is counted)? */
+bool tcp_mem_room(struct sk_stack *st, size_t more);
+/* Allocate a ring's storage if it has none: 0, or -ENOBUFS (mem_max, or
+ * no memory). */
+int tcp_ring_reserve(struct sk_stack *st, struct sk_ringbuf *rb);
+/* sk_ringbuf_grow within mem_max: 0, -ENOBUFS, -EINVAL, -ENOMEM. */
+int tcp_ring_grow(struct sk_stack *st, struct sk_ringbuf *rb, size_t cap, size_t span);
+/* Free a ring's storage (sk_ringbuf_release) and its share of mem_max. */
+void tcp_ring_release(struct sk_stack *st, struct sk_ringbuf *rb);
+
+/* ---- tcp_cookie.c ---- */
+
+/* What a valid SYN cookie says of the SYN it answered (Linux encodes the
+ * same: the MSS in the ISN, the rest in the TSval). */
+struct tcp_cookie {
+	uint16_t mss; /* the peer's, rounded down to one of Linux's msstab */
+	bool ts_ok, ws_ok, sack_ok;
+	uint8_t snd_wscale; /* the peer's shift */
+};
+/* Answer the SYN (ip, r) to listener l with a SYN,ACK whose ISN is a
+ * cookie, keeping no state. */
+void tcp_cookie_synack(struct sk_stack *st, struct tcb *l, const struct sk_ipv4_repr *ip,
+                       const struct sk_tcp_repr *r, sk_time_t now);
+/* Is the ACK (ip, r) to listener l the answer to one of our cookies?
+ * Checked only while l sent cookies within the last 2 minutes (Linux's
+ * tcp_synq_no_recent_overflow): false without a check, or for an invalid
+ * cookie (counted in tcp_syncookies_failed). */
+bool tcp_cookie_check(struct sk_stack *st, const struct tcb *l, const struct sk_ipv4_repr *ip,
+                      const struct sk_tcp_repr *r, sk_time_t now, struct tcp_cookie *out);
 
 /* ---- tcp_fsm.c ---- */
 
@@ -332,6 +378,8 @@ void tcp_rto_reset(struct tcb *t);
 
 /* Our window scale (from rcvbuf) and timestamp offset, nothing agreed. */
 void tcp_opts_init(struct sk_stack *st, struct tcb *t);
+/* The window scale t's SYN or SYN,ACK offers (RFC 7323 §2.3). */
+uint8_t tcp_rcv_wscale(const struct sk_stack *st, const struct tcb *t);
 /* Options of our SYN (synack false) or SYN,ACK. */
 void tcp_opts_syn(const struct tcb *t, bool synack, struct sk_tcp_repr *r, sk_time_t now);
 /* What the peer's SYN (or SYN,ACK) offered decides what is used. */
@@ -521,8 +569,12 @@ void tcp_check_space(struct sk_stack *st, struct tcb *t);
 /* Enough is queued to wake and poll readers: SO_RCVLOWAT bytes, or any
  * when the window left is one segment (Linux tcp_epollin_ready). */
 bool tcp_rcv_ready(const struct tcb *t);
-/* Our ISN, MSS, buffers and congestion state for a new connection. */
+/* Our ISN, MSS, buffers (no storage yet: tcp_ring_reserve) and
+ * congestion state for a new connection. */
 int tcp_conn_init(struct sk_stack *st, struct tcb *t, sk_time_t now);
+/* The MSS our SYN announces (RFC 9293 §3.7.1): MTU - 40, lowered by
+ * TCP_MAXSEG. */
+uint16_t tcp_mss_ours(const struct sk_stack *st, const struct tcb *t);
 /* Peer's MSS option (-1 absent) -> snd_mss (RFC 9293 §3.7.1, RFC 6691). */
 void tcp_set_peer_mss(struct sk_stack *st, struct tcb *t, int32_t peer_mss);
 /* Take a completed child off its listener's syn list onto the accept

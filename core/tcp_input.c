@@ -27,18 +27,20 @@ static uint32_t seg_seq_len(const struct sk_tcp_repr *r)
 
 /* RFC 5961 §7: challenge and out-of-window ACKs share one rate limit per
  * connection, so a blind attacker cannot make us flood the peer. */
-static void send_limited_ack(struct sk_stack *st, struct tcb *t, sk_time_t now)
+static bool send_limited_ack(struct sk_stack *st, struct tcb *t, sk_time_t now)
 {
 	if (t->last_challenge && now - t->last_challenge < TCP_CHALLENGE_GAP)
-		return;
+		return false;
 	t->last_challenge = now;
 	tcp_send_ack(st, t, now);
+	return true;
 }
 
 static void challenge_ack(struct sk_stack *st, struct tcb *t, sk_time_t now)
 {
 	st->stats.tcp_challenge_acks++;
-	send_limited_ack(st, t, now);
+	if (!send_limited_ack(st, t, now))
+		st->stats.tcp_challenge_acks_limited++;
 }
 
 static void enter_time_wait(struct sk_stack *st, struct tcb *t, const char *cause, sk_time_t now)
@@ -81,26 +83,26 @@ static void take_peer_syn(struct sk_stack *st, struct tcb *t, const struct sk_tc
 
 /* ---- RFC 9293 §3.10.7.2: LISTEN ---- */
 
-static void listen_input(struct sk_stack *st, struct tcb *l, struct seg *s, sk_time_t now)
+/* The SYN queue's bound (docs/security.md): min(backlog, syn_backlog), as
+ * Linux bounds its request queue by the backlog, and at least one, where
+ * Linux's listen(fd, 0) would answer every SYN with a cookie. */
+static uint32_t syn_queue_max(const struct sk_stack *st, const struct tcb *l)
 {
-	/* First: an incoming RST is ignored. */
-	if (s->r.flags & SK_TCP_RST)
-		return;
-	/* Second: any ACK is bad here: <SEQ=SEG.ACK><CTL=RST>. */
-	if (s->r.flags & SK_TCP_ACK) {
-		tcp_reply_rst(st, s->ip, &s->r, now);
-		return;
-	}
-	/* Fourth: anything but a SYN is dropped. */
-	if (!(s->r.flags & SK_TCP_SYN))
-		return;
-	/* The backlog bounds half-open and unaccepted children together
-	 * (Linux admits backlog + 1): beyond it, drop; the peer retries. */
-	if (l->syn_count + l->acc_count > l->backlog)
-		return;
+	uint32_t max = l->backlog < st->cfg.syn_backlog ? l->backlog : st->cfg.syn_backlog;
+
+	return max ? max : 1;
+}
+
+/* A new passive child of l for segment s (a SYN, or the ACK of a SYN
+ * cookie), on l's SYN queue, holding no buffers yet (tcp_conn_init): the
+ * listener's options, the 4-tuple, and the MAC of an on-link peer. NULL
+ * when the socket table is full. */
+static struct tcb *child_new(struct sk_stack *st, struct tcb *l, const struct seg *s,
+                             sk_time_t now)
+{
 	struct tcb *c = tcp_slot_alloc(st);
 	if (!c)
-		return;
+		return NULL;
 	/* The child is born a copy of the listener's LISTEN, so its first
 	 * transition is the diagram's LISTEN -> SYN_RECEIVED. */
 	c->state = SK_TCP_LISTEN;
@@ -128,9 +130,16 @@ static void listen_input(struct sk_stack *st, struct tcb *l, struct seg *s, sk_t
 	c->ip_tos = l->ip_tos; /* inet_csk_clone_lock copies the inet socket */
 	c->ip_ttl = l->ip_ttl;
 	c->notsent_lowat = l->notsent_lowat;
-	if (tcp_conn_init(st, c, now) < 0) {
-		tcp_slot_free(st, c);
-		return;
+	tcp_conn_init(st, c, now);
+	/* An on-link peer's SYN,ACKs go to the MAC its SYN came from while
+	 * ARP does not know it: a flood of SYNs from spoofed on-link
+	 * sources then never fills the ARP queue nor evicts real neighbours
+	 * (docs/security.md). */
+	const uint8_t *mac = sk_rx_sender_mac(st, c->raddr);
+
+	if (mac) {
+		memcpy(c->peer_mac, mac, sizeof(c->peer_mac));
+		c->peer_mac_ok = true;
 	}
 	/* Link into the listener's half-open list. */
 	c->parent = l->id;
@@ -139,7 +148,109 @@ static void listen_input(struct sk_stack *st, struct tcb *l, struct seg *s, sk_t
 		tcp_tcb(st, l->syn_head)->q_prev = c->id;
 	l->syn_head = c->id;
 	l->syn_count++;
+	return c;
+}
 
+static void synchronized_input(struct sk_stack *st, struct tcb *t, struct seg *s, sk_time_t now);
+
+/* The ACK of a SYN cookie (tcp_cookie.c): the connection its SYN would
+ * have made, as though our SYN,ACK had just been sent, then the ACK (and
+ * any data on it) processed by it: Linux cookie_v4_check. */
+static void cookie_child(struct sk_stack *st, struct tcb *l, struct seg *s,
+                         const struct tcp_cookie *ck, sk_time_t now)
+{
+	/* The accept queue must have room (Linux drops the ACK: the peer's
+	 * retransmission brings the cookie again). */
+	if (l->acc_count > l->backlog) {
+		st->stats.tcp_listen_overflows++;
+		return;
+	}
+	struct tcb *c = child_new(st, l, s, now);
+
+	if (!c) {
+		st->stats.tcp_syn_queue_drops++;
+		return;
+	}
+	c->syncookie = true;
+	c->iss = s->r.ack - 1;
+	c->snd_una = c->iss;
+	c->snd_nxt = c->snd_max = c->iss + 1;
+	c->snd_buf_seq = c->iss + 1;
+	c->snd_sml = c->recover = c->iss;
+	c->irs = s->r.seq - 1;
+	c->rcv_nxt = s->r.seq;
+	/* The window our SYN,ACK offered (tcp_cookie_synack). */
+	c->rcv_adv = c->rcv_nxt + (c->rcvbuf < TCP_MAX_WINDOW ? c->rcvbuf : TCP_MAX_WINDOW);
+	c->ws_ok = ck->ws_ok;
+	c->snd_wscale = ck->snd_wscale;
+	if (!c->ws_ok)
+		c->rcv_wscale = 0;
+	c->sack_ok = ck->sack_ok;
+	c->ts_ok = ck->ts_ok;
+	if (c->ts_ok) {
+		c->ts_recent = s->r.ts_val;
+		c->ts_recent_at = now;
+	}
+	c->last_ack_sent = c->rcv_nxt;
+	tcp_set_peer_mss(st, c, ck->mss);
+	c->snd_wl1 = c->irs;
+	c->snd_wl2 = c->iss;
+	tcp_conn_insert(st, c);
+	tcp_bind_child_insert(st, c);
+	st->stats.tcp_conn_passive++;
+	tcp_set_state(st, c, SK_TCP_SYN_RECEIVED, "rcv ACK of a SYN cookie", now);
+	synchronized_input(st, c, s, now);
+	if (c->in_use && c->state == SK_TCP_SYN_RECEIVED) {
+		/* Not completed after all (nothing above should refuse it):
+		 * no SYN,ACK timer would ever free it. */
+		tcp_set_state(st, c, SK_TCP_LISTEN, "SYN cookie ACK refused", now);
+		tcp_slot_free(st, c);
+	}
+}
+
+static void listen_input(struct sk_stack *st, struct tcb *l, struct seg *s, sk_time_t now)
+{
+	struct tcp_cookie ck;
+
+	/* First: an incoming RST is ignored. */
+	if (s->r.flags & SK_TCP_RST)
+		return;
+	/* Second: any ACK is bad here: <SEQ=SEG.ACK><CTL=RST>, unless it
+	 * answers one of our SYN cookies. */
+	if (s->r.flags & SK_TCP_ACK) {
+		if (!(s->r.flags & SK_TCP_SYN) && tcp_cookie_check(st, l, s->ip, &s->r, now, &ck))
+			cookie_child(st, l, s, &ck, now);
+		else
+			tcp_reply_rst(st, s->ip, &s->r, now);
+		return;
+	}
+	/* Fourth: anything but a SYN is dropped. */
+	if (!(s->r.flags & SK_TCP_SYN))
+		return;
+	/* A full accept queue drops the SYN (Linux admits backlog + 1
+	 * established connections): the peer retries. */
+	if (l->acc_count > l->backlog) {
+		st->stats.tcp_listen_overflows++;
+		return;
+	}
+	/* A full SYN queue answers with a SYN cookie and keeps nothing
+	 * (RFC 4987 §3.6); so does a full socket table. */
+	bool cookie = st->cfg.syncookies == 2;
+	struct tcb *c = NULL;
+
+	if (!cookie && l->syn_count >= syn_queue_max(st, l)) {
+		st->stats.tcp_syn_queue_full++;
+		cookie = true;
+	}
+	if (!cookie && !(c = child_new(st, l, s, now)))
+		cookie = true;
+	if (cookie) {
+		if (st->cfg.syncookies)
+			tcp_cookie_synack(st, l, s->ip, &s->r, now);
+		else
+			st->stats.tcp_syn_queue_drops++;
+		return;
+	}
 	/* RCV.NXT = SEG.SEQ + 1, IRS = SEG.SEQ. Data on a SYN is not
 	 * acknowledged (no TCP Fast Open): the peer resends it. */
 	take_peer_syn(st, c, &s->r, now);
@@ -344,13 +455,19 @@ static bool ack_input(struct sk_stack *st, struct tcb *t, struct seg *s, bool *f
 		/* A full accept queue drops the completing ACK (as Linux):
 		 * the child stays half-open and the peer retransmits. */
 		if (t->passive && t->parent != TCP_NIL &&
-		    (tcp_defer_hold(st, t, &s->r) || !tcp_child_complete(st, t)))
+		    ((!t->syncookie && tcp_defer_hold(st, t, &s->r)) || !tcp_child_complete(st, t)))
 			return false;
 		t->ever_connected = true;
 		t->snd_wnd = t->max_snd_wnd = s->wnd;
 		t->snd_wl1 = s->r.seq;
 		t->snd_wl2 = ack;
 		tcp_set_state(st, t, SK_TCP_ESTABLISHED, "rcv ACK of SYN", now);
+		if (t->peer_mac_ok) {
+			/* The peer answered the SYN,ACK sent to its SYN's MAC:
+			 * from now on the ARP cache says where it is. */
+			sk_arp_learn(st, t->raddr, t->peer_mac, now);
+			t->peer_mac_ok = false;
+		}
 	}
 	/* RFC 5961 §5.2: acceptable is
 	 * SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT. */
@@ -387,7 +504,10 @@ static bool ack_input(struct sk_stack *st, struct tcb *t, struct seg *s, bool *f
 			if (n)
 				tcp_check_space(st, t);
 		}
-		rtt_ack(t, &s->r, now);
+		/* A cookie's SYN,ACK was not timed, and its TSval was moved
+		 * back by up to 63 ms to carry options: no sample from it. */
+		if (!(syn_acked && t->syncookie))
+			rtt_ack(t, &s->r, now);
 		tcp_sack_prune(t);
 		/* RFC 5681 §3.1: the algorithm grows cwnd (tcp_cc.h), or
 		 * recovery handles a partial or full ACK. */
@@ -499,14 +619,23 @@ static void process_text(struct sk_stack *st, struct tcb *t, struct seg *s, sk_t
 				 * §3.10.7.4 seventh step), and an immediate
 				 * duplicate ACK tells the peer (RFC 5681 §4.2),
 				 * with SACK blocks when agreed (RFC 2018). */
-				tcp_reass_insert(t, s->seq, s->data, s->len, fin);
+				if (tcp_ring_reserve(st, &t->rcv) < 0)
+					st->stats.tcp_drop_no_mem++;
+				else if (!tcp_reass_insert(t, s->seq, s->data, s->len, fin))
+					st->stats.tcp_drop_reass_full++;
 				t->ack_now = true;
 				return;
 			}
 			bool had_hole = t->reass.n > 0;
 			size_t n = tcp_rcv_direct(st, t, s->data, s->len, had_hole);
 
-			n += sk_ringbuf_write(&t->rcv, s->data + n, s->len - n);
+			/* The receive ring's storage, when data first has to
+			 * wait in it (tcp_mem.c); without it the rest is
+			 * dropped and the peer sends it again. */
+			if (n < s->len && tcp_ring_reserve(st, &t->rcv) < 0)
+				st->stats.tcp_drop_no_mem++;
+			else
+				n += sk_ringbuf_write(&t->rcv, s->data + n, s->len - n);
 
 			t->rcv_nxt += (uint32_t)n;
 			t->bytes_received += n;
@@ -630,6 +759,12 @@ static void synchronized_input(struct sk_stack *st, struct tcb *t, struct seg *s
 		}
 		if (t->state == SK_TCP_TIME_WAIT && (s->r.flags & SK_TCP_FIN))
 			t->state_at = now + 2 * SK_MS(st->cfg.msl_ms); /* restart 2MSL */
+		/* RFC 5961 §4.2: a SYN gets a challenge ACK "irrespective of
+		 * the sequence number" (Linux tcp_validate_incoming too). */
+		if ((s->r.flags & SK_TCP_SYN) && tcp_state_synchronized(t->state)) {
+			challenge_ack(st, t, now);
+			return;
+		}
 		/* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>; rate-limited unless
 		 * the segment carries data, which always gets its ACK. */
 		if (s->r.payload_len > 0)
@@ -685,12 +820,23 @@ void sk_tcp_input(struct sk_stack *st, const struct sk_ipv4_repr *ip, const uint
 
 	tcp_clock(st, now);
 	st->stats.tcp_rx_segs++;
+	/* Shorter than a header: malformed, whatever its checksum (which
+	 * such a segment does not even hold). */
+	if (len < SK_TCP_HLEN) {
+		st->stats.tcp_drop_malformed++;
+		return;
+	}
 	if (!csum_trusted && !sk_tcp_checksum_ok(seg, len, ip->src, ip->dst)) {
 		st->stats.tcp_drop_bad_csum++;
 		return;
 	}
-	if (sk_tcp_parse(seg, len, &s.r) < 0 || s.r.src_port == 0 || s.r.dst_port == 0 ||
-	    martian_source(ip->src)) {
+	int err = sk_tcp_parse(seg, len, &s.r);
+
+	if (err == -EPROTO) {
+		st->stats.tcp_drop_bad_options++;
+		return;
+	}
+	if (err < 0 || s.r.src_port == 0 || s.r.dst_port == 0 || martian_source(ip->src)) {
 		st->stats.tcp_drop_malformed++;
 		return;
 	}

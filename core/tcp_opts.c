@@ -14,7 +14,7 @@
 /* RFC 7323 §3.2: the TSopt takes 10 bytes, 12 with its NOPs. */
 #define TCP_TSOPT_SPACE 12
 
-void tcp_opts_init(struct sk_stack *st, struct tcb *t)
+uint8_t tcp_rcv_wscale(const struct sk_stack *st, const struct tcb *t)
 {
 	uint8_t ws = 0;
 
@@ -25,7 +25,12 @@ void tcp_opts_init(struct sk_stack *st, struct tcb *t)
 
 	while (ws < TCP_MAX_WSCALE && (cap >> ws) > TCP_MAX_WINDOW)
 		ws++;
-	t->rcv_wscale = ws;
+	return ws;
+}
+
+void tcp_opts_init(struct sk_stack *st, struct tcb *t)
+{
+	t->rcv_wscale = tcp_rcv_wscale(st, t);
 	t->snd_wscale = 0;
 	t->ws_ok = t->ts_ok = t->sack_ok = false;
 	t->ts_recent = 0;

@@ -138,8 +138,11 @@ static void xmit(struct sk_stack *st, struct tcb *t, uint32_t seq, uint8_t flags
 	st->stats.tcp_tx_segs++;
 	t->bytes_sent += payload_len;
 	/* A failed transmit is a lost segment: the RTO recovers it. */
-	(void)sk_ip_tx_send_tos(st, t->raddr, SK_IPPROTO_TCP, hlen + payload_len, t->ip_tos,
-	                        t->ip_ttl, offload.csum_start ? &offload : NULL, now);
+	/* A passive child's SYN,ACK goes to the MAC its SYN came from while
+	 * ARP knows no better (tcb.peer_mac). */
+	(void)sk_ip_tx_send_to(st, t->raddr, SK_IPPROTO_TCP, hlen + payload_len, t->ip_tos,
+	                       t->ip_ttl, offload.csum_start ? &offload : NULL,
+	                       t->peer_mac_ok ? t->peer_mac : NULL, now);
 }
 
 void tcp_send_ack(struct sk_stack *st, struct tcb *t, sk_time_t now)
@@ -204,8 +207,11 @@ void tcp_reply_rst(struct sk_stack *st, const struct sk_ipv4_repr *ip, const str
 	tcp_checksum(st, buf, hlen, ip->dst, ip->src, &offload);
 	st->stats.tcp_tx_segs++;
 	st->stats.tcp_rst_sent++;
-	(void)sk_ip_tx_send(st, ip->src, SK_IPPROTO_TCP, hlen, offload.csum_start ? &offload : NULL,
-	                    now);
+	/* To the sender's MAC when ARP does not know it: a reset never
+	 * waits for (or triggers) address resolution (docs/security.md). */
+	(void)sk_ip_tx_send_to(st, ip->src, SK_IPPROTO_TCP, hlen, 0, 0,
+	                       offload.csum_start ? &offload : NULL, sk_rx_sender_mac(st, ip->src),
+	                       now);
 }
 
 /* How much of `want` bytes (more than one segment of `mss`; `avail`

@@ -80,7 +80,7 @@ void tcp_rcvbuf_adjust(struct sk_stack *st, struct tcb *t, size_t n, sk_time_t n
 			if (win > field)
 				win = field;
 			if (win > t->rcv.cap &&
-			    sk_ringbuf_grow(&t->rcv, (size_t)win, ring_span(t)) == 0)
+			    tcp_ring_grow(st, &t->rcv, (size_t)win, ring_span(t)) == 0)
 				t->rcvbuf = (uint32_t)win; /* what SO_RCVBUF reads, as Linux */
 		}
 		t->rcvq_space = copied;

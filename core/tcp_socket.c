@@ -14,30 +14,31 @@
 
 /* ---- helpers for the other tcp files ---- */
 
+uint16_t tcp_mss_ours(const struct sk_stack *st, const struct tcb *t)
+{
+	/* RFC 9293 §3.7.1: ours = MTU - 40 (IP and TCP headers without
+	 * options), lowered by TCP_MAXSEG. */
+	uint32_t mss = st->cfg.mtu - 40u;
+
+	if (t->user_mss > 0 && (uint32_t)t->user_mss < mss)
+		mss = (uint32_t)t->user_mss;
+	return (uint16_t)mss;
+}
+
 int tcp_conn_init(struct sk_stack *st, struct tcb *t, sk_time_t now)
 {
 	/* A socket may connect again after a failed attempt, whose receive
-	 * ring was kept for reading. */
-	sk_ringbuf_release(&t->snd);
-	sk_ringbuf_release(&t->rcv);
-	int err = sk_ringbuf_alloc(&t->snd, t->sndbuf);
-
-	if (!err)
-		err = sk_ringbuf_alloc(&t->rcv, t->rcvbuf);
-	if (err) {
-		sk_ringbuf_release(&t->snd);
-		return -ENOBUFS;
-	}
+	 * ring was kept for reading. The new rings get their storage when
+	 * first written (tcp_mem.c): a half-open connection holds none. */
+	tcp_ring_release(st, &t->snd);
+	tcp_ring_release(st, &t->rcv);
+	sk_ringbuf_init(&t->snd, t->sndbuf);
+	sk_ringbuf_init(&t->rcv, t->rcvbuf);
 	t->iss = sk_tcp_isn(st->cfg.isn_key, t->laddr, t->lport, t->raddr, t->rport, now);
 	t->snd_una = t->snd_nxt = t->snd_max = t->iss;
 	t->snd_buf_seq = t->iss + 1;
 	t->snd_sml = t->iss;
-	/* RFC 9293 §3.7.1: ours = MTU - 40 (IP and TCP headers without
-	 * options), lowered by TCP_MAXSEG. */
-	uint32_t mss = st->cfg.mtu - 40u;
-	if (t->user_mss > 0 && (uint32_t)t->user_mss < mss)
-		mss = (uint32_t)t->user_mss;
-	t->mss_ours = (uint16_t)mss;
+	t->mss_ours = tcp_mss_ours(st, t);
 	tcp_opts_init(st, t);
 	tcp_set_peer_mss(st, t, -1);
 	tcp_rcvbuf_init(t, now);
@@ -130,7 +131,7 @@ void tcp_close_conn(struct sk_stack *st, struct tcb *t, int err, const char *cau
 	t->rto_at = t->dack_at = t->state_at = SK_TIME_NEVER;
 	tcp_timer_update(st, t);
 	tcp_conn_remove(st, t); /* the 4-tuple is free for a new incarnation */
-	sk_ringbuf_release(&t->snd);
+	tcp_ring_release(st, &t->snd);
 	t->fin_queued = false;
 	/* A child still on the accept queue stays for accept() to return
 	 * (Linux does the same); a half-open child or an orphan is freed.
@@ -239,8 +240,8 @@ bool tcp_rcv_ready(const struct tcb *t)
  * error was taken by the caller. */
 static void disconnect(struct sk_stack *st, struct tcb *t)
 {
-	sk_ringbuf_release(&t->snd);
-	sk_ringbuf_release(&t->rcv);
+	tcp_ring_release(st, &t->snd);
+	tcp_ring_release(st, &t->rcv);
 	tcp_reass_reset(&t->reass);
 	t->shut_rd = t->shut_wr = false;
 	t->fin_queued = t->fin_rcvd = false;
@@ -494,6 +495,12 @@ ssize_t sk_sendmsg(struct sk_stack *st, int sock, const void *buf, size_t len, i
 		return -EPIPE;
 	if (len == 0)
 		return 0;
+	/* The send ring's storage, on the first send (tcp_mem.c). Linux
+	 * would wait for memory under tcp_mem; a socket with nothing in
+	 * flight would never be woken for it, so the caller is told now. */
+	if (send_room(t, len) > 0 && sk_ringbuf_space(&t->snd) > 0 &&
+	    tcp_ring_reserve(st, &t->snd) < 0)
+		return -ENOBUFS;
 	size_t n = 0, room;
 	bool more = t->more;
 

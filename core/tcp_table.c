@@ -51,6 +51,15 @@ struct sk_tcp *sk_tcp_new(struct sk_stack *st)
 	uint64_t k0 = sk_rand64(st), k1 = sk_rand64(st);
 	memcpy(tcp->hash_key, &k0, 8);
 	memcpy(tcp->hash_key + 8, &k1, 8);
+	/* The SYN cookie secrets (Linux syncookie_secret[2]): derived from
+	 * that secret through the PRF, so the random sequence that later
+	 * picks ephemeral ports stays what it was. */
+	for (uint8_t i = 0; i < 4; i++) {
+		uint8_t label[] = {'c', 'o', 'o', 'k', 'i', 'e', i};
+		uint64_t k = sk_siphash24(tcp->hash_key, label, sizeof(label));
+
+		memcpy(tcp->cookie_key[i / 2] + 8 * (i % 2), &k, 8);
+	}
 	return tcp;
 fail:
 	sk_tcp_free(tcp);
@@ -211,8 +220,8 @@ void tcp_slot_free(struct sk_stack *st, struct tcb *t)
 	t->rto_at = t->dack_at = t->state_at = SK_TIME_NEVER;
 	t->ka_at = t->cork_at = SK_TIME_NEVER;
 	tcp_timer_update(st, t);
-	sk_ringbuf_release(&t->snd);
-	sk_ringbuf_release(&t->rcv);
+	tcp_ring_release(st, &t->snd);
+	tcp_ring_release(st, &t->rcv);
 	t->in_use = false;
 	t->user_owned = false;
 	t->conn_next = tcp->free_head;

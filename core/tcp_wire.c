@@ -97,10 +97,10 @@ static int options_parse(struct sk_tcp_repr *r, const uint8_t *opt, size_t len)
 		/* Every other kind has a length byte counting kind and length
 		 * (RFC 9293 §3.1); one below 2 would loop forever or step back. */
 		if (i + 1 >= len)
-			return -EINVAL;
+			return -EPROTO;
 		size_t olen = opt[i + 1];
 		if (olen < 2 || olen > len - i)
-			return -EINVAL;
+			return -EPROTO;
 		option_apply(r, kind, opt + i, olen);
 		i += olen;
 	}

@@ -48,9 +48,9 @@ struct sk_tcp_repr {
 
 /* Parse a segment of `len` bytes (header + payload). Checks the data offset
  * against len and walks the options robustly: any order, unknown kinds
- * skipped, a bad length (< 2 or past the header) -> -EINVAL, a known option
+ * skipped, a bad length (< 2 or past the header) -> -EPROTO, a known option
  * of the wrong length is ignored (as Linux does). Does not verify the
- * checksum. 0 or -EINVAL. */
+ * checksum. 0, -EINVAL (truncated header, bad data offset) or -EPROTO. */
 int sk_tcp_parse(const uint8_t *seg, size_t len, struct sk_tcp_repr *out);
 
 /* Header length emit() will write for repr's options (multiple of 4). */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 __attribute__((format(printf, 2, 3))) static bool fail(struct shim_config *c, const char *fmt, ...)
 {
@@ -176,6 +177,9 @@ static void defaults(struct shim_config *c)
 	c->max_sockets = 4096;    /* core's default (sk_config_defaults) */
 	c->cc = 0;                /* cubic, as Linux */
 	c->rcvbuf_max = 4u << 20; /* core's default (sk_config_defaults) */
+	c->syn_backlog = 256;     /* core's default */
+	c->syncookies = 1;        /* core's default, Linux's */
+	c->mem_max = SHIM_MEM_MAX_AUTO;
 	c->log_level = SK_LOG_WARN;
 	c->packet_fd = -1;
 	c->packet_filter = true;
@@ -281,11 +285,28 @@ static bool parse_tcp(struct shim_config *c, shim_env_fn env, void *ctx)
 	static const struct num_var rcvbuf_max = {"SYNACK_RCVBUF_MAX", 0, 1u << 30, "4194304"};
 	/* Linux's net.core.busy_read takes µs too; a second is plenty. */
 	static const struct num_var busy = {"SYNACK_BUSY_POLL_US", 0, 1000000, "0"};
+	static const struct num_var syn_backlog = {"SYNACK_SYN_BACKLOG", 1, 65535, "1024"};
+	static const struct num_var cookies = {"SYNACK_SYNCOOKIES", 0, 2, "1"};
 	const char *v = env("SYNACK_CC", ctx);
+	uint32_t n = c->syncookies;
+	unsigned long mem;
 
 	if (v && v[0] && !parse_cc(c, v))
 		return false;
-	return parse_num(c, env, ctx, &rcvbuf_max, &c->rcvbuf_max) &&
+	if (!parse_num(c, env, ctx, &cookies, &n))
+		return false;
+	c->syncookies = (uint8_t)n;
+	/* Bytes, up to 1 TiB; 0 lifts the cap. */
+	if ((v = env("SYNACK_MEM_MAX", ctx))) {
+		if (!parse_uint(v, 0, 1ul << 40, &mem))
+			return fail(c,
+			            "SYNACK_MEM_MAX='%s' is not a number of bytes from 0 to "
+			            "1099511627776 — use e.g. SYNACK_MEM_MAX=1073741824 (0: no cap)",
+			            v);
+		c->mem_max = mem;
+	}
+	return parse_num(c, env, ctx, &syn_backlog, &c->syn_backlog) &&
+	       parse_num(c, env, ctx, &rcvbuf_max, &c->rcvbuf_max) &&
 	       parse_num(c, env, ctx, &msl, &c->msl_ms) &&
 	       parse_num(c, env, ctx, &fin, &c->fin_timeout_ms) &&
 	       parse_num(c, env, ctx, &syn, &c->syn_retries) &&
@@ -355,6 +376,17 @@ void shim_config_stack(const struct shim_config *c, struct sk_config *sc)
 	sc->default_cc = c->cc;
 	sc->rcvbuf_max = c->rcvbuf_max;
 	sc->max_sockets = c->max_sockets;
+	sc->syn_backlog = c->syn_backlog;
+	sc->syncookies = c->syncookies;
+	sc->mem_max = c->mem_max;
+	if (c->mem_max == SHIM_MEM_MAX_AUTO) {
+		/* A quarter of the RAM: what the rings may hold at most
+		 * (their capacity is counted, not their use, unlike Linux's
+		 * tcp_mem, whose hard limit is about 9 % of it). */
+		long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+
+		sc->mem_max = pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size / 4 : 0;
+	}
 }
 
 bool shim_config_parse(struct shim_config *c, shim_env_fn env, void *ctx)

@@ -36,6 +36,11 @@ struct shim_config {
 	uint32_t max_sockets;    /* SYNACK_MAX_SOCKETS, socket arena size, default 4096 */
 	uint8_t cc;          /* SYNACK_CC: 0 cubic (default), 1 reno (SK_OPT_CONGESTION values) */
 	uint32_t rcvbuf_max; /* SYNACK_RCVBUF_MAX, autotuning cap, default 4 MiB */
+	uint32_t syn_backlog; /* SYNACK_SYN_BACKLOG, a listener's SYN queue, default 256 */
+	uint8_t syncookies;   /* SYNACK_SYNCOOKIES: 0, 1 (default) or 2, as tcp_syncookies */
+	/* SYNACK_MEM_MAX, bytes of ring memory of all connections; 0 = no
+	 * cap; SHIM_MEM_MAX_AUTO (unset): a quarter of the machine's RAM. */
+	uint64_t mem_max;
 
 	enum sk_log_level log_level;     /* SYNACK_LOG, default warn */
 	bool trace_states;               /* SYNACK_TRACE=states */
@@ -60,8 +65,11 @@ typedef const char *(*shim_env_fn)(const char *name, void *ctx);
  * holds the first problem found. Every field has its default even then. */
 bool shim_config_parse(struct shim_config *c, shim_env_fn env, void *ctx);
 
+#define SHIM_MEM_MAX_AUTO UINT64_MAX
+
 /* Copy the TCP settings that core takes in struct sk_config (congestion
- * control, the autotuning cap, the socket arena's size) into *sc. */
+ * control, the autotuning cap, the socket arena's size, the SYN queue,
+ * SYN cookies, the ring memory cap) into *sc. */
 void shim_config_stack(const struct shim_config *c, struct sk_config *sc);
 
 /* Parse "a.b.c.d" (strict dotted quad) into host order. */

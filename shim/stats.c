@@ -49,7 +49,23 @@
 	X(tcp_drop_out_of_window)                                                                  \
 	X(tcp_tw_recycled)                                                                         \
 	X(tcp_tx_super_frames)                                                                     \
-	X(tcp_tx_super_segs)
+	X(tcp_tx_super_segs)                                                                       \
+	X(tcp_syn_queue_full)                                                                      \
+	X(tcp_syn_queue_drops)                                                                     \
+	X(tcp_listen_overflows)                                                                    \
+	X(tcp_syncookies_sent)                                                                     \
+	X(tcp_syncookies_ok)                                                                       \
+	X(tcp_syncookies_failed)                                                                   \
+	X(tcp_challenge_acks_limited)                                                              \
+	X(tcp_drop_bad_options)                                                                    \
+	X(tcp_drop_reass_full)                                                                     \
+	X(tcp_drop_no_mem)                                                                         \
+	X(tcp_mem_refused)                                                                         \
+	X(tcp_ring_bytes)                                                                          \
+	X(tcp_ring_bytes_peak)                                                                     \
+	X(ip_drop_truncated)                                                                       \
+	X(arp_tx_sender_mac)                                                                       \
+	X(arp_learned_tcp)
 
 #define COUNT_ONE(f) +1
 _Static_assert(sizeof(struct sk_stats) == (0 SK_STATS_FIELDS(COUNT_ONE)) * sizeof(uint64_t),
@@ -95,7 +111,7 @@ void shim_stats_write(void)
 	struct sk_stats s;
 	struct rt_frame_counts fc;
 	bool have_dev;
-	char buf[4096];
+	char buf[8192]; /* ~90 lines of at most 50 bytes */
 	size_t at = 0;
 
 	if (!c->stats[0] || !rt_running())

@@ -146,7 +146,8 @@ fi
 # their own leaks and allocator quirks as failures, adds its own interceptors for the very
 # calls synack interposes, and slows the 10 MiB transfers several-fold. The sanitizers guard
 # synack's code in the unit suites, which run it in full (core, netdev, shim's pure parts).
-for t in tests/lab/[0-9][0-9]-*.sh; do
+# The two-digit tests first, then the three-digit ones (100 and above).
+for t in tests/lab/[0-9][0-9]-*.sh tests/lab/[0-9][0-9][0-9]-*.sh; do
 	name=$(basename "$t" .sh)
 	CHILD_PREFIX=$SYNACK_LAB_BASE-${name%%-*}
 	start=$SECONDS

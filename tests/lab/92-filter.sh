@@ -102,6 +102,9 @@ run() {
 	local name=$1 stats=$LAB_TMP/stats-$1 rc=0 pid i
 	shift
 	rm -f "$stats"
+	# The peer forgets synack's MAC, so each run sees ARP: synack itself answers a SYN from an
+	# on-link client at the SYN's source MAC and sends no request (docs/security.md).
+	peer_exec ip neigh flush dev veth-peer
 	spawn "$LAB_TMP/server-$name.log" server "$stats" "$@"
 	pid=$LAB_LAST_PID
 	peer_exec timeout -k 3 30 "$LAB_PY" "$LAB_TMP/foreign.py" "$ADDR_A" "$PORT" "$OTHER" \

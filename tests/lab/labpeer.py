@@ -47,3 +47,15 @@ def wait_file(path, secs=15):
         if time.monotonic() > deadline:
             sys.exit('timed out waiting for ' + path)
         time.sleep(0.005)
+
+
+def echo_line(c):
+    """Read one line from connection c, send it back, close c."""
+    with c:
+        buf = b''
+        while not buf.endswith(b'\n'):
+            b = c.recv(100)
+            if not b:
+                return
+            buf += b
+        c.sendall(buf)

@@ -38,7 +38,8 @@ ADDR_B=10.77.0.2
 # Nothing from the caller's environment leaks into the programs under test.
 unset LD_PRELOAD SYNACK_IFACE SYNACK_ADDR SYNACK_GATEWAY SYNACK_MTU SYNACK_MSL_MS \
 	SYNACK_FIN_TIMEOUT_MS SYNACK_SYN_RETRIES SYNACK_LINGER_MS SYNACK_LOG SYNACK_TRACE SYNACK_PCAP \
-	SYNACK_IMPAIR SYNACK_STRICT SYNACK_PACKET_FD SYNACK_BPF SYNACK_STATS
+	SYNACK_IMPAIR SYNACK_STRICT SYNACK_PACKET_FD SYNACK_BPF SYNACK_STATS SYNACK_SYN_BACKLOG \
+	SYNACK_SYNCOOKIES SYNACK_MEM_MAX
 
 LAB_TMP=$(mktemp -d "${TMPDIR:-/tmp}/synack-$LAB_TEST.XXXXXX")
 # The tests' Python programs, written into LAB_TMP, import their shared pieces from there.
@@ -139,7 +140,8 @@ synack_exec() {
 	local env=(SYNACK_STRICT=1)
 	local v t=${LAB_TIMEOUT:-30}
 	for v in SYNACK_MSL_MS SYNACK_LINGER_MS SYNACK_TRACE SYNACK_LOG SYNACK_PCAP SYNACK_FIN_TIMEOUT_MS \
-		SYNACK_SYN_RETRIES SYNACK_OFFLOAD SYNACK_BPF SYNACK_STATS; do
+		SYNACK_SYN_RETRIES SYNACK_OFFLOAD SYNACK_BPF SYNACK_STATS SYNACK_SYN_BACKLOG SYNACK_SYNCOOKIES \
+		SYNACK_MEM_MAX; do
 		[[ -z ${!v:-} ]] || env+=("$v=${!v}")
 	done
 	if [[ ${LAB_KERNEL_ONLY:-0} == 1 ]]; then
@@ -372,4 +374,21 @@ check_no_leaks() {
 	else
 		pass "no data-path syscall on an offloaded socket (fds $2) reaches the kernel (strace -f)"
 	fi
+}
+
+# A counter in a SYNACK_STATS file: stat_of FILE NAME (empty when absent).
+stat_of() { awk -v n="$2" '$1 == n { print $2 }' "$1" 2>/dev/null; }
+
+# Wait (at most 10 s) until the server started under synack creates LAB_TMP/ready; if it
+# never does: FAIL "set-up", show its LOG and finish the test.
+#   synack_wait_ready LOG
+synack_wait_ready() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[[ -e $LAB_TMP/ready ]] && return 0
+		sleep 0.1
+	done
+	fail "set-up" "the server under synack did not start"
+	show "$1"
+	lab_finish
 }

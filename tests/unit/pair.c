@@ -31,7 +31,7 @@ static void on_log(void *ctx, enum sk_log_level level, const char *msg)
 static void end_up(struct pair *p, struct pair_end *e, int end, const struct pair_opts *o)
 {
 	struct sk_config cfg;
-	struct sk_hooks hooks = {.ctx = e, .state_change = on_state};
+	struct sk_hooks hooks = {.ctx = e, .state_change = o->no_events ? NULL : on_state};
 
 	if (o->log_warnings)
 		hooks.log = on_log;

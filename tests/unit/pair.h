@@ -55,6 +55,7 @@ struct pair_opts {
 	const char *impair;    /* NULL: a clean link; else a netdev_impair spec for both ends */
 	bool introduce;        /* exchange ARP first, so no SYN waits for ARP */
 	bool log_warnings;     /* the stacks' warnings and errors go to cr_log_info */
+	bool no_events;        /* record no state changes (thousands of connections) */
 	/* Adjust an end's config (0 = A, 1 = B) after the pair's defaults:
 	 * rng_seed end+1, isn_key all bytes end+1. */
 	void (*cfg_tweak)(struct sk_config *cfg, int end);

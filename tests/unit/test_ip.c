@@ -108,7 +108,7 @@ Test(ipv4_input, bad_header_checksum_dropped_even_when_l4_trusted)
 
 /* Feed the echo frame with byte `off` of the IP header set to `val` (and
  * the header checksum fixed), expect silence and one more bad header. */
-static void expect_bad_header(size_t off, uint8_t val, size_t trim)
+static void expect_drop(size_t off, uint8_t val, size_t trim, bool truncated)
 {
 	struct harness *h = h_new(NULL);
 	uint8_t f[ECHO_FRAME_MAX];
@@ -117,9 +117,15 @@ static void expect_bad_header(size_t off, uint8_t val, size_t trim)
 	fix_ip_csum(f);
 	h_input(h, f, len - trim, 0);
 	h_expect_nothing(h);
-	cr_assert_eq(sk_get_stats(h->st)->ip_drop_bad_header, 1);
+	cr_assert_eq(sk_get_stats(h->st)->ip_drop_bad_header, !truncated);
+	cr_assert_eq(sk_get_stats(h->st)->ip_drop_truncated, truncated);
 	cr_assert_eq(sk_get_stats(h->st)->icmp_rx, 0);
 	h_free(h);
+}
+
+static void expect_bad_header(size_t off, uint8_t val, size_t trim)
+{
+	expect_drop(off, val, trim, false);
 }
 
 Test(ipv4_input, bad_version_dropped)
@@ -135,8 +141,8 @@ Test(ipv4_input, ihl_below_five_dropped)
 Test(ipv4_input, total_length_beyond_frame_dropped)
 {
 	/* The frame lost its last byte on the way; the header still claims
-	 * 39 bytes. */
-	expect_bad_header(8, 64, 1);
+	 * 39 bytes: counted as truncated. */
+	expect_drop(8, 64, 1, true);
 }
 
 Test(ipv4_input, total_length_below_header_dropped)

@@ -323,3 +323,36 @@ Test(shim_config, max_sockets_sizes_the_arena_within_bounds)
 	c = parse_bad(ENV(BASE, {"SYNACK_MAX_SOCKETS", "64k"}));
 	cr_assert(strstr(c.err, "SYNACK_MAX_SOCKETS='64k'"), "%s", c.err);
 }
+
+Test(shim_config, syn_queue_cookies_and_ring_memory_reach_the_stack_config)
+{
+	struct shim_config c = parse_ok(ENV(BASE));
+	struct sk_config sc;
+
+	sk_config_defaults(&sc);
+	cr_assert_eq(sc.syn_backlog, 256);
+	cr_assert_eq(sc.syncookies, 1);
+	cr_assert_eq(sc.mem_max, 0, "core: no cap");
+	shim_config_stack(&c, &sc);
+	cr_assert_eq(sc.syn_backlog, 256, "the shim's default is core's");
+	cr_assert_eq(sc.syncookies, 1);
+	cr_assert_gt(sc.mem_max, 0, "the shim's default: a quarter of the RAM");
+	c = parse_ok(ENV(BASE, {"SYNACK_SYN_BACKLOG", "1024"}, {"SYNACK_SYNCOOKIES", "2"},
+	                 {"SYNACK_MEM_MAX", "1073741824"}));
+	shim_config_stack(&c, &sc);
+	cr_assert_eq(sc.syn_backlog, 1024);
+	cr_assert_eq(sc.syncookies, 2);
+	cr_assert_eq(sc.mem_max, 1u << 30);
+	c = parse_ok(ENV(BASE, {"SYNACK_MEM_MAX", "0"}));
+	shim_config_stack(&c, &sc);
+	cr_assert_eq(sc.mem_max, 0, "0 lifts the cap");
+	c = parse_bad(ENV(BASE, {"SYNACK_SYNCOOKIES", "3"}));
+	cr_assert_str_eq(c.err, "SYNACK_SYNCOOKIES='3' is not a number from 0 to 2 — use e.g. "
+	                        "SYNACK_SYNCOOKIES=1");
+	c = parse_bad(ENV(BASE, {"SYNACK_SYN_BACKLOG", "0"}));
+	cr_assert_str_eq(c.err, "SYNACK_SYN_BACKLOG='0' is not a number from 1 to 65535 — use "
+	                        "e.g. SYNACK_SYN_BACKLOG=1024");
+	c = parse_bad(ENV(BASE, {"SYNACK_MEM_MAX", "-1"}));
+	cr_assert_str_eq(c.err, "SYNACK_MEM_MAX='-1' is not a number of bytes from 0 to "
+	                        "1099511627776 — use e.g. SYNACK_MEM_MAX=1073741824 (0: no cap)");
+}

@@ -163,18 +163,33 @@ Test(tcp_open, syn_ack_is_retransmitted_on_retransmitted_syn)
 	cr_expect_eq(again.r.ack, PEER_ISN + 1);
 }
 
-Test(tcp_open, listener_backlog_drops_syns_beyond_it)
+/* A handshake from port sport completed on the listener. */
+static void peer_connects(uint16_t sport)
+{
+	struct h_tcp sa = peer_syn(sport, 1460);
+	struct sk_tcp_repr ack = h_seg(SK_TCP_ACK, PEER_ISN + 1, sa.r.seq + 1);
+
+	ack.src_port = sport;
+	h_send(h, ack);
+	h_expect_nothing(h);
+}
+
+Test(tcp_open, full_accept_queue_drops_syns)
 {
 	int l = h_listen(h, 1);
 
-	/* Linux admits backlog + 1 pending connections. */
-	peer_syn(1001, 1460);
-	peer_syn(1002, 1460);
+	/* Linux admits backlog + 1 connections to the accept queue; then
+	 * SYNs are dropped (ListenOverflows) and the peer retries. */
+	peer_connects(1001);
+	peer_connects(1002);
 	struct sk_tcp_repr syn = h_seg(SK_TCP_SYN, PEER_ISN, 0);
 	syn.src_port = 1003;
 	h_send(h, syn);
 	h_expect_nothing(h);
-	cr_expect_eq(sk_accept(h->st, l, NULL), -EAGAIN);
+	cr_expect_eq(sk_get_stats(h->st)->tcp_listen_overflows, 1);
+	/* accept() makes room again. */
+	cr_expect_geq(sk_accept(h->st, l, NULL), 0);
+	peer_syn(1003, 1460);
 }
 
 Test(tcp_open, rst_in_syn_received_returns_to_listen)

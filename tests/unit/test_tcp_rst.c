@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 
+#include "../../core/checksum.h"
 #include "../../core/tcp.h"
 #include "harness.h"
 
@@ -66,6 +67,18 @@ Test(tcp_rst, challenge_acks_are_rate_limited)
 	h_advance(h, SK_MS(500));
 	h_send(h, h_seg(SK_TCP_RST, PEER_ISN + 300, 0));
 	h_expect_tcp(h, SK_TCP_ACK);
+	cr_expect_eq(h->st->stats.tcp_challenge_acks, 3);
+	cr_expect_eq(h->st->stats.tcp_challenge_acks_limited, 1);
+}
+
+Test(tcp_rst, syn_out_of_the_window_gets_a_challenge_ack_too)
+{
+	/* RFC 5961 §4.2: "irrespective of the sequence number". */
+	h_send(h, h_seg(SK_TCP_SYN, PEER_ISN + (1u << 30), 0));
+	struct h_tcp ack = h_expect_tcp(h, SK_TCP_ACK);
+	cr_expect_eq(ack.r.ack, PEER_ISN + 1);
+	cr_expect_eq(h->st->stats.tcp_challenge_acks, 1);
+	cr_expect_eq(sk_sock_state(h->st, s), SK_TCP_ESTABLISHED);
 }
 
 Test(tcp_rst, rst_at_rcv_nxt_minus_one_after_fin_is_accepted)
@@ -129,6 +142,25 @@ Test(tcp_rst, bad_checksum_is_dropped_unless_trusted)
 	cr_expect_eq(h->st->stats.tcp_drop_bad_csum, 1);
 	h_input(h, frame, n, SK_RX_CSUM_TRUSTED);
 	cr_expect_eq(sk_rx_queued(h->st, s), 3);
+}
+
+Test(tcp_rst, segment_shorter_than_a_header_is_malformed_not_a_bad_checksum)
+{
+	uint8_t frame[200];
+	size_t n = h_build(frame, H_PEER_IP, H_OUR_IP, &(struct sk_tcp_repr){0});
+
+	/* The IPv4 total length ends 12 bytes into the TCP header: there is
+	 * no checksum field to check. */
+	frame[SK_ETH_HLEN + 2] = 0;
+	frame[SK_ETH_HLEN + 3] = 20 + 12;
+	frame[SK_ETH_HLEN + 10] = frame[SK_ETH_HLEN + 11] = 0;
+	uint16_t c = sk_csum_finish(sk_csum_add(0, frame + SK_ETH_HLEN, 20));
+	frame[SK_ETH_HLEN + 10] = (uint8_t)(c >> 8);
+	frame[SK_ETH_HLEN + 11] = (uint8_t)c;
+	h_input(h, frame, n, 0);
+	h_expect_nothing(h);
+	cr_expect_eq(h->st->stats.tcp_drop_malformed, 1);
+	cr_expect_eq(h->st->stats.tcp_drop_bad_csum, 0);
 }
 
 Test(tcp_rst, fresh_socket_polls_out_and_hup)

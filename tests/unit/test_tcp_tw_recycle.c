@@ -188,9 +188,11 @@ Test(tw_recycle, recycling_follows_the_order_of_entry)
 	/* The warning is rate-limited: one line for the burst. */
 	cr_expect_eq(nlogged, 1);
 	/* Now only the listener and handshaking children: nothing left to
-	 * recycle, the next SYN is dropped (the peer retries). */
+	 * recycle, the next SYN gets a SYN cookie, which needs no slot
+	 * (docs/security.md). */
 	h_send(h, from(3000, S(SYN), PEER_ISN, 0));
-	h_expect_nothing(h);
+	h_expect_tcp(h, S(SYN) | S(ACK));
+	cr_expect_eq(sk_get_stats(h->st)->tcp_syncookies_sent, 1);
 	cr_expect_eq(sk_socket(h->st), -ENOBUFS);
 	cr_expect_eq(sk_get_stats(h->st)->tcp_tw_recycled, SLOTS - 1);
 }
@@ -242,10 +244,12 @@ Test(tw_recycle, listeners_and_established_connections_are_never_recycled)
 	h_send(h, from(2000, S(SYN), PEER_ISN, 0));
 	h_expect_tcp(h, S(SYN) | S(ACK));
 	cr_expect_eq(last_recycled()->sock, tw);
-	/* Then nothing: the arena holds a listener, live connections and a
-	 * handshaking child. The SYN is dropped, sk_socket fails cleanly. */
+	/* Then no slot: the arena holds a listener, live connections and a
+	 * handshaking child. The SYN gets a SYN cookie (no slot needed),
+	 * sk_socket fails cleanly. */
 	h_send(h, from(2001, S(SYN), PEER_ISN, 0));
-	h_expect_nothing(h);
+	h_expect_tcp(h, S(SYN) | S(ACK));
+	cr_expect_eq(sk_get_stats(h->st)->tcp_syncookies_sent, 1);
 	cr_expect_eq(sk_socket(h->st), -ENOBUFS);
 	cr_expect_eq(recycled_events(), 1);
 	cr_expect_eq(sk_sock_state(h->st, l), S(LISTEN));

@@ -140,7 +140,7 @@ Test(ipv4, truncated_packet_rejected)
 	uint8_t pkt[0x73];
 	struct sk_ipv4_repr ip;
 	ip_packet(pkt, 0);
-	cr_assert_eq(sk_ipv4_parse(pkt, 0x72, true, &ip), -EINVAL);
+	cr_assert_eq(sk_ipv4_parse(pkt, 0x72, true, &ip), -EMSGSIZE, "total length beyond the frame");
 	cr_assert_eq(sk_ipv4_parse(pkt, 19, true, &ip), -EINVAL);
 }
 
@@ -331,8 +331,8 @@ Test(tcp_wire, option_length_zero_or_one_rejected)
 	const uint8_t one[] = {30, 1, 0, 0};
 	uint8_t seg[SK_TCP_MAX_HLEN];
 	struct sk_tcp_repr r;
-	cr_assert_eq(sk_tcp_parse(seg, tcp_with_options(seg, zero, 4), &r), -EINVAL);
-	cr_assert_eq(sk_tcp_parse(seg, tcp_with_options(seg, one, 4), &r), -EINVAL);
+	cr_assert_eq(sk_tcp_parse(seg, tcp_with_options(seg, zero, 4), &r), -EPROTO);
+	cr_assert_eq(sk_tcp_parse(seg, tcp_with_options(seg, one, 4), &r), -EPROTO);
 }
 
 Test(tcp_wire, option_past_header_rejected)
@@ -343,7 +343,7 @@ Test(tcp_wire, option_past_header_rejected)
 	struct sk_tcp_repr r;
 	size_t len = tcp_with_options(seg, opt, sizeof opt);
 	memset(seg + len, 0, 8); /* payload bytes must not be read as options */
-	cr_assert_eq(sk_tcp_parse(seg, len + 8, &r), -EINVAL);
+	cr_assert_eq(sk_tcp_parse(seg, len + 8, &r), -EPROTO);
 }
 
 Test(tcp_wire, option_kind_without_length_byte_rejected)
@@ -351,7 +351,7 @@ Test(tcp_wire, option_kind_without_length_byte_rejected)
 	const uint8_t opt[] = {1, 1, 1, 2};
 	uint8_t seg[SK_TCP_MAX_HLEN];
 	struct sk_tcp_repr r;
-	cr_assert_eq(sk_tcp_parse(seg, tcp_with_options(seg, opt, sizeof opt), &r), -EINVAL);
+	cr_assert_eq(sk_tcp_parse(seg, tcp_with_options(seg, opt, sizeof opt), &r), -EPROTO);
 }
 
 Test(tcp_wire, known_option_of_wrong_length_ignored)
