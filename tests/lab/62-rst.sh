@@ -18,7 +18,7 @@ lab_up
 PY=$LAB_TMP/rst.py
 cat >"$PY" <<'EOF'
 import errno, os, socket, struct, sys, time
-from labpeer import connect, listener, wait_file
+from labpeer import connect, csum, listener, wait_file
 
 def read_line(s):
     buf = b''
@@ -81,14 +81,6 @@ def forged_client(addr, port, tmp):
 
 # ---- the forger: runs in the peer namespace, talks raw Ethernet on the peer's interface ----
 MAC_SK, MAC_PEER = bytes.fromhex('027700000001'), bytes.fromhex('027700000002')
-
-def csum(data):
-    if len(data) % 2:
-        data += b'\0'
-    s = sum(struct.unpack('!%dH' % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
 
 def rst_frame(src, dst, sport, dport, seq):
     tcp = struct.pack('!HHIIBBHHH', sport, dport, seq & 0xffffffff, 0, 5 << 4, 0x04, 0, 0, 0)

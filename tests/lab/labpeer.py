@@ -1,6 +1,7 @@
 # Shared pieces of the Python programs the lab tests write into $LAB_TMP (lib.sh copies this
 # file there, so `import labpeer` works from any of them, kernel side or under synack).
 import socket
+import struct
 import sys
 import threading
 import time
@@ -47,3 +48,13 @@ def wait_file(path, secs=15):
         if time.monotonic() > deadline:
             sys.exit('timed out waiting for ' + path)
         time.sleep(0.005)
+
+
+def csum(data):
+    """The Internet checksum (RFC 1071) of data, as IPv4, ICMP and TCP headers carry it."""
+    if len(data) % 2:
+        data += b'\0'
+    s = sum(struct.unpack('!%dH' % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
