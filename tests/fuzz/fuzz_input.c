@@ -9,6 +9,9 @@
  * code (SACK scoreboard, loss recovery, reassembly, autotuning, ICMP
  * errors) instead of dying on the 4-tuple, sequence and checksum checks:
  *
+ * Payloads carry each stream's bytes at their sequence numbers (world.h),
+ * and what the application reads is checked against them.
+ *
  *   op 0        raw Ethernet frame: len u16, bytes; then an rx-flags byte
  *   op 1        raw IPv4 packet from the peer (Ethernet added): len u16, bytes, rx-flags
  *   op 2,3,4,10+ TCP template: conn u8, flags u8, seq_off s16 (from the peer's next
@@ -24,7 +27,8 @@
  *   op 6        other ICMP: type u8, code u8, len u8, bytes
  *   op 7        a long wait: u16 milliseconds
  *   op 8        the application: conn u8, call u8, arg u16 (recv, send, send MSG_MORE,
- *               shutdown, close, setopt, accept, reconnect, poll/info/error)
+ *               shutdown, close, setopt, accept, reconnect, poll/info/error, a connect
+ *               to a host that never answers ARP)
  *   op 9        ARP from the peer or a stranger: op u8, who u8
  *
  * Byte streams shorter than a record read zeros. tests/fuzz/gen_corpus.py
@@ -127,6 +131,7 @@ static void op_tcp(struct world *w, struct cursor *c)
 	}
 	uint16_t plen = u16(c);
 	r.payload_len = plen & 0x8000 ? (plen & 0x7fff) : plen % 1461;
+	w_fill(payload, r.seq, r.payload_len, false);
 	r.payload = payload;
 	w_send_tcp(w, &r, opt & 0x80);
 }
@@ -223,15 +228,22 @@ static void op_app(struct world *w, struct cursor *c)
 	struct sk_stack *st = w->st;
 	int s = conn->sock;
 
-	switch (call % 9) {
+	switch (call % 10) {
 	case 0:
-		if (s >= 0)
-			sk_recv(st, s, app_buf, arg, call & 0x80 ? SK_MSG_PEEK : 0, w->now);
+		if (s >= 0) {
+			uint32_t seq = w_read_seq(w, s);
+			ssize_t n = sk_recv(st, s, app_buf, arg, call & 0x80 ? SK_MSG_PEEK : 0, w->now);
+
+			if (n > 0)
+				w_check_read(seq, app_buf, (size_t)n);
+		}
 		break;
 	case 1:
 	case 2:
-		if (s >= 0)
+		if (s >= 0) {
+			w_fill(payload, w_send_seq(w, s), arg, true);
 			sk_sendmsg(st, s, payload, arg, call % 9 == 2 ? SK_MSG_MORE : 0, w->now);
+		}
 		break;
 	case 3:
 		if (s >= 0)
@@ -298,6 +310,19 @@ static void op_app(struct world *w, struct cursor *c)
 		}
 		sk_quiescent(st);
 		break;
+	case 9: {
+		/* An active open to a host that never answers ARP: on the link,
+		 * or behind the gateway (which never answers either), or off
+		 * every route when the arg says so. ARP gives up, and the
+		 * SYN_SENT connection with it (sk_tcp_neighbour_unreachable). */
+		static const uint32_t dst[4] = {0x0a4d0003u, 0xc0000201u, 0x0a4d00feu, 0x0a4d0002u};
+		int n = sk_socket(st);
+
+		if (n >= 0 && sk_connect(st, n, dst[arg % 4], (uint16_t)(7000 + (arg >> 2) % 64),
+		                         w->now) != -EINPROGRESS)
+			sk_close(st, n, w->now);
+		break;
+	}
 	}
 }
 
@@ -323,13 +348,30 @@ static void check_invariants(struct world *w)
 	}
 }
 
+/* FUZZ_TRACE=1: one line per record, the connections' states and
+ * sequence numbers after it (to see what a seed or a finding does). */
+static void print_record(struct world *w, int rec, uint8_t op)
+{
+	fprintf(stderr, "record %d op %u t=%lld ms:", rec, op & 0x0f, (long long)(w->now / 1000));
+	for (int i = 0; i < W_NCONN; i++) {
+		enum sk_tcp_state s = w_sync(w, i);
+
+		fprintf(stderr, " %s", sk_tcp_state_name(s));
+		if (s != SK_TCP_CLOSED && i != W_C_LISTEN)
+			fprintf(stderr, "(una+%u)", w->c[i].snd_max - w->c[i].snd_una);
+	}
+	fprintf(stderr, " tx %llu\n", (unsigned long long)w->tx_frames);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static int trace = -1;
 	struct cursor c = {data, size};
+
+	if (trace < 0)
+		trace = getenv("FUZZ_TRACE") != NULL;
 	struct world *w = w_new();
 
-	for (size_t i = 0; i < sizeof(payload); i++)
-		payload[i] = (uint8_t)(i * 13 + 5);
 	for (int rec = 0; rec < MAX_RECORDS && c.left; rec++) {
 		uint8_t op = u8(&c);
 
@@ -367,6 +409,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		check_invariants(w);
+		if (trace)
+			print_record(w, rec, op);
 	}
 	w_free(w);
 	return 0;

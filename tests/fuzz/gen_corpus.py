@@ -39,7 +39,8 @@ def op(code, tick=0):
 
 def seg(conn, flags=ACK, seq=0, ack=0, win=65535, plen=0, sacks=(), mss=None, ws=None,
         sack_perm=False, ts_flip=False, ts_delta=0, bad_csum=False, tick=1):
-    """A TCP template: seq from the peer's next sequence number, ack from our SND.UNA."""
+    """A TCP template: seq from the peer's next sequence number, ack from our SND.UNA, both as
+    they are when the record runs (ack=0 is a duplicate ACK, ack=n acknowledges n more)."""
     o = (1 if ts_flip else 0) | (2 if mss is not None else 0) | (4 if ws is not None else 0)
     o |= (8 if sack_perm else 0) | (len(sacks) << 4) | (0x80 if bad_csum else 0)
     b = op(2, tick) + struct.pack('!BBhhHB', conn, flags, seq, ack, win, o)
@@ -149,7 +150,7 @@ def fuzz_input_seeds():
     s = {}
     # Everything in flight acknowledged, then the rest of the 20 000 bytes.
     s['ack-all'] = (seg(EST_ACTIVE, ack=10 * MSS_TS) + wait_ms(2) +
-                    seg(EST_ACTIVE, ack=20000) + wait_ms(50))
+                    seg(EST_ACTIVE, ack=20000 - 10 * MSS_TS) + wait_ms(50))
     # Three duplicate ACKs with growing SACK blocks: fast retransmit and SACK recovery
     # (RFC 6675), a partial ACK, then everything.
     s['sack-recovery'] = (
@@ -157,20 +158,33 @@ def fuzz_input_seeds():
         seg(EST_ACTIVE, sacks=[(MSS_TS, 2 * MSS_TS)]) +
         seg(EST_ACTIVE, sacks=[(MSS_TS, 3 * MSS_TS)]) +
         seg(EST_ACTIVE, sacks=[(MSS_TS, 4 * MSS_TS), (6 * MSS_TS, MSS_TS)]) +
-        seg(EST_ACTIVE, ack=MSS_TS, sacks=[(3 * MSS_TS, 2 * MSS_TS)], tick=5) +
-        seg(EST_ACTIVE, ack=5 * MSS_TS, sacks=[(MSS_TS, MSS_TS)], tick=5) +
-        seg(EST_ACTIVE, ack=10 * MSS_TS, tick=5) + wait_ms(300))
+        seg(EST_ACTIVE, ack=MSS_TS, sacks=[(2 * MSS_TS, 2 * MSS_TS)], tick=5) +
+        seg(EST_ACTIVE, ack=4 * MSS_TS, sacks=[(MSS_TS, MSS_TS)], tick=5) +
+        seg(EST_ACTIVE, ack=5 * MSS_TS, tick=5) + wait_ms(300))
     # Duplicate ACKs without SACK blocks (NewReno, RFC 6582), then a loss probe / RTO.
     s['newreno'] = (setopt(EST_ACTIVE, CONGESTION, 1) +  # NewReno
                     seg(EST_ACTIVE) + seg(EST_ACTIVE) + seg(EST_ACTIVE) + seg(EST_ACTIVE) +
                     seg(EST_ACTIVE, ack=2 * MSS_TS) + wait_ms(1500) +
                     seg(EST_ACTIVE, ack=10 * MSS_TS))
+    # The SYN_SENT connection answered without SACK-permitted: then losses are NewReno's
+    # (RFC 6582) partial ACKs.
+    nosack = seg(SYN_SENT, flags=SYN | ACK, seq=0, ack=1, mss=1460) + app(SYN_SENT, 1, 20000)
+    s['newreno-nosack'] = (nosack + seg(SYN_SENT) + seg(SYN_SENT) + seg(SYN_SENT) +
+                           seg(SYN_SENT) + seg(SYN_SENT, ack=1460, tick=5) +
+                           seg(SYN_SENT, ack=2 * 1460, tick=5) +
+                           seg(SYN_SENT, ack=7 * 1460, tick=5) + wait_ms(1500) +
+                           seg(SYN_SENT, ack=20000 - 10 * 1460) + wait_ms(100))
+    # Simultaneous close: our FIN and the peer's cross (CLOSING), then the ACK of ours.
+    s['simultaneous-close'] = (app(EST_PASSIVE, 3, 1) + seg(EST_PASSIVE, flags=ACK | FIN) +
+                               seg(EST_PASSIVE, ack=1, seq=1) + wait_ms(2100))
+    # Hosts that never answer ARP (on the link, behind the gateway): ARP gives up and the
+    # SYN_SENT connections fail (EHOSTUNREACH).
+    s['arp-fails'] = app(0, 9, 0) + app(0, 9, 1) + app(0, 9, 6) + wait_ms(5000) + wait_ms(5000)
     # Nothing acknowledged: the RTO fires and backs off; then the ACK comes.
     s['rto'] = wait_ms(1200) + wait_ms(2500) + seg(EST_ACTIVE, ack=MSS_TS) + wait_ms(3000)
     # A zero window from the peer (persist), then it opens.
     s['zero-window'] = (seg(EST_ACTIVE, ack=10 * MSS_TS, win=0) + wait_ms(700) +
-                        wait_ms(1500) + seg(EST_ACTIVE, ack=10 * MSS_TS, win=200) +
-                        seg(EST_ACTIVE, ack=10 * MSS_TS, win=65535))
+                        wait_ms(1500) + seg(EST_ACTIVE, win=200) + seg(EST_ACTIVE, win=65535))
     # In-order data read by the application, RTT after RTT: receive autotuning grows the
     # buffer (tcp_rcvbuf.c).
     grow = b''

@@ -65,6 +65,45 @@ static void check_tx(const uint8_t *frame, size_t len)
 		die("emitted a TCP segment with a bad checksum");
 	if (sk_tcp_parse(seg, ip.payload_len, &r) != 0)
 		die("emitted a TCP segment its own parser rejects");
+	for (size_t k = 0; k < r.payload_len; k++)
+		if (r.payload[k] != w_byte(r.seq + (uint32_t)k, true)) {
+			fprintf(stderr,
+			        "fuzz world: emitted byte at seq %u (segment %u+%zu, :%u > :%u) is "
+			        "not the application's\n",
+			        r.seq + (uint32_t)k, r.seq, r.payload_len, r.src_port, r.dst_port);
+			abort();
+		}
+}
+
+void w_fill(uint8_t *buf, uint32_t seq, size_t n, bool ours)
+{
+	for (size_t k = 0; k < n; k++)
+		buf[k] = w_byte(seq + (uint32_t)k, ours);
+}
+
+uint32_t w_send_seq(const struct world *w, int sock)
+{
+	const struct tcb *t = &w->st->tcp->tcbs[sock];
+
+	return t->snd_buf_seq + (uint32_t)sk_ringbuf_len(&t->snd);
+}
+
+uint32_t w_read_seq(const struct world *w, int sock)
+{
+	const struct tcb *t = &w->st->tcp->tcbs[sock];
+
+	return t->rcv_nxt - (t->fin_rcvd ? 1u : 0u) - (uint32_t)sk_ringbuf_len(&t->rcv);
+}
+
+void w_check_read(uint32_t seq, const uint8_t *buf, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (buf[k] != w_byte(seq + (uint32_t)k, false)) {
+			fprintf(stderr,
+			        "fuzz world: sk_recv returned a wrong byte at seq %u (read of %zu from %u)\n",
+			        seq + (uint32_t)k, n, seq);
+			abort();
+		}
 }
 
 static int fake_xmit(void *ctx, const uint8_t *frame, size_t len)
@@ -330,13 +369,12 @@ struct world *w_new(void)
 
 	if (!w)
 		die("out of memory");
-	for (size_t i = 0; i < sizeof(data); i++)
-		data[i] = (uint8_t)(i * 7);
 	arp_asked = false;
 	sk_config_defaults(&w->cfg);
 	memcpy(w->cfg.mac, OUR_MAC, 6);
 	w->cfg.addr = W_OUR_IP;
 	w->cfg.prefix_len = 24;
+	w->cfg.gateway = 0x0a4d00feu; /* 10.77.0.254, which never answers ARP */
 	w->cfg.mtu = W_MTU;
 	w->cfg.msl_ms = 1000;
 	w->cfg.fin_timeout_ms = 3000;
@@ -370,11 +408,13 @@ struct world *w_new(void)
 	 * and 500 bytes held out of order 1000 bytes above RCV.NXT. */
 	active(w, W_C_EST_ACTIVE, 40000, 5000, true, true, true);
 	struct w_conn *e = &w->c[W_C_EST_ACTIVE];
+	w_fill(data, w_send_seq(w, e->sock), sizeof(data), true);
 	if (sk_send(w->st, e->sock, data, sizeof(data), w->now) != (ssize_t)sizeof(data))
 		die("sk_send of the initial data failed");
 	w_sync(w, W_C_EST_ACTIVE);
 	struct sk_tcp_repr ooo = w_seg(w, W_C_EST_ACTIVE);
 	ooo.seq += 1000;
+	w_fill(data, ooo.seq, 500, false);
 	ooo.payload = data;
 	ooo.payload_len = 500;
 	w_send_tcp(w, &ooo, false);
@@ -403,6 +443,7 @@ struct world *w_new(void)
 	/* CLOSE_WAIT: 100 bytes and the peer's FIN, unread. */
 	passive(w, W_C_CLOSE_WAIT, 1003, 6000000, false);
 	struct sk_tcp_repr d = w_seg(w, W_C_CLOSE_WAIT);
+	w_fill(data, d.seq, 100, false);
 	d.payload = data;
 	d.payload_len = 100;
 	d.flags |= SK_TCP_PSH;

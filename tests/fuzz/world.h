@@ -14,10 +14,18 @@
  *   CLOSE_WAIT   the peer's FIN received, nothing read
  *   SYN_SENT     our connect, unanswered (ICMP errors abort it)
  *
- * Every frame the stack emits is checked (w_check_tx): an IPv4 frame must
- * parse with a good header checksum, fit the MTU and, for TCP, carry a
- * good checksum and a parsable header. A frame that does not aborts: a
+ * Every frame the stack emits is checked: an IPv4 frame must parse with a
+ * good header checksum, fit the MTU and, for TCP, carry a good checksum, a
+ * parsable header and the right bytes. A frame that does not aborts: a
  * finding.
+ *
+ * The bytes of every stream are a function of their sequence number
+ * (w_byte): the peer's data is w_byte(seq, false), what the application
+ * sends w_byte(seq, true). So a payload we emit must be the application's
+ * bytes at its sequence numbers (retransmitted, resegmented or not), and
+ * what sk_recv returns the peer's at the connection's read position
+ * (w_check_read): reassembly, the rings and their growth are checked byte
+ * by byte.
  */
 #ifndef SYNACK_TESTS_FUZZ_WORLD_H
 #define SYNACK_TESTS_FUZZ_WORLD_H
@@ -63,6 +71,24 @@ struct world {
 	uint64_t tx_frames;
 	int timer_runs; /* sk_run_timers calls, bounded per input */
 };
+
+/* The byte of a stream at sequence number seq: the application's (ours)
+ * or the peer's. */
+static inline uint8_t w_byte(uint32_t seq, bool ours)
+{
+	seq = seq * 2654435761u + (ours ? 0x9e3779b9u : 0);
+	return (uint8_t)(seq >> 24 ^ seq >> 11);
+}
+/* Fill buf with the n bytes of a stream from seq on. */
+void w_fill(uint8_t *buf, uint32_t seq, size_t n, bool ours);
+/* The sequence number of socket sock's next byte to send (the end of its
+ * send ring) and of its next byte to read (the start of its receive
+ * ring): where w_fill's data for sk_send starts, and where the bytes
+ * sk_recv returns must be the peer's. */
+uint32_t w_send_seq(const struct world *w, int sock);
+uint32_t w_read_seq(const struct world *w, int sock);
+/* Abort unless buf[0..n) are the peer's bytes from seq on. */
+void w_check_read(uint32_t seq, const uint8_t *buf, size_t n);
 
 /* A new world in the states above; aborts if the script does not reach
  * them (the harness would fuzz something else than it says). */
