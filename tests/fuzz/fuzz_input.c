@@ -27,7 +27,7 @@
  *   op 6        other ICMP: type u8, code u8, len u8, bytes
  *   op 7        a long wait: u16 milliseconds
  *   op 8        the application: conn u8, call u8, arg u16 (recv, send, send MSG_MORE,
- *               shutdown, close, setopt, accept, reconnect, poll/info/error, a connect
+ *               shutdown, close, setopt (then a value s16), accept, reconnect, poll/info/error, a connect
  *               to a host that never answers ARP)
  *   op 9        ARP from the peer or a stranger: op u8, who u8
  *
@@ -131,7 +131,8 @@ static void op_tcp(struct world *w, struct cursor *c)
 	}
 	uint16_t plen = u16(c);
 	r.payload_len = plen & 0x8000 ? (plen & 0x7fff) : plen % 1461;
-	w_fill(payload, r.seq, r.payload_len, false);
+	/* A SYN takes the first sequence number: data with it starts after. */
+	w_fill(payload, r.seq + (r.flags & SK_TCP_SYN ? 1u : 0u), r.payload_len, false);
 	r.payload = payload;
 	w_send_tcp(w, &r, opt & 0x80);
 }
@@ -255,10 +256,15 @@ static void op_app(struct world *w, struct cursor *c)
 			conn->sock = -1;
 		}
 		break;
-	case 5:
+	case 5: {
+		/* arg: the option (low 4 bits), bit 4 multiplies the value (an
+		 * s16 that follows) by 64, for buffer sizes. */
+		int value = (int16_t)u16(c) * (arg & 0x10 ? 64 : 1);
+
 		if (s >= 0)
-			sk_setopt(st, s, (enum sk_opt)(arg % SK_OPT__COUNT), (int)(int8_t)(arg >> 8));
+			sk_setopt(st, s, (enum sk_opt)(arg % SK_OPT__COUNT), value);
 		break;
+	}
 	case 6: {
 		struct sk_endpoint peer;
 		int a = sk_accept(st, w->c[W_C_LISTEN].sock, &peer);
@@ -344,6 +350,30 @@ static void check_invariants(struct world *w)
 		if (sk_ringbuf_len(&t->rcv) > t->rcv.cap || sk_ringbuf_len(&t->snd) > t->snd.cap) {
 			fprintf(stderr, "fuzz: socket %u: a ring holds more than its capacity\n", i);
 			abort();
+		}
+		/* The SACK scoreboard: sorted, disjoint intervals of what we sent. */
+		for (unsigned k = 0; k < t->sb.n; k++) {
+			const struct sk_tcp_sack_block *b = &t->sb.blk[k];
+
+			if (!seq_lt(b->left, b->right) || seq_gt(b->right, t->snd_max) ||
+			    (k + 1 < t->sb.n && !seq_lt(b->right, t->sb.blk[k + 1].left))) {
+				fprintf(stderr, "fuzz: socket %u: scoreboard block %u [%u, %u) of %u, SND.MAX %u\n",
+				        i, k, b->left, b->right, t->sb.n, t->snd_max);
+				abort();
+			}
+		}
+		/* Out-of-order data: sorted, disjoint intervals above RCV.NXT
+		 * whose bytes lie inside the receive ring. */
+		for (unsigned k = 0; k < t->reass.n; k++) {
+			uint32_t l = t->reass.iv[k].left, r = t->reass.iv[k].right;
+
+			if (!seq_gt(l, t->rcv_nxt) || !seq_lt(l, r) ||
+			    (size_t)(r - t->rcv_nxt) + sk_ringbuf_len(&t->rcv) > t->rcv.cap ||
+			    (k + 1 < t->reass.n && !seq_lt(r, t->reass.iv[k + 1].left))) {
+				fprintf(stderr, "fuzz: socket %u: reassembly interval %u [%u, %u) of %u, RCV.NXT %u, ring %zu/%zu\n",
+				        i, k, l, r, t->reass.n, t->rcv_nxt, sk_ringbuf_len(&t->rcv), t->rcv.cap);
+				abort();
+			}
 		}
 	}
 }

@@ -66,11 +66,13 @@ def app(conn, call, arg=0):
 
 
 def setopt(conn, opt, value):
-    """sk_setopt(opt, value): enum sk_opt numbers, value -128..127."""
-    return app(conn, 5, (value & 0xff) << 8 | opt)
+    """sk_setopt(opt, value): enum sk_opt numbers; a value beyond 16 bits goes in units of 64."""
+    if -32768 <= value < 32768:
+        return app(conn, 5, opt) + struct.pack('!h', value)
+    return app(conn, 5, 0x10 | opt) + struct.pack('!h', value // 64)
 
 
-KEEPALIVE, KEEPIDLE, KEEPINTVL, CONGESTION, CORK = 1, 4, 5, 12, 14
+KEEPALIVE, KEEPIDLE, KEEPINTVL, RCVBUF, CONGESTION, CORK = 1, 4, 5, 7, 12, 14
 
 
 def icmp_error(conn, code, mtu=0, seq=0, extra=0):
@@ -174,6 +176,11 @@ def fuzz_input_seeds():
                            seg(SYN_SENT, ack=2 * 1460, tick=5) +
                            seg(SYN_SENT, ack=7 * 1460, tick=5) + wait_ms(1500) +
                            seg(SYN_SENT, ack=20000 - 10 * 1460) + wait_ms(100))
+    # SO_RCVBUF changed under held out-of-order data, then more data and reads.
+    s['rcvbuf-set'] = (setopt(EST_ACTIVE, RCVBUF, 4096) + seg(EST_ACTIVE, seq=2000, plen=1400) +
+                       seg(EST_ACTIVE, seq=0, plen=1000) + setopt(EST_ACTIVE, RCVBUF, 1 << 20) +
+                       seg(EST_ACTIVE, seq=0, plen=1448) + app(EST_ACTIVE, 0, 5000) +
+                       seg(EST_ACTIVE, seq=0, plen=1448) + app(EST_ACTIVE, 0, 5000))
     # Simultaneous close: our FIN and the peer's cross (CLOSING), then the ACK of ours.
     s['simultaneous-close'] = (app(EST_PASSIVE, 3, 1) + seg(EST_PASSIVE, flags=ACK | FIN) +
                                seg(EST_PASSIVE, ack=1, seq=1) + wait_ms(2100))

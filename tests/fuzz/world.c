@@ -65,8 +65,10 @@ static void check_tx(const uint8_t *frame, size_t len)
 		die("emitted a TCP segment with a bad checksum");
 	if (sk_tcp_parse(seg, ip.payload_len, &r) != 0)
 		die("emitted a TCP segment its own parser rejects");
+	uint32_t first = r.seq + (r.flags & SK_TCP_SYN ? 1u : 0u); /* data follows a SYN */
+
 	for (size_t k = 0; k < r.payload_len; k++)
-		if (r.payload[k] != w_byte(r.seq + (uint32_t)k, true)) {
+		if (r.payload[k] != w_byte(first + (uint32_t)k, true)) {
 			fprintf(stderr,
 			        "fuzz world: emitted byte at seq %u (segment %u+%zu, :%u > :%u) is "
 			        "not the application's\n",
