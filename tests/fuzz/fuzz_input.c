@@ -18,8 +18,8 @@
  *               sequence number, our RCV.NXT), ack_off s16 (from our SND.UNA), window
  *               u16, opt u8 (bit 0 flips the timestamp option, 1 MSS (u16 follows),
  *               2 window scale (u8), 3 SACK-permitted, 4-6 number of SACK blocks, each
- *               left_off u16 from SND.UNA and len u16, 7 bad checksum), ts_delta s8 (if
- *               timestamps), payload length u16 (<= 1460, or a GSO super-frame of up to
+ *               left_off u16 from SND.UNA and len u16, 7 bad checksum), if timestamps
+ *               ts_delta s8 and ecr_back u8 (ms), payload length u16 (<= 1460, or a GSO super-frame of up to
  *               32 KiB when bit 15 is set); to the listener the source port is 1100+conn
  *               byte and seq/ack are absolute
  *   op 5        ICMP destination unreachable quoting a segment of a connection: conn u8,
@@ -125,7 +125,16 @@ static void op_tcp(struct world *w, struct cursor *c)
 		r.sack[i].right = left + u16(c);
 	}
 	if (r.has_timestamp) {
-		r.ts_val += (uint32_t)(int32_t)(int8_t)u8(c);
+		/* TSval: the peer's clock plus a few ms either way, or (0x70..0x7f,
+		 * 0xf0..0xff) a jump of 2^24 ms multiples (PAWS, RFC 7323 §5);
+		 * TSecr: our clock that many ms ago (RTT samples). */
+		uint8_t d = u8(c), back = u8(c);
+		int32_t delta = (int8_t)d;
+
+		if ((d & 0x7f) >= 0x70)
+			delta *= 0x01000000;
+		r.ts_val += (uint32_t)delta;
+		r.ts_ecr -= back;
 		if (!r.ts_ecr)
 			r.ts_ecr = 1;
 	}

@@ -38,7 +38,7 @@ def op(code, tick=0):
 
 
 def seg(conn, flags=ACK, seq=0, ack=0, win=65535, plen=0, sacks=(), mss=None, ws=None,
-        sack_perm=False, ts_flip=False, ts_delta=0, bad_csum=False, tick=1):
+        sack_perm=False, ts_flip=False, ts_delta=0, ecr_back=1, bad_csum=False, tick=1):
     """A TCP template: seq from the peer's next sequence number, ack from our SND.UNA, both as
     they are when the record runs (ack=0 is a duplicate ACK, ack=n acknowledges n more)."""
     o = (1 if ts_flip else 0) | (2 if mss is not None else 0) | (4 if ws is not None else 0)
@@ -51,7 +51,7 @@ def seg(conn, flags=ACK, seq=0, ack=0, win=65535, plen=0, sacks=(), mss=None, ws
     for left, length in sacks:
         b += struct.pack('!HH', left, length)
     if HAS_TS[conn] != ts_flip:
-        b += struct.pack('!b', ts_delta)
+        b += struct.pack('!bB', ts_delta, ecr_back)
     return b + struct.pack('!H', plen)
 
 
