@@ -360,6 +360,15 @@ static void check_invariants(struct world *w)
 			fprintf(stderr, "fuzz: socket %u: a ring holds more than its capacity\n", i);
 			abort();
 		}
+		/* No segment size below the floor the MSS option gets (TCP_MIN_MSS,
+		 * Linux tcp_min_snd_mss), whatever lowered it. */
+		if (tcp_state_synchronized(t->state) &&
+		    t->snd_mss + tcp_opts_space(t) < TCP_MIN_MSS) {
+			fprintf(stderr, "fuzz: socket %u in %s: send MSS %u (+%zu of options) below %d\n",
+			        i, sk_tcp_state_name(t->state), t->snd_mss, tcp_opts_space(t),
+			        TCP_MIN_MSS);
+			abort();
+		}
 		/* The SACK scoreboard: sorted, disjoint intervals of what we sent. */
 		for (unsigned k = 0; k < t->sb.n; k++) {
 			const struct sk_tcp_sack_block *b = &t->sb.blk[k];
