@@ -45,7 +45,7 @@ LOG=$OUT/build.log
 compile() { # compile SRC -> prints the object's path
 	local src=$1 obj=$OUT/obj/$(echo "$1" | tr / _).o
 	if [[ ! -f $obj || $src -nt $obj || $0 -nt $obj || core/meson.build -nt $obj ]] ||
-		[[ -n $(find core tests/fuzz -name '*.h' -newer "$obj" -print -quit) ]]; then
+		[[ -n $(find core tests/fuzz shim netdev -name '*.h' -newer "$obj" -print -quit) ]]; then
 		"$CC" "${CFLAGS[@]}" "${FLAGS[@]}" -c "$src" -o "$obj" >>"$LOG" 2>&1 ||
 			{ echo "build.sh: compiling $src failed" >&2; tail -n 30 "$LOG" >&2; exit 1; }
 	fi
