@@ -227,6 +227,7 @@ static void op_arp(struct world *w, struct cursor *c)
 	w_input(w, frame, sizeof(frame), 0);
 }
 
+static int trace = -1; /* FUZZ_TRACE set */
 static uint8_t app_buf[65536];
 
 static void op_app(struct world *w, struct cursor *c)
@@ -238,6 +239,8 @@ static void op_app(struct world *w, struct cursor *c)
 	struct sk_stack *st = w->st;
 	int s = conn->sock;
 
+	if (trace)
+		fprintf(stderr, "app: conn %d socket %d call %d arg %u\n", ci, s, call % 10, arg);
 	switch (call % 10) {
 	case 0:
 		if (s >= 0) {
@@ -400,20 +403,29 @@ static void check_invariants(struct world *w)
  * sequence numbers after it (to see what a seed or a finding does). */
 static void print_record(struct world *w, int rec, uint8_t op)
 {
-	fprintf(stderr, "record %d op %u t=%lld ms:", rec, op & 0x0f, (long long)(w->now / 1000));
+	fprintf(stderr, "  after %d (op %u) t=%lld ms:", rec, op & 0x0f, (long long)(w->now / 1000));
 	for (int i = 0; i < W_NCONN; i++) {
 		enum sk_tcp_state s = w_sync(w, i);
 
 		fprintf(stderr, " %s", sk_tcp_state_name(s));
-		if (s != SK_TCP_CLOSED && i != W_C_LISTEN)
-			fprintf(stderr, "(una+%u)", w->c[i].snd_max - w->c[i].snd_una);
+		if (s == SK_TCP_CLOSED || i == W_C_LISTEN)
+			continue;
+		const struct tcb *t = tcp_conn_lookup(w->st, W_OUR_IP, w->c[i].lport, W_PEER_IP,
+		                                      w->c[i].rport);
+		fprintf(stderr, "(una+%u nxt %u rq %zu%s", t->snd_max - t->snd_una, t->rcv_nxt,
+		        sk_ringbuf_len(&t->rcv), t->fin_rcvd ? " fin" : "");
+		if (t->reass.fin)
+			fprintf(stderr, " ooo-fin %+d", (int)(t->reass.fin_seq - t->rcv_nxt));
+		for (unsigned k = 0; k < t->reass.n; k++)
+			fprintf(stderr, " [%u,%u)", t->reass.iv[k].left - t->rcv_nxt,
+			        t->reass.iv[k].right - t->rcv_nxt);
+		fprintf(stderr, ")");
 	}
 	fprintf(stderr, " tx %llu\n", (unsigned long long)w->tx_frames);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static int trace = -1;
 	struct cursor c = {data, size};
 
 	if (trace < 0)
@@ -422,6 +434,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (int rec = 0; rec < MAX_RECORDS && c.left; rec++) {
 		uint8_t op = u8(&c);
+
+		if (trace)
+			fprintf(stderr, "record %d: op %u, %zu input bytes left\n", rec, op & 0x0f, c.left);
 
 		w_advance(w, (sk_time_t)(op >> 4) * 100);
 		switch (op & 0x0f) {
