@@ -10,10 +10,10 @@ tests/fuzz/world.c through the paths the fuzzer must reach: ACKs of the data in 
 duplicate ACKs with SACK blocks (fast retransmit, SACK recovery), retransmission timeouts,
 in-order data read by the application (receive autotuning), the out-of-order hole filled, ICMP
 errors, the closes. Deterministic: running it again writes the same files; the test command
-runs whatever corpus/ holds.
+runs whatever corpus/ holds. Inputs of findings are kept beside them as regress-<what> (this
+script leaves those alone).
 """
 import os
-import shutil
 import struct
 import sys
 
@@ -249,9 +249,12 @@ def fuzz_input_seeds():
 
 
 def write(harness, seeds):
+    """Replace the harness's generated seeds; findings kept as regress-* files stay."""
     d = os.path.join(ROOT, harness)
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
+    os.makedirs(d, exist_ok=True)
+    for f in os.listdir(d):
+        if not f.startswith('regress-'):
+            os.remove(os.path.join(d, f))
     for name, data in sorted(seeds.items()):
         with open(os.path.join(d, name), 'wb') as f:
             f.write(data)
