@@ -7,28 +7,27 @@
  * low nibble says what follows. Most records are segment TEMPLATES relative
  * to a live connection's sequence numbers, so the fuzzer reaches the deep
  * code (SACK scoreboard, loss recovery, reassembly, autotuning, ICMP
- * errors) instead of dying on the 4-tuple, sequence and checksum checks:
- *
+ * errors) instead of dying on the 4-tuple, sequence and checksum checks.
  * Payloads carry each stream's bytes at their sequence numbers (world.h),
  * and what the application reads is checked against them.
  *
  *   op 0        raw Ethernet frame: len u16, bytes; then an rx-flags byte
  *   op 1        raw IPv4 packet from the peer (Ethernet added): len u16, bytes, rx-flags
- *   op 2,3,4,10+ TCP template: conn u8, flags u8, seq_off s16 (from the peer's next
+ *   op 2-4, 10-15  TCP template: conn u8, flags u8, seq_off s16 (from the peer's next
  *               sequence number, our RCV.NXT), ack_off s16 (from our SND.UNA), window
  *               u16, opt u8 (bit 0 flips the timestamp option, 1 MSS (u16 follows),
  *               2 window scale (u8), 3 SACK-permitted, 4-6 number of SACK blocks, each
  *               left_off u16 from SND.UNA and len u16, 7 bad checksum), if timestamps
- *               ts_delta s8 and ecr_back u8 (ms), payload length u16 (<= 1460, or a GSO super-frame of up to
- *               32 KiB when bit 15 is set); to the listener the source port is 1100+conn
- *               byte and seq/ack are absolute
+ *               ts_delta s8 and ecr_back u8 (ms), payload length u16 (<= 1460, or a
+ *               GSO super-frame of up to 32 KiB when bit 15 is set). To the listener,
+ *               the source port is 1100 + seq_off's low byte and seq/ack are absolute.
  *   op 5        ICMP destination unreachable quoting a segment of a connection: conn u8,
  *               code u8, next-hop MTU u16, seq_off s16 from SND.UNA, extra quoted bytes u8
  *   op 6        other ICMP: type u8, code u8, len u8, bytes
  *   op 7        a long wait: u16 milliseconds
  *   op 8        the application: conn u8, call u8, arg u16 (recv, send, send MSG_MORE,
- *               shutdown, close, setopt (then a value s16), accept, reconnect, poll/info/error, a connect
- *               to a host that never answers ARP)
+ *               shutdown, close, setopt (then a value s16), accept, reconnect,
+ *               poll/info/error, a connect to a host that never answers ARP)
  *   op 9        ARP from the peer or a stranger: op u8, who u8
  *
  * Byte streams shorter than a record read zeros. tests/fuzz/gen_corpus.py
