@@ -49,11 +49,15 @@ void sk_tcp_icmp_error(struct sk_stack *st, uint8_t type, uint8_t code, uint16_t
 	if (!seq_in(seq, t->snd_una, t->snd_max + (t->snd_una == t->snd_max)))
 		return;
 	if (code == ICMP_FRAG_NEEDED) {
-		/* RFC 1191 §6.1: lower the MSS to fit the reported MTU (never
-		 * below 68 - 40), then resend what no longer fits. */
+		/* RFC 1191 §6.1: lower the MSS to fit the reported MTU, then
+		 * resend what no longer fits. Never below TCP_MIN_MSS, the
+		 * floor of a peer's MSS option (tcp_set_peer_mss): a forged
+		 * error must not make us send minuscule segments either (Linux
+		 * tcp_mtu_to_mss and tcp_min_snd_mss, CVE-2019-11479). */
 		if (next_mtu < 68 || next_mtu >= st->cfg.mtu)
 			return;
-		uint16_t mss = (uint16_t)(next_mtu - 40 - tcp_opts_space(t));
+		uint32_t mtu_mss = next_mtu - 40u < TCP_MIN_MSS ? TCP_MIN_MSS : next_mtu - 40u;
+		uint16_t mss = (uint16_t)(mtu_mss - tcp_opts_space(t));
 
 		if (mss >= t->snd_mss)
 			return;

@@ -694,7 +694,10 @@ static void process_text(struct sk_stack *st, struct tcb *t, struct seg *s, sk_t
 		return; /* CLOSE_WAIT, CLOSING, LAST_ACK: remain */
 	}
 	t->rcv_nxt++;
-	t->reass.fin = false;
+	/* The stream ends here: whatever is held above it cannot be data of
+	 * it (Linux tcp_fin purges the out-of-order queue), and our ACKs
+	 * must not SACK it. */
+	tcp_reass_reset(&t->reass);
 	t->fin_rcvd = true;
 	t->shut_rd = true;
 	t->ack_now = true; /* a FIN is acknowledged at once */

@@ -12,13 +12,16 @@
  *                     on: recv() is restarted and completes with the echo
  *   signal-in-call    a thread in a tight send/recv loop is hit by thousands of signals whose
  *                     handler does a non-blocking send on another socket: no crash, no
- *                     deadlock (watchdog), every byte of both streams checked
+ *                     deadlock (watchdog), every byte of both streams checked; the
+ *                     loop's blocking connect may itself fail with EINTR and is then
+ *                     completed as on Linux (poll for POLLOUT, SO_ERROR)
  *   atexit            an atexit() handler connects and exchanges a line (exit status 1 if not)
  * Exit 0 only if every case passed. A watchdog thread ends the process (exit 3) after 60 s.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -35,6 +38,7 @@ extern char early_detail[];
 
 static struct sockaddr_in peer;
 static int failures;
+static atomic_int dial_interrupted; /* connects that returned EINTR and were completed */
 
 static void report(const char *name, int ok, const char *why)
 {
@@ -47,6 +51,46 @@ static void report(const char *name, int ok, const char *why)
 	fflush(stdout);
 }
 
+/* A blocking connect interrupted by a signal whose handler has no SA_RESTART
+ * fails with EINTR while the handshake goes on in the background (connect(2),
+ * signal(7)): wait for it as Linux programs do, poll for POLLOUT (EINTR
+ * retried, 10 s bound) and read SO_ERROR. 0, or -1 with errno set. */
+static int finish_connect(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+	struct timespec start, now;
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		long left;
+		int n;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = 10000 - ((now.tv_sec - start.tv_sec) * 1000 +
+		                (now.tv_nsec - start.tv_nsec) / 1000000);
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		n = poll(&p, 1, (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n > 0)
+			break;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		return -1;
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
 static int dial(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -55,6 +99,13 @@ static int dial(void)
 		return -1;
 	if (connect(fd, (struct sockaddr *)&peer, sizeof(peer)) != 0) {
 		int e = errno;
+
+		if (e == EINTR) {
+			atomic_fetch_add(&dial_interrupted, 1);
+			if (finish_connect(fd) == 0)
+				return fd;
+			e = errno;
+		}
 
 		close(fd);
 		errno = e;
@@ -357,9 +408,9 @@ done:
 	if (!why[0]) {
 		snprintf(why, sizeof(why),
 		         "signal-in-call (%ld rounds of %d bytes, %ld signals, "
-		         "%ld handler sends echoed, %ld EAGAIN)",
+		         "%ld handler sends echoed, %ld EAGAIN, %d connect EINTR)",
 		         res.rounds, LOOP_CHUNK, atomic_load(&usr_hits), sent,
-		         atomic_load(&usr_eagain));
+		         atomic_load(&usr_eagain), atomic_load(&dial_interrupted));
 		report(why, 1, "");
 	} else {
 		report("signal-in-call", 0, why);

@@ -5,7 +5,8 @@
 #
 # 1. tests/setup.sh: packages and the normal build in build/.
 # 2. The Criterion unit suites (meson suite "unit") in an ASan+UBSan build, build-asan/.
-# 3. The lab integration tests, tests/lab/NN-*.sh, each in its own pair of namespaces, with the
+# 3. The libFuzzer harnesses (tests/fuzz/run.sh, clang's build-fuzz/), about 60 s in all.
+# 4. The lab integration tests, tests/lab/NN-*.sh, each in its own pair of namespaces, with the
 #    normal build/ (see below why not the sanitized one).
 #
 # Prints a PASS/FAIL line per test and, last, exactly "N passed, M failed" (unit suites as
@@ -26,6 +27,8 @@ CHILD_PREFIX=""
 
 UNIT_TIMEOUT=900 # the whole unit run; meson also bounds each suite (tests/meson.build)
 LAB_TIMEOUT=180  # one lab test script
+FUZZ_SECONDS=60  # fuzzing time shared among the harnesses (docs/security.md: longer runs)
+FUZZ_TIMEOUT=600 # the whole fuzz step, build included
 
 fail() {
 	echo "FAIL $1${2:+: $2}"
@@ -62,6 +65,25 @@ summary() {
 	echo "$PASSED passed, $FAILED failed"
 	((FAILED == 0))
 	exit
+}
+
+# Show a step's log (its PASS/FAIL lines count) and judge its exit status RC: killed by its
+# time bound, failed without saying why, or ran no check.
+#   tally NAME LOG TIMEOUT
+tally() {
+	local np nf
+	np=$(grep -c '^PASS ' "$2")
+	nf=$(grep -c '^FAIL ' "$2")
+	cat "$2"
+	PASSED=$((PASSED + np))
+	FAILED=$((FAILED + nf))
+	if ((RC == 124 || RC == 137)); then
+		fail "$1" "timed out after $3 s"
+	elif ((RC != 0 && nf == 0)); then
+		fail "$1" "exit $RC without a FAIL line"
+	elif ((RC == 0 && np == 0)); then
+		fail "$1" "ran no check"
+	fi
 }
 
 tail_log() {
@@ -138,7 +160,15 @@ if ((unit_ok)); then
 	fi
 fi
 
-# ---- 3. lab integration tests ---------------------------------------------------------------
+# ---- 3. fuzzing ----------------------------------------------------------------------------
+# One PASS/FAIL line per harness; a crash, leak, hang or sanitizer report is a FAIL (the input is
+# kept in build-fuzz/crashes/).
+fuzz_start=$SECONDS
+run_child timeout -k 10 "$FUZZ_TIMEOUT" bash tests/fuzz/run.sh "$FUZZ_SECONDS" >"$WORK/fuzz.log" 2>&1
+tally fuzz "$WORK/fuzz.log" "$FUZZ_TIMEOUT"
+echo "# fuzz: $((SECONDS - fuzz_start)) s"
+
+# ---- 4. lab integration tests ---------------------------------------------------------------
 # They run with the normal build/, not build-asan/: the programs under test are Debian's own
 # curl and python3, which are not built with ASan. An ASan-instrumented preload library only
 # works when the ASan runtime is the first library of the process (it must be preloaded too,
@@ -154,18 +184,7 @@ for t in tests/lab/[0-9][0-9]-*.sh tests/lab/[0-9][0-9][0-9]-*.sh; do
 	run_child timeout -k 10 "$LAB_TIMEOUT" bash "$t" >"$WORK/$name.log" 2>&1
 	lab_down "$CHILD_PREFIX" # safety net: lib.sh tears down, unless it was SIGKILLed
 	CHILD_PREFIX=""
-	np=$(grep -c '^PASS ' "$WORK/$name.log")
-	nf=$(grep -c '^FAIL ' "$WORK/$name.log")
-	cat "$WORK/$name.log"
-	PASSED=$((PASSED + np))
-	FAILED=$((FAILED + nf))
-	if ((RC == 124 || RC == 137)); then
-		fail "$name" "timed out after ${LAB_TIMEOUT} s"
-	elif ((RC != 0 && nf == 0)); then
-		fail "$name" "exit $RC without a FAIL line"
-	elif ((RC == 0 && np == 0)); then
-		fail "$name" "ran no check"
-	fi
+	tally "$name" "$WORK/$name.log" "$LAB_TIMEOUT"
 	echo "# $name: $((SECONDS - start)) s"
 done
 

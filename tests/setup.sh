@@ -27,11 +27,14 @@ BUILD=${SYNACK_BUILD_DIR:-build}
 #   redis-tools iperf3 wget openssl netcat-openbsd redis, iperf3, wget, s_server, nc); the tests
 #                                                  run their own instances inside the lab
 #   libcap2-bin                                    setcap (tests/lab/91-synack-run.sh)
-#   ethtool                                        interface offloads (tests/lab/92-tso.sh)
+#   ethtool                                        interface offloads (tests/lab/93-tso.sh)
+#   clang libclang-rt-14-dev llvm-14               the libFuzzer harnesses (tests/fuzz/: clang
+#                                                  -fsanitize=fuzzer and its runtime) and their
+#                                                  coverage report (llvm-profdata, llvm-cov)
 PACKAGES=(build-essential meson ninja-build pkg-config libev-dev libunwind-dev libcriterion-dev
 	iproute2 procps curl python3 coreutils tcpdump nftables graphviz
 	nginx-light apache2-utils redis-server redis-tools iperf3 wget openssl netcat-openbsd
-	libcap2-bin ethtool)
+	libcap2-bin ethtool clang libclang-rt-14-dev llvm-14)
 
 LOG=$(mktemp "${TMPDIR:-/tmp}/synack-setup.XXXXXX")
 trap 'rm -f "$LOG"' EXIT

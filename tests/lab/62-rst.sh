@@ -18,7 +18,7 @@ lab_up
 PY=$LAB_TMP/rst.py
 cat >"$PY" <<'EOF'
 import errno, os, socket, struct, sys, time
-from labpeer import connect, listener, wait_file
+from labpeer import connect, csum, listener, wait_file
 
 def read_line(s):
     buf = b''
@@ -82,14 +82,6 @@ def forged_client(addr, port, tmp):
 # ---- the forger: runs in the peer namespace, talks raw Ethernet on the peer's interface ----
 MAC_SK, MAC_PEER = bytes.fromhex('027700000001'), bytes.fromhex('027700000002')
 
-def csum(data):
-    if len(data) % 2:
-        data += b'\0'
-    s = sum(struct.unpack('!%dH' % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
-
 def rst_frame(src, dst, sport, dport, seq):
     tcp = struct.pack('!HHIIBBHHH', sport, dport, seq & 0xffffffff, 0, 5 << 4, 0x04, 0, 0, 0)
     pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack('!BBH', 0, 6, len(tcp))
@@ -126,17 +118,19 @@ class Sniffer:
 
 def forger(iface, sk_addr, peer_addr, port, tmp):
     sn = Sniffer(iface)
+    open(tmp + '/sniffing', 'w').close()  # the test starts the client only now
     tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     tx.bind((iface, 0))
     cport = rcv_nxt = None   # synack's port; synack's RCV.NXT (the kernel's SND.NXT)
 
     def track(secs, stop=None):
         # Follow the kernel's sequence space on the connection; returns segments from synack.
+        # stop(segments from synack so far) ends the tracking early when true.
         nonlocal cport, rcv_nxt
         from_sk = []
         for seg in sn.segments(secs):
             if seg is None:
-                if stop and stop():
+                if stop and stop(from_sk):
                     break
                 continue
             (src, sp, dst, dp, seq, ack, fl, ln) = seg
@@ -149,14 +143,14 @@ def forger(iface, sk_addr, peer_addr, port, tmp):
                 from_sk.append((seq, ack, fl, ln))
             # Checked only once the segment is accounted for (and again on every idle tick):
             # the segment that made the client go on may be this very one.
-            if stop and stop():
+            if stop and stop(from_sk):
                 break
         return from_sk
 
     def send_rst(seq):
         tx.send(rst_frame(peer_addr, sk_addr, port, cport, seq))
 
-    track(20, lambda: os.path.exists(tmp + '/phase1'))
+    track(20, lambda _: os.path.exists(tmp + '/phase1'))
     track(0.3)                          # let delayed ACKs go by: the connection is idle now
     if cport is None:
         sys.exit('forger: never saw the connection')
@@ -173,7 +167,10 @@ def forger(iface, sk_addr, peer_addr, port, tmp):
         else:
             print('forger: out-of-window RST (RCV.NXT%+d): no answer' % off, flush=True)
     send_rst(rcv_nxt + 1)
-    got = track(0.5)
+    # Wait for the challenge ACK (at most 10 s: a loaded machine may be slow to answer), then
+    # 0.3 s more for any second answer.
+    got = track(10, lambda segs: any(g[2] & 0x10 and g[1] == rcv_nxt for g in segs))
+    got += track(0.3)
     acks = [g for g in got if g[2] & 0x10 and not g[2] & 0x07 and g[1] == rcv_nxt]
     if len(acks) == 1 and len(got) == 1:
         print('forger: in-window RST (RCV.NXT+1): one challenge ACK, ack %u' % acks[0][1],
@@ -183,7 +180,7 @@ def forger(iface, sk_addr, peer_addr, port, tmp):
               % (rcv_nxt, got), flush=True)
         ok = False
     open(tmp + '/go2', 'w').close()
-    track(20, lambda: os.path.exists(tmp + '/phase2'))
+    track(20, lambda _: os.path.exists(tmp + '/phase2'))
     track(0.3)                          # the client is blocked in recv now
     send_rst(rcv_nxt)
     got = track(0.3)
@@ -243,7 +240,17 @@ peer_wait_listen 7011
 spawn "$LAB_TMP/forger.log" timeout -k 3 40 ip netns exec "$NS_B" "$LAB_PY" "$PY" forger veth-peer \
 	"$ADDR_A" "$ADDR_B" 7011 "$LAB_TMP"
 forger_pid=$LAB_LAST_PID
-sleep 0.2 # the forger's sniffer is open before the connection starts
+# The forger's sniffer is open before the connection starts (at most 20 s).
+for ((i = 0; i < 400; i++)); do
+	[[ -e $LAB_TMP/sniffing ]] && break
+	kill -0 "$forger_pid" 2>/dev/null || break
+	sleep 0.05
+done
+if [[ ! -e $LAB_TMP/sniffing ]]; then
+	fail "set-up" "the forger did not open its sniffer"
+	show "$LAB_TMP/forger.log"
+	lab_finish
+fi
 rc=0
 SYNACK_TRACE=states LAB_TIMEOUT=40 \
 	synack_exec "$LAB_PY" "$PY" forged-client "$ADDR_B" 7011 "$LAB_TMP" \

@@ -32,12 +32,13 @@ if sys.argv[1] == 'server':
     c.close()
     time.sleep(30)
 else:
-    # Connect, send a line, close first; stay alive while TIME_WAIT runs its course.
-    addr, port, stay = sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+    # Connect, send a line, close first; stay alive while TIME_WAIT runs its course (until the
+    # test has seen it end in the trace).
+    addr, port, tmp = sys.argv[2], int(sys.argv[3]), sys.argv[4]
     s = connect(addr, port)
     s.sendall(b'bye\n')
     s.close()
-    time.sleep(stay)
+    wait_file(tmp + '/done', 40)
 EOF
 
 # Counters in the peer namespace: the kernel's FINs out, synack's RSTs in.
@@ -63,24 +64,39 @@ spawn "$LAB_TMP/tcpdump.log" ip netns exec "$NS_B" \
 	tcpdump -i veth-peer -U -n -w "$LAB_TMP/fins.pcap" \
 	"src host $ADDR_B and tcp src port $PORT and tcp[tcpflags] & tcp-fin != 0"
 tcpdump_pid=$LAB_LAST_PID
-for ((i = 0; i < 500; i++)); do
-	grep -q 'listening on' "$LAB_TMP/tcpdump.log" 2>/dev/null && break
-	sleep 0.01
-done
+# Each wait below is for a condition, bounded generously (a loaded machine is slow, not wrong).
+wait_for() { # wait_for SECONDS COMMAND...: until COMMAND succeeds; 1 if it never did
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		((SECONDS < end)) || return 1
+		sleep 0.01
+	done
+}
+if ! wait_for 20 grep -qs 'listening on' "$LAB_TMP/tcpdump.log"; then
+	fail "set-up" "tcpdump did not start"
+	show "$LAB_TMP/tcpdump.log"
+	lab_finish
+fi
 
 spawn "$LAB_TMP/server.log" \
 	ip netns exec "$NS_B" "$LAB_PY" "$PY" server "$ADDR_B" "$PORT" "$LAB_TMP"
 peer_wait_listen "$PORT"
-SYNACK_TRACE=states SYNACK_MSL_MS=$MSL SYNACK_LINGER_MS=3000 LAB_TIMEOUT=20 \
-	spawn "$LAB_TMP/client.log" synack_exec "$LAB_PY" "$PY" client "$ADDR_B" "$PORT" 3
+SYNACK_TRACE=states SYNACK_MSL_MS=$MSL SYNACK_LINGER_MS=3000 LAB_TIMEOUT=60 \
+	spawn "$LAB_TMP/client.log" synack_exec "$LAB_PY" "$PY" client "$ADDR_B" "$PORT" "$LAB_TMP"
 client_pid=$LAB_LAST_PID
+trace=$LAB_TMP/client.log
+# The time of the first transition to state $1 in the trace (ms), or nothing.
+ms_of() { awk -v s="$1" '$1 == "synack:" && $2 == "trace" && $9 == s { print $3; exit }' "$trace"; }
 
 # Once the server has read our FIN (synack is in FIN_WAIT_2 and sends nothing until the server's
 # FIN), drop the next pure ACK from synack: the ACK of the server's FIN.
-for ((i = 0; i < 1000; i++)); do
-	[[ -e $LAB_TMP/eof ]] && break
-	sleep 0.01
-done
+if ! wait_for 30 test -e "$LAB_TMP/eof"; then
+	fail "set-up" "the server never read the client's end of stream"
+	show "$trace"
+	show "$LAB_TMP/server.log"
+	lab_finish
+fi
 peer_exec nft -f - <<EOF
 table inet tw_drop {
 	chain input {
@@ -91,12 +107,17 @@ table inet tw_drop {
 EOF
 touch "$LAB_TMP/armed"
 dropped=0
-for ((i = 0; i < 500; i++)); do
+end=$((SECONDS + 20))
+while ((SECONDS < end)); do
 	dropped=$(counter tw_drop input)
 	((dropped > 0)) && break
 	sleep 0.005
 done
 peer_exec nft delete table inet tw_drop
+# The client stays until its connection has left TIME_WAIT (2·MSL after the last FIN).
+closed_seen() { [[ -n $(ms_of CLOSED) ]]; }
+wait_for 30 closed_seen || true
+touch "$LAB_TMP/done"
 
 rc=0
 wait "$client_pid" || rc=$?
@@ -108,10 +129,8 @@ fin_gap_us=$(tcpdump -r "$LAB_TMP/fins.pcap" -tt -n 2>/dev/null |
 fins=$(counter tw_count output)
 rsts=$(counter tw_count input)
 last_ack=$(peer_exec ss -Htn state last-ack "( sport = :$PORT )")
-trace=$LAB_TMP/client.log
 timeline=$(bash "$LAB_ROOT/examples/trace-timeline.sh" --port "$PORT" <"$trace" |
 	sed -E 's/ \(MSS [0-9]+\)//') # the MSS (1460, or 1448 with timestamps) is not at issue here
-ms_of() { awk -v s="$1" '$1 == "synack:" && $2 == "trace" && $9 == s { print $3; exit }' "$trace"; }
 t_tw=$(ms_of TIME_WAIT)
 t_closed=$(ms_of CLOSED)
 

@@ -196,7 +196,14 @@ print(f"TOP {top}")
 PYEOF
 port=$(sed -nE 's/^PORT ([0-9]+)$/\1/p' "$LAB_TMP/fork.out")
 final=$((1 + 65536 + 1048576))
-sleep 1 # let tcpdump take the last frames off its ring
+# Let tcpdump (-U: each frame written as it is read) take the last frames off its ring: wait
+# until the wire capture holds the parent's FIN, at most 15 s.
+for ((i = 0; i < 150; i++)); do
+	[[ -n $port ]] || break
+	"$LAB_PY" "$LAB_TMP/flags.py" "$LAB_TMP/wire.pcap" "$ADDR_A" "$port" 2>/dev/null |
+		grep -qx "FIN $final" && break
+	sleep 0.1
+done
 kill -INT "$tcpdump" 2>/dev/null || true
 timeout 5 tail --pid="$tcpdump" -f /dev/null 2>/dev/null || true
 for cap in synack wire; do

@@ -1,6 +1,7 @@
 # Shared pieces of the Python programs the lab tests write into $LAB_TMP (lib.sh copies this
 # file there, so `import labpeer` works from any of them, kernel side or under synack).
 import socket
+import struct
 import sys
 import threading
 import time
@@ -59,3 +60,13 @@ def echo_line(c):
                 return
             buf += b
         c.sendall(buf)
+
+
+def csum(data):
+    """The Internet checksum (RFC 1071) of data, as IPv4, ICMP and TCP headers carry it."""
+    if len(data) % 2:
+        data += b'\0'
+    s = sum(struct.unpack('!%dH' % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff

@@ -376,6 +376,19 @@ Test(tcp_data, our_sequence_numbers_wrap_around)
 	h_expect_nothing(h);
 }
 
+/* RFC 792 / RFC 1191: the quote of our segment at seq (its IPv4 header and
+ * the first 8 bytes of TCP) that a router's "fragmentation needed" carries. */
+static void quote_segment(uint8_t q[28], uint32_t seq)
+{
+	static const uint8_t ip[20] = {0x45, 0, 0x05, 0xdc, 0, 0, 0x40, 0,  64, 6,
+	                               0,    0, 10,   77,   0, 1, 10,   77, 0,  2};
+
+	memcpy(q, ip, sizeof(ip));
+	q[20] = H_OUR_PORT >> 8, q[21] = H_OUR_PORT & 0xff, q[22] = 0, q[23] = H_PEER_PORT;
+	q[24] = (uint8_t)(seq >> 24), q[25] = (uint8_t)(seq >> 16);
+	q[26] = (uint8_t)(seq >> 8), q[27] = (uint8_t)seq;
+}
+
 Test(tcp_data, icmp_fragmentation_needed_lowers_the_mss_and_resends)
 {
 	uint32_t isn;
@@ -384,12 +397,8 @@ Test(tcp_data, icmp_fragmentation_needed_lowers_the_mss_and_resends)
 	sk_send(h->st, s, pattern, 1460, h->now);
 	h_expect_tcp(h, SK_TCP_ACK | SK_TCP_PSH);
 	/* RFC 1191: a router with MTU 1000 quotes our segment. */
-	uint8_t q[28] = {0x45, 0, 0x05, 0xdc, 0, 0, 0x40, 0,  64, 6,
-	                 0,    0, 10,   77,   0, 1, 10,   77, 0,  2};
-	q[20] = H_OUR_PORT >> 8, q[21] = H_OUR_PORT & 0xff, q[22] = 0, q[23] = H_PEER_PORT;
-	uint32_t seq = isn + 1;
-	q[24] = (uint8_t)(seq >> 24), q[25] = (uint8_t)(seq >> 16);
-	q[26] = (uint8_t)(seq >> 8), q[27] = (uint8_t)seq;
+	uint8_t q[28];
+	quote_segment(q, isn + 1);
 	sk_tcp_icmp_error(h->st, 3, 4, 1000, q, sizeof(q), h->now);
 	struct h_tcp a = h_expect_tcp(h, SK_TCP_ACK);
 	struct h_tcp b = h_expect_tcp(h, SK_TCP_ACK | SK_TCP_PSH);
@@ -404,4 +413,27 @@ Test(tcp_data, icmp_fragmentation_needed_lowers_the_mss_and_resends)
 	q[24] ^= 0x55;
 	sk_tcp_icmp_error(h->st, 3, 4, 600, q, sizeof(q), h->now);
 	h_expect_nothing(h);
+}
+
+/* Found by tests/fuzz/fuzz_input: a "fragmentation needed" with the
+ * smallest MTU (68) lowered the MSS to 28 (16 with timestamps), below the
+ * TCP_MIN_MSS floor a peer's MSS option gets: anyone who can quote one
+ * byte in flight could make us send minuscule segments. Linux floors both
+ * at tcp_min_snd_mss (tcp_mtu_to_mss, CVE-2019-11479). */
+Test(tcp_data, icmp_fragmentation_needed_never_lowers_the_mss_below_the_floor)
+{
+	uint32_t isn;
+	int s = h_established(h, PEER_ISN, &isn);
+	uint8_t q[28];
+	int v;
+
+	sk_send(h->st, s, pattern, 200, h->now);
+	h_expect_tcp(h, SK_TCP_ACK | SK_TCP_PSH);
+	quote_segment(q, isn + 1);
+	sk_tcp_icmp_error(h->st, 3, 4, 68, q, sizeof(q), h->now);
+	struct h_tcp a = h_expect_tcp(h, SK_TCP_ACK);
+	cr_expect_eq(a.r.seq, isn + 1);
+	cr_expect_eq(a.r.payload_len, 48, "a resent segment of %zu bytes, want 48", a.r.payload_len);
+	sk_getopt(h->st, s, SK_OPT_MAXSEG, &v);
+	cr_expect_eq(v, 48);
 }

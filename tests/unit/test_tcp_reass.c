@@ -178,3 +178,42 @@ Test(tcp_reass, held_bytes_survive_the_reader_emptying_the_ring)
 	peer_segment(1, 0);
 	expect_stream(s, SEG, 2 * SEG);
 }
+
+/* h_established, the peer's SYN+ACK permitting SACK too (RFC 2018), so our
+ * ACKs list what is held. */
+static int established_sack(void)
+{
+	int s = h_connect(h);
+
+	isn = h_expect_tcp(h, SK_TCP_SYN).r.seq;
+	struct sk_tcp_repr sa = h_seg(SK_TCP_SYN | SK_TCP_ACK, PEER_ISN, isn + 1);
+	sa.mss = 1460;
+	sa.sack_permitted = true;
+	h_send(h, sa);
+	h_expect_tcp(h, SK_TCP_ACK);
+	return s;
+}
+
+/* Found by tests/fuzz/fuzz_input (its invariant: held intervals lie above
+ * RCV.NXT): bytes held out of order just past a FIN stayed held once the
+ * FIN was consumed, at RCV.NXT itself, and every later ACK listed them as
+ * a SACK block. The peer's stream ends at its FIN (RFC 9293 §3.10.7.4
+ * eighth step): nothing above it can be data, and Linux tcp_fin purges
+ * the out-of-order queue and the SACK state. */
+Test(tcp_reass, a_fin_drops_what_is_held_beyond_it)
+{
+	int s = established_sack();
+
+	h_send(h, h_data(PEER_ISN + 2, isn + 1, bytes, 9)); /* one byte's hole */
+	struct h_tcp a = h_expect_tcp(h, SK_TCP_ACK);
+	cr_expect_eq(a.r.sack_count, 1, "the held bytes are SACKed");
+	h_send(h, h_seg(SK_TCP_ACK | SK_TCP_FIN, PEER_ISN + 1, isn + 1));
+	a = h_expect_tcp(h, SK_TCP_ACK);
+	cr_expect_eq(a.r.ack, PEER_ISN + 2, "the FIN acknowledged");
+	cr_expect_eq(a.r.sack_count, 0, "a SACK block [%u, %u) past the FIN",
+	             a.r.sack[0].left - PEER_ISN, a.r.sack[0].right - PEER_ISN);
+	cr_expect_eq(sk_sock_state(h->st, s), SK_TCP_CLOSE_WAIT);
+	cr_expect_eq(tcp_tcb(h->st, s)->reass.n, 0, "nothing held past the end of the stream");
+	char c;
+	cr_expect_eq(sk_recv(h->st, s, &c, 1, 0, h->now), 0, "end of stream, no byte past it");
+}
