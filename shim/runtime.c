@@ -21,6 +21,7 @@
 #include "log.h"
 #include "packet_filter.h"
 #include "portreg.h"
+#include "query.h"
 #include "real.h"
 #include "sockio.h"
 #include "trace.h"
@@ -387,6 +388,7 @@ static bool start_loop(void)
 	ev_async_init(&rt.async, async_cb);
 	ev_io_start(rt.loop, &rt.io);
 	ev_async_start(rt.loop, &rt.async);
+	shim_query_start(rt.loop); /* synack ss, synack stat (query.h) */
 	/* The program's signals must never be delivered to our thread. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -644,6 +646,7 @@ static void fork_child(void)
 	rt.state = RT_IDLE;
 	wait_after_fork_child();
 	shim_epoll_after_fork_child();
+	shim_query_stop(); /* the parent's; a child with a stack opens its own */
 	internal.n = 0;
 	fdt_foreach_internal(collect_internal, &internal);
 	for (int i = 0; i < internal.n; i++)
