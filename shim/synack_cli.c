@@ -1,18 +1,26 @@
-/* The `synack` command: run a program over synack, manage the lab.
+/* The `synack` command: run a program over synack, look at running ones,
+ * check and prepare the machine, manage the lab.
  *
  *   synack run [--iface IF] [--addr A/N] [--gateway G] [--pcap F] [--trace]
  *              [--strict] -- PROGRAM ARGS...
+ *   synack ss [-p PID] [-i] [-l] [-a] [state FILTER]...    (cli_query.c)
+ *   synack stat [-p PID] [-a] [-r]                         (cli_query.c)
+ *   synack check [--iface IF] [--addr A/N]                 (cli_check.c)
+ *   synack iface add NAME --parent IF [--mode macvlan|ipvlan] | del NAME  (cli_iface.c)
  *   synack lab up|down|status
  *   synack --help
  *
- * `run` sets LD_PRELOAD to libsynack.so (next to this binary, or
- * $SYNACK_LIB) and the SYNACK_* environment, then execs the program. When
- * it can (CAP_NET_RAW), it opens the packet socket itself and hands it down
- * as SYNACK_PACKET_FD, so the program needs no privilege (design brief §7).
+ * `run` sets LD_PRELOAD to libsynack.so ($SYNACK_LIB, next to this binary
+ * in a build tree, or the installed library) and the SYNACK_* environment,
+ * then execs the program. When it can (CAP_NET_RAW), it opens the packet
+ * socket itself and hands it down as SYNACK_PACKET_FD, so the program needs
+ * no privilege (docs/configuration.md). docs/operations.md shows every
+ * verb's output.
  */
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <limits.h>
 #include <linux/if_ether.h>
@@ -26,8 +34,22 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "cli.h"
+
 #ifndef SYNACK_SOURCE_ROOT
 #define SYNACK_SOURCE_ROOT ""
+#endif
+/* Where `meson install` puts the library and the lab script: absolute, and
+ * relative to this binary's directory (bindir), so that a tree installed
+ * with --destdir or moved elsewhere still finds its own. */
+#ifndef SYNACK_LIBDIR
+#define SYNACK_LIBDIR ""
+#endif
+#ifndef SYNACK_REL_LIBDIR
+#define SYNACK_REL_LIBDIR "../lib"
+#endif
+#ifndef SYNACK_REL_DATADIR
+#define SYNACK_REL_DATADIR "../share/synack"
 #endif
 
 static void usage(FILE *out)
@@ -37,11 +59,32 @@ static void usage(FILE *out)
 	      "             [--strict] -- PROGRAM [ARGS...]\n"
 	      "      run PROGRAM with its IPv4 TCP sockets carried by synack's own stack\n"
 	      "      (options override SYNACK_IFACE, SYNACK_ADDR, SYNACK_GATEWAY, SYNACK_PCAP,\n"
-	      "      SYNACK_TRACE=states, SYNACK_STRICT=1; see docs/configuration.md)\n"
+	      "      SYNACK_TRACE=states, SYNACK_STRICT=1; see synack(7))\n"
+	      "  synack ss [-p PID] [-i] [-l] [-a] [state FILTER]...\n"
+	      "      the connections of running synack programs, as ss -tni shows the kernel's\n"
+	      "  synack stat [-p PID] [-a] [-r]\n"
+	      "      their counters, as nstat; -r: per second over one second\n"
+	      "  synack check [--iface IF] [--addr A/N]\n"
+	      "      can this machine run synack with these settings? (exit 1: a problem)\n"
+	      "  synack iface add NAME --parent IF [--mode macvlan|ipvlan]\n"
+	      "  synack iface del NAME\n"
+	      "      a child interface of IF with its own MAC and no kernel address, for synack\n"
 	      "  synack lab up|down|status\n"
 	      "      create, remove or show the two-namespace test lab (examples/lab.sh)\n"
 	      "  synack --help\n",
 	      out);
+}
+
+int cli_fail(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("synack: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return status;
 }
 
 static int die(const char *fmt, const char *arg)
@@ -68,8 +111,19 @@ static int self_dir(char *buf, size_t len)
 	return 0;
 }
 
+/* dir/rel/name into out when it is readable. */
+static bool readable_in(char *out, size_t len, const char *dir, const char *rel, const char *name)
+{
+	return (size_t)snprintf(out, len, "%s%s%s/%s", dir, rel[0] ? "/" : "", rel, name) < len &&
+	       access(out, R_OK) == 0;
+}
+
+/* $SYNACK_LIB; next to this binary (the build tree: build/shim/); the
+ * libdir relative to it (an installed tree, wherever it was put, with or
+ * without the multiarch directory); the libdir configured at build time. */
 static int find_lib(char *out, size_t len)
 {
+	static const char *const rel[] = {"", SYNACK_REL_LIBDIR, "../lib", "../lib64"};
 	const char *env = getenv("SYNACK_LIB");
 	char dir[PATH_MAX];
 
@@ -78,11 +132,13 @@ static int find_lib(char *out, size_t len)
 			return die("SYNACK_LIB='%s' does not exist", env);
 		return 0;
 	}
-	if (self_dir(dir, sizeof(dir)) < 0 ||
-	    (size_t)snprintf(out, len, "%s/libsynack.so", dir) >= len || access(out, R_OK) != 0)
-		return die("%s", "libsynack.so not found next to the synack binary — set "
-		                 "SYNACK_LIB=/path/to/libsynack.so");
-	return 0;
+	for (size_t i = 0; self_dir(dir, sizeof(dir)) == 0 && i < sizeof(rel) / sizeof(rel[0]); i++)
+		if (readable_in(out, len, dir, rel[i], "libsynack.so"))
+			return 0;
+	if (SYNACK_LIBDIR[0] && readable_in(out, len, SYNACK_LIBDIR, "", "libsynack.so"))
+		return 0;
+	return die("%s", "libsynack.so not found next to the synack binary, in " SYNACK_REL_LIBDIR
+	                 " from it nor in " SYNACK_LIBDIR " — set SYNACK_LIB=/path/to/libsynack.so");
 }
 
 /* glibc ignores a preload that cannot load with only a line on stderr
@@ -208,6 +264,18 @@ static int cmd_run(int argc, char **argv)
 	return 127;
 }
 
+/* Run a lab script with argument arg: its own #! line picks the shell;
+ * bash if it is not executable. Returns only on failure. */
+static int exec_lab(const char *script, const char *arg)
+{
+	if (access(script, X_OK) == 0)
+		execl(script, script, arg, (char *)NULL);
+	else
+		execlp("bash", "bash", script, arg, (char *)NULL);
+	fprintf(stderr, "synack: cannot run %s: %s\n", script, strerror(errno));
+	return 127;
+}
+
 static int cmd_lab(int argc, char **argv)
 {
 	char dir[PATH_MAX], script[PATH_MAX + 64];
@@ -221,26 +289,28 @@ static int cmd_lab(int argc, char **argv)
 		return 2;
 	}
 	/* $SYNACK_SOURCE_DIR, then the tree this binary was built from
-	 * (build/shim/synack -> ../../examples), then the configured source. */
+	 * (build/shim/synack -> ../../examples), then an installed copy
+	 * (bindir/../share/synack/lab.sh), then the configured source. */
 	if (env && env[0])
 		candidates[n++] = env;
 	if (self_dir(dir, sizeof(dir)) == 0) {
+		snprintf(script, sizeof(script), "%s/%s/lab.sh", dir, SYNACK_REL_DATADIR);
 		strncat(dir, "/../..", sizeof(dir) - strlen(dir) - 1);
 		candidates[n++] = dir;
+	} else {
+		script[0] = '\0';
 	}
 	if (SYNACK_SOURCE_ROOT[0])
 		candidates[n++] = SYNACK_SOURCE_ROOT;
 	for (int i = 0; i < n; i++) {
-		snprintf(script, sizeof(script), "%s/examples/lab.sh", candidates[i]);
-		if (access(script, R_OK) == 0) {
-			/* Its own #! line picks the shell; bash if not executable. */
-			if (access(script, X_OK) == 0)
-				execl(script, script, argv[1], (char *)NULL);
-			else
-				execlp("bash", "bash", script, argv[1], (char *)NULL);
-			fprintf(stderr, "synack: cannot run %s: %s\n", script, strerror(errno));
-			return 127;
-		}
+		char path[PATH_MAX + 64];
+
+		snprintf(path, sizeof(path), "%s/examples/lab.sh", candidates[i]);
+		if (access(path, R_OK) == 0)
+			return exec_lab(path, argv[1]);
+		/* the installed copy comes after the build tree's */
+		if (candidates[i] == dir && script[0] && access(script, R_OK) == 0)
+			return exec_lab(script, argv[1]);
 	}
 	return die("%s", "lab: examples/lab.sh not found — set SYNACK_SOURCE_DIR to the synack "
 	                 "source tree");
@@ -260,6 +330,14 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "lab"))
 		return cmd_lab(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "ss"))
+		return cli_ss(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "stat"))
+		return cli_stat(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "check"))
+		return cli_check(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "iface"))
+		return cli_iface(argc - 1, argv + 1);
 	fprintf(stderr, "synack: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;
