@@ -18,6 +18,12 @@ int cli_check(int argc, char **argv);
 /* cli_iface.c: a macvlan or ipvlan child of a real interface for synack. */
 int cli_iface(int argc, char **argv);
 
+/* cli_elf.c: why the program at path (found in PATH when it has no '/')
+ * cannot be served through LD_PRELOAD, written into why (one line, no
+ * newline): a static binary, a Go program; a script is judged by its
+ * interpreter. false when nothing is known against it. */
+bool cli_elf_unservable(const char *path, char *why, size_t len);
+
 /* "synack: " + the message + "\n" on stderr; returns status. */
 int cli_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

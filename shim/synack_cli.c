@@ -2,7 +2,7 @@
  * check and prepare the machine, manage the lab.
  *
  *   synack run [--iface IF] [--addr A/N] [--gateway G] [--pcap F] [--trace]
- *              [--strict] -- PROGRAM ARGS...
+ *              [--strict] [--force] -- PROGRAM ARGS...
  *   synack ss [-p PID] [-i] [-l] [-a] [state FILTER]...    (cli_query.c)
  *   synack stat [-p PID] [-a] [-r]                         (cli_query.c)
  *   synack check [--iface IF] [--addr A/N]                 (cli_check.c)
@@ -56,10 +56,11 @@ static void usage(FILE *out)
 {
 	fputs("usage:\n"
 	      "  synack run [--iface IF] [--addr A/N] [--gateway G] [--pcap FILE] [--trace]\n"
-	      "             [--strict] -- PROGRAM [ARGS...]\n"
+	      "             [--strict] [--force] -- PROGRAM [ARGS...]\n"
 	      "      run PROGRAM with its IPv4 TCP sockets carried by synack's own stack\n"
 	      "      (options override SYNACK_IFACE, SYNACK_ADDR, SYNACK_GATEWAY, SYNACK_PCAP,\n"
-	      "      SYNACK_TRACE=states, SYNACK_STRICT=1; see synack(7))\n"
+	      "      SYNACK_TRACE=states, SYNACK_STRICT=1; --force or SYNACK_FORCE=1 runs a\n"
+	      "      program synack cannot serve (static, Go) anyway; see synack(7))\n"
 	      "  synack ss [-p PID] [-i] [-l] [-a] [state FILTER]...\n"
 	      "      the connections of running synack programs, as ss -tni shows the kernel's\n"
 	      "  synack stat [-p PID] [-a] [-r]\n"
@@ -143,9 +144,9 @@ static int find_lib(char *out, size_t len)
 
 /* glibc ignores a preload that cannot load with only a line on stderr
  * (and silently for set-id programs): check before exec. */
-static int check_preload(const char *lib, const char *prog)
+static int check_preload(const char *lib, const char *prog, bool force)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], why[PATH_MAX + 256];
 	struct stat sb;
 	void *h;
 
@@ -178,6 +179,12 @@ static int check_preload(const char *lib, const char *prog)
 		return die("%s has file capabilities: the loader ignores LD_PRELOAD for it — "
 		           "remove them (setcap -r), `synack run` passes the packet socket instead",
 		           path);
+	/* Static, Go, musl, another ELF class: the program would run with
+	 * the kernel's TCP, unnoticed (cli_elf.c). */
+	if (!force && cli_elf_unservable(path, why, sizeof(why)))
+		return cli_fail(2, "%s — synack cannot serve it; run it anyway (on the kernel's TCP) "
+		                   "with --force or SYNACK_FORCE=1",
+		                why);
 	return 0;
 }
 
@@ -211,13 +218,15 @@ static int cmd_run(int argc, char **argv)
 	    {"iface", required_argument, NULL, 'i'},   {"addr", required_argument, NULL, 'a'},
 	    {"gateway", required_argument, NULL, 'g'}, {"pcap", required_argument, NULL, 'p'},
 	    {"trace", no_argument, NULL, 't'},         {"strict", no_argument, NULL, 's'},
-	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+	    {"force", no_argument, NULL, 'f'},         {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0}};
 	char lib[PATH_MAX], preload[PATH_MAX * 2];
-	const char *old;
+	const char *old, *force_env = getenv("SYNACK_FORCE");
+	bool force = force_env && !strcmp(force_env, "1");
 	int c, r;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+i:a:g:p:tsh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+i:a:g:p:tsfh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			setenv("SYNACK_IFACE", optarg, 1);
@@ -237,6 +246,9 @@ static int cmd_run(int argc, char **argv)
 		case 's':
 			setenv("SYNACK_STRICT", "1", 1);
 			break;
+		case 'f':
+			force = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -253,7 +265,7 @@ static int cmd_run(int argc, char **argv)
 	if (!getenv("SYNACK_ADDR"))
 		return die("%s", "run: no address — use --addr A/N or SYNACK_ADDR, e.g. "
 		                 "10.77.0.1/24");
-	if ((r = find_lib(lib, sizeof(lib))) != 0 || (r = check_preload(lib, argv[optind])) != 0)
+	if ((r = find_lib(lib, sizeof(lib))) != 0 || (r = check_preload(lib, argv[optind], force)) != 0)
 		return r;
 	old = getenv("LD_PRELOAD");
 	snprintf(preload, sizeof(preload), "%s%s%s", lib, old && old[0] ? ":" : "", old ? old : "");
