@@ -76,6 +76,8 @@ static char *ask(int pid, const char *req, int *err)
 		r = read(fd, buf + len, cap - 1 - len);
 		if (r < 0 && errno == EINTR)
 			continue;
+		if (r < 0 && errno == ECONNRESET && len > 0)
+			break; /* closed with our request unread: what came is the answer */
 		if (r < 0) {
 			*err = errno == EAGAIN ? ETIMEDOUT : errno;
 			goto fail;
@@ -429,7 +431,7 @@ int cli_ss(int argc, char **argv)
 	int ws = 5, wl = 13, wlp = 4, wp = 12, wpp = 4;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+p:ilah", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:ilah", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if ((pid = pid_arg("ss", optarg)) <= 0)
@@ -579,7 +581,7 @@ int cli_stat(int argc, char **argv)
 	double secs = 1;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+p:arh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:arh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if ((pid = pid_arg("stat", optarg)) <= 0)

@@ -39,6 +39,7 @@ struct reply {
 
 struct client {
 	bool open;
+	bool denied; /* another user (SO_PEERCRED): answered with an error */
 	int fd;
 	ev_io w;
 	ev_tstamp since;
@@ -314,7 +315,10 @@ static void answer(struct client *c)
 {
 	c->req[strcspn(c->req, "\r\n")] = '\0';
 	c->out.limit = QUERY_REPLY_MAX;
-	if (!strcmp(c->req, "ss") || !strcmp(c->req, "stat"))
+	if (c->denied)
+		put(&c->out, "error permission denied: only the process's user or root may query "
+		             "it\n");
+	else if (!strcmp(c->req, "ss") || !strcmp(c->req, "stat"))
 		build(&c->out, !strcmp(c->req, "ss"));
 	else
 		put(&c->out, "error unknown request '%.32s' (ss, stat)\n", c->req);
@@ -358,7 +362,7 @@ static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-/* Only the process's own user and root may read it. */
+/* Only the process's own user and root may read it (unix(7) SO_PEERCRED). */
 static bool allowed(int fd)
 {
 	struct ucred cred;
@@ -384,11 +388,6 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 		if (fd < 0)
 			return; /* EAGAIN, or a client that went away */
-		if (!allowed(fd)) {
-			refuse(fd, "error permission denied: only the process's user or root may "
-			           "query it\n");
-			continue;
-		}
 		for (int i = 0; i < QUERY_MAX_CLIENTS && !c; i++)
 			if (!q.c[i].open)
 				c = &q.c[i];
@@ -397,6 +396,10 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			continue;
 		}
 		c->open = true;
+		/* A refusal too is an answer to the request, read first: a
+		 * socket closed with its request unread would reset the
+		 * client's connection before it reads why. */
+		c->denied = !allowed(fd);
 		c->fd = shim_internal_adopt(fd);
 		c->since = ev_now(q.loop);
 		ev_io_init(&c->w, client_cb, c->fd, EV_READ);
