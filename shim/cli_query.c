@@ -420,6 +420,9 @@ int cli_ss(int argc, char **argv)
 	                                     {"info", no_argument, NULL, 'i'},
 	                                     {"listening", no_argument, NULL, 'l'},
 	                                     {"all", no_argument, NULL, 'a'},
+	                                     {"tcp", no_argument, NULL, 't'},
+	                                     {"numeric", no_argument, NULL, 'n'},
+	                                     {"ipv4", no_argument, NULL, '4'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {NULL, 0, NULL, 0}};
 	struct answer ans[MAX_PROCS];
@@ -431,7 +434,7 @@ int cli_ss(int argc, char **argv)
 	int ws = 5, wl = 13, wlp = 4, wp = 12, wpp = 4;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:ilah", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:ilatn4h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if ((pid = pid_arg("ss", optarg)) <= 0)
@@ -445,6 +448,10 @@ int cli_ss(int argc, char **argv)
 			break;
 		case 'a':
 			all = true;
+			break;
+		case 't': /* ss's -t, -n, -4: synack's sockets are all TCP over */
+		case 'n': /* IPv4 and always shown numerically */
+		case '4':
 			break;
 		case 'h':
 			puts("usage: synack ss [-p PID] [-i] [-l] [-a] [state FILTER]...");
