@@ -112,17 +112,21 @@ static int self_dir(char *buf, size_t len)
 	return 0;
 }
 
-/* dir/rel/name into out when it is readable. */
-static bool readable_in(char *out, size_t len, const char *dir, const char *rel, const char *name)
+/* dir/rel/name, made canonical, into out (PATH_MAX bytes) when it is
+ * readable. */
+static bool readable_in(char *out, const char *dir, const char *rel, const char *name)
 {
-	return (size_t)snprintf(out, len, "%s%s%s/%s", dir, rel[0] ? "/" : "", rel, name) < len &&
-	       access(out, R_OK) == 0;
+	char path[PATH_MAX];
+
+	return (size_t)snprintf(path, sizeof(path), "%s%s%s/%s", dir, rel[0] ? "/" : "", rel,
+	                        name) < sizeof(path) &&
+	       access(path, R_OK) == 0 && realpath(path, out);
 }
 
 /* $SYNACK_LIB; next to this binary (the build tree: build/shim/); the
  * libdir relative to it (an installed tree, wherever it was put, with or
  * without the multiarch directory); the libdir configured at build time. */
-static int find_lib(char *out, size_t len)
+static int find_lib(char out[PATH_MAX])
 {
 	static const char *const rel[] = {"", SYNACK_REL_LIBDIR, "../lib", "../lib64"};
 	const char *env = getenv("SYNACK_LIB");
@@ -134,9 +138,9 @@ static int find_lib(char *out, size_t len)
 		return 0;
 	}
 	for (size_t i = 0; self_dir(dir, sizeof(dir)) == 0 && i < sizeof(rel) / sizeof(rel[0]); i++)
-		if (readable_in(out, len, dir, rel[i], "libsynack.so"))
+		if (readable_in(out, dir, rel[i], "libsynack.so"))
 			return 0;
-	if (SYNACK_LIBDIR[0] && readable_in(out, len, SYNACK_LIBDIR, "", "libsynack.so"))
+	if (SYNACK_LIBDIR[0] && readable_in(out, SYNACK_LIBDIR, "", "libsynack.so"))
 		return 0;
 	return die("%s", "libsynack.so not found next to the synack binary, in " SYNACK_REL_LIBDIR
 	                 " from it nor in " SYNACK_LIBDIR " — set SYNACK_LIB=/path/to/libsynack.so");
@@ -265,7 +269,7 @@ static int cmd_run(int argc, char **argv)
 	if (!getenv("SYNACK_ADDR"))
 		return die("%s", "run: no address — use --addr A/N or SYNACK_ADDR, e.g. "
 		                 "10.77.0.1/24");
-	if ((r = find_lib(lib, sizeof(lib))) != 0 || (r = check_preload(lib, argv[optind], force)) != 0)
+	if ((r = find_lib(lib)) != 0 || (r = check_preload(lib, argv[optind], force)) != 0)
 		return r;
 	old = getenv("LD_PRELOAD");
 	snprintf(preload, sizeof(preload), "%s%s%s", lib, old && old[0] ? ":" : "", old ? old : "");
