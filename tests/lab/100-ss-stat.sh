@@ -15,7 +15,10 @@
 #    between a `synack stat` before and one after, tcp_conn_active +1, tcp_retransmits >= 1 and
 #    equal to the connection's retrans total in ss -i, tcp_tx_segs >= N+2, tcp_rx_segs >= N+1,
 #    bytes_acked = bytes_received = N * size in ss -i; stat -r gives a per-second sample;
-#    stat -a lists exactly the counters SYNACK_STATS writes at exit.
+#    stat -a lists exactly the counters SYNACK_STATS writes at exit;
+#  - a python3 program under synack run that connects and forks, the child connecting too:
+#    each connection is listed under its own process (the child runs its own stack and query
+#    socket; it opens its own packet socket rather than the number synack run handed down).
 . "$(dirname "$0")/lib.sh"
 
 lab_up
@@ -253,4 +256,39 @@ else
 	fail "stat -a and SYNACK_STATS list the same counters" "$(cat "$LAB_TMP/names.diff" 2>/dev/null)"
 	show "$LAB_TMP/lockstep.log"
 fi
+
+# ---- 4. a fork child with a stack of its own -------------------------------------------------
+cat >"$LAB_TMP/forky.py" <<'PYEOF'
+# Connect, fork; the child connects too (its own stack: the parent's is not its); each writes
+# its local port, then waits for the release file.
+import os, socket, sys, labpeer
+d = sys.argv[1]
+a = socket.create_connection(('10.77.0.2', 9000))
+pid = os.fork()
+s = a if pid else socket.create_connection(('10.77.0.2', 9000))
+who = 'parent' if pid else 'child'
+with open('%s/%s.tmp' % (d, who), 'w') as f:
+    f.write('%d %d\n' % (os.getpid(), s.getsockname()[1]))
+os.rename('%s/%s.tmp' % (d, who), '%s/%s' % (d, who))
+labpeer.wait_file(d + '/forky-exit', 60)
+if pid:
+    os.waitpid(pid, 0)
+PYEOF
+run_bg "$LAB_TMP/forky.log" "$LAB_PY" "$LAB_TMP/forky.py" "$LAB_TMP"
+if wait_for "$LAB_TMP/parent" && wait_for "$LAB_TMP/child"; then
+	read -r ppid pport <"$LAB_TMP/parent"
+	read -r cpid cport2 <"$LAB_TMP/child"
+	SS >"$LAB_TMP/fork.out" 2>&1 || true
+	if grep -qE "^ESTAB .* $ADDR_A:$pport +$ADDR_B:9000 +users:\(\(\"python3\",pid=$ppid,fd=[0-9]+\)\)\$" "$LAB_TMP/fork.out" &&
+		grep -qE "^ESTAB .* $ADDR_A:$cport2 +$ADDR_B:9000 +users:\(\(\"python3\",pid=$cpid,fd=[0-9]+\)\)\$" "$LAB_TMP/fork.out"; then
+		pass "a fork child's own stack answers under its pid $cpid, the parent's under $ppid"
+	else
+		fail "a fork child's own stack" "want port $pport of pid $ppid and $cport2 of pid $cpid"
+		show "$LAB_TMP/fork.out"
+	fi
+else
+	fail "a fork child's own stack" "the parent or the child did not connect"
+	show "$LAB_TMP/forky.log"
+fi
+touch "$LAB_TMP/forky-exit"
 lab_finish
