@@ -232,8 +232,8 @@ static void build(struct reply *r, bool socks)
 	}
 	rt_unlock();
 	put(r, "synack 1 pid=%d uid=%u comm=%s iface=%s addr=%s/%u uptime_us=%" PRIu64 "\n",
-	    (int)getpid(), (unsigned)geteuid(), comm, cfg->iface, ip(cfg->addr, a),
-	    cfg->prefix_len, (uint64_t)(now - rt_epoch()));
+	    (int)getpid(), (unsigned)geteuid(), comm, cfg->iface, ip(cfg->addr, a), cfg->prefix_len,
+	    (uint64_t)(now - rt_epoch()));
 	shim_stats_format(&snap, "stat ", "gauge ", stats, sizeof(stats));
 	put(r, "%s", stats);
 	if (socks) {
@@ -376,7 +376,7 @@ static bool allowed(int fd)
 static void refuse(int fd, const char *why)
 {
 	(void)!REAL(send)(fd, why, strlen(why), MSG_DONTWAIT | MSG_NOSIGNAL);
-	REAL(close)(fd);
+	shim_internal_close(fd);
 }
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -388,6 +388,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 		if (fd < 0)
 			return; /* EAGAIN, or a client that went away */
+		fd = shim_internal_adopt(fd);
 		for (int i = 0; i < QUERY_MAX_CLIENTS && !c; i++)
 			if (!q.c[i].open)
 				c = &q.c[i];
@@ -400,7 +401,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		 * socket closed with its request unread would reset the
 		 * client's connection before it reads why. */
 		c->denied = !allowed(fd);
-		c->fd = shim_internal_adopt(fd);
+		c->fd = fd;
 		c->since = ev_now(q.loop);
 		ev_io_init(&c->w, client_cb, c->fd, EV_READ);
 		c->w.data = c;
@@ -446,16 +447,18 @@ void shim_query_start(struct ev_loop *loop)
 	 * process (unix(7)). */
 	n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, SHIM_QUERY_PREFIX "%d", (int)q.pid);
 	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
-	fd = REAL(socket)(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* Moved out of the program's fd range before anything else is done
+	 * with it (internal_fd.h). */
+	fd = shim_internal_adopt(
+	    REAL(socket)(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
 	if (fd < 0 || REAL(bind)(fd, (struct sockaddr *)&sa, len) != 0 ||
 	    REAL(listen)(fd, QUERY_MAX_CLIENTS) != 0) {
 		shim_log(SK_LOG_INFO, "no query socket @%s (synack ss, synack stat): %s",
 		         sa.sun_path + 1, strerror(errno));
-		if (fd >= 0)
-			REAL(close)(fd);
+		shim_internal_close(fd);
 		return;
 	}
-	q.fd = shim_internal_adopt(fd);
+	q.fd = fd;
 	q.loop = loop;
 	ev_io_init(&q.w, accept_cb, q.fd, EV_READ);
 	ev_io_start(loop, &q.w);
