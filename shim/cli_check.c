@@ -118,7 +118,7 @@ static char *ruleset(const char **why)
 		*why = WIFEXITED(rc) && WEXITSTATUS(rc) == 127 ? "nft is not installed"
 		       : strstr(buf, "ermission") || strstr(buf, "not permitted")
 		           ? "not permitted (CAP_NET_ADMIN)"
-		                                              : "nft failed";
+		           : "nft failed";
 		free(buf);
 		return NULL;
 	}
@@ -155,7 +155,8 @@ static int egress_chains(const char *rules, const char *iface)
 		char line[512];
 		char fam[16];
 
-		snprintf(line, sizeof(line), "%.*s", (int)(n < sizeof(line) ? n : sizeof(line) - 1), l);
+		snprintf(line, sizeof(line), "%.*s", (int)(n < sizeof(line) ? n : sizeof(line) - 1),
+		         l);
 		if (sscanf(line, "table %15s %63s", fam, table) == 2)
 			netdev = !strcmp(fam, "netdev");
 		else if (sscanf(line, " chain %63s", chain) == 1)
@@ -196,17 +197,19 @@ static void check_addresses(uint32_t addr, const char *iface, const char *rules)
 			continue;
 		clash = true;
 		if (i->ifa_netmask)
-			plen = __builtin_popcount(((struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr);
+			plen = __builtin_popcount(
+			    ((struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr);
 		if (rules && has_synack_table(rules))
-			ok("the kernel also holds %s (on %s), and the nftables table \"synack\" keeps "
-			   "it from answering synack's ports (docs/deployment.md)",
+			ok("the kernel also holds %s (on %s), and the nftables table \"synack\" "
+			   "keeps it from answering synack's ports (docs/deployment.md)",
 			   ip(addr, a), i->ifa_name);
 		else
-			problem("the kernel also holds %s (on %s): it would answer synack's peers "
-			        "itself and reset synack's connections — fix: ip addr del %s/%d dev "
-			        "%s, or give synack an address of its own (a macvlan child: synack "
-			        "iface add), or share it with the nftables rule of docs/deployment.md",
-			        ip(addr, a), i->ifa_name, ip(addr, a), plen, i->ifa_name);
+			problem(
+			    "the kernel also holds %s (on %s): it would answer synack's peers "
+			    "itself and reset synack's connections — fix: ip addr del %s/%d dev "
+			    "%s, or give synack an address of its own (a macvlan child: synack "
+			    "iface add), or share it with the nftables rule of docs/deployment.md",
+			    ip(addr, a), i->ifa_name, ip(addr, a), plen, i->ifa_name);
 	}
 	freeifaddrs(ifs);
 	if (!clash)
@@ -222,10 +225,11 @@ static void check_packet_socket(int ifindex, const char *iface)
 
 	if (fd < 0) {
 		if (errno == EPERM || errno == EACCES)
-			problem("no CAP_NET_RAW: a packet socket cannot be opened — fix: run as root, "
-			        "or give the synack tool the capability (setcap cap_net_raw+ep "
-			        "\"$(command -v synack)\"): `synack run` opens the packet socket and "
-			        "hands it to the program, which needs no privilege");
+			problem(
+			    "no CAP_NET_RAW: a packet socket cannot be opened — fix: run as root, "
+			    "or give the synack tool the capability (setcap cap_net_raw+ep "
+			    "\"$(command -v synack)\"): `synack run` opens the packet socket and "
+			    "hands it to the program, which needs no privilege");
 		else
 			problem("a packet socket cannot be opened: %s — fix: a kernel with "
 			        "CONFIG_PACKET (modprobe af_packet)",
@@ -292,25 +296,27 @@ static void check_interface(const char *iface, int *ifindex, unsigned want_mtu)
 	if (fd >= 0 && ioctl(fd, SIOCGIFHWADDR, &ifr) == 0) {
 		mac = (unsigned char *)ifr.ifr_hwaddr.sa_data;
 		if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER)
-			problem("%s is not an Ethernet interface (ARPHRD %d: loopback, tun, "
-			        "WireGuard...) — fix: synack needs Ethernet frames: use an Ethernet "
-			        "interface, a veth, or a macvlan child of one",
-			        iface, ifr.ifr_hwaddr.sa_family);
+			problem(
+			    "%s is not an Ethernet interface (ARPHRD %d: loopback, tun, "
+			    "WireGuard...) — fix: synack needs Ethernet frames: use an Ethernet "
+			    "interface, a veth, or a macvlan child of one",
+			    iface, ifr.ifr_hwaddr.sa_family);
 		else
-			ok("%s is Ethernet, MAC %02x:%02x:%02x:%02x:%02x:%02x", iface, mac[0], mac[1],
-			   mac[2], mac[3], mac[4], mac[5]);
+			ok("%s is Ethernet, MAC %02x:%02x:%02x:%02x:%02x:%02x", iface, mac[0],
+			   mac[1], mac[2], mac[3], mac[4], mac[5]);
 	}
 	if (fd >= 0 && ioctl(fd, SIOCGIFMTU, &ifr) == 0) {
 		unsigned mtu = (unsigned)ifr.ifr_mtu;
 
 		if (mtu < 68 || mtu > 9000)
-			problem("%s's MTU %u is outside what synack takes (68..9000) — fix: ip link set "
-			        "%s mtu 1500, or SYNACK_MTU=N within both",
+			problem("%s's MTU %u is outside what synack takes (68..9000) — fix: "
+			        "ip link set %s mtu 1500, or SYNACK_MTU=N within both",
 			        iface, mtu, iface);
 		else if (want_mtu && want_mtu > mtu)
-			problem("SYNACK_MTU=%u is above %s's MTU %u: larger frames would be dropped — "
-			        "fix: SYNACK_MTU=%u or less, or unset it",
-			        want_mtu, iface, mtu, mtu);
+			problem(
+			    "SYNACK_MTU=%u is above %s's MTU %u: larger frames would be dropped — "
+			    "fix: SYNACK_MTU=%u or less, or unset it",
+			    want_mtu, iface, mtu, mtu);
 		else
 			ok("MTU %u (synack's MSS %u)", want_mtu ? want_mtu : mtu,
 			   (want_mtu ? want_mtu : mtu) - 40);
@@ -348,7 +354,8 @@ int cli_check(int argc, char **argv)
 			ov.addr = optarg;
 			break;
 		case 'h':
-			puts("usage: synack check [--iface IF] [--addr A/N]   (default: SYNACK_IFACE, "
+			puts("usage: synack check [--iface IF] [--addr A/N]   (default: "
+			     "SYNACK_IFACE, "
 			     "SYNACK_ADDR)");
 			return 0;
 		default:
@@ -373,7 +380,8 @@ int cli_check(int argc, char **argv)
 		char a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
 
 		ok("settings: interface %s, address %s/%u%s%s", cfg.iface, ip(cfg.addr, a),
-		   cfg.prefix_len, cfg.gateway ? ", gateway " : "", cfg.gateway ? ip(cfg.gateway, g) : "");
+		   cfg.prefix_len, cfg.gateway ? ", gateway " : "",
+		   cfg.gateway ? ip(cfg.gateway, g) : "");
 	}
 	if (cfg.iface[0])
 		check_interface(cfg.iface, &ifindex, cfg.mtu);

@@ -64,7 +64,7 @@ static bool read_at(int fd, void *buf, size_t len, off_t off)
 }
 
 /* Whether the section header table names one of the Go sections. */
-static bool has_go_section(int fd, const Ehdr * eh)
+static bool has_go_section(int fd, const Ehdr *eh)
 {
 	Shdr strtab, sh;
 	char name[32];
@@ -152,9 +152,11 @@ static bool judge(const char *prog, char *why, size_t len, int depth)
 		return false; /* not ELF: the kernel's business */
 	}
 	if (eh.e_ident[EI_CLASS] != OUR_CLASS) {
-		snprintf(why, len, "%s%s a %d-bit program: libsynack.so is %d-bit and the loader "
-		                   "ignores it",
-		         path, is, eh.e_ident[EI_CLASS] == ELFCLASS32 ? 32 : 64, (int)sizeof(void *) * 8);
+		snprintf(why, len,
+		         "%s%s a %d-bit program: libsynack.so is %d-bit and the loader "
+		         "ignores it",
+		         path, is, eh.e_ident[EI_CLASS] == ELFCLASS32 ? 32 : 64,
+		         (int)sizeof(void *) * 8);
 		close(fd);
 		return true;
 	}
@@ -173,12 +175,14 @@ static bool judge(const char *prog, char *why, size_t len, int depth)
 		}
 	}
 	if (has_go_section(fd, &eh)) {
-		snprintf(why, len, "%s%s a Go program: Go makes its socket calls itself, not through "
-		                   "libc, so the preload cannot see them",
+		snprintf(why, len,
+		         "%s%s a Go program: Go makes its socket calls itself, not through "
+		         "libc, so the preload cannot see them",
 		         path, is);
 	} else if (!has_interp) {
-		snprintf(why, len, "%s%s statically linked (no program interpreter): no dynamic "
-		                   "loader runs, so LD_PRELOAD is never read",
+		snprintf(why, len,
+		         "%s%s statically linked (no program interpreter): no dynamic "
+		         "loader runs, so LD_PRELOAD is never read",
 		         path, is);
 	} else if (strstr(interp, "ld-musl")) {
 		snprintf(why, len, "%s%s linked against musl (%s): libsynack.so is built for glibc",

@@ -123,7 +123,8 @@ static int link_kind(const char *name, char *kind, size_t len)
 		int ilen = (int)RTA_PAYLOAD(a);
 		for (struct rtattr *b = RTA_DATA(a); RTA_OK(b, ilen); b = RTA_NEXT(b, ilen))
 			if (b->rta_type == IFLA_INFO_KIND)
-				snprintf(kind, len, "%.*s", (int)RTA_PAYLOAD(b), (char *)RTA_DATA(b));
+				snprintf(kind, len, "%.*s", (int)RTA_PAYLOAD(b),
+				         (char *)RTA_DATA(b));
 	}
 	return 0;
 }
@@ -156,12 +157,14 @@ static int add(const char *name, const char *parent, const char *mode)
 	if (strlen(name) >= IFNAMSIZ)
 		return cli_fail(2, "iface: '%s' is longer than %d characters", name, IFNAMSIZ - 1);
 	if (!parent_index)
-		return cli_fail(1, "iface: parent %s does not exist in this network namespace (ip -br "
-		                   "link lists them)",
+		return cli_fail(1,
+		                "iface: parent %s does not exist in this network namespace (ip -br "
+		                "link lists them)",
 		                parent);
 	if (if_nametoindex(name))
-		return cli_fail(1, "iface: %s exists already — pick another name, or synack iface del "
-		                   "%s first",
+		return cli_fail(1,
+		                "iface: %s exists already — pick another name, or synack iface del "
+		                "%s first",
 		                name, name);
 	req_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);
 	/* Created up: the parent decides the carrier. */
@@ -187,8 +190,8 @@ static int add(const char *name, const char *parent, const char *mode)
 	if (err == -EPERM)
 		return cli_fail(1, "iface: creating %s needs CAP_NET_ADMIN (run as root)", name);
 	if (err == -EOPNOTSUPP || err == -ENOENT)
-		return cli_fail(1, "iface: the kernel has no %s driver (modprobe %s): %s", mode, mode,
-		                strerror(-err));
+		return cli_fail(1, "iface: the kernel has no %s driver (modprobe %s): %s", mode,
+		                mode, strerror(-err));
 	if (err < 0)
 		return cli_fail(1, "iface: cannot create %s %s on %s: %s", mode, name, parent,
 		                strerror(-err));
@@ -196,8 +199,9 @@ static int add(const char *name, const char *parent, const char *mode)
 	sysctl_set(path, "1"); /* absent without IPv6: nothing to turn off */
 	snprintf(path, sizeof(path), "net/ipv4/conf/%s/arp_ignore", name);
 	if (!sysctl_set(path, "8"))
-		fprintf(stderr, "synack: iface: warning: could not set %s to 8: the kernel may "
-		                "answer ARP on %s for the host's own addresses\n",
+		fprintf(stderr,
+		        "synack: iface: warning: could not set %s to 8: the kernel may "
+		        "answer ARP on %s for the host's own addresses\n",
 		        path, name);
 	printf("%s: %s child of %s, up, no kernel address — use it with synack run --iface %s "
 	       "--addr A/N\n",
@@ -217,8 +221,9 @@ static int del(const char *name)
 		return cli_fail(1, "iface: cannot look at %s: %s", name, strerror(-err));
 	/* Never a real NIC, a veth or a bridge by mistake. */
 	if (strcmp(kind, "macvlan") && strcmp(kind, "ipvlan"))
-		return cli_fail(1, "iface: %s is not a macvlan or ipvlan child (its kind: %s): synack "
-		                   "iface del removes only those",
+		return cli_fail(1,
+		                "iface: %s is not a macvlan or ipvlan child (its kind: %s): synack "
+		                "iface del removes only those",
 		                name, kind[0] ? kind : "none, a physical or loopback interface");
 	req_init(&r, RTM_DELLINK, NLM_F_ACK);
 	attr(&r, IFLA_IFNAME, name, strlen(name) + 1);

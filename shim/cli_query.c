@@ -175,14 +175,16 @@ static int gather(int pid, const char *req, struct answer *out, int max, int *st
 			if (kill(pid, 0) != 0 && errno == ESRCH)
 				*status = cli_fail(1, "pid %d: no such process", pid);
 			else if (err == ECONNREFUSED || err == ENOENT)
-				*status = cli_fail(1,
-				                   "pid %d runs no synack stack in this network namespace "
-				                   "(no @%s%d in /proc/net/unix) — run this in its "
-				                   "namespace (ip netns exec NS synack ...) or as root",
-				                   pid, QUERY_PREFIX, pid);
+				*status = cli_fail(
+				    1,
+				    "pid %d runs no synack stack in this network namespace "
+				    "(no @%s%d in /proc/net/unix) — run this in its "
+				    "namespace (ip netns exec NS synack ...) or as root",
+				    pid, QUERY_PREFIX, pid);
 			else
-				*status = cli_fail(1, "pid %d: the query failed: %s", pid,
-				                   err == EPROTO ? "not a synack answer" : strerror(err));
+				*status =
+				    cli_fail(1, "pid %d: the query failed: %s", pid,
+				             err == EPROTO ? "not a synack answer" : strerror(err));
 			return 0;
 		}
 		out[0] = (struct answer){pid, t};
@@ -256,15 +258,15 @@ static int pid_arg(const char *verb, const char *arg)
 
 /* Linux's TCP state numbers (core/stack.h uses them) and ss's names. */
 static const char *const ss_state[12] = {
-    [1] = "ESTAB",      [2] = "SYN-SENT",  [3] = "SYN-RECV",   [4] = "FIN-WAIT-1",
-    [5] = "FIN-WAIT-2", [6] = "TIME-WAIT", [7] = "UNCONN",     [8] = "CLOSE-WAIT",
+    [1] = "ESTAB",      [2] = "SYN-SENT",  [3] = "SYN-RECV", [4] = "FIN-WAIT-1",
+    [5] = "FIN-WAIT-2", [6] = "TIME-WAIT", [7] = "UNCONN",   [8] = "CLOSE-WAIT",
     [9] = "LAST-ACK",   [10] = "LISTEN",   [11] = "CLOSING",
 };
-#define ST(s) (1u << (s))
-#define SS_ALL   0xffeu
+#define ST(s)  (1u << (s))
+#define SS_ALL 0xffeu
 /* ss(8)'s default: every state but listening, closed, time-wait and
  * syn-recv (iproute2 misc/ss.c SS_CONN). */
-#define SS_CONN  (SS_ALL & ~(ST(10) | ST(7) | ST(6) | ST(3)))
+#define SS_CONN      (SS_ALL & ~(ST(10) | ST(7) | ST(6) | ST(3)))
 #define SS_CONNECTED (SS_ALL & ~(ST(7) | ST(10)))
 
 /* ss's state filter names (ss(8) STATE-FILTER). 0: unknown. */
@@ -383,7 +385,8 @@ static void print_info(const char *r)
 	if (num(r, "unacked") && num(r, "state") != 10)
 		printf(" unacked:%" PRIu64, num(r, "unacked"));
 	if (num(r, "retransmits") || num(r, "total_retrans"))
-		printf(" retrans:%" PRIu64 "/%" PRIu64, num(r, "retransmits"), num(r, "total_retrans"));
+		printf(" retrans:%" PRIu64 "/%" PRIu64, num(r, "retransmits"),
+		       num(r, "total_retrans"));
 	if (num(r, "sacked") && num(r, "state") != 10)
 		printf(" sacked:%" PRIu64, num(r, "sacked"));
 	if (num(r, "notsent_bytes"))
@@ -462,8 +465,9 @@ int cli_ss(int argc, char **argv)
 	}
 	for (int i = optind; i < argc; i++) {
 		if (strcmp(argv[i], "state") || i + 1 >= argc)
-			return cli_fail(2, "ss: unexpected '%s' — filters are 'state NAME' (ss(8) "
-			                   "names: established, listening, time-wait, connected...)",
+			return cli_fail(2,
+			                "ss: unexpected '%s' — filters are 'state NAME' (ss(8) "
+			                "names: established, listening, time-wait, connected...)",
 			                argv[i]);
 		if (!(mask = state_filter(argv[++i])))
 			return cli_fail(2, "ss: unknown state '%s'", argv[i]);
@@ -486,7 +490,8 @@ int cli_ss(int argc, char **argv)
 			if (nl)
 				*nl = '\0';
 			if (!strcmp(l, "truncated"))
-				fprintf(stderr, "synack: pid %d: the listing was cut at its size bound\n",
+				fprintf(stderr,
+				        "synack: pid %d: the listing was cut at its size bound\n",
 				        ans[i].pid);
 			if (strncmp(l, "sock ", 5))
 				continue;
@@ -507,8 +512,10 @@ int cli_ss(int argc, char **argv)
 			r->state = st;
 			snprintf(r->rq, sizeof(r->rq), "%" PRIu64, num(l, "rq"));
 			snprintf(r->sq, sizeof(r->sq), "%" PRIu64, num(l, "sq"));
-			split_ep(l, "local", r->laddr, sizeof(r->laddr), r->lport, sizeof(r->lport), false);
-			split_ep(l, "peer", r->paddr, sizeof(r->paddr), r->pport, sizeof(r->pport), true);
+			split_ep(l, "local", r->laddr, sizeof(r->laddr), r->lport, sizeof(r->lport),
+			         false);
+			split_ep(l, "peer", r->paddr, sizeof(r->paddr), r->pport, sizeof(r->pport),
+			         true);
 			ws = max_i(ws, (int)strlen(ss_state[st]));
 			wl = max_i(wl, (int)strlen(r->laddr));
 			wlp = max_i(wlp, (int)strlen(r->lport));
@@ -529,8 +536,10 @@ int cli_ss(int argc, char **argv)
 		if (field(r->rec, "fds", fds, sizeof(fds)) && strcmp(fds, "-")) {
 			printf(" users:(");
 			bool first = true;
-			for (char *f = strtok_r(fds, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
-				printf("%s(\"%s\",pid=%d,fd=%s)", first ? "" : ",", r->comm, r->pid, f);
+			for (char *f = strtok_r(fds, ",", &save); f;
+			     f = strtok_r(NULL, ",", &save)) {
+				printf("%s(\"%s\",pid=%d,fd=%s)", first ? "" : ",", r->comm, r->pid,
+				       f);
 				first = false;
 			}
 			putchar(')');
@@ -643,7 +652,8 @@ int cli_stat(int argc, char **argv)
 		if (!rate) {
 			for (size_t k = 0; k < nb[i]; k++)
 				if (all || before[i][k].v)
-					printf("%-31s %" PRIu64 "\n", before[i][k].name, before[i][k].v);
+					printf("%-31s %" PRIu64 "\n", before[i][k].name,
+					       before[i][k].v);
 			continue;
 		}
 		nn = counters(a1[j].text, now, 128);
