@@ -448,6 +448,38 @@ struct sk_tcp_info {
 int sk_get_info(const struct sk_stack *st, int sock, struct sk_tcp_info *out);
 
 /* ------------------------------------------------------------------ */
+/* Listing the sockets (`synack ss`)                                   */
+/* ------------------------------------------------------------------ */
+
+/* The first socket after `after` (-1: from the start) whose slot is in use,
+ * or -1 after the last: the program's sockets and those the stack holds
+ * alone (connections the program closed, in FIN_WAIT, CLOSING, LAST_ACK or
+ * TIME_WAIT; passive children not accepted yet) alike. In slot order, a
+ * scan of the arena: for an operator's listing, not the data path. */
+int sk_next_socket(const struct sk_stack *st, int after);
+
+/* One socket as `ss` shows it. */
+struct sk_sock_view {
+	bool user_owned; /* the program holds it (sk_socket, sk_accept) */
+	int parent;      /* the listener of a child not accepted yet, else -1 */
+	/* local.addr 0: bound to any address (a listener); remote all 0: no
+	 * peer (CLOSED, LISTEN). */
+	struct sk_endpoint local, remote;
+	/* Bytes received and not read, bytes sent or queued and not
+	 * acknowledged (FIONREAD, SIOCOUTQ); on a listener, as Linux's
+	 * inet_diag: the accept queue length and the backlog. */
+	uint32_t rx_queued, tx_queued;
+	/* When the socket left CLOSED (connect, listen, a SYN to a listener),
+	 * on the stack's clock; SK_TIME_NEVER while it never has. */
+	sk_time_t since;
+	/* sk_get_info's figures, for any socket in use. */
+	struct sk_tcp_info info;
+};
+
+/* Fill *out for any socket in use (sk_next_socket): 0, or -EBADF. */
+int sk_sock_view(const struct sk_stack *st, int sock, struct sk_sock_view *out);
+
+/* ------------------------------------------------------------------ */
 /* Counters                                                            */
 /* ------------------------------------------------------------------ */
 

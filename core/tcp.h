@@ -89,6 +89,7 @@ struct tcb {
 	bool in_use;
 	bool user_owned; /* held by the application (sk_socket/sk_accept) */
 	enum sk_tcp_state state;
+	sk_time_t since; /* when it last left CLOSED (sk_sock_view); SK_TIME_NEVER */
 
 	/* Endpoints, host byte order. laddr 0 = unbound address. */
 	uint32_t laddr, raddr;

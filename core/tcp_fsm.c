@@ -114,6 +114,10 @@ void tcp_set_state(struct sk_stack *st, struct tcb *t, enum sk_tcp_state to, con
 	 * segment, and the table is what must stay readable. */
 	assert(tcp_transition_legal(from, to) && "illegal TCP state transition");
 	t->state = to;
+	/* Its age for sk_sock_view: from connect(), listen(), or the SYN
+	 * that made a passive child (born LISTEN, tcp_input.c). */
+	if (from == SK_TCP_CLOSED || t->since == SK_TIME_NEVER)
+		t->since = now;
 	tcp_ka_state(st, t, now); /* keepalive and cork timers follow the state */
 	if (st->hooks.state_change) {
 		struct sk_state_change ev = {

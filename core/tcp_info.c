@@ -61,16 +61,8 @@ void tcp_count_retrans(struct sk_stack *st, struct tcb *t, uint32_t bytes)
 	t->bytes_retrans += bytes;
 }
 
-int sk_get_info(const struct sk_stack *st, int sock, struct sk_tcp_info *out)
+static void fill_info(const struct sk_stack *st, const struct tcb *t, struct sk_tcp_info *out)
 {
-	const struct tcb *t;
-
-	if (sock < 0 || (uint32_t)sock >= st->tcp->nslots)
-		return -EBADF;
-	t = &st->tcp->tcbs[sock];
-	if (!t->in_use || !t->user_owned)
-		return -EBADF;
-
 	memset(out, 0, sizeof(*out));
 	out->state = t->state;
 	out->ca_state = ca_state(t);
@@ -101,7 +93,7 @@ int sk_get_info(const struct sk_stack *st, int sock, struct sk_tcp_info *out)
 		/* Linux tcp_get_info() on a listener. */
 		out->unacked = t->acc_count;
 		out->sacked = t->backlog;
-		return 0;
+		return;
 	}
 	out->unacked = segs_up(t->snd_max - t->snd_una, t->snd_mss);
 	out->sacked = t->sack_ok ? sacked_bytes(t) / (t->snd_mss ? t->snd_mss : 1) : 0;
@@ -119,5 +111,54 @@ int sk_get_info(const struct sk_stack *st, int sock, struct sk_tcp_info *out)
 			unsent = ring_end - t->snd_max;
 		out->notsent_bytes = unsent;
 	}
+}
+
+/* The slot of any socket in use, or NULL. */
+static const struct tcb *slot(const struct sk_stack *st, int sock)
+{
+	const struct tcb *t;
+
+	if (sock < 0 || (uint32_t)sock >= st->tcp->nslots)
+		return NULL;
+	t = &st->tcp->tcbs[sock];
+	return t->in_use ? t : NULL;
+}
+
+int sk_get_info(const struct sk_stack *st, int sock, struct sk_tcp_info *out)
+{
+	const struct tcb *t = slot(st, sock);
+
+	if (!t || !t->user_owned)
+		return -EBADF;
+	fill_info(st, t, out);
+	return 0;
+}
+
+int sk_sock_view(const struct sk_stack *st, int sock, struct sk_sock_view *out)
+{
+	const struct tcb *t = slot(st, sock);
+
+	if (!t)
+		return -EBADF;
+	memset(out, 0, sizeof(*out));
+	out->user_owned = t->user_owned;
+	out->parent = t->parent == TCP_NIL ? -1 : t->parent;
+	out->since = t->since;
+	fill_info(st, t, &out->info);
+	if (t->state == SK_TCP_LISTEN) {
+		/* Linux inet_diag (tcp_diag_get_info) on a listener. */
+		out->local = (struct sk_endpoint){t->laddr, t->lport};
+		out->rx_queued = t->acc_count;
+		out->tx_queued = t->backlog;
+		return 0;
+	}
+	/* A connection's local address is ours even when bound to any (the
+	 * state trace says the same: tcp_set_state). */
+	out->local = (struct sk_endpoint){t->laddr ? t->laddr : (t->lport ? st->cfg.addr : 0),
+	                                  t->lport};
+	if (t->state != SK_TCP_CLOSED)
+		out->remote = (struct sk_endpoint){t->raddr, t->rport};
+	out->rx_queued = (uint32_t)sk_ringbuf_len(&t->rcv);
+	out->tx_queued = (uint32_t)sk_ringbuf_len(&t->snd);
 	return 0;
 }

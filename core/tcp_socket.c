@@ -998,3 +998,11 @@ bool sk_quiescent(const struct sk_stack *st)
 	}
 	return true;
 }
+
+int sk_next_socket(const struct sk_stack *st, int after)
+{
+	for (uint32_t i = after < 0 ? 0 : (uint32_t)after + 1; i < st->tcp->nslots; i++)
+		if (st->tcp->tcbs[i].in_use)
+			return (int)i;
+	return -1;
+}

@@ -176,6 +176,7 @@ struct tcb *tcp_slot_alloc(struct sk_stack *st)
 	    .id = id,
 	    .in_use = true,
 	    .state = SK_TCP_CLOSED,
+	    .since = SK_TIME_NEVER,
 	    .conn_next = TCP_NIL,
 	    .bind_next = TCP_NIL,
 	    .bchild_prev = TCP_NIL,

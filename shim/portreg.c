@@ -2,6 +2,8 @@
 #include "portreg.h"
 
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include "log.h"
 #include "real.h"
 #include "runtime.h"
+#include "wait.h"
 
 /* Ports this process registered (a port may back several sockets: a
  * listener bound again after close...). Read by the transmit path under
@@ -114,7 +117,35 @@ static uint16_t rst_port(const uint8_t *f, size_t len)
 	return (uint16_t)(f[14 + ihl] << 8 | f[14 + ihl + 1]);
 }
 
-/* True when frame is an RST from a port another synack process holds. */
+/* Whether the kernel also holds synack's address: it then shares it with
+ * synack, which speaks for its own ports only (docs/deployment.md, "Sharing
+ * the kernel's address"). Looked up at most once a second, on the rare path
+ * of an RST from a port no synack process holds. */
+static bool kernel_holds_addr(void)
+{
+	static _Atomic sk_time_t checked_at;
+	static _Atomic bool held;
+	sk_time_t now = shim_now_us();
+	struct ifaddrs *ifs;
+	bool found = false;
+
+	if (checked_at && now - atomic_load(&checked_at) < SK_SEC(1))
+		return atomic_load(&held);
+	atomic_store(&checked_at, now);
+	if (getifaddrs(&ifs) != 0)
+		return atomic_load(&held);
+	for (struct ifaddrs *i = ifs; i && !found; i = i->ifa_next)
+		found = i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+		        ntohl(((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr) ==
+		            shim_config()->addr;
+	freeifaddrs(ifs);
+	atomic_store(&held, found);
+	return found;
+}
+
+/* True when frame is an RST from a port another synack process holds, or
+ * from any port this process does not use while the kernel holds the
+ * address too (the kernel's connections are not synack's to reset). */
 static bool foreign_rst(const uint8_t *frame, size_t len)
 {
 	uint16_t port = rst_port(frame, len);
@@ -126,12 +157,13 @@ static bool foreign_rst(const uint8_t *frame, size_t len)
 			return true;
 		if (fd >= 0)
 			REAL(close)(fd);
+		return kernel_holds_addr();
 	}
 	return false;
 }
 
-/* Another synack process's connection is not ours to reset: such an RST
- * is reported as sent (nothing to retry). */
+/* Another synack process's connection, or the kernel's, is not ours to
+ * reset: such an RST is reported as sent (nothing to retry). */
 static int portreg_xmit(void *ctx, const uint8_t *frame, size_t len)
 {
 	return foreign_rst(frame, len) ? 0 : netdev_link_ops.xmit(ctx, frame, len);

@@ -10,6 +10,10 @@
  * unique per network namespace and drops them when the process goes), and
  * an RST whose source port this process does not use but another synack
  * process has registered is not sent.
+ *
+ * When the kernel holds synack's address too (docs/deployment.md, "Sharing
+ * the kernel's address"), every port no synack process uses is the
+ * kernel's: no RST leaves from one of those either.
  */
 #ifndef SYNACK_SHIM_PORTREG_H
 #define SYNACK_SHIM_PORTREG_H
@@ -20,7 +24,7 @@
 #include "fdtable.h"
 
 /* The link core transmits through: netdev_link_ops, minus RSTs for ports
- * another synack process owns. ctx is the netdev. */
+ * another synack process owns, or the kernel. ctx is the netdev. */
 extern const struct sk_link_ops portreg_link_ops;
 
 /* After bind/listen/connect of o: register its local port once (under no

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "packet_filter.h"
 #include "portreg.h"
+#include "query.h"
 #include "real.h"
 #include "sockio.h"
 #include "trace.h"
@@ -312,8 +313,10 @@ static struct netdev *open_device(void)
 		/* The descriptor is ours now (close-on-exec, never shared: two
 		 * readers would split the frames). A program this one execs must
 		 * not take the stale number for its own packet socket: it opens
-		 * its own (design brief §6). */
+		 * its own (design brief §6). Nor must a fork child starting its
+		 * own stack: the number may be one of its sockets by then. */
 		unsetenv("SYNACK_PACKET_FD");
+		config.packet_fd = -1;
 	}
 	const struct netdev_afpacket_opts opts = {.offload = config.offload};
 
@@ -406,6 +409,7 @@ static bool start_loop(void)
 	ev_async_init(&rt.async, async_cb);
 	ev_io_start(rt.loop, &rt.io);
 	ev_async_start(rt.loop, &rt.async);
+	shim_query_start(rt.loop); /* synack ss, synack stat (query.h) */
 	/* The program's signals must never be delivered to our thread. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -747,6 +751,7 @@ static void fork_child(void)
 	rt.state = RT_IDLE;
 	wait_after_fork_child();
 	shim_epoll_after_fork_child();
+	shim_query_stop(); /* the parent's; a child with a stack opens its own */
 	internal.n = 0;
 	fdt_foreach_internal(collect_internal, &internal);
 	for (int i = 0; i < internal.n; i++)

@@ -71,15 +71,75 @@
 _Static_assert(sizeof(struct sk_stats) == (0 SK_STATS_FIELDS(COUNT_ONE)) * sizeof(uint64_t),
                "struct sk_stats has a counter SK_STATS_FIELDS (shim/stats.c) does not name");
 
-/* Append "name value\n" to buf (bounded; a full buffer drops the rest). */
-static size_t line(char *buf, size_t size, size_t at, const char *name, uint64_t v)
+/* The AF_PACKET device's counters (struct netdev_afpacket_stats), and its
+ * gauges. */
+#define DEV_COUNTERS(X)                                                                            \
+	X(rx_frames)                                                                               \
+	X(tx_frames)                                                                               \
+	X(rx_truncated)                                                                            \
+	X(rx_ignored)                                                                              \
+	X(tx_errors)                                                                               \
+	X(tx_batches)                                                                              \
+	X(tx_unbatched)                                                                            \
+	X(tx_gso_frames)                                                                           \
+	X(tx_csum_offloaded)                                                                       \
+	X(rx_gso_frames)                                                                           \
+	X(rx_vnet_errors)
+#define DEV_GAUGES(X)                                                                              \
+	X(vnet_hdr)                                                                                \
+	X(rcvbuf)                                                                                  \
+	X(qdisc_bypass)
+
+/* Append "<prefix>name value\n" to buf (bounded; a full buffer drops the
+ * rest). */
+static size_t line(char *buf, size_t size, size_t at, const char *prefix, const char *name,
+                   uint64_t v)
 {
 	int n;
 
 	if (at >= size)
 		return at;
-	n = snprintf(buf + at, size - at, "%s %" PRIu64 "\n", name, v);
-	return n < 0 ? at : at + (size_t)n;
+	n = snprintf(buf + at, size - at, "%s%s %" PRIu64 "\n", prefix, name, v);
+	if (n < 0 || (size_t)n >= size - at) {
+		buf[at] = '\0'; /* no half line */
+		return size;
+	}
+	return at + (size_t)n;
+}
+
+void shim_stats_take(const struct sk_stack *st, struct shim_stats_snap *out)
+{
+	struct netdev *afp = shim_packet_device();
+
+	out->s = *sk_get_stats(st);
+	out->fc = rt_frame_counts();
+	out->have_dev = afp && netdev_afpacket_get_stats(afp, &out->d) == 0;
+	out->packet_filter = shim_packet_filter_attached();
+}
+
+size_t shim_stats_format(const struct shim_stats_snap *snap, const char *cp, const char *gp,
+                         char *buf, size_t size)
+{
+	size_t at = 0;
+
+	if (size == 0)
+		return 0;
+	buf[0] = '\0';
+#define LINE(f) at = line(buf, size, at, cp, #f, snap->s.f);
+	SK_STATS_FIELDS(LINE)
+#undef LINE
+	at = line(buf, size, at, cp, "rt_frames_by_runtime", snap->fc.by_runtime);
+	at = line(buf, size, at, cp, "rt_frames_by_app", snap->fc.by_app);
+	if (snap->have_dev) {
+#define LINE(f) at = line(buf, size, at, cp, "dev_" #f, (uint64_t)snap->d.f);
+		DEV_COUNTERS(LINE)
+#undef LINE
+#define LINE(f) at = line(buf, size, at, gp, "dev_" #f, (uint64_t)snap->d.f);
+		DEV_GAUGES(LINE)
+#undef LINE
+		at = line(buf, size, at, gp, "dev_packet_filter", snap->packet_filter);
+	}
+	return at < size ? at : strlen(buf);
 }
 
 static void write_file(const char *path, const char *buf, size_t len)
@@ -106,41 +166,14 @@ static void write_file(const char *path, const char *buf, size_t len)
 void shim_stats_write(void)
 {
 	const struct shim_config *c = shim_config();
-	struct netdev *afp = shim_packet_device();
-	struct netdev_afpacket_stats d;
-	struct sk_stats s;
-	struct rt_frame_counts fc;
-	bool have_dev;
-	char buf[8192]; /* ~90 lines of at most 50 bytes */
-	size_t at = 0;
+	struct shim_stats_snap snap;
+	char buf[8192]; /* ~95 lines of at most 50 bytes */
+	size_t len;
 
 	if (!c->stats[0] || !rt_running())
 		return;
-	s = *sk_get_stats(rt_lock());
-	have_dev = afp && netdev_afpacket_get_stats(afp, &d) == 0;
-	fc = rt_frame_counts();
+	shim_stats_take(rt_lock(), &snap);
 	rt_unlock();
-#define LINE(f) at = line(buf, sizeof(buf), at, #f, s.f);
-	SK_STATS_FIELDS(LINE)
-#undef LINE
-	at = line(buf, sizeof(buf), at, "rt_frames_by_runtime", fc.by_runtime);
-	at = line(buf, sizeof(buf), at, "rt_frames_by_app", fc.by_app);
-	if (have_dev) {
-		at = line(buf, sizeof(buf), at, "dev_rx_frames", d.rx_frames);
-		at = line(buf, sizeof(buf), at, "dev_tx_frames", d.tx_frames);
-		at = line(buf, sizeof(buf), at, "dev_rx_truncated", d.rx_truncated);
-		at = line(buf, sizeof(buf), at, "dev_rx_ignored", d.rx_ignored);
-		at = line(buf, sizeof(buf), at, "dev_tx_errors", d.tx_errors);
-		at = line(buf, sizeof(buf), at, "dev_tx_batches", d.tx_batches);
-		at = line(buf, sizeof(buf), at, "dev_tx_unbatched", d.tx_unbatched);
-		at = line(buf, sizeof(buf), at, "dev_tx_gso_frames", d.tx_gso_frames);
-		at = line(buf, sizeof(buf), at, "dev_tx_csum_offloaded", d.tx_csum_offloaded);
-		at = line(buf, sizeof(buf), at, "dev_rx_gso_frames", d.rx_gso_frames);
-		at = line(buf, sizeof(buf), at, "dev_rx_vnet_errors", d.rx_vnet_errors);
-		at = line(buf, sizeof(buf), at, "dev_vnet_hdr", d.vnet_hdr);
-		at = line(buf, sizeof(buf), at, "dev_rcvbuf", (uint64_t)d.rcvbuf);
-		at = line(buf, sizeof(buf), at, "dev_qdisc_bypass", d.qdisc_bypass);
-		at = line(buf, sizeof(buf), at, "dev_packet_filter", shim_packet_filter_attached());
-	}
-	write_file(c->stats, buf, at < sizeof(buf) ? at : sizeof(buf) - 1);
+	len = shim_stats_format(&snap, "", "", buf, sizeof(buf));
+	write_file(c->stats, buf, len);
 }

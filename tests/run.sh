@@ -6,8 +6,8 @@
 # 1. tests/setup.sh: packages and the normal build in build/.
 # 2. The Criterion unit suites (meson suite "unit") in an ASan+UBSan build, build-asan/.
 # 3. The libFuzzer harnesses (tests/fuzz/run.sh, clang's build-fuzz/), about 60 s in all.
-# 4. The lab integration tests, tests/lab/NN-*.sh, each in its own pair of namespaces, with the
-#    normal build/ (see below why not the sanitized one).
+# 4. The lab integration tests, tests/lab/NN-*.sh then NNN-*.sh, each in its own pair of
+#    namespaces, with the normal build/ (see below why not the sanitized one).
 #
 # Prints a PASS/FAIL line per test and, last, exactly "N passed, M failed" (unit suites as
 # meson counts them plus every lab check). Exits non-zero on any failure. Everything is bounded
@@ -176,8 +176,10 @@ echo "# fuzz: $((SECONDS - fuzz_start)) s"
 # their own leaks and allocator quirks as failures, adds its own interceptors for the very
 # calls synack interposes, and slows the 10 MiB transfers several-fold. The sanitizers guard
 # synack's code in the unit suites, which run it in full (core, netdev, shim's pure parts).
-# The two-digit tests first, then the three-digit ones (100 and above).
+# Two-digit names first, then three-digit ones (100 and up): each glob sorts itself, so the
+# numbers run in order. A glob that matches nothing is skipped.
 for t in tests/lab/[0-9][0-9]-*.sh tests/lab/[0-9][0-9][0-9]-*.sh; do
+	[[ -e $t ]] || continue
 	name=$(basename "$t" .sh)
 	CHILD_PREFIX=$SYNACK_LAB_BASE-${name%%-*}
 	start=$SECONDS
