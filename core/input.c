@@ -15,8 +15,9 @@ static bool source_ok(const struct sk_stack *st, uint32_t src)
 	return src != st->cfg.addr && !sk_ipv4_is_martian(src);
 }
 
+/* loop: from our own output (loopback.c), whose source is our address. */
 static void ipv4_input(struct sk_stack *st, const uint8_t *pkt, size_t len, unsigned rx_flags,
-                       sk_time_t now)
+                       bool loop, sk_time_t now)
 {
 	struct sk_ipv4_repr ip;
 
@@ -30,7 +31,7 @@ static void ipv4_input(struct sk_stack *st, const uint8_t *pkt, size_t len, unsi
 		st->stats.ip_drop_bad_csum++;
 		return;
 	}
-	if (err < 0 || !source_ok(st, ip.src)) {
+	if (err < 0 || !(loop ? ip.src == st->cfg.addr : source_ok(st, ip.src))) {
 		st->stats.ip_drop_bad_header++;
 		return;
 	}
@@ -86,10 +87,15 @@ void sk_input(struct sk_stack *st, const uint8_t *frame, size_t len, unsigned rx
 		sk_arp_input(st, payload, plen, now);
 		break;
 	case SK_ETHERTYPE_IPV4:
-		ipv4_input(st, payload, plen, rx_flags, now);
+		ipv4_input(st, payload, plen, rx_flags, false, now);
 		break;
 	default:
 		st->stats.rx_drop_ethertype++;
 		break;
 	}
+}
+
+void sk_ip_loop_input(struct sk_stack *st, const uint8_t *pkt, size_t len, sk_time_t now)
+{
+	ipv4_input(st, pkt, len, SK_RX_CSUM_TRUSTED, true, now);
 }

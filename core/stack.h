@@ -453,6 +453,9 @@ struct sk_stats {
 	/* TCP super-frames handed to the device (tso_max), and the
 	 * MSS-sized segments they stand for. */
 	uint64_t tcp_tx_super_frames, tcp_tx_super_segs;
+	/* Packets to our own address, delivered to our own input (loopback.c),
+	 * and those dropped because the loop queue was full. */
+	uint64_t ip_loop_packets, ip_loop_drops;
 };
 
 const struct sk_stats *sk_get_stats(const struct sk_stack *st);

@@ -49,7 +49,9 @@
 	X(tcp_drop_out_of_window)                                                                  \
 	X(tcp_tw_recycled)                                                                         \
 	X(tcp_tx_super_frames)                                                                     \
-	X(tcp_tx_super_segs)
+	X(tcp_tx_super_segs)                                                                       \
+	X(ip_loop_packets)                                                                         \
+	X(ip_loop_drops)
 
 #define COUNT_ONE(f) +1
 _Static_assert(sizeof(struct sk_stats) == (0 SK_STATS_FIELDS(COUNT_ONE)) * sizeof(uint64_t),
