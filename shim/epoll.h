@@ -56,6 +56,12 @@ void shim_epoll_note_pending(struct shim_ofd *o, int epfd, int op, int fd,
  * sets (the kernel would watch the placeholder) into synack's. */
 void shim_epoll_adopt_pending(struct shim_ofd *o);
 
+/* o became a listener with a kernel side (kside.h): the kernel epolls
+ * it is in watch its placeholder too, under the same event and data (its
+ * two sides' events are merged into one by epoll_wait). Not under the
+ * lock. */
+void shim_epoll_kside_attach(struct shim_ofd *o);
+
 /* fork child: the instances are the parent's (their eventfds are closed
  * with the other internal fds). */
 void shim_epoll_after_fork_child(void);
