@@ -334,10 +334,12 @@ static int get_offloaded(struct shim_ofd *o, int fd, int level, int name, void *
 
 	if (level == IPPROTO_IP)
 		return get_ip(o, name, val, len);
+	if (o->family == AF_INET && level != SOL_SOCKET && level != IPPROTO_TCP)
+		/* tcp_getsockopt hands other levels to ip_getsockopt, which
+		 * knows only SOL_IP (ipv6_getsockopt: ENOPROTOOPT). */
+		return -EOPNOTSUPP;
 	if (level == IPPROTO_IPV6) {
 		/* set_ipv6: an offloaded AF_INET6 socket is never V6ONLY. */
-		if (o->family != AF_INET6)
-			return -ENOPROTOOPT;
 		v = 0;
 		if (name == IPV6_V6ONLY)
 			return put_out(val, len, &v, sizeof(v));
