@@ -33,17 +33,6 @@ make_file "$www/small.bin" 4096
 make_file "$www/4MiB.bin" 4194304
 make_file "$www/10MiB.bin" 10485760
 
-# wait_line FILE REGEX PID: until FILE has a line matching REGEX (10 s), or PID exits.
-wait_line() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		grep -qE "$2" "$1" 2>/dev/null && return 0
-		kill -0 "$3" 2>/dev/null || break
-		sleep 0.05
-	done
-	return 1
-}
-
 # ---- 1. a JVM's client socket ------------------------------------------------------------
 peer_http_server "$www" 8001 HTTP/1.0 || lab_finish
 rc=0

@@ -215,6 +215,19 @@ peer_http_server() {
 	return 1
 }
 
+# Wait (at most 10 s) until FILE has a line matching the extended regex REGEX (a background
+# program's "listening..." or "ready" line); 1 when it never does or process PID exits first.
+#   wait_line FILE REGEX PID
+wait_line() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		grep -qE "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$3" 2>/dev/null || break
+		sleep 0.05
+	done
+	return 1
+}
+
 # Whether a kernel socket listens on TCP port $1 in the peer namespace.
 peer_listening() { [[ -n $(peer_exec ss -Hltn "sport = :$1") ]]; }
 
