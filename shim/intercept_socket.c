@@ -435,6 +435,7 @@ SHIM_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 
 SHIM_EXPORT int shutdown(int fd, int how)
 {
+	struct sk_stack *st;
 	struct shim_ofd *o;
 	long err;
 	int r;
@@ -446,7 +447,9 @@ SHIM_EXPORT int shutdown(int fd, int how)
 		ofd_put(o);
 		return (int)shim_ret(-EINVAL);
 	}
-	r = sk_shutdown(rt_lock(), o->sock, how, shim_now_us());
+	st = rt_lock();
+	r = sk_shutdown(st, o->sock, how, shim_now_us());
+	sockio_deliver_own(st); /* a FIN to ourselves */
 	/* Threads of this process blocked on the socket must see it. */
 	wait_wake(o->sock);
 	rt_unlock();

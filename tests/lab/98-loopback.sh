@@ -299,7 +299,7 @@ else
 	show "$LAB_TMP/self.err"
 fi
 wire=$(tcpdump -r "$LAB_TMP/self.pcap" -n 2>/dev/null | wc -l)
-looped=$(sed -n 's/^ip_loop_packets //p' "$LAB_TMP/self.stats" 2>/dev/null)
+looped=$(sed -n 's/^ip_loop_packets //p' "$LAB_TMP/self.stats" 2>/dev/null || true)
 if ((wire == 0 && ${looped:-0} > 100)); then
 	pass "none of it on the wire (tcpdump on the peer: 0 packets), $looped packets looped back (SYNACK_STATS)"
 else
