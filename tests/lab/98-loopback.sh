@@ -8,7 +8,8 @@
 #  2. One listener on 0.0.0.0:7700 under synack, clients on both sides (accept_mix.py):
 #     poll() reports a connection waiting on the kernel side alone and on the synack side alone;
 #     level-triggered epoll reports one event for the listener when both wait, both are
-#     accepted without blocking, then EAGAIN, then no event; with 8 connections waiting on
+#     accepted without blocking, then EAGAIN, then no event; with EPOLLONESHOT the kernel
+#     side's event disarms synack's side too, until EPOLL_CTL_MOD; with 8 connections waiting on
 #     each side, blocking accepts take them turn about (kernel, synack, kernel... or the
 #     other way round): neither starves.
 #  3. One python3 process under synack connects to its own address 10.77.0.1: to its listener
@@ -116,6 +117,19 @@ try:
 except BlockingIOError:
     out("third accept: EAGAIN")
 out("epoll events with none waiting:", ep.poll(0.2, 8))
+
+# 2b. EPOLLONESHOT: the event of one side disarms the other too, until EPOLL_CTL_MOD.
+wait_go("2b")
+ep.modify(l.fileno(), select.EPOLLIN | select.EPOLLONESHOT)
+out("oneshot: first wait (a loopback connection):", [(fd == l.fileno(), e) for fd, e in ep.poll(10, 8)])
+wait_go("2c")
+out("oneshot: second wait, a peer connection too:", ep.poll(0.2, 8))
+ep.modify(l.fileno(), select.EPOLLIN | select.EPOLLONESHOT)
+out("oneshot: after EPOLL_CTL_MOD:", [(fd == l.fileno(), e) for fd, e in ep.poll(10, 8)])
+for _ in range(2):
+    c, peer = l.accept()
+    c.setblocking(True)
+    serve(c, n); n += 1
 ep.close()
 l.setblocking(True)
 
@@ -189,6 +203,14 @@ clients c3 loopback 1
 clients c4 peer 1
 queued 1 || fail "set-up of phase 2" "connections not queued"
 touch "$LAB_TMP/go2"
+ready 2b
+clients c3b loopback 1
+queued 1 || fail "set-up of phase 2b" "connections not queued"
+touch "$LAB_TMP/go2b"
+ready 2c
+clients c4b peer 1
+queued 1 || fail "set-up of phase 2c" "connections not queued"
+touch "$LAB_TMP/go2c"
 ready 3
 clients c5 loopback "$K"
 clients c6 peer "$K"
@@ -218,6 +240,9 @@ expect_line "poll() reports a connection waiting on synack's side alone (accepte
 expect_line "epoll: one event for the listener with both sides waiting, both accepted without blocking, then EAGAIN and no event" \
 	"epoll events with both sides waiting: [(True, 1)]" "accepted without blocking: ['kernel', 'synack']" \
 	"third accept: EAGAIN" "epoll events with none waiting: []"
+expect_line "epoll: EPOLLONESHOT, one side's event disarms the other side too, EPOLL_CTL_MOD arms them again" \
+	"oneshot: first wait (a loopback connection): [(True, 1)]" "oneshot: second wait, a peer connection too: []" \
+	"oneshot: after EPOLL_CTL_MOD: [(True, 1)]"
 order=$(sed -n 's/^order: //p' "$LAB_TMP/mix.lines")
 if ((rc == 0)) && [[ $order == "$alt1" || $order == "$alt2" ]]; then
 	pass "with $K connections waiting on each side, accept takes them turn about: $order"
@@ -226,13 +251,13 @@ else
 	show "$LAB_TMP/mix.lines"
 fi
 n=0
-for c in c1 c2 c3 c4 c5 c6; do
+for c in c1 c2 c3 c4 c3b c4b c5 c6; do
 	n=$((n + $(grep -c '^hello [0-9]*$' "$LAB_TMP/$c.out" || true)))
 done
-if ((n == 2 * K + 4)); then
+if ((n == 2 * K + 6)); then
 	pass "every client got its line ($n)"
 else
-	fail "clients' lines" "$n of $((2 * K + 4))"
+	fail "clients' lines" "$n of $((2 * K + 6))"
 fi
 
 # ---- 3. connections to our own address, in one process ---------------------------------------
