@@ -158,6 +158,24 @@ void shim_epoll_forget(struct shim_ofd *o)
 				remove_at(in, i);
 }
 
+void shim_epoll_return(struct shim_ofd *o)
+{
+	rt_lock();
+	for (struct ep_inst *in = instances; in; in = in->next) {
+		for (int i = in->nitems - 1; i >= 0; i--) {
+			struct ep_item *it = in->items[i];
+			struct epoll_event ev = {.events = it->events, .data = it->data};
+
+			if (it->o != o)
+				continue;
+			if (!it->kside)
+				(void)REAL(epoll_ctl)(in->epfd, EPOLL_CTL_ADD, it->fd, &ev);
+			remove_at(in, i);
+		}
+	}
+	rt_unlock();
+}
+
 struct shim_epreg {
 	int epfd, fd;
 	struct epoll_event ev;

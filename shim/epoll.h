@@ -44,6 +44,12 @@ void shim_epoll_refresh(void);
  * lock. */
 void shim_epoll_forget(struct shim_ofd *o);
 
+/* o, offloaded, goes back to the kernel (kside.h: a socket bound on
+ * every address whose first connect is the kernel's): its items in
+ * synack's sets become registrations of its placeholder in the kernel
+ * epolls. Not under the lock. */
+void shim_epoll_return(struct shim_ofd *o);
+
 /* Release of an epoll description (fdtable release callback). */
 void shim_epoll_release(struct shim_ofd *ep);
 

@@ -250,6 +250,47 @@ static int core_addr_op(struct shim_ofd *o, int fd, enum shim_offload_op op, uin
 	return r;
 }
 
+/* The first connect of a socket synack bound to every address (INADDR_ANY,
+ * ::), towards a destination synack does not serve (loopback, native IPv6):
+ * its placeholder, bound to the same port on the kernel's side (kside.h),
+ * takes the connection, as it would have if the socket had been decided at
+ * connect. 1 = the kernel's now (pass the call through), 0 = synack's
+ * destination, or -errno (SYNACK_STRICT). */
+static int connect_to_kernel(struct shim_ofd *o, int fd, const struct shim_sa *sa)
+{
+	struct shim_offload_decision d;
+	struct sk_stack *st;
+	uint32_t v4;
+	bool fresh;
+
+	if (!o->kside_bound || o->kside_listening || o->connecting)
+		return 0;
+	if (o->family == AF_INET6)
+		shim_offload_decide6(shim_config(), SHIM_OP_CONNECT, sa, false, &v4, &d);
+	else
+		shim_offload_decide(shim_config(), SHIM_OP_CONNECT, sa->addr, &d);
+	if (d.verdict == SHIM_OFFLOAD || d.verdict == SHIM_PLACEHOLDER_ANSWERS)
+		return 0;
+	st = rt_lock();
+	fresh = sk_sock_state(st, o->sock) == SK_TCP_CLOSED;
+	rt_unlock();
+	if (!fresh)
+		return 0;
+	if (d.verdict == SHIM_OFFLOAD_FAIL) {
+		shim_log(SK_LOG_ERROR, "fd %d: %s", fd, d.reason);
+		return -d.err;
+	}
+	shim_epoll_return(o);
+	st = rt_lock();
+	sk_close(st, o->sock, shim_now_us());
+	portreg_release(o);
+	rt_unlock();
+	o->sock = -1;
+	o->kind = SHIM_OFD_PENDING;
+	to_kernel(o, fd, d.reason);
+	return 1;
+}
+
 /* bind and connect: the same decision path, a different core call.
  * *pass: the socket is the kernel's, call the real function. */
 static int addr_call(int fd, const struct sockaddr *addr, socklen_t len, enum shim_offload_op op,
@@ -296,7 +337,11 @@ static int addr_call(int fd, const struct sockaddr *addr, socklen_t len, enum sh
 		}
 	} else if (r == 0 && o->kind == SHIM_OFD_SYNACK) {
 		r = sockio_usable(o, fd);
-		if (r == 0 && sa.kind != SHIM_SA_V4)
+		if (r == 0 && op == SHIM_OP_CONNECT)
+			r = connect_to_kernel(o, fd, &sa);
+		if (r == 1)
+			*pass = true;
+		else if (r == 0 && sa.kind != SHIM_SA_V4)
 			/* Bound or connected through IPv4 already: no IPv6
 			 * address can follow (Linux: EINVAL for a second
 			 * bind, EAFNOSUPPORT/ENETUNREACH for connect). */

@@ -20,8 +20,8 @@
 #     on the wire (tcpdump on the peer), in both labs, IPV6_TCLASS 0x28 leaves the IPv4 TOS at 0
 #     and IP_TOS 0x28 sets it, as Linux does for a v4-mapped socket.
 #  6. Strict mode names each socket that would fall back to the kernel and why, one line each
-#     (native IPv6, ::1, IPV6_V6ONLY), and the call fails; without it they work through the
-#     kernel.
+#     (native IPv6, ::1, IPV6_V6ONLY, loopback after a bind to [::]:0 or 0.0.0.0:0), and the
+#     call fails; without it they work through the kernel.
 . "$(dirname "$0")/lib.sh"
 
 lab_up
@@ -390,12 +390,19 @@ t("connect [2001:db8::1]:80", lambda: s.connect(("2001:db8::1", 80)))
 v = socket.socket(socket.AF_INET6)
 v.setsockopt(IP6, socket.IPV6_V6ONLY, 1)
 t("IPV6_V6ONLY socket bind [::]:7602", lambda: v.bind(("::", 7602)))
+# Bound through synack on every address first: the first connect may still go to the kernel.
+b = socket.socket(socket.AF_INET6)
+b.bind(("::", 0))
+t("bound to [::]:0, connect [::1]:7601", lambda: (b.connect(("::1", 7601)), echo(b))[1])
+b = socket.socket()
+b.bind(("0.0.0.0", 0))
+t("bound to 0.0.0.0:0, connect 127.0.0.1:7601", lambda: (b.connect(("127.0.0.1", 7601)), echo(b))[1])
 PYEOF
 cat >"$LAB_TMP/v6echo.py" <<'PYEOF'
 import socket
 ls = socket.socket(socket.AF_INET6)
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("::1", 7601))
+ls.bind(("::", 7601))
 ls.listen(4)
 while True:
     c, _ = ls.accept()
@@ -411,14 +418,17 @@ rc=0
 synack_exec "$LAB_PY" "$LAB_TMP/native.py" >"$LAB_TMP/strict.out" 2>"$LAB_TMP/strict.err" || rc=$?
 want="connect [::1]:7601 -> ENETUNREACH
 connect [2001:db8::1]:80 -> ENETUNREACH
-IPV6_V6ONLY socket bind [::]:7602 -> EADDRNOTAVAIL"
+IPV6_V6ONLY socket bind [::]:7602 -> EADDRNOTAVAIL
+bound to [::]:0, connect [::1]:7601 -> ENETUNREACH
+bound to 0.0.0.0:0, connect 127.0.0.1:7601 -> ENETUNREACH"
 n1=$(grep -c 'refused (SYNACK_STRICT=1): loopback IPv6 address \[::1\]:7601' "$LAB_TMP/strict.err" || true)
 n2=$(grep -c 'refused (SYNACK_STRICT=1): native IPv6 address \[2001:db8::1\]:80' "$LAB_TMP/strict.err" || true)
 n3=$(grep -c 'refused (SYNACK_STRICT=1): IPV6_V6ONLY socket (\[::\]:7602)' "$LAB_TMP/strict.err" || true)
-if ((rc == 0)) && [[ $(cat "$LAB_TMP/strict.out") == "$want" ]] && ((n1 == 1 && n2 == 1 && n3 == 1)); then
-	pass "strict: ::1, a native IPv6 address and an IPV6_V6ONLY socket are refused, one log line each naming it"
+n4=$(grep -c 'refused (SYNACK_STRICT=1): loopback address' "$LAB_TMP/strict.err" || true)
+if ((rc == 0)) && [[ $(cat "$LAB_TMP/strict.out") == "$want" ]] && ((n1 == 2 && n2 == 1 && n3 == 1 && n4 == 1)); then
+	pass "strict: ::1, a native IPv6 address, an IPV6_V6ONLY socket, loopback after a bind on every address are refused, one log line each naming it"
 else
-	fail "strict refusals of what synack does not carry" "exit $rc, log lines $n1 $n2 $n3"
+	fail "strict refusals of what synack does not carry" "exit $rc, log lines $n1 $n2 $n3 $n4"
 	show "$LAB_TMP/strict.out"
 	show "$LAB_TMP/strict.err"
 fi
@@ -426,9 +436,11 @@ rc=0
 synack_exec_lax "$LAB_PY" "$LAB_TMP/native.py" >"$LAB_TMP/lax.out" 2>"$LAB_TMP/lax.err" || rc=$?
 want="connect [::1]:7601 -> b'v6'
 connect [2001:db8::1]:80 -> ENETUNREACH
-IPV6_V6ONLY socket bind [::]:7602 -> None"
+IPV6_V6ONLY socket bind [::]:7602 -> None
+bound to [::]:0, connect [::1]:7601 -> b'v6'
+bound to 0.0.0.0:0, connect 127.0.0.1:7601 -> b'v6'"
 if ((rc == 0)) && [[ $(cat "$LAB_TMP/lax.out") == "$want" ]]; then
-	pass "not strict: the same sockets are the kernel's (::1 echoes, 2001:db8::1 is the kernel's ENETUNREACH, the V6ONLY bind succeeds)"
+	pass "not strict: the same sockets are the kernel's (::1 echoes, 2001:db8::1 is the kernel's ENETUNREACH, the V6ONLY bind succeeds, a socket bound on every address connects to loopback)"
 else
 	fail "not strict: the kernel's sockets" "exit $rc"
 	show "$LAB_TMP/lax.out"
