@@ -104,6 +104,14 @@ void sk_loop_run(struct sk_stack *st, sk_time_t now)
 	}
 }
 
+bool sk_run_loopback(struct sk_stack *st, sk_time_t now)
+{
+	bool some = st->loop && st->loop->head;
+
+	sk_loop_run(st, now);
+	return some;
+}
+
 void sk_loop_free(struct sk_stack *st)
 {
 	struct sk_loop *l = st->loop;

@@ -40,12 +40,7 @@ static int block_on(int sock, sk_time_t deadline, bool run_to_completion)
 
 bool sockio_deliver_own(struct sk_stack *st)
 {
-	sk_time_t now = shim_now_us();
-
-	if (sk_next_deadline(st) > now)
-		return false;
-	sk_run_timers(st, now);
-	return true;
+	return sk_run_loopback(st, shim_now_us());
 }
 
 int sockio_usable(struct shim_ofd *o, int fd)

@@ -41,9 +41,11 @@ int sockio_accept(struct shim_ofd *o, struct sk_endpoint *peer, bool nonblock);
  * of the receiving thread. Delivered by the thread that sent them (as the
  * run-to-completion poller processes frames, runtime.c), a connection to
  * ourselves costs one wake-up per direction, as on the kernel's loopback.
- * Timers due meanwhile run here too, as there. True when something ran:
- * a wake-up it caused came before any waiter of this thread registered, so
- * the caller looks again before sleeping. */
+ * Only those packets: a timer due meanwhile is left to the threads that
+ * read the device first (a retransmission timer run before the ACK waiting
+ * in the packet socket would resend for nothing). True when there were
+ * some: a wake-up they caused came before any waiter of this thread
+ * registered, so the caller looks again before sleeping. */
 bool sockio_deliver_own(struct sk_stack *st);
 
 /* The last fd of o was closed: make blocked users return EBADF. The core

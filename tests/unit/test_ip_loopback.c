@@ -178,3 +178,26 @@ Test(ip_loopback, a_frame_from_the_wire_with_our_source_is_still_dropped)
 	h_expect_nothing(h);
 	h_free(h);
 }
+
+Test(ip_loopback, the_sender_may_deliver_its_packets_itself_without_running_timers)
+{
+	struct harness *h = h_new(NULL);
+	int l = sk_socket(h->st), c = sk_socket(h->st), d = sk_socket(h->st);
+	struct sk_endpoint peer;
+
+	cr_assert_eq(sk_bind(h->st, l, 0, PORT), 0);
+	cr_assert_eq(sk_listen(h->st, l, 4, h->now), 0);
+	/* A SYN to the peer, unanswered: its retransmission timer is due in
+	 * 1 s, and stays so. */
+	cr_assert_eq(sk_connect(h->st, d, H_PEER_IP, H_PEER_PORT, h->now), -EINPROGRESS);
+	h_clear(h);
+	cr_assert_eq(sk_connect(h->st, c, H_OUR_IP, PORT, h->now), -EINPROGRESS);
+	h->now += SK_SEC(5); /* the SYN's timer is long due */
+	cr_assert(sk_run_loopback(h->st, h->now));
+	cr_assert_eq(sk_sock_state(h->st, c), SK_TCP_ESTABLISHED, "SYN, SYN,ACK, ACK in one call");
+	cr_assert_geq(sk_accept(h->st, l, &peer), 0);
+	cr_assert_not(sk_run_loopback(h->st, h->now), "nothing left");
+	h_expect_nothing(h); /* the peer's SYN was not retransmitted */
+	cr_assert_eq(sk_sock_state(h->st, d), SK_TCP_SYN_SENT);
+	h_free(h);
+}
