@@ -15,8 +15,9 @@ static bool source_ok(const struct sk_stack *st, uint32_t src)
 	return src != st->cfg.addr && !sk_ipv4_is_martian(src);
 }
 
+/* loop: from our own output (loopback.c), whose source is our address. */
 static void ipv4_input(struct sk_stack *st, const uint8_t *pkt, size_t len, unsigned rx_flags,
-                       sk_time_t now)
+                       bool loop, sk_time_t now)
 {
 	struct sk_ipv4_repr ip;
 
@@ -34,7 +35,7 @@ static void ipv4_input(struct sk_stack *st, const uint8_t *pkt, size_t len, unsi
 		st->stats.ip_drop_truncated++;
 		return;
 	}
-	if (err < 0 || !source_ok(st, ip.src)) {
+	if (err < 0 || !(loop ? ip.src == st->cfg.addr : source_ok(st, ip.src))) {
 		st->stats.ip_drop_bad_header++;
 		return;
 	}
@@ -94,11 +95,16 @@ void sk_input(struct sk_stack *st, const uint8_t *frame, size_t len, unsigned rx
 	case SK_ETHERTYPE_IPV4:
 		st->rx.mac = eth.src;
 		st->rx.ip_src = 0;
-		ipv4_input(st, payload, plen, rx_flags, now);
+		ipv4_input(st, payload, plen, rx_flags, false, now);
 		st->rx.mac = NULL;
 		break;
 	default:
 		st->stats.rx_drop_ethertype++;
 		break;
 	}
+}
+
+void sk_ip_loop_input(struct sk_stack *st, const uint8_t *pkt, size_t len, sk_time_t now)
+{
+	ipv4_input(st, pkt, len, SK_RX_CSUM_TRUSTED, true, now);
 }

@@ -21,14 +21,14 @@ uint32_t sk_ip_next_hop(const struct sk_stack *st, uint32_t dst)
 
 bool sk_ip_route_ok(const struct sk_stack *st, uint32_t dst)
 {
-	return sk_ip_next_hop(st, dst) != 0;
+	return sk_loop_is_ours(st, dst) || sk_ip_next_hop(st, dst) != 0;
 }
 
 bool sk_ip_tx_direct(struct sk_stack *st, uint32_t dst)
 {
 	uint32_t hop = sk_ip_next_hop(st, dst);
 
-	return hop && sk_arp_resolved(st, hop);
+	return sk_loop_is_ours(st, dst) || (hop && sk_arp_resolved(st, hop));
 }
 
 int sk_ip_tx_send(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4_len,
@@ -61,8 +61,9 @@ int sk_ip_tx_send_to(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4
 
 	if (l4_len + SK_IPV4_HLEN > max)
 		return -EMSGSIZE;
+	bool ours = sk_loop_is_ours(st, dst);
 	uint32_t hop = sk_ip_next_hop(st, dst);
-	if (!hop)
+	if (!hop && !ours)
 		return -ENETUNREACH;
 
 	/* RFC 1191: DF on everything, so a too-small path answers with
@@ -79,6 +80,9 @@ int sk_ip_tx_send_to(struct sk_stack *st, uint32_t dst, uint8_t proto, size_t l4
 	    .payload_len = (uint16_t)l4_len,
 	};
 	sk_ipv4_emit(&ip, st->txbuf + SK_ETH_HLEN);
+	if (ours)
+		return sk_loop_send(st, st->txbuf + SK_ETH_HLEN,
+		                    SK_IPV4_HLEN + l4_len - sk_tx_frags_len(off), off, now);
 	/* A payload in frags is not in the buffer (sk_tx_offload.nfrags). */
 	return sk_arp_output_to(st, hop, st->txbuf, SK_L4_OFFSET + l4_len - sk_tx_frags_len(off), off,
 	                        hop == dst ? mac : NULL, now);

@@ -168,6 +168,7 @@ void sk_stack_free(struct sk_stack *st)
 	if (st->tcp)
 		sk_tcp_free(st->tcp);
 	sk_arp_cache_free(st->arp);
+	sk_loop_free(st);
 	free(st);
 }
 
@@ -175,14 +176,18 @@ sk_time_t sk_next_deadline(const struct sk_stack *st)
 {
 	sk_time_t arp = sk_arp_next_deadline(st->arp);
 	sk_time_t tcp = sk_tcp_next_deadline(st->tcp);
+	sk_time_t loop = sk_loop_next_deadline(st);
+	sk_time_t d = arp < tcp ? arp : tcp;
 
-	return arp < tcp ? arp : tcp;
+	return loop < d ? loop : d;
 }
 
-/* ARP first: a neighbour that just failed reports to TCP before TCP
+/* Packets to ourselves first (they were sent before any timer due now
+ * fired). ARP next: a neighbour that just failed reports to TCP before TCP
  * retransmits towards it. */
 void sk_run_timers(struct sk_stack *st, sk_time_t now)
 {
+	sk_loop_run(st, now);
 	sk_arp_run_timers(st, now);
 	sk_tcp_run_timers(st, now);
 }

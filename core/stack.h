@@ -238,8 +238,15 @@ void sk_input(struct sk_stack *st, const uint8_t *frame, size_t len, unsigned rx
 sk_time_t sk_next_deadline(const struct sk_stack *st);
 
 /* Run everything due at or before `now` (retransmissions, delayed ACKs,
- * TIME_WAIT expiry, ARP retries and expiry). */
+ * TIME_WAIT expiry, ARP retries and expiry), packets sent to our own
+ * address first (they wait for this call: sk_next_deadline asks for it at
+ * once). */
 void sk_run_timers(struct sk_stack *st, sk_time_t now);
+
+/* Deliver the packets sent to our own address now, and what they answer,
+ * without running any timer (core/loopback.c). True when there were some.
+ * For the caller that sent them, before it lets go of the stack. */
+bool sk_run_loopback(struct sk_stack *st, sk_time_t now);
 
 /* ------------------------------------------------------------------ */
 /* TCP sockets                                                         */
@@ -528,6 +535,9 @@ struct sk_stats {
 	 * connection's SYN instead of waiting for ARP; neighbours entered in
 	 * the cache from a passive handshake that completed (docs/security.md). */
 	uint64_t arp_tx_sender_mac, arp_learned_tcp;
+	/* Packets to our own address, delivered to our own input (loopback.c),
+	 * and those dropped because the loop queue was full. */
+	uint64_t ip_loop_packets, ip_loop_drops;
 };
 
 const struct sk_stats *sk_get_stats(const struct sk_stack *st);

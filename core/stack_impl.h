@@ -19,6 +19,7 @@
 
 struct sk_tcp;       /* TCP module state: socket arena, tables, timers (tcp*.c) */
 struct sk_arp_cache; /* neighbour cache and its pending-frame queue (arp_cache.c) */
+struct sk_loop;      /* packets to our own address, waiting for input (loopback.c) */
 
 /* The IPv4 total length field's limit (RFC 791): a TCP super-frame's. */
 #define SK_IPV4_MAX_LEN 65535u
@@ -35,6 +36,7 @@ struct sk_stack {
 
 	struct sk_arp_cache *arp;
 	struct sk_tcp *tcp;
+	struct sk_loop *loop; /* NULL until the first packet to our own address */
 	struct sk_stats stats;
 
 	/* The frame sk_input is processing, while it does: its Ethernet
@@ -113,6 +115,29 @@ bool sk_ip_tx_direct(struct sk_stack *st, uint32_t dst);
 
 /* Would sk_ip_tx_send have a route to dst? (connect()'s ENETUNREACH) */
 bool sk_ip_route_ok(const struct sk_stack *st, uint32_t dst);
+
+/* ---- our own address (loopback.c) ---- */
+
+/* Is dst our own address (its packets loop back, never reach the link)? */
+bool sk_loop_is_ours(const struct sk_stack *st, uint32_t dst);
+
+/* Queue the IPv4 packet pkt (len bytes, then off's frags) for our own
+ * input. 0 (a packet over the queue's bound is dropped and counted, as a
+ * wire would lose it). */
+int sk_loop_send(struct sk_stack *st, const uint8_t *pkt, size_t len,
+                 const struct sk_tx_offload *off, sk_time_t now);
+
+/* When queued packets wait (the time the oldest was sent: at once), or
+ * SK_TIME_NEVER. */
+sk_time_t sk_loop_next_deadline(const struct sk_stack *st);
+
+/* Deliver what waits (and what its input sends back, for a few rounds). */
+void sk_loop_run(struct sk_stack *st, sk_time_t now);
+void sk_loop_free(struct sk_stack *st);
+
+/* input.c: one IPv4 packet from our own output (source our own address,
+ * L4 checksum trusted). */
+void sk_ip_loop_input(struct sk_stack *st, const uint8_t *pkt, size_t len, sk_time_t now);
 
 /* ---- the TCP module, as stack.c drives it ---- */
 

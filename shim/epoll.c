@@ -28,6 +28,9 @@ struct ep_item {
 	epoll_data_t data;
 	bool queued;   /* on the ready list */
 	bool disabled; /* ONESHOT fired, waiting for MOD */
+	/* A listener with a kernel side (kside.h): the kernel epoll watches
+	 * its placeholder too, under the same event and data. */
+	bool kside;
 	struct ep_item *next_ready;
 };
 
@@ -43,6 +46,9 @@ struct ep_inst {
 	 * &ready when empty (NULL until first use: the same). */
 	struct ep_item *ready, **ready_tail;
 	struct ep_inst *next; /* all instances, for wakes */
+	/* The kside items, whose events the kernel may report as well. */
+	struct ep_item **kitems;
+	int nkitems, kcap;
 	/* The last wait filled the caller's array with synack items without
 	 * asking the kernel: the next one asks the kernel first, so kernel fds
 	 * are never starved by always-ready LT sockets (Linux moves a
@@ -122,12 +128,24 @@ void shim_epoll_wake(int sock)
 				enqueue(in, in->items[i]);
 }
 
+static void kside_unlist(struct ep_inst *in, struct ep_item *it)
+{
+	for (int i = 0; i < in->nkitems; i++) {
+		if (in->kitems[i] == it) {
+			in->kitems[i] = in->kitems[--in->nkitems];
+			return;
+		}
+	}
+}
+
 static void remove_at(struct ep_inst *in, int i)
 {
 	struct ep_item *it = in->items[i];
 
 	if (it->queued)
 		dequeue(in, it);
+	if (it->kside)
+		kside_unlist(in, it);
 	in->items[i] = in->items[--in->nitems];
 	free(it);
 }
@@ -138,6 +156,24 @@ void shim_epoll_forget(struct shim_ofd *o)
 		for (int i = in->nitems - 1; i >= 0; i--)
 			if (in->items[i]->o == o)
 				remove_at(in, i);
+}
+
+void shim_epoll_return(struct shim_ofd *o)
+{
+	rt_lock();
+	for (struct ep_inst *in = instances; in; in = in->next) {
+		for (int i = in->nitems - 1; i >= 0; i--) {
+			struct ep_item *it = in->items[i];
+			struct epoll_event ev = {.events = it->events, .data = it->data};
+
+			if (it->o != o)
+				continue;
+			if (!it->kside)
+				(void)REAL(epoll_ctl)(in->epfd, EPOLL_CTL_ADD, it->fd, &ev);
+			remove_at(in, i);
+		}
+	}
+	rt_unlock();
 }
 
 struct shim_epreg {
@@ -213,6 +249,7 @@ void shim_epoll_release(struct shim_ofd *ep)
 		/* The parent's: its eventfd was closed with the internal fds
 		 * at fork, and the number may be the program's by now. */
 		free(in->items);
+		free(in->kitems);
 		free(in);
 		ep->epoll = NULL;
 		return;
@@ -232,6 +269,7 @@ void shim_epoll_release(struct shim_ofd *ep)
 	while (in->nitems > 0)
 		free(in->items[--in->nitems]);
 	free(in->items);
+	free(in->kitems);
 	shim_internal_close(in->efd);
 	free(in);
 	ep->epoll = NULL;
@@ -329,6 +367,77 @@ static int add(struct ep_inst *in, int fd, struct shim_ofd *o, const struct epol
 	return 0;
 }
 
+/* Under the stack lock: the kernel epoll watches the item's placeholder
+ * too (a listener with a kernel side). */
+static void kside_watch(struct ep_inst *in, struct ep_item *it)
+{
+	struct epoll_event kev = {.events = it->events, .data = it->data};
+
+	if (it->kside)
+		return;
+	if (in->nkitems == in->kcap) {
+		int cap = in->kcap ? in->kcap * 2 : 4;
+		struct ep_item **n = realloc(in->kitems, (size_t)cap * sizeof(*n));
+
+		if (!n)
+			return;
+		in->kitems = n;
+		in->kcap = cap;
+	}
+	if (REAL(epoll_ctl)(in->epfd, EPOLL_CTL_ADD, it->fd, &kev) < 0 && errno != EEXIST)
+		return;
+	it->kside = true;
+	in->kitems[in->nkitems++] = it;
+}
+
+void shim_epoll_kside_attach(struct shim_ofd *o)
+{
+	rt_lock();
+	for (struct ep_inst *in = instances; in; in = in->next)
+		for (int i = 0; i < in->nitems; i++)
+			if (in->items[i]->o == o)
+				kside_watch(in, in->items[i]);
+	rt_unlock();
+}
+
+/* Under the stack lock: a kside item that reported, from either side, with
+ * EPOLLONESHOT: both sides wait for EPOLL_CTL_MOD now. */
+static void kside_oneshot(struct ep_inst *in, struct ep_item *it)
+{
+	struct epoll_event off = {.events = 0, .data = it->data};
+
+	if (it->queued)
+		dequeue(in, it);
+	it->disabled = true;
+	(void)REAL(epoll_ctl)(in->epfd, EPOLL_CTL_MOD, it->fd, &off);
+}
+
+/* Under the stack lock: one event per kside item in ev[0..n), its two
+ * sides' events merged (they carry the same data). Returns the new n. */
+static int kside_merge(struct ep_inst *in, struct epoll_event *ev, int n)
+{
+	for (int k = 0; k < in->nkitems; k++) {
+		struct ep_item *it = in->kitems[k];
+		int first = -1;
+
+		for (int i = 0; i < n; i++) {
+			if (ev[i].data.u64 != it->data.u64)
+				continue;
+			if (first < 0) {
+				first = i;
+				continue;
+			}
+			ev[first].events |= ev[i].events;
+			memmove(&ev[i], &ev[i + 1], (size_t)(n - i - 1) * sizeof(*ev));
+			n--;
+			i--;
+		}
+		if (first >= 0 && (it->events & EPOLLONESHOT))
+			kside_oneshot(in, it);
+	}
+	return n;
+}
+
 int shim_epoll_ctl(int epfd, int op, int fd, struct shim_ofd *o, struct epoll_event *ev)
 {
 	struct shim_ofd *ep;
@@ -370,9 +479,13 @@ int shim_epoll_ctl(int epfd, int op, int fd, struct shim_ofd *o, struct epoll_ev
 		i = find(in, fd, o);
 		if (op == EPOLL_CTL_ADD) {
 			r = i >= 0 ? -EEXIST : add(in, fd, o, ev);
+			if (r == 0 && o->kside_listening)
+				kside_watch(in, in->items[in->nitems - 1]);
 		} else if (i < 0) {
 			r = -ENOENT;
 		} else if (op == EPOLL_CTL_DEL) {
+			if (in->items[i]->kside)
+				(void)REAL(epoll_ctl)(epfd, EPOLL_CTL_DEL, fd, NULL);
 			remove_at(in, i);
 		} else if (in->items[i]->events & EPOLLEXCLUSIVE) {
 			r = -EINVAL; /* an exclusive item cannot be modified */
@@ -380,6 +493,8 @@ int shim_epoll_ctl(int epfd, int op, int fd, struct shim_ofd *o, struct epoll_ev
 			in->items[i]->events = ev->events;
 			in->items[i]->data = ev->data;
 			in->items[i]->disabled = false;
+			if (in->items[i]->kside)
+				(void)REAL(epoll_ctl)(epfd, EPOLL_CTL_MOD, fd, ev);
 			enqueue(in, in->items[i]);
 		}
 	}
@@ -492,6 +607,18 @@ static int strip_mark(struct epoll_event *ev, int n, bool *marked)
 	return out;
 }
 
+/* What epoll_wait returns: n events, a kside listener's two sides merged.
+ * nkitems is read without the lock as a hint (0: nothing to merge). */
+static int finish(struct ep_inst *in, struct epoll_event *events, int n)
+{
+	if (n <= 0 || !in->nkitems)
+		return n;
+	rt_lock();
+	n = kside_merge(in, events, n);
+	rt_unlock();
+	return n;
+}
+
 int shim_epoll_wait(struct shim_ofd *ep, int epfd, struct epoll_event *events, int max, int timeout,
                     const sigset_t *sigmask)
 {
@@ -519,7 +646,7 @@ int shim_epoll_wait(struct shim_ofd *ep, int epfd, struct epoll_event *events, i
 					n += strip_mark(events + n, k, &marked);
 			}
 			if (n == max)
-				return n;
+				return finish(in, events, n);
 		}
 		k = harvest(rt_lock(), in, events + n, max - n);
 		if (n + k == max && !kernel_first)
@@ -527,7 +654,7 @@ int shim_epoll_wait(struct shim_ofd *ep, int epfd, struct epoll_event *events, i
 		rt_unlock();
 		n += k;
 		if (n == max)
-			return n;
+			return finish(in, events, n);
 		shim_epoll_refresh(); /* epfds nested in this one */
 		if (n > 0 || deadline != SK_TIME_NEVER) {
 			sk_time_t now = shim_now_us();
@@ -556,10 +683,10 @@ int shim_epoll_wait(struct shim_ofd *ep, int epfd, struct epoll_event *events, i
 		}
 		k = REAL(epoll_pwait)(epfd, events + n, max - n, wait_ms, slept ? NULL : sigmask);
 		if (k < 0)
-			return n > 0 ? n : -errno;
+			return n > 0 ? finish(in, events, n) : -errno;
 		k = strip_mark(events + n, k, &marked);
 		if (n + k > 0 || (wait_ms == 0 && !slept))
-			return n + k;
+			return finish(in, events, n + k);
 		/* Only our eventfd fired: a synack socket may be ready. */
 	}
 }

@@ -44,6 +44,12 @@ void shim_epoll_refresh(void);
  * lock. */
 void shim_epoll_forget(struct shim_ofd *o);
 
+/* o, offloaded, goes back to the kernel (kside.h: a socket bound on
+ * every address whose first connect is the kernel's): its items in
+ * synack's sets become registrations of its placeholder in the kernel
+ * epolls. Not under the lock. */
+void shim_epoll_return(struct shim_ofd *o);
+
 /* Release of an epoll description (fdtable release callback). */
 void shim_epoll_release(struct shim_ofd *ep);
 
@@ -55,6 +61,12 @@ void shim_epoll_note_pending(struct shim_ofd *o, int epfd, int op, int fd,
 /* o was just offloaded: take its registrations out of the kernel epoll
  * sets (the kernel would watch the placeholder) into synack's. */
 void shim_epoll_adopt_pending(struct shim_ofd *o);
+
+/* o became a listener with a kernel side (kside.h): the kernel epolls
+ * it is in watch its placeholder too, under the same event and data (its
+ * two sides' events are merged into one by epoll_wait). Not under the
+ * lock. */
+void shim_epoll_kside_attach(struct shim_ofd *o);
 
 /* fork child: the instances are the parent's (their eventfds are closed
  * with the other internal fds). */

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include "sigguard.h"
 
@@ -74,6 +75,8 @@ struct shim_ofd *ofd_new(enum shim_ofd_kind kind)
 		return NULL;
 	o->kind = kind;
 	o->sock = -1;
+	o->family = AF_INET;
+	pthread_mutex_init(&o->kside_lock, NULL);
 	return o;
 }
 
@@ -87,6 +90,7 @@ void ofd_put(struct shim_ofd *o)
 	if (atomic_fetch_sub(&o->refs, 1) == 1) {
 		if (release_fn)
 			release_fn(o);
+		pthread_mutex_destroy(&o->kside_lock);
 		free(o->epregs);
 		free(o);
 	}

@@ -17,6 +17,7 @@
 #ifndef SYNACK_SHIM_FDTABLE_H
 #define SYNACK_SHIM_FDTABLE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -24,7 +25,7 @@
 #include "../core/stack.h"
 
 enum shim_ofd_kind {
-	/* AF_INET stream socket not yet bound/connected/listening: the
+	/* AF_INET or AF_INET6 stream socket not yet bound/connected/listening: the
 	 * offload decision is still open and the placeholder answers for it
 	 * (options are applied to it and recorded). */
 	SHIM_OFD_PENDING,
@@ -76,6 +77,22 @@ struct shim_ofd {
 	bool noport_bound;
 	uint32_t noport_addr;
 	struct shim_opts opts;
+	/* AF_INET, or AF_INET6: an IPv6 socket whose IPv4 traffic synack
+	 * carries under IPv4-mapped addresses (shim/sockaddr.h). */
+	int family;
+	/* AF_INET6 bound to ::ffff:0.0.0.0 (IPv4 only) rather than :: (dual
+	 * stack): getsockname says which, as Linux. */
+	bool v4_any_mapped;
+	/* Bound to every address (INADDR_ANY, ::, or listening unbound): the
+	 * placeholder serves the kernel's side of the port too (kside.h). */
+	bool bound_any;
+	/* kside.h: the placeholder is bound to the port on the kernel's side,
+	 * and listens there; accept takes turns between the two queues, and
+	 * one thread at a time takes from the kernel's (kside_lock). */
+	bool kside_bound;
+	atomic_bool kside_listening;
+	atomic_uint accept_turn;
+	pthread_mutex_t kside_lock;
 	void *epoll; /* SHIM_OFD_EPOLL: the instance (epoll.c) */
 	/* SHIM_OFD_PENDING: its registrations in kernel epoll sets, moved
 	 * into synack's when it is offloaded (epoll.c). Freed with o. */

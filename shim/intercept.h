@@ -46,8 +46,4 @@ struct shim_ofd *shim_offloaded(int fd, long *err);
  * Returns the fd to hand back. */
 int shim_new_fd(int fd);
 
-/* Copy an endpoint out as a struct sockaddr_in, with the kernel's
- * truncation rule (copy what fits, report the full length). */
-void shim_fill_sockaddr(struct sockaddr *addr, socklen_t *len, const struct sk_endpoint *ep);
-
 #endif

@@ -1,10 +1,6 @@
 /* Helpers shared by the wrappers (see intercept.h). */
 #include "intercept.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <string.h>
-
 #include "internal_fd.h"
 #include "sockio.h"
 
@@ -45,18 +41,4 @@ int shim_new_fd(int fd)
 		return shim_internal_adopt(fd);
 	fdt_purge(fd);
 	return fd;
-}
-
-void shim_fill_sockaddr(struct sockaddr *addr, socklen_t *len, const struct sk_endpoint *ep)
-{
-	struct sockaddr_in sin;
-
-	if (!addr || !len)
-		return;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(ep->addr);
-	sin.sin_port = htons(ep->port);
-	memcpy(addr, &sin, *len < sizeof(sin) ? *len : sizeof(sin));
-	*len = sizeof(sin);
 }

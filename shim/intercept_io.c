@@ -9,6 +9,7 @@
 
 #include "intercept.h"
 #include "offload.h"
+#include "sockaddr.h"
 #include "sockio.h"
 
 /* sendto/sendmsg with MSG_FASTOPEN on a pending socket would make its
@@ -19,20 +20,20 @@
 static long fastopen_refused(int fd, int flags, const struct sockaddr *addr, socklen_t alen)
 {
 	struct shim_offload_decision d;
-	struct sockaddr_in sin;
 	struct shim_ofd *o;
+	struct shim_sa sa;
 	bool pending;
+	int family;
 
 	if (!(flags & MSG_FASTOPEN) || shim_bypass(fd) || !(o = fdt_get(fd)))
 		return 0;
 	pending = o->kind == SHIM_OFD_PENDING;
+	family = o->family;
 	ofd_put(o);
-	if (!pending || !addr || alen < sizeof(sin))
+	/* An IPv6 destination, or an address the kernel refuses: its answer. */
+	if (!pending || shim_sa_parse(family, addr, alen, &sa) < 0 || sa.kind != SHIM_SA_V4)
 		return 0;
-	memcpy(&sin, addr, sizeof(sin));
-	if (sin.sin_family != AF_INET)
-		return 0;
-	shim_offload_decide(shim_config(), SHIM_OP_CONNECT, ntohl(sin.sin_addr.s_addr), &d);
+	shim_offload_decide(shim_config(), SHIM_OP_CONNECT, sa.addr, &d);
 	return d.verdict == SHIM_KERNEL ? 0 : -EOPNOTSUPP;
 }
 

@@ -131,6 +131,21 @@ static int set_fastopen(struct shim_ofd *o, int fd, int name, const void *val, s
 	return on_placeholder(fd, IPPROTO_TCP, TCP_FASTOPEN, val, len);
 }
 
+/* IPPROTO_IPV6 on an AF_INET6 socket synack serves (its traffic is IPv4):
+ * as Linux for a v4-mapped socket, the options are kept and validated, and
+ * shape IPv6 packets only, so the placeholder keeps them (IPV6_TCLASS does
+ * not set the IPv4 TOS: IP_TOS does, set_ip). IPV6_V6ONLY cannot change
+ * on a socket with a port (do_ipv6_setsockopt: EINVAL). An AF_INET socket
+ * has no IPv6 level: ENOPROTOOPT, as ip_setsockopt answers. */
+static int set_ipv6(struct shim_ofd *o, int fd, int name, const void *val, socklen_t len)
+{
+	if (o->family != AF_INET6)
+		return -ENOPROTOOPT;
+	if (name == IPV6_V6ONLY)
+		return -EINVAL;
+	return on_placeholder(fd, IPPROTO_IPV6, name, val, len);
+}
+
 static int set_offloaded(struct shim_ofd *o, int fd, int level, int name, const void *val,
                          socklen_t len)
 {
@@ -140,6 +155,8 @@ static int set_offloaded(struct shim_ofd *o, int fd, int level, int name, const 
 		return -EFAULT;
 	if (level == IPPROTO_IP)
 		return set_ip(o, fd, name, val, len);
+	if (level == IPPROTO_IPV6)
+		return set_ipv6(o, fd, name, val, len);
 	if (level == SOL_SOCKET && name == SO_PRIORITY)
 		return on_placeholder(fd, level, name, val, len);
 	if (level == SOL_SOCKET && name == SO_BINDTODEVICE)
@@ -215,9 +232,10 @@ static bool record_pending_special(struct shim_ofd *o, int level, int name, cons
 		o->opts.bound_dev[val ? n : 0] = '\0';
 		return true;
 	}
-	/* Kept by the placeholder itself, which answers for them later. */
+	/* Kept by the placeholder itself, which answers for them later
+	 * (IPV6_V6ONLY is read from it by the offload decision). */
 	if ((level == SOL_SOCKET && name == SO_PRIORITY) ||
-	    (level == IPPROTO_TCP && name == TCP_FASTOPEN))
+	    (level == IPPROTO_TCP && name == TCP_FASTOPEN) || level == IPPROTO_IPV6)
 		return true;
 	if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
 		v = shim_congestion_parse(val, len);
@@ -255,6 +273,10 @@ SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen
 	r = o->kind == SHIM_OFD_SYNACK ? sockio_usable(o, fd) : -ENOTSOCK;
 	if (r == 0)
 		r = set_offloaded(o, fd, level, name, val, len);
+	if (r == 0 && o->kside_bound)
+		/* The kernel's side of the listener (kside.h) takes it too:
+		 * its connections inherit it, as from a Linux listener. */
+		(void)REAL(setsockopt)(fd, level, name, val, len);
 	ofd_put(o);
 	return (int)shim_ret(r);
 }
@@ -312,6 +334,17 @@ static int get_offloaded(struct shim_ofd *o, int fd, int level, int name, void *
 
 	if (level == IPPROTO_IP)
 		return get_ip(o, name, val, len);
+	if (o->family == AF_INET && level != SOL_SOCKET && level != IPPROTO_TCP)
+		/* tcp_getsockopt hands other levels to ip_getsockopt, which
+		 * knows only SOL_IP (ipv6_getsockopt: ENOPROTOOPT). */
+		return -EOPNOTSUPP;
+	if (level == IPPROTO_IPV6) {
+		/* set_ipv6: an offloaded AF_INET6 socket is never V6ONLY. */
+		v = 0;
+		if (name == IPV6_V6ONLY)
+			return put_out(val, len, &v, sizeof(v));
+		return REAL(getsockopt)(fd, level, name, val, len) < 0 ? -errno : 0;
+	}
 	if ((level == SOL_SOCKET && (name == SO_PRIORITY || name == SO_BINDTODEVICE)) ||
 	    (level == IPPROTO_TCP && (name == TCP_FASTOPEN || name == TCP_FASTOPEN_CONNECT)))
 		return REAL(getsockopt)(fd, level, name, val, len) < 0 ? -errno : 0;
@@ -326,7 +359,7 @@ static int get_offloaded(struct shim_ofd *o, int fd, int level, int name, void *
 			v = SOCK_STREAM;
 			return put_out(val, len, &v, sizeof(v));
 		case SO_DOMAIN:
-			v = AF_INET;
+			v = o->family;
 			return put_out(val, len, &v, sizeof(v));
 		case SO_PROTOCOL:
 			v = IPPROTO_TCP;
@@ -389,11 +422,20 @@ SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *le
 	return (int)shim_ret(r);
 }
 
-void shim_opts_inherit_placeholder(int lfd, int nfd)
+void shim_opts_inherit_placeholder(int lfd, int nfd, int family)
 {
+	static const int v6[] = {IPV6_TCLASS, IPV6_UNICAST_HOPS};
 	char dev[IFNAMSIZ];
 	socklen_t l = sizeof(dev);
+	int v;
 
 	if (REAL(getsockopt)(lfd, SOL_SOCKET, SO_BINDTODEVICE, dev, &l) == 0 && l > 1)
 		REAL(setsockopt)(nfd, SOL_SOCKET, SO_BINDTODEVICE, dev, l);
+	/* tcp_v6_syn_recv_sock copies the listener's IPv6 settings into a
+	 * v4-mapped child. */
+	for (unsigned i = 0; family == AF_INET6 && i < sizeof(v6) / sizeof(v6[0]); i++) {
+		l = sizeof(v);
+		if (REAL(getsockopt)(lfd, IPPROTO_IPV6, v6[i], &v, &l) == 0)
+			REAL(setsockopt)(nfd, IPPROTO_IPV6, v6[i], &v, l);
+	}
 }

@@ -34,6 +34,9 @@ struct split {
 	struct shim_ofd **ofds; /* [nsk] references */
 	struct pollfd *k; /* [nk + 2] kernel entries, room for the packet socket and the eventfd */
 	nfds_t *k_idx;    /* [nk] */
+	/* [nk] the entry is the kernel side of a synack listener (kside.h),
+	 * whose answer joins the synack one of the same caller entry */
+	bool *k_side;
 };
 
 /* 1: at least one synack socket (split filled), 0: none, -errno. */
@@ -51,9 +54,12 @@ static int split_fds(struct pollfd *fds, nfds_t n, struct split *s)
 	s->socks = calloc((size_t)nsk, sizeof(int));
 	s->sk_idx = calloc((size_t)nsk, sizeof(nfds_t));
 	s->ofds = calloc((size_t)nsk, sizeof(*s->ofds));
-	s->k = calloc(n + 2, sizeof(struct pollfd));
-	s->k_idx = calloc(n + 1, sizeof(nfds_t));
-	if (!s->socks || !s->sk_idx || !s->ofds || !s->k || !s->k_idx)
+	/* A listener with a kernel side takes a synack and a kernel entry;
+	 * the waits need two more (rt_wait_ppoll). */
+	s->k = calloc(n + (nfds_t)nsk + 2, sizeof(struct pollfd));
+	s->k_idx = calloc(n + (nfds_t)nsk + 1, sizeof(nfds_t));
+	s->k_side = calloc(n + (nfds_t)nsk + 1, sizeof(bool));
+	if (!s->socks || !s->sk_idx || !s->ofds || !s->k || !s->k_idx || !s->k_side)
 		return -ENOMEM;
 	for (nfds_t i = 0; i < n; i++) {
 		long err = 0;
@@ -65,6 +71,14 @@ static int split_fds(struct pollfd *fds, nfds_t n, struct split *s)
 			s->socks[s->nsk] = o->sock;
 			s->ofds[s->nsk] = o;
 			s->sk_idx[s->nsk++] = i;
+			if (o->kside_listening) {
+				/* Its kernel side has connections to accept
+				 * when the placeholder polls readable. */
+				s->k[s->nk] = fds[i];
+				s->k[s->nk].events &= POLLIN | POLLRDNORM;
+				s->k_side[s->nk] = true;
+				s->k_idx[s->nk++] = i;
+			}
 		} else {
 			/* Pending sockets are answered by their placeholder:
 			 * an unconnected kernel TCP socket is exactly what
@@ -85,6 +99,7 @@ static void split_free(struct split *s)
 	free(s->ofds);
 	free(s->k);
 	free(s->k_idx);
+	free(s->k_side);
 }
 
 /* Under the stack lock: fill revents of the synack entries; count ready. */
@@ -111,8 +126,17 @@ static int merge_kernel(struct pollfd *fds, const struct split *s)
 	int ready = 0;
 
 	for (nfds_t i = 0; i < s->nk; i++) {
-		fds[s->k_idx[i]].revents = s->k[i].revents;
-		if (s->k[i].revents)
+		struct pollfd *p = &fds[s->k_idx[i]];
+
+		if (s->k_side[i]) {
+			/* Counted once, whichever side is ready. */
+			if (!p->revents && s->k[i].revents)
+				ready++;
+			p->revents |= s->k[i].revents;
+			continue;
+		}
+		p->revents = s->k[i].revents;
+		if (p->revents)
 			ready++;
 	}
 	return ready;

@@ -1,6 +1,8 @@
 /* socket, bind, listen, connect, accept/accept4, getsockname, getpeername,
  * shutdown; and the offload decision taken at bind/connect/listen
- * (design brief §4). */
+ * (docs/configuration.md, "Offload decision"). AF_INET6 sockets are
+ * served through IPv4-mapped addresses (sockaddr.h); a listener on every
+ * address listens on the kernel's side too (kside.h). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -8,10 +10,12 @@
 
 #include "epoll.h"
 #include "intercept.h"
+#include "kside.h"
 #include "log.h"
 #include "offload.h"
 #include "opts.h"
 #include "portreg.h"
+#include "sockaddr.h"
 #include "sockio.h"
 #include "wait.h"
 
@@ -24,8 +28,8 @@ SHIM_EXPORT int socket(int domain, int type, int protocol)
 	fd = shim_new_fd(REAL(socket)(domain, type, protocol));
 	if (fd < 0 || shim_inside())
 		return fd;
-	/* Mask SOCK_NONBLOCK|SOCK_CLOEXEC before classifying (brief §3). */
-	if (domain != AF_INET || (type & 0xf) != SOCK_STREAM ||
+	/* Mask SOCK_NONBLOCK|SOCK_CLOEXEC before classifying. */
+	if ((domain != AF_INET && domain != AF_INET6) || (type & 0xf) != SOCK_STREAM ||
 	    (protocol != 0 && protocol != IPPROTO_TCP))
 		return fd;
 	o = ofd_new(SHIM_OFD_PENDING);
@@ -39,6 +43,7 @@ SHIM_EXPORT int socket(int domain, int type, int protocol)
 	}
 	o->gen = shim_fork_gen();
 	o->nonblock = (type & SOCK_NONBLOCK) != 0;
+	o->family = domain;
 	return fd;
 }
 
@@ -84,33 +89,41 @@ static void deactivate(struct shim_ofd *o)
 	rt_unlock();
 	o->sock = -1;
 	o->kind = SHIM_OFD_PENDING;
+	o->bound_any = false;
+	o->v4_any_mapped = false;
 }
 
-/* Check a sockaddr given to bind/connect; 0 and the address, or -errno. */
-static int parse_sin(const struct sockaddr *addr, socklen_t len, uint32_t *a, uint16_t *port)
+/* IPV6_V6ONLY as the placeholder has it: set by the program while
+ * pending, or the default of net.ipv6.bindv6only. */
+static bool v6only(int fd)
 {
-	struct sockaddr_in sin;
+	int v = 0;
+	socklen_t l = sizeof(v);
 
-	if (!addr || len < sizeof(sin))
-		return -EINVAL;
-	memcpy(&sin, addr, sizeof(sin));
-	if (sin.sin_family != AF_INET)
-		return -EAFNOSUPPORT;
-	*a = ntohl(sin.sin_addr.s_addr);
-	*port = ntohs(sin.sin_port);
-	return 0;
+	return REAL(getsockopt)(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v, &l) == 0 && v;
 }
 
-/* Decide for a pending socket. Returns 1 = now offloaded, 0 = kernel's
- * (the caller passes the call through), or -errno. */
-static int decide(struct shim_ofd *o, int fd, enum shim_offload_op op, uint32_t a)
+/* Decide for a pending socket (a: NULL for listen). Returns 1 = now
+ * offloaded (*v4: the IPv4 address core gets), 0 = the caller passes the
+ * call to the kernel (the socket is the kernel's, or stays undecided when
+ * the placeholder answers with Linux's error), or -errno. */
+static int decide(struct shim_ofd *o, int fd, enum shim_offload_op op, const struct shim_sa *a,
+                  uint32_t *v4)
 {
 	struct shim_offload_decision d;
 	int r;
 
-	shim_offload_decide(shim_config(), op, a, &d);
+	if (o->family == AF_INET6) {
+		shim_offload_decide6(shim_config(), op, a, v6only(fd), v4, &d);
+	} else {
+		*v4 = a ? a->addr : 0;
+		shim_offload_decide(shim_config(), op, *v4, &d);
+	}
 	shim_offload_device(shim_config(), o->opts.bound_dev, op, &d);
 	switch (d.verdict) {
+	case SHIM_PLACEHOLDER_ANSWERS:
+		shim_log(SK_LOG_DEBUG, "fd %d: %s", fd, d.reason);
+		return 0;
 	case SHIM_KERNEL:
 		to_kernel(o, fd, d.reason);
 		return 0;
@@ -135,11 +148,16 @@ SHIM_EXPORT int listen(int fd, int backlog)
 	if (shim_bypass(fd) || !(o = fdt_get(fd)))
 		return REAL(listen)(fd, backlog);
 	if (o->kind == SHIM_OFD_PENDING) {
-		r = decide(o, fd, SHIM_OP_LISTEN, 0);
+		uint32_t v4;
+
+		r = decide(o, fd, SHIM_OP_LISTEN, NULL, &v4);
 		if (r == 0) {
 			ofd_put(o);
 			return REAL(listen)(fd, backlog);
 		}
+		/* Unbound: listening on every address (Linux autobinds to
+		 * INADDR_ANY, or :: for AF_INET6). */
+		o->bound_any = true;
 	} else if (o->kind == SHIM_OFD_SYNACK) {
 		r = sockio_usable(o, fd);
 	} else {
@@ -150,15 +168,44 @@ SHIM_EXPORT int listen(int fd, int backlog)
 
 		r = sk_listen(st, o->sock, backlog, shim_now_us());
 		rt_unlock();
-		if (r == 0)
+		if (r == 0) {
 			portreg_claim(o);
+			kside_listen(o, fd, backlog);
+		}
 	}
 	ofd_put(o);
 	return (int)shim_ret(r);
 }
 
+/* bind on every address: the kernel's side of the port too (kside.h). An
+ * EADDRINUSE there is the program's answer (the port is taken on this
+ * host), after core's bind is undone by the caller. */
+static int bind_kside(struct shim_ofd *o, int fd)
+{
+	struct sk_endpoint ep;
+	int r;
+
+	if (!kside_wanted(o))
+		return 0;
+	r = sk_getsockname(rt_lock(), o->sock, &ep);
+	rt_unlock();
+	if (r == 0)
+		r = kside_bind(o, fd, ep.port);
+	if (r < 0 && r != -EADDRINUSE) {
+		/* EACCES (a port below ip_unprivileged_port_start)...: the
+		 * port works on synack's side, as before. */
+		shim_log(SK_LOG_WARN,
+		         "fd %d: port %u cannot be bound on the kernel's side too (%s): only "
+		         "connections to synack's address will reach it",
+		         fd, (unsigned)ep.port, strerror(-r));
+		r = 0;
+	}
+	return r;
+}
+
 /* The core half of bind/connect on an offloaded socket. */
-static int core_addr_op(struct shim_ofd *o, enum shim_offload_op op, uint32_t a, uint16_t port)
+static int core_addr_op(struct shim_ofd *o, int fd, enum shim_offload_op op, uint32_t a,
+                        uint16_t port)
 {
 	struct sk_endpoint ep;
 	int r;
@@ -190,6 +237,8 @@ static int core_addr_op(struct shim_ofd *o, enum shim_offload_op op, uint32_t a,
 	r = sk_bind(rt_lock(), o->sock, a, port);
 	rt_unlock();
 	if (r == 0)
+		r = bind_kside(o, fd);
+	if (r == 0)
 		portreg_claim(o);
 	if (r == -EADDRINUSE && o->opts.reuseport)
 		/* Several sockets sharing a port (one per worker, the kernel
@@ -201,14 +250,55 @@ static int core_addr_op(struct shim_ofd *o, enum shim_offload_op op, uint32_t a,
 	return r;
 }
 
+/* The first connect of a socket synack bound to every address (INADDR_ANY,
+ * ::), towards a destination synack does not serve (loopback, native IPv6):
+ * its placeholder, bound to the same port on the kernel's side (kside.h),
+ * takes the connection, as it would have if the socket had been decided at
+ * connect. 1 = the kernel's now (pass the call through), 0 = synack's
+ * destination, or -errno (SYNACK_STRICT). */
+static int connect_to_kernel(struct shim_ofd *o, int fd, const struct shim_sa *sa)
+{
+	struct shim_offload_decision d;
+	struct sk_stack *st;
+	uint32_t v4;
+	bool fresh;
+
+	if (!o->kside_bound || o->kside_listening || o->connecting)
+		return 0;
+	if (o->family == AF_INET6)
+		shim_offload_decide6(shim_config(), SHIM_OP_CONNECT, sa, false, &v4, &d);
+	else
+		shim_offload_decide(shim_config(), SHIM_OP_CONNECT, sa->addr, &d);
+	if (d.verdict == SHIM_OFFLOAD || d.verdict == SHIM_PLACEHOLDER_ANSWERS)
+		return 0;
+	st = rt_lock();
+	fresh = sk_sock_state(st, o->sock) == SK_TCP_CLOSED;
+	rt_unlock();
+	if (!fresh)
+		return 0;
+	if (d.verdict == SHIM_OFFLOAD_FAIL) {
+		shim_log(SK_LOG_ERROR, "fd %d: %s", fd, d.reason);
+		return -d.err;
+	}
+	shim_epoll_return(o);
+	st = rt_lock();
+	sk_close(st, o->sock, shim_now_us());
+	portreg_release(o);
+	rt_unlock();
+	o->sock = -1;
+	o->kind = SHIM_OFD_PENDING;
+	to_kernel(o, fd, d.reason);
+	return 1;
+}
+
 /* bind and connect: the same decision path, a different core call.
  * *pass: the socket is the kernel's, call the real function. */
 static int addr_call(int fd, const struct sockaddr *addr, socklen_t len, enum shim_offload_op op,
                      bool *pass)
 {
 	struct shim_ofd *o;
+	struct shim_sa sa;
 	uint32_t a;
-	uint16_t port;
 	int r;
 
 	*pass = shim_bypass(fd) || !(o = fdt_get(fd));
@@ -222,23 +312,42 @@ static int addr_call(int fd, const struct sockaddr *addr, socklen_t len, enum sh
 		ofd_put(o);
 		return 0;
 	}
-	r = parse_sin(addr, len, &a, &port);
+	r = shim_sa_parse(o->family, addr, len, &sa);
 	if (r == 0 && o->kind == SHIM_OFD_PENDING) {
-		r = decide(o, fd, op, a);
-		*pass = r == 0;
-		if (r > 0) {
-			r = core_addr_op(o, op, a, port);
+		/* A port the kernel's side already uses, picked by core for
+		 * bind(port 0): try another one, a few times. */
+		for (int tries = 0; tries < 8; tries++) {
+			r = decide(o, fd, op, &sa, &a);
+			*pass = r == 0;
+			if (r <= 0)
+				break;
+			if (op == SHIM_OP_BIND) {
+				o->bound_any = a == 0;
+				o->v4_any_mapped = a == 0 && sa.mapped;
+			}
+			r = core_addr_op(o, fd, op, a, sa.port);
 			/* A first bind/connect that failed outright (not a
 			 * handshake under way or refused later) leaves the
 			 * socket undecided. */
 			if (r < 0 &&
 			    (op == SHIM_OP_BIND || r == -ENETUNREACH || r == -EADDRNOTAVAIL))
 				deactivate(o);
+			if (!(r == -EADDRINUSE && op == SHIM_OP_BIND && sa.port == 0))
+				break;
 		}
 	} else if (r == 0 && o->kind == SHIM_OFD_SYNACK) {
 		r = sockio_usable(o, fd);
-		if (r == 0)
-			r = core_addr_op(o, op, a, port);
+		if (r == 0 && op == SHIM_OP_CONNECT)
+			r = connect_to_kernel(o, fd, &sa);
+		if (r == 1)
+			*pass = true;
+		else if (r == 0 && sa.kind != SHIM_SA_V4)
+			/* Bound or connected through IPv4 already: no IPv6
+			 * address can follow (Linux: EINVAL for a second
+			 * bind, EAFNOSUPPORT/ENETUNREACH for connect). */
+			r = op == SHIM_OP_BIND ? -EINVAL : -ENETUNREACH;
+		else if (r == 0)
+			r = core_addr_op(o, fd, op, sa.addr, sa.port);
 	} else if (r == 0) {
 		r = -ENOTSOCK;
 	}
@@ -278,12 +387,24 @@ SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags
 		ofd_put(o);
 		return (int)shim_ret(-EINVAL);
 	}
-	sock = sockio_accept(o, &peer, o->nonblock);
+	if (o->kside_listening) {
+		int kfd = -1;
+
+		sock = kside_accept(o, fd, flags, &peer, &kfd, addr, len);
+		if (sock == KSIDE_KERNEL) {
+			/* A kernel connection (loopback...): the program's
+			 * plain kernel socket from now on. */
+			ofd_put(o);
+			return shim_new_fd(kfd);
+		}
+	} else {
+		sock = sockio_accept(o, &peer, o->nonblock);
+	}
 	if (sock < 0) {
 		ofd_put(o);
 		return (int)shim_ret(sock);
 	}
-	nfd = REAL(socket)(AF_INET, SOCK_STREAM | flags, 0);
+	nfd = REAL(socket)(o->family, SOCK_STREAM | flags, 0);
 	n = nfd >= 0 ? ofd_new(SHIM_OFD_SYNACK) : NULL;
 	if (!n || fdt_install(nfd, n) < 0) {
 		int e = nfd < 0 ? errno : ENOMEM;
@@ -300,13 +421,14 @@ SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags
 	n->sock = sock;
 	n->gen = shim_fork_gen();
 	n->nonblock = (flags & SOCK_NONBLOCK) != 0;
+	n->family = o->family;
 	/* Linux copies the listener's timeouts into the child socket. */
 	n->rcvtimeo_us = o->rcvtimeo_us;
 	n->sndtimeo_us = o->sndtimeo_us;
 	ofd_put(o);
-	/* ... and the options its placeholder keeps (SO_PRIORITY...). */
-	shim_opts_inherit_placeholder(fd, nfd);
-	shim_fill_sockaddr(addr, len, &peer);
+	/* ... and the options its placeholder keeps (SO_BINDTODEVICE...). */
+	shim_opts_inherit_placeholder(fd, nfd, n->family);
+	shim_sa_fill(n->family, false, addr, len, peer.addr, peer.port);
 	return nfd;
 }
 
@@ -338,11 +460,12 @@ static int get_name(int fd, struct sockaddr *addr, socklen_t *len, name_fn fn,
 	rt_unlock();
 	if (r == 0 && fn == sk_getsockname && ep.port == 0 && o->noport_bound)
 		ep.addr = o->noport_addr; /* bound without a port (IP_BIND_ADDRESS_NO_PORT) */
+	if (r == 0)
+		/* Linux reports an AF_INET6 socket bound to :: as ::, to
+		 * ::ffff:0.0.0.0 as that. */
+		shim_sa_fill(o->family, !o->v4_any_mapped, addr, len, ep.addr, ep.port);
 	ofd_put(o);
-	if (r < 0)
-		return (int)shim_ret(r);
-	shim_fill_sockaddr(addr, len, &ep);
-	return 0;
+	return (int)shim_ret(r);
 }
 
 SHIM_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
@@ -357,6 +480,7 @@ SHIM_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 
 SHIM_EXPORT int shutdown(int fd, int how)
 {
+	struct sk_stack *st;
 	struct shim_ofd *o;
 	long err;
 	int r;
@@ -368,10 +492,14 @@ SHIM_EXPORT int shutdown(int fd, int how)
 		ofd_put(o);
 		return (int)shim_ret(-EINVAL);
 	}
-	r = sk_shutdown(rt_lock(), o->sock, how, shim_now_us());
+	st = rt_lock();
+	r = sk_shutdown(st, o->sock, how, shim_now_us());
+	sockio_deliver_own(st); /* a FIN to ourselves */
 	/* Threads of this process blocked on the socket must see it. */
 	wait_wake(o->sock);
 	rt_unlock();
+	if (o->kside_listening)
+		(void)REAL(shutdown)(fd, how); /* the kernel's side stops too */
 	ofd_put(o);
 	return (int)shim_ret(r);
 }

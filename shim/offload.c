@@ -70,6 +70,64 @@ static void decide_bind(const struct shim_config *cfg, uint32_t a, struct shim_o
 		kernel(cfg, d, EADDRNOTAVAIL, "bound to an address that is not SYNACK_ADDR's");
 }
 
+/* ::1 (RFC 4291 §2.5.3) */
+static bool v6_loopback(const uint8_t v6[16])
+{
+	static const uint8_t lo[16] = {[15] = 1};
+
+	return memcmp(v6, lo, 16) == 0;
+}
+
+void shim_offload_decide6(const struct shim_config *cfg, enum shim_offload_op op,
+                          const struct shim_sa *a, bool v6only, uint32_t *v4,
+                          struct shim_offload_decision *d)
+{
+	int strict_err = op == SHIM_OP_CONNECT ? ENETUNREACH : EADDRNOTAVAIL;
+	char why[160], ep[64];
+
+	*v4 = 0;
+	if (v6only && (!a || a->kind != SHIM_SA_V4)) {
+		snprintf(why, sizeof(why),
+		         "IPV6_V6ONLY socket (%s): IPv6 only, which synack does not carry",
+		         a ? shim_sa_format(AF_INET6, a, ep, sizeof(ep)) : "listening on ::");
+		kernel(cfg, d, strict_err, why);
+		return;
+	}
+	if (!a) {
+		shim_offload_decide(cfg, op, 0, d);
+		return;
+	}
+	switch (a->kind) {
+	case SHIM_SA_V4:
+		if (v6only) {
+			/* tcp_v6_connect: ENETUNREACH; __inet6_bind: EINVAL. */
+			set(d, SHIM_PLACEHOLDER_ANSWERS, 0,
+			    "IPV6_V6ONLY socket given the IPv4-mapped %s: refused as Linux does",
+			    shim_sa_format(AF_INET6, a, ep, sizeof(ep)));
+			return;
+		}
+		*v4 = a->addr;
+		shim_offload_decide(cfg, op, a->addr, d);
+		return;
+	case SHIM_SA_V6_ANY:
+		if (op == SHIM_OP_CONNECT) {
+			/* tcp_v6_connect: :: means this host, ::1. */
+			kernel(cfg, d, ENETUNREACH, "destination :: means this host (::1)");
+			return;
+		}
+		shim_offload_decide(cfg, op, 0, d);
+		return;
+	case SHIM_SA_V6:
+		snprintf(why, sizeof(why),
+		         "%s IPv6 address %s: synack carries IPv4 only (and IPv4-mapped "
+		         "::ffff:a.b.c.d)",
+		         v6_loopback(a->v6) ? "loopback" : "native",
+		         shim_sa_format(AF_INET6, a, ep, sizeof(ep)));
+		kernel(cfg, d, strict_err, why);
+		return;
+	}
+}
+
 void shim_offload_device(const struct shim_config *cfg, const char *dev, enum shim_offload_op op,
                          struct shim_offload_decision *d)
 {

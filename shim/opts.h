@@ -22,8 +22,9 @@ void shim_opts_record(struct shim_opts *opts, int level, int name, const void *v
 void shim_opts_replay(struct sk_stack *st, int sock, const struct shim_opts *opts);
 
 /* An accepted connection's placeholder takes the listener's SO_BINDTODEVICE,
- * as Linux's child does (not SO_PRIORITY, which Linux 6 leaves at 0). */
-void shim_opts_inherit_placeholder(int lfd, int nfd);
+ * as Linux's child does (not SO_PRIORITY, which Linux 6 leaves at 0), and
+ * for AF_INET6 its IPV6_TCLASS and IPV6_UNICAST_HOPS. */
+void shim_opts_inherit_placeholder(int lfd, int nfd, int family);
 
 /* Warn about an option set before offload that synack ignores. */
 void shim_opts_report_unsupported(const struct shim_opts *opts, int fd);

@@ -38,6 +38,11 @@ static int block_on(int sock, sk_time_t deadline, bool run_to_completion)
 	return r;
 }
 
+bool sockio_deliver_own(struct sk_stack *st)
+{
+	return sk_run_loopback(st, shim_now_us());
+}
+
 int sockio_usable(struct shim_ofd *o, int fd)
 {
 	if (o->gen != shim_fork_gen()) {
@@ -215,6 +220,7 @@ ssize_t sockio_recv(struct shim_ofd *o, const struct iovec *iov, int iovcnt, int
 		if (r < 0 || (placed > 0 && recv_enough(st, o->sock, flags, copied, total)))
 			break;
 	}
+	sockio_deliver_own(st); /* a window update */
 	rt_unlock();
 	return copied > 0 ? (ssize_t)copied : r;
 }
@@ -246,10 +252,16 @@ ssize_t sockio_send(struct shim_ofd *o, const struct iovec *iov, int iovcnt, int
 		}
 		if (r != -EAGAIN || nonblock)
 			break;
+		/* What the call queued for ourselves may free space at once
+		 * (its ACKs): look again before sleeping, as a wake-up it
+		 * caused came before this thread waited. */
+		if (sockio_deliver_own(st))
+			continue;
 		r = block_on(o->sock, deadline, false);
 		if (r < 0)
 			break;
 	}
+	sockio_deliver_own(st);
 	rt_unlock();
 	if (sent > 0)
 		return (ssize_t)sent;
@@ -272,6 +284,8 @@ int sockio_connect(struct shim_ofd *o, uint32_t addr, uint16_t port)
 	 * EISCONN. */
 	if (r == -EISCONN && o->connecting)
 		r = 0;
+	if (r == -EINPROGRESS)
+		sockio_deliver_own(st); /* a SYN to ourselves: answered at once */
 	while (r == -EINPROGRESS && !o->nonblock) {
 		unsigned ev = sk_poll(st, o->sock);
 
@@ -373,6 +387,7 @@ void shim_release_ofd(struct shim_ofd *o)
 	st = rt_lock();
 	shim_epoll_forget(o);
 	sk_close(st, o->sock, shim_now_us());
+	sockio_deliver_own(st); /* a FIN to ourselves */
 	o->sock = -1;
 	portreg_release(o);
 	rt_unlock();

@@ -35,6 +35,19 @@ int sockio_connect(struct shim_ofd *o, uint32_t addr, uint16_t port);
 /* The accepted core socket, or -errno. */
 int sockio_accept(struct shim_ofd *o, struct sk_endpoint *peer, bool nonblock);
 
+/* Under the lock, before releasing it after a call that may have sent:
+ * packets to our own address (core/loopback.c) wait for a timer run, and
+ * left to the runtime thread each would cost a wake-up of it before the one
+ * of the receiving thread. Delivered by the thread that sent them (as the
+ * run-to-completion poller processes frames, runtime.c), a connection to
+ * ourselves costs one wake-up per direction, as on the kernel's loopback.
+ * Only those packets: a timer due meanwhile is left to the threads that
+ * read the device first (a retransmission timer run before the ACK waiting
+ * in the packet socket would resend for nothing). True when there were
+ * some: a wake-up they caused came before any waiter of this thread
+ * registered, so the caller looks again before sleeping. */
+bool sockio_deliver_own(struct sk_stack *st);
+
 /* The last fd of o was closed: make blocked users return EBADF. The core
  * socket is closed when the last in-flight user lets go (release). */
 void sockio_last_close(struct shim_ofd *o);

@@ -65,7 +65,9 @@
 	X(tcp_ring_bytes_peak)                                                                     \
 	X(ip_drop_truncated)                                                                       \
 	X(arp_tx_sender_mac)                                                                       \
-	X(arp_learned_tcp)
+	X(arp_learned_tcp)                                                                         \
+	X(ip_loop_packets)                                                                         \
+	X(ip_loop_drops)
 
 #define COUNT_ONE(f) +1
 _Static_assert(sizeof(struct sk_stats) == (0 SK_STATS_FIELDS(COUNT_ONE)) * sizeof(uint64_t),

@@ -247,8 +247,11 @@ run() {
 	shift 2
 	spawn "$LAB_TMP/$name.peer.log" timeout -k 3 120 ip netns exec "$peer_ns" "$LAB_PY" "$LAB_TMP/peer.py" "$ADDR_A" "$ADDR_B"
 	local peer=$LAB_LAST_PID
+	# --immediate-mode: what tcpdump has not read from its capture buffer when it is stopped
+	# would be lost (tests/lab/97-v4mapped.sh found it: a short run ends within the buffer's
+	# timeout).
 	spawn "$LAB_TMP/$name.tcpdump.log" timeout -k 3 120 ip netns exec "$peer_ns" tcpdump -i veth-peer -n -U \
-		-w "$LAB_TMP/$name.pcap" "tcp port 7405"
+		--immediate-mode -w "$LAB_TMP/$name.pcap" "tcp port 7405"
 	local dump=$LAB_LAST_PID
 	for ((i = 0; i < 200; i++)); do
 		[[ -n $(ip netns exec "$peer_ns" ss -Hltn "sport = :7400") ]] &&
@@ -277,27 +280,11 @@ check_wire() {
 	fi
 }
 
-# ran NAME WHAT: FAIL WHAT (and show why) unless run NAME ended well; returns 0 if it did.
-ran() {
-	local rc=0
-	run "$1" "${@:3}" || rc=$?
-	((rc == 0)) && grep -q '^-- end$' "$LAB_TMP/$1.out" && return 0
-	fail "$2" "exit status $rc"
-	show "$LAB_TMP/$1.err"
-	show "$LAB_TMP/$1.peer.log"
-	tail -n 5 "$LAB_TMP/$1.out" | sed 's/^/  | /'
-	return 1
-}
-ran kernel "kernel reference run" "$REF_NS_B" ref_exec || lab_finish
+diff_ran kernel "kernel reference run" "$REF_NS_B" ref_exec || lab_finish
 pass "kernel reference run: $(wc -l <"$LAB_TMP/kernel.out") observations"
 check_wire kernel
-ran synack "run under synack" "$NS_B" synack_exec || true
-if diff -u "$LAB_TMP/kernel.out" "$LAB_TMP/synack.out" >"$LAB_TMP/diff"; then
-	pass "under synack every option answer and effect equals the kernel's ($(wc -l <"$LAB_TMP/synack.out") lines)"
-else
-	fail "option answers differ from the kernel's" "$(grep -c '^[-+][^-+]' "$LAB_TMP/diff") lines"
-	show "$LAB_TMP/diff"
-fi
+diff_ran synack "run under synack" "$NS_B" synack_exec || true
+diff_same "option answer and effect"
 check_wire synack
 
 # Under synack only: another device than synack's.

@@ -94,6 +94,34 @@ ref_lab_up() {
 }
 ref_exec() { timeout -k 3 "${LAB_TIMEOUT:-30}" ip netns exec "$REF_NS_A" "$@"; }
 
+# The differential runs of 95 and 97 (one script on the kernel in the reference lab, then under
+# synack): the test defines `run NAME PEER_NS RUNNER...`, which starts its peer program in
+# PEER_NS, runs its script through RUNNER (ref_exec, synack_exec) into $LAB_TMP/NAME.out (last
+# line "-- end") and NAME.err, with the peer's output in NAME.peer.log, and returns the script's
+# exit status.
+#   diff_ran NAME WHAT PEER_NS RUNNER...: 0 when run NAME ended well, else FAIL WHAT and show why.
+diff_ran() {
+	local rc=0
+	run "$1" "${@:3}" || rc=$?
+	((rc == 0)) && grep -q '^-- end$' "$LAB_TMP/$1.out" && return 0
+	fail "$2" "exit status $rc"
+	show "$LAB_TMP/$1.err"
+	show "$LAB_TMP/$1.peer.log"
+	tail -n 5 "$LAB_TMP/$1.out" | sed 's/^/  | /'
+	return 1
+}
+
+# diff_same WHAT: PASS when $LAB_TMP/kernel.out and synack.out are equal line for line, else
+# FAIL and show the difference.
+diff_same() {
+	if diff -u "$LAB_TMP/kernel.out" "$LAB_TMP/synack.out" >"$LAB_TMP/diff"; then
+		pass "under synack every $1 equals the kernel's ($(wc -l <"$LAB_TMP/synack.out") lines)"
+	else
+		fail "$1: differs from the kernel's" "$(grep -c '^[-+][^-+]' "$LAB_TMP/diff") lines"
+		show "$LAB_TMP/diff"
+	fi
+}
+
 # Show a file's content indented (diagnostics after a failure), at most 30 lines.
 show() {
 	local f=$1
@@ -155,6 +183,13 @@ synack_exec() {
 	fi
 }
 
+# synack_exec without strict mode: what falls back to the kernel does so silently (the
+# program's own view, with SYNACK_LOG=debug naming each decision). Plain LD_PRELOAD.
+synack_exec_lax() {
+	timeout -k 3 "${LAB_TIMEOUT:-30}" ip netns exec "$NS_A" env ${SYNACK_LOG:+SYNACK_LOG=$SYNACK_LOG} \
+		LD_PRELOAD="$LAB_LIB" SYNACK_IFACE="$IF_A" SYNACK_ADDR="$ADDR_A/24" "$@"
+}
+
 # Start a background process, remember it for cleanup; its pid is in LAB_LAST_PID.
 # `ip netns exec` execs the program, so the pid is the program's own.
 spawn() {
@@ -179,6 +214,19 @@ peer_http_server() {
 	done
 	echo "# the peer's http.server on port $port did not start:"
 	show "$LAB_TMP/peer-http-$port.log"
+	return 1
+}
+
+# Wait (at most 10 s) until FILE has a line matching the extended regex REGEX (a background
+# program's "listening..." or "ready" line); 1 when it never does or process PID exits first.
+#   wait_line FILE REGEX PID
+wait_line() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		grep -qE "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$3" 2>/dev/null || break
+		sleep 0.05
+	done
 	return 1
 }
 
@@ -313,10 +361,11 @@ check_ab() {
 }
 
 # Write DIR/nginx.conf: Debian's nginx in the foreground, one process (master_process off),
-# error log DIR/error.log, temp paths in DIR, sendfile on, serving ROOT on ADDR:8080.
-#   nginx_conf DIR ADDR ROOT [WORKER_CONNECTIONS (1024)]
+# error log DIR/error.log, temp paths in DIR, sendfile on, serving ROOT on ADDR:8080 (or as
+# the listen directive LISTEN says, e.g. "[::]:8080 ipv6only=off").
+#   nginx_conf DIR ADDR ROOT [WORKER_CONNECTIONS (1024)] [LISTEN]
 nginx_conf() {
-	local dir=$1 addr=$2 root=$3 conns=${4:-1024}
+	local dir=$1 addr=$2 root=$3 conns=${4:-1024} listen=${5:-$2:8080}
 	mkdir -p "$dir"
 	cat >"$dir/nginx.conf" <<NGEOF
 master_process off;
@@ -338,7 +387,7 @@ http {
     scgi_temp_path $dir/scgi;
     default_type application/octet-stream;
     server {
-        listen $addr:8080;
+        listen $listen;
         root $root;
     }
 }
