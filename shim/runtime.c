@@ -313,8 +313,9 @@ static struct netdev *open_device(void)
 		/* The descriptor is ours now (close-on-exec, never shared: two
 		 * readers would split the frames). A program this one execs must
 		 * not take the stale number for its own packet socket: it opens
-		 * its own (design brief §6). Nor must a fork child starting its
-		 * own stack: the number may be one of its sockets by then. */
+		 * its own (docs/architecture.md "fork and exit"). Nor must a
+		 * fork child starting its own stack: the number may be one of
+		 * its sockets by then. */
 		unsetenv("SYNACK_PACKET_FD");
 		config.packet_fd = -1;
 	}
