@@ -6,8 +6,8 @@
 #    flight nor unsent, cwnd >= 10 segments, the options both SYNs carried (TS, SACK, WS);
 #  - the same echo through a peer that drops 5 % of the TCP segments it receives on another port
 #    (nftables numgen, as 80-lossy): tcpi_total_retrans > 0, tcpi_bytes_retrans > 0 and
-#    tcpi_bytes_sent = 1 MiB + tcpi_bytes_retrans exactly; on the clean connection all three
-#    are 0, 0 and 1 MiB;
+#    tcpi_bytes_sent = 1 MiB + tcpi_bytes_retrans exactly; on the clean connection the same
+#    identity holds (a loaded machine may still make the loss probe resend a segment there);
 #  - TCP_CONGESTION: "cubic" by default, "reno" set before connect is in force after it,
 #    switching on a connected socket, an unknown name is ENOENT;
 #  - SO_REUSEPORT is accepted and read back; a second socket bound to the same port is
@@ -86,8 +86,12 @@ check("nothing in flight nor unsent (tcpi_unacked, tcpi_notsent_bytes)", i["unac
       f"{i['unacked']} {i['notsent_bytes']}")
 check("tcpi_snd_cwnd >= 10 segments", i["snd_cwnd"] >= 10, str(i["snd_cwnd"]))
 check("tcpi_snd_wnd is the peer's window (> 64 KiB with scaling)", i["snd_wnd"] > 65535, str(i["snd_wnd"]))
-check("clean link: tcpi_total_retrans 0, tcpi_bytes_retrans 0, tcpi_bytes_sent 1 MiB",
-      (i["total_retrans"], i["bytes_retrans"], i["bytes_sent"]) == (0, 0, N),
+# A loaded machine can delay an ACK past the loss probe's timeout (RFC 8985 §7) even on a
+# clean link, and the probe is a retransmission: what must hold whatever the load is that the
+# counters agree (bytes sent = 1 MiB + bytes resent; segments resent iff bytes resent). The
+# lossy run below proves that they count.
+check("clean link: tcpi_bytes_sent = 1 MiB + tcpi_bytes_retrans, segments and bytes resent agree",
+      i["bytes_sent"] == N + i["bytes_retrans"] and (i["total_retrans"] == 0) == (i["bytes_retrans"] == 0),
       f"{i['total_retrans']} {i['bytes_retrans']} {i['bytes_sent']}")
 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"reno")
 check("TCP_CONGESTION switches to reno on a connected socket", cong(s) == "reno", cong(s))
