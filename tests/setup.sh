@@ -28,13 +28,15 @@ BUILD=${SYNACK_BUILD_DIR:-build}
 #                                                  run their own instances inside the lab
 #   libcap2-bin                                    setcap (tests/lab/91-synack-run.sh)
 #   ethtool                                        interface offloads (tests/lab/93-tso.sh)
+#   postgresql socat                               multi-process servers of tests/lab/12*-*.sh
+#                                                  (a postmaster forking backends, socat fork)
 #   clang libclang-rt-14-dev llvm-14               the libFuzzer harnesses (tests/fuzz/: clang
 #                                                  -fsanitize=fuzzer and its runtime) and their
 #                                                  coverage report (llvm-profdata, llvm-cov)
 PACKAGES=(build-essential meson ninja-build pkg-config libev-dev libunwind-dev libcriterion-dev
 	iproute2 procps curl python3 coreutils tcpdump nftables graphviz
 	nginx-light apache2-utils redis-server redis-tools iperf3 wget openssl netcat-openbsd
-	libcap2-bin ethtool clang libclang-rt-14-dev llvm-14)
+	libcap2-bin ethtool postgresql socat clang libclang-rt-14-dev llvm-14)
 
 LOG=$(mktemp "${TMPDIR:-/tmp}/synack-setup.XXXXXX")
 trap 'rm -f "$LOG"' EXIT
