@@ -167,6 +167,13 @@ struct netdev *netdev_afpacket_open_opts(const char *ifname, int inherited_fd,
  * works as before, core drops what is not ours). */
 int netdev_afpacket_filter(struct netdev *dev, uint32_t addr, char *err, size_t errlen);
 
+/* Join the packet socket of `dev` (dev->fd, as netdev_afpacket_filter) to
+ * the PACKET_FANOUT group `group` in hash mode: the kernel hands each frame
+ * to one socket of the group only (afpacket_fanout.c). A socket joins once;
+ * an inherited socket that already did answers -EALREADY. 0, or -errno
+ * with one line in err (-EINVAL: the group exists with other settings). */
+int netdev_afpacket_fanout(struct netdev *dev, uint16_t group, char *err, size_t errlen);
+
 #define NETDEV_AFP_TX_BATCH 64
 
 /* Counters of an AF_PACKET device, for logs and stats. */

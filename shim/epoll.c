@@ -15,6 +15,7 @@
 #include "internal_fd.h"
 #include "real.h"
 #include "runtime.h"
+#include "shared/shm_stack.h"
 #include "wait.h"
 
 /* data.u64 of our eventfd's registration in the kernel epoll: how we
@@ -126,6 +127,13 @@ void shim_epoll_wake(int sock)
 		for (int i = 0; i < in->nitems; i++)
 			if (in->items[i]->sock == sock)
 				enqueue(in, in->items[i]);
+}
+
+void shim_epoll_wake_all(void)
+{
+	for (struct ep_inst *in = instances; in; in = in->next)
+		for (int i = 0; i < in->nitems; i++)
+			enqueue(in, in->items[i]);
 }
 
 static void kside_unlist(struct ep_inst *in, struct ep_item *it)
@@ -360,6 +368,7 @@ static int add(struct ep_inst *in, int fd, struct shim_ofd *o, const struct epol
 	it->o = o;
 	it->fd = fd;
 	it->sock = o->sock;
+	shm_sock_interest(o->sock); /* woken when another process makes it ready */
 	it->events = ev->events;
 	it->data = ev->data;
 	in->items[in->nitems++] = it;

@@ -32,6 +32,8 @@ int shim_epoll_wait(struct shim_ofd *ep, int epfd, struct epoll_event *events, i
 
 /* Wake hook: sock's readiness may have changed (under the stack lock). */
 void shim_epoll_wake(int sock);
+/* Every item of every instance (under the stack lock). */
+void shim_epoll_wake_all(void);
 
 /* Not under the lock: before the kernel looks at epfds (poll/select on
  * them, or an epoll they are nested in), drop from every ready list the

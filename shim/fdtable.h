@@ -63,14 +63,10 @@ struct shim_ofd {
 	int nfds;        /* fd slots; under the table lock */
 	enum shim_ofd_kind kind;
 	int sock;     /* core socket (SHIM_OFD_SYNACK), else -1 */
-	unsigned gen; /* fork generation of the owner (see shim_fork_gen) */
+	unsigned gen; /* SHIM_OFD_EPOLL: fork generation of its creator (shim_fork_gen) */
 	atomic_bool nonblock;
 	atomic_bool closed;               /* the last fd was closed; users return EBADF */
 	bool connecting; /* a connect returned EINPROGRESS/EALREADY/EINTR (Linux SS_CONNECTING) */
-	/* portreg.c: the local port registered for this socket (0 = none) and
-	 * the registry fd that holds its name (-1: another socket's does). */
-	uint16_t regport;
-	int regfd;
 	int64_t rcvtimeo_us, sndtimeo_us; /* SO_RCVTIMEO/SO_SNDTIMEO, 0 = none */
 	/* bind() with IP_BIND_ADDRESS_NO_PORT and port 0: the address
 	 * getsockname reports until connect() picks the port. */

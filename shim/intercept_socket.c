@@ -14,7 +14,7 @@
 #include "log.h"
 #include "offload.h"
 #include "opts.h"
-#include "portreg.h"
+#include "shared/shm_stack.h"
 #include "sockaddr.h"
 #include "sockio.h"
 #include "wait.h"
@@ -41,7 +41,6 @@ SHIM_EXPORT int socket(int domain, int type, int protocol)
 		free(o);
 		return fd;
 	}
-	o->gen = shim_fork_gen();
 	o->nonblock = (type & SOCK_NONBLOCK) != 0;
 	o->family = domain;
 	return fd;
@@ -64,8 +63,10 @@ static int activate(struct shim_ofd *o, int fd, const char *reason)
 		return r;
 	st = rt_lock();
 	sock = sk_socket(st);
-	if (sock >= 0)
+	if (sock >= 0) {
+		shm_sock_take(sock);
 		shim_opts_replay(st, sock, &o->opts);
+	}
 	rt_unlock();
 	if (sock < 0)
 		return sock;
@@ -84,8 +85,7 @@ static void deactivate(struct shim_ofd *o)
 	struct sk_stack *st = rt_lock();
 
 	shim_epoll_forget(o);
-	sk_close(st, o->sock, shim_now_us());
-	portreg_release(o);
+	sockio_core_close(st, o->sock);
 	rt_unlock();
 	o->sock = -1;
 	o->kind = SHIM_OFD_PENDING;
@@ -168,10 +168,8 @@ SHIM_EXPORT int listen(int fd, int backlog)
 
 		r = sk_listen(st, o->sock, backlog, shim_now_us());
 		rt_unlock();
-		if (r == 0) {
-			portreg_claim(o);
+		if (r == 0)
 			kside_listen(o, fd, backlog);
-		}
 	}
 	ofd_put(o);
 	return (int)shim_ret(r);
@@ -211,17 +209,14 @@ static int core_addr_op(struct shim_ofd *o, int fd, enum shim_offload_op op, uin
 	int r;
 
 	if (op == SHIM_OP_CONNECT) {
-		/* The port is registered before the SYN leaves (portreg.h):
-		 * another synack process on the interface must already know
-		 * that the SYN,ACK is not its to reset. An unbound socket gets
-		 * its ephemeral port first, as connect would pick it. */
+		/* An unbound socket gets its ephemeral port first, as connect
+		 * would pick it. */
 		struct sk_stack *st = rt_lock();
 
 		if (sk_getsockname(st, o->sock, &ep) == 0 && ep.port == 0 &&
 		    sk_sock_state(st, o->sock) == SK_TCP_CLOSED)
 			sk_bind_for_connect(st, o->sock, a, port);
 		rt_unlock();
-		portreg_claim(o);
 		return sockio_connect(o, a, port);
 	}
 	if (port == 0 && o->opts.bind_no_port) {
@@ -238,8 +233,6 @@ static int core_addr_op(struct shim_ofd *o, int fd, enum shim_offload_op op, uin
 	rt_unlock();
 	if (r == 0)
 		r = bind_kside(o, fd);
-	if (r == 0)
-		portreg_claim(o);
 	if (r == -EADDRINUSE && o->opts.reuseport)
 		/* Several sockets sharing a port (one per worker, the kernel
 		 * spreading connections) needs a shared listener: not yet. */
@@ -282,8 +275,7 @@ static int connect_to_kernel(struct shim_ofd *o, int fd, const struct shim_sa *s
 	}
 	shim_epoll_return(o);
 	st = rt_lock();
-	sk_close(st, o->sock, shim_now_us());
-	portreg_release(o);
+	sockio_core_close(st, o->sock);
 	rt_unlock();
 	o->sock = -1;
 	o->kind = SHIM_OFD_PENDING;
@@ -410,7 +402,7 @@ SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags
 		int e = nfd < 0 ? errno : ENOMEM;
 		struct sk_stack *st = rt_lock();
 
-		sk_close(st, sock, shim_now_us());
+		sockio_core_close(st, sock);
 		rt_unlock();
 		if (nfd >= 0)
 			REAL(close)(nfd);
@@ -419,7 +411,6 @@ SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags
 		return (int)shim_ret(-e);
 	}
 	n->sock = sock;
-	n->gen = shim_fork_gen();
 	n->nonblock = (flags & SOCK_NONBLOCK) != 0;
 	n->family = o->family;
 	/* Linux copies the listener's timeouts into the child socket. */

@@ -1,24 +1,23 @@
-/* Exit linger (design brief §6): data and FINs queued just before exit()
- * still reach the peer.
+/* Exit (design brief §6): the program's sockets close as the kernel closes
+ * a dying process's files, and what they queued still reaches the peer.
  *
- * When a process exits the kernel closes its sockets and keeps sending
- * what they hold; our connections live in this process's memory, so we
- * close every connection the program left open (FIN after the queued data,
- * exactly what the kernel would do) and wait, bounded by SYNACK_LINGER_MS
- * (default 2000), until the stack is quiescent.
- *
- * FIN_WAIT_2 and TIME_WAIT count as quiescent (core's contract), but the
- * kernel would see them through after the process is gone, and we cannot:
- * within the same budget we wait for the peer's FIN (else it would reach a
- * stack that no longer exists and be retransmitted into the void), and for
- * TIME_WAIT when it ends within the budget (a short SYNACK_MSL_MS), so the
- * connection's life is complete in the trace. With the default MSL
- * (TIME_WAIT 60 s) nobody waits for TIME_WAIT.
+ * Every synack fd this process still has is closed: the connections no
+ * other process holds close (FIN after the queued data, exactly what the
+ * kernel would do). Other processes using the stack carry on with the
+ * rest, the closing ones included: this process just leaves. The last
+ * process waits, bounded by SYNACK_LINGER_MS (default 2000), until the
+ * stack is quiescent: queued data and FINs acknowledged, the peer's FIN in
+ * (FIN_WAIT_2), and TIME_WAIT when it ends within the budget (a short
+ * SYNACK_MSL_MS), so the connection's life is complete in the trace. What
+ * is still closing after that (TIME_WAIT with the default MSL) is left to
+ * the keeper (shared/keeper.h), which finishes it after the program is
+ * gone, as the kernel would; the program does not wait for it.
  *
  * This runs as a destructor, not an atexit handler: glibc runs shared
  * objects' destructors after every atexit handler, so a program's own
  * atexit code can still use its sockets. _exit() and fatal signals skip
- * it, as they would skip any user-space flush.
+ * it; the other processes of the stack then drop this one's sockets when
+ * they see it gone (shm_sweep).
  */
 #include <stdint.h>
 
@@ -26,6 +25,8 @@
 #include "fdtable.h"
 #include "real.h"
 #include "runtime.h"
+#include "shared/keeper.h"
+#include "shared/shm_stack.h"
 #include "sockio.h"
 #include "stats.h"
 #include "wait.h"
@@ -43,7 +44,7 @@ static void collect(int fd, struct shim_ofd *o, void *arg)
 {
 	struct fd_batch *b = arg;
 
-	if (o->kind == SHIM_OFD_SYNACK && o->gen == shim_fork_gen() &&
+	if (o->kind == SHIM_OFD_SYNACK &&
 	    b->n < (int)(sizeof(b->fds) / sizeof(b->fds[0])))
 		b->fds[b->n++] = fd;
 }
@@ -71,8 +72,17 @@ static void close_all(void)
 /* Under the stack lock: is there anything left worth waiting for? */
 static bool busy(struct sk_stack *st, sk_time_t deadline)
 {
-	return !sk_quiescent(st) || rt_finwait2_count() > 0 ||
-	       (rt_timewait_count() > 0 && sk_next_deadline(st) <= deadline);
+	bool finwait2 = false, timewait = false;
+
+	if (!sk_quiescent(st))
+		return true;
+	for (int s = sk_next_socket(st, -1); s >= 0; s = sk_next_socket(st, s)) {
+		enum sk_tcp_state state = sk_sock_state(st, s);
+
+		finwait2 |= state == SK_TCP_FIN_WAIT_2;
+		timewait |= state == SK_TCP_TIME_WAIT;
+	}
+	return finwait2 || (timewait && sk_next_deadline(st) <= deadline);
 }
 
 static void wait_quiescent(sk_time_t deadline)
@@ -94,15 +104,38 @@ static void wait_quiescent(sk_time_t deadline)
 	rt_unlock();
 }
 
+static bool stack_empty(void)
+{
+	bool empty = shm_arena_empty(rt_lock());
+
+	rt_unlock();
+	return empty;
+}
+
+/* The keeper's bound: every closing state ends well within it (TIME_WAIT
+ * 2 MSL, FIN_WAIT_2 the fin timeout, LAST_ACK and FIN_WAIT_1 the
+ * retransmission limit). */
+static sk_time_t keeper_give_up(const struct shim_config *cfg)
+{
+	return shim_now_us() + SK_MS(2u * cfg->msl_ms + cfg->fin_timeout_ms) + SK_SEC(120);
+}
+
 __attribute__((destructor)) static void shim_linger(void)
 {
 	const struct shim_config *cfg;
+	bool last;
 
 	if (!rt_running())
 		return;
 	cfg = shim_config();
 	close_all();
-	wait_quiescent(shim_now_us() + (sk_time_t)cfg->linger_ms * 1000u);
+	if (!shm_stack_detach_begin(&last))
+		return;
+	if (last)
+		wait_quiescent(shim_now_us() + (sk_time_t)cfg->linger_ms * 1000u);
 	rt_sync_capture();
 	shim_stats_write();
+	if (last && !stack_empty())
+		shm_keeper_start(keeper_give_up(cfg));
+	shm_stack_leave(true);
 }

@@ -116,8 +116,7 @@ static void collect_fd(int fd, struct shim_ofd *o, void *arg)
 {
 	struct fd_map *m = arg;
 
-	/* A child's inherited descriptions are its parent's connections. */
-	if (o->kind != SHIM_OFD_SYNACK || o->gen != shim_fork_gen() || atomic_load(&o->closed))
+	if (o->kind != SHIM_OFD_SYNACK || atomic_load(&o->closed))
 		return;
 	if (m->n == m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 64;

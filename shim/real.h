@@ -90,6 +90,7 @@
 	X(execvpe)                                                                                 \
 	X(fexecve)                                                                                 \
 	X(daemon)                                                                                  \
+	X(fork)                                                                                    \
 	X(sendfile)                                                                                \
 	X(sendfile64)                                                                              \
 	X(sendmmsg)                                                                                \

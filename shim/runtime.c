@@ -16,12 +16,14 @@
 #include "../netdev/netdev.h"
 #include "backtrace.h"
 #include "epoll.h"
+#include "exec_handover.h"
 #include "fdtable.h"
 #include "internal_fd.h"
 #include "log.h"
 #include "packet_filter.h"
-#include "portreg.h"
 #include "query.h"
+#include "shared/keeper.h"
+#include "shared/shm_stack.h"
 #include "real.h"
 #include "sockio.h"
 #include "trace.h"
@@ -48,14 +50,18 @@ enum rt_state { RT_IDLE, RT_RUNNING, RT_FAILED };
 
 static struct {
 	pthread_mutex_t start_lock; /* serialises rt_start */
-	pthread_mutex_t lock;       /* the stack lock */
 	_Atomic int state;
 	struct sk_stack *st;
 	struct netdev *dev;
 	struct ev_loop *loop;
 	ev_io io;
+	ev_io wake_io;     /* other processes' wake-ups (shm_stack.h) */
 	ev_timer timer;
+	ev_timer sweep;    /* processes gone without leaving (shm_sweep) */
 	ev_async async;
+	/* A fork child: the stack and the packet socket are inherited, the
+	 * runtime thread is not; the first use starts a new one. */
+	_Atomic bool restart;
 	sk_time_t armed; /* deadline the timer is (about to be) armed at; under lock */
 	sk_time_t epoch; /* start time, for the trace */
 	pthread_t thread;
@@ -71,7 +77,6 @@ static struct {
 	_Atomic sk_time_t park_check;  /* the check's interval now, RT_PARK_CHECK.._MAX */
 } rt = {
     .start_lock = PTHREAD_MUTEX_INITIALIZER,
-    .lock = PTHREAD_MUTEX_INITIALIZER,
     .armed = SK_TIME_NEVER,
     .park_check = RT_PARK_CHECK,
 };
@@ -79,8 +84,6 @@ static struct {
 static struct shim_config config;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static _Atomic unsigned fork_gen;
-/* Set by rt_daemon_fork around its fork(): the child takes over. */
-static bool daemon_handover;
 
 static const char *env_lookup(const char *name, void *ctx)
 {
@@ -113,6 +116,9 @@ void shim_init(void)
 __attribute__((constructor)) static void shim_constructor(void)
 {
 	shim_init();
+	/* An exec'd image takes over the sockets its old self passed on
+	 * (exec_handover.c), before main reads from them. */
+	exec_handover_adopt();
 }
 
 const struct shim_config *shim_config(void)
@@ -209,7 +215,7 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	sk_time_t now;
 
 	(void)loop, (void)w, (void)revents;
-	pthread_mutex_lock(&rt.lock);
+	shm_stack_lock();
 	now = shim_now_us();
 	drain_device(now);
 	if (sk_next_deadline(rt.st) <= now)
@@ -217,7 +223,7 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	netdev_flush(rt.dev);
 	(void)park_or_unpark();
 	rearm();
-	pthread_mutex_unlock(&rt.lock);
+	shm_stack_unlock();
 }
 
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -225,7 +231,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	sk_time_t now;
 
 	(void)loop, (void)w, (void)revents;
-	pthread_mutex_lock(&rt.lock);
+	shm_stack_lock();
 	now = shim_now_us();
 	if (park_or_unpark() || netdev_next_rx_time(rt.dev) <= now)
 		drain_device(now);
@@ -233,18 +239,55 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		sk_run_timers(rt.st, now);
 	netdev_flush(rt.dev);
 	rearm();
-	pthread_mutex_unlock(&rt.lock);
+	shm_stack_unlock();
 }
 
 static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
 	(void)loop, (void)w, (void)revents;
-	pthread_mutex_lock(&rt.lock);
+	shm_stack_lock();
 	if (park_or_unpark())
 		drain_device(shim_now_us());
 	netdev_flush(rt.dev);
 	rearm();
-	pthread_mutex_unlock(&rt.lock);
+	shm_stack_unlock();
+}
+
+static void local_wake(int sock)
+{
+	wait_wake(sock);
+	shim_epoll_wake(sock);
+}
+
+static void local_wake_all(void)
+{
+	wait_wake_all();
+	shim_epoll_wake_all();
+}
+
+/* Other processes made sockets ready that threads of this one wait on. */
+static void wake_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+	shm_stack_lock();
+	shm_wake_take(local_wake, local_wake_all);
+	netdev_flush(rt.dev);
+	rearm();
+	shm_stack_unlock();
+}
+
+/* Look for processes that died without leaving the stack, while others
+ * use it; and re-arm: another process may have moved the earliest
+ * deadline (it kicks its own loop, not ours, and may be gone). */
+static void sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+	if (shm_live_procs() <= 1)
+		return;
+	shm_stack_lock();
+	shm_sweep();
+	rearm();
+	shm_stack_unlock();
 }
 
 static void *runtime_main(void *arg)
@@ -263,6 +306,7 @@ static void hook_wake(void *ctx, int sock)
 	(void)ctx;
 	wait_wake(sock);
 	shim_epoll_wake(sock);
+	shm_wake_others(sock);
 }
 
 /* Connections in TIME_WAIT and FIN_WAIT_2, for the exit linger; under the
@@ -365,11 +409,17 @@ static void host_ts_key(uint8_t key[16])
 		key[i % 16] = (uint8_t)(key[i % 16] * 31 + (uint8_t)id[i]);
 }
 
+/* Attach to the interface's shared stack (shm_stack.h), creating it with
+ * this configuration when no process runs it yet. An exec'd image takes
+ * over its old self's slot (SYNACK_SHM_SLOT, see exec_env.c). */
 static struct sk_stack *make_stack(struct netdev *dev)
 {
 	static const struct sk_hooks hooks = {
 	    .wake = hook_wake, .state_change = hook_state, .log = hook_log};
 	struct sk_config sc;
+	int slot = -1;
+	unsigned long long token = 0;
+	const char *inherit = getenv("SYNACK_SHM_SLOT");
 
 	sk_config_defaults(&sc);
 	memcpy(sc.mac, dev->mac, sizeof(sc.mac));
@@ -392,7 +442,11 @@ static struct sk_stack *make_stack(struct netdev *dev)
 		return NULL;
 	}
 	host_ts_key(sc.ts_key);
-	return sk_stack_new(&sc, &portreg_link_ops, dev, &hooks);
+	if (inherit && sscanf(inherit, "%d:%llu", &slot, &token) != 2)
+		slot = -1;
+	if (shm_stack_attach_as(&config, &shim_link_ops, dev, &hooks, &sc, slot, token) < 0)
+		return NULL;
+	return shm_stack();
 }
 
 static bool start_loop(void)
@@ -410,6 +464,12 @@ static bool start_loop(void)
 	ev_async_init(&rt.async, async_cb);
 	ev_io_start(rt.loop, &rt.io);
 	ev_async_start(rt.loop, &rt.async);
+	if (shm_wake_fd() >= 0) {
+		ev_io_init(&rt.wake_io, wake_cb, shm_wake_fd(), EV_READ);
+		ev_io_start(rt.loop, &rt.wake_io);
+	}
+	ev_timer_init(&rt.sweep, sweep_cb, (double)SHM_SWEEP_US / 1e6, (double)SHM_SWEEP_US / 1e6);
+	ev_timer_start(rt.loop, &rt.sweep);
 	shim_query_start(rt.loop); /* synack ss, synack stat (query.h) */
 	/* The program's signals must never be delivered to our thread. */
 	sigfillset(&all);
@@ -477,14 +537,34 @@ bool rt_running(void)
 	return rt.state == RT_RUNNING;
 }
 
+/* A fork child's first use of the stack: its slot goes live and it gets
+ * its own runtime thread (the parent's did not survive the fork). */
+static void restart_child(void)
+{
+	pthread_mutex_lock(&rt.start_lock);
+	if (atomic_load(&rt.restart)) {
+		shm_stack_lock();
+		shm_child_started();
+		rt.armed = SK_TIME_NEVER;
+		shm_stack_unlock();
+		if (!start_loop()) {
+			shim_log(SK_LOG_ERROR, "fork child: cannot start the runtime thread");
+			rt.state = RT_FAILED;
+		}
+		atomic_store(&rt.restart, false);
+	}
+	pthread_mutex_unlock(&rt.start_lock);
+}
+
 struct sk_stack *rt_lock(void)
 {
 	/* A handler of the program's signals must not run on top of this
 	 * thread's hold of the lock (see shim_sig_enter). */
 	shim_sig_enter();
 	shim_inside_depth++;
-	pthread_mutex_lock(&rt.lock);
-	return rt.st;
+	if (atomic_load(&rt.restart))
+		restart_child();
+	return shm_stack_lock();
 }
 
 void rt_unlock(void)
@@ -495,7 +575,7 @@ void rt_unlock(void)
 	if (rt.st && !pthread_equal(pthread_self(), rt.thread)) {
 		sk_time_t d = sk_next_deadline(rt.st);
 
-		if (d < rt.armed) {
+		if (d < rt.armed && rt.loop) {
 			rt.armed = d;
 			ev_async_send(rt.loop, &rt.async);
 		}
@@ -504,7 +584,7 @@ void rt_unlock(void)
 	 * later call. */
 	if (rt.dev)
 		netdev_flush(rt.dev);
-	pthread_mutex_unlock(&rt.lock);
+	shm_stack_unlock();
 	shim_inside_depth--;
 	shim_sig_leave();
 }
@@ -672,36 +752,28 @@ sk_time_t rt_epoch(void)
 	return rt.epoch;
 }
 
-void shim_report_inherited(int fd)
-{
-	static _Atomic int reported;
-
-	if (!reported++)
-		shim_log(SK_LOG_ERROR,
-		         "fd %d is a synack connection inherited across fork(): only the parent "
-		         "can use it (failing with EBADFD)",
-		         fd);
-}
-
 /* ---- fork (design brief §6) ---------------------------------------- */
 
-/* Lock order: epoll registrations -> start -> stack -> fd table. */
+/* Lock order: epoll registrations -> start -> stack -> fd table. The child
+ * gets a slot of its own in the shared stack holding every socket this
+ * process holds (shm_fork_prepare): parent and child both use them, and
+ * only the last close anywhere closes a connection. */
 static void fork_prepare(void)
 {
 	shim_epoll_fork_lock();
 	pthread_mutex_lock(&rt.start_lock);
-	pthread_mutex_lock(&rt.lock);
+	if (rt.state == RT_RUNNING) {
+		shm_stack_lock();
+		shm_fork_prepare();
+	}
 	fdt_lock();
 }
 
 static void fork_parent(void)
 {
-	/* daemon(): the parent exits at once; keeping the locks keeps its
-	 * runtime thread off the packet socket the child now owns. */
-	if (daemon_handover)
-		return;
 	fdt_unlock();
-	pthread_mutex_unlock(&rt.lock);
+	if (rt.state == RT_RUNNING)
+		shm_stack_unlock();
 	pthread_mutex_unlock(&rt.start_lock);
 	shim_epoll_fork_unlock();
 }
@@ -722,87 +794,94 @@ static void collect_internal(int fd, void *arg)
 static void fork_child(void)
 {
 	static struct fd_list internal;
+	int keep = rt.dev ? rt.dev->fd : -1;
 
 	fdt_unlock();
-	pthread_mutex_unlock(&rt.lock);
+	/* The stack lock is the parent thread's (a robust mutex has an owner):
+	 * the parent releases it. */
+	shm_fork_child();
 	pthread_mutex_unlock(&rt.start_lock);
 	shim_epoll_fork_unlock();
-	/* The threads are gone, a poller with them; a new loop starts
-	 * unparked (start_loop). */
+	fork_gen++; /* epoll instances stay the parent's (epoll.c) */
+	/* The threads are gone, a poller with them. */
 	rt.poller = 0;
 	rt.parked = false;
 	rt.park_check = RT_PARK_CHECK;
-	if (daemon_handover) {
-		/* The connections are this child's now: same generation, same
-		 * stack, device and internal fds. Only the threads are gone;
-		 * rt_daemon_fork restarts the runtime thread. */
-		wait_after_fork_child();
-		return;
-	}
-	fork_gen++;
-	portreg_after_fork_child();
-	/* The parent's stack, device and loop stay the parent's: a child that
-	 * read the packet socket would steal the parent's frames. Their memory
-	 * is abandoned (freeing would run device close paths); their fds are
-	 * closed. A child that offloads a socket starts its own runtime. */
-	rt.st = NULL;
-	rt.dev = NULL;
 	rt.loop = NULL;
 	rt.armed = SK_TIME_NEVER;
-	rt.state = RT_IDLE;
 	wait_after_fork_child();
 	shim_epoll_after_fork_child();
-	shim_query_stop(); /* the parent's; a child with a stack opens its own */
+	shim_query_stop(); /* the parent's; the child opens its own */
+	/* libev's fds, the eventfds and the wake sockets are the parent's;
+	 * the packet socket is shared (one open file description, frames
+	 * read by whichever process reads first, each frame once). */
 	internal.n = 0;
 	fdt_foreach_internal(collect_internal, &internal);
 	for (int i = 0; i < internal.n; i++)
-		shim_internal_close(internal.fds[i]);
+		if (internal.fds[i] != keep)
+			shim_internal_close(internal.fds[i]);
+	if (rt.state == RT_RUNNING) {
+		if (shm_stack())
+			atomic_store(&rt.restart, true);
+		else
+			rt.state = RT_FAILED; /* no slot was left for this child */
+	}
 }
 
-/* ---- daemon() (design brief §6) ------------------------------------ */
-
-pid_t rt_daemon_fork(void)
+pid_t rt_fork(void)
 {
-	struct ev_loop *old;
-	pid_t pid;
+	pid_t pid = REAL(fork)();
 
-	daemon_handover = true;
-	pid = fork();
-	if (pid != 0) {
+	if (pid != 0 && rt.state == RT_RUNNING) {
 		int err = errno;
 
-		/* Parent (about to _exit, locks still held) or failure (the
-		 * atfork parent handler kept the locks: release them). */
-		if (pid < 0) {
-			fdt_unlock();
-			pthread_mutex_unlock(&rt.lock);
-			pthread_mutex_unlock(&rt.start_lock);
-			shim_epoll_fork_unlock();
-			daemon_handover = false;
-			return -err;
-		}
-		return pid;
+		shim_sig_enter();
+		shim_inside_depth++;
+		shm_fork_parent(pid);
+		shim_inside_depth--;
+		shim_sig_leave();
+		errno = err;
 	}
-	daemon_handover = false;
-	if (rt.state != RT_RUNNING)
-		return 0;
-	/* The old loop's thread did not survive the fork: a fresh loop on
-	 * the same device, the old one destroyed (its backend fds closed). The
-	 * timer is re-armed by the async kick below. */
-	shim_inside_depth++;
-	old = rt.loop;
-	ev_loop_destroy(old);
-	if (!start_loop()) {
-		shim_log(SK_LOG_ERROR, "daemon(): cannot restart the runtime in the child");
-		rt.state = RT_FAILED;
-	} else {
-		pthread_mutex_lock(&rt.lock);
-		rt.armed = SK_TIME_NEVER;
-		ev_async_send(rt.loop, &rt.async);
-		pthread_mutex_unlock(&rt.lock);
-		shim_log(SK_LOG_INFO, "daemon(): pid %d carries on with the connections",
-		         (int)getpid());
+	return pid;
+}
+
+/* ---- the keeper (keeper.h) ------------------------------------------ */
+
+/* The keeper's loop: the last process left with connections still
+ * closing; carry them to their end as the kernel would after the process
+ * is gone, then remove the stack. Ends when the arena is empty, when
+ * another process attached (it carries them on), or when the device is
+ * gone. Runs in a child of the last process, in its main thread. */
+void rt_keeper_loop(uint64_t parent, sk_time_t give_up)
+{
+	for (;;) {
+		struct pollfd p[2] = {{.fd = rt.dev->fd, .events = POLLIN},
+		                      {.fd = shm_wake_fd(), .events = POLLIN}};
+		struct sk_stack *st = shm_stack_lock();
+		sk_time_t now = shim_now_us(), d;
+		struct timespec ts;
+		bool done;
+
+		drain_device(now);
+		if (sk_next_deadline(st) <= now)
+			sk_run_timers(st, now);
+		netdev_flush(rt.dev);
+		shm_sweep();
+		shm_wake_take(local_wake, local_wake_all);
+		done = shm_arena_empty(st) || shm_live_procs_except(parent) > 0 || now >= give_up;
+		d = sk_next_deadline(st);
+		shm_stack_unlock();
+		if (done)
+			return;
+		if (d > now + SHM_SWEEP_US)
+			d = now + SHM_SWEEP_US;
+		if (REAL(ppoll)(p, p[1].fd >= 0 ? 2 : 1, shim_timeout_ts(d, &ts), NULL) > 0 &&
+		    (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)))
+			return; /* the interface is gone */
 	}
-	shim_inside_depth--;
-	return 0;
+}
+
+struct netdev *rt_device(void)
+{
+	return rt.dev;
 }

@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "../core/stack.h"
 #include "config.h"
@@ -83,19 +84,26 @@ unsigned rt_finwait2_count(void);
 /* When the stack started (CLOCK_MONOTONIC µs). */
 sk_time_t rt_epoch(void);
 
-/* Fork generation: bumped in every child, recorded in each description, so
- * a child recognises connections it inherited from its parent. */
+/* Fork generation: bumped in every child, recorded in each epoll
+ * description: a kernel epoll instance is shared across fork, our interest
+ * list of it is not (epoll.c). */
 unsigned shim_fork_gen(void);
 
-/* Print (once) that a child used a connection owned by its parent; the
- * caller fails the call with EBADFD. */
-void shim_report_inherited(int fd);
+/* fork() as the program calls it: the child gets its own slot in the
+ * shared stack holding every socket this process holds (shm_stack.h) and
+ * starts its own runtime thread on its first use of synack. */
+pid_t rt_fork(void);
 
-/* daemon() (design brief §6): fork with the stack handed to the child. The
- * parent returns > 0 holding every shim lock (its runtime thread can no
- * longer touch the device) and must _exit at once; the child keeps the
- * stack, the packet socket and the connections (same fork generation), and
- * runs a new runtime thread. -errno when fork fails. */
-pid_t rt_daemon_fork(void);
+/* kernel_addr.c: how the stack transmits: the device, minus RSTs for the
+ * kernel's connections when the kernel holds synack's address too. */
+extern const struct sk_link_ops shim_link_ops;
+
+/* keeper.c: the loop of the process that carries the stack's closing
+ * connections after the last program left (until `give_up`; the program
+ * that forked it, named by its attach token, does not count as another
+ * program attaching), and the device it reads. */
+struct netdev;
+void rt_keeper_loop(uint64_t parent, sk_time_t give_up);
+struct netdev *rt_device(void);
 
 #endif

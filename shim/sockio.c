@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 
 #include "epoll.h"
-#include "portreg.h"
+#include "shared/shm_stack.h"
 #include "runtime.h"
 #include "wait.h"
 
@@ -45,10 +45,7 @@ bool sockio_deliver_own(struct sk_stack *st)
 
 int sockio_usable(struct shim_ofd *o, int fd)
 {
-	if (o->gen != shim_fork_gen()) {
-		shim_report_inherited(fd);
-		return -EBADFD;
-	}
+	(void)fd;
 	if (o->closed)
 		return -EBADF;
 	return 0;
@@ -326,6 +323,8 @@ int sockio_accept(struct shim_ofd *o, struct sk_endpoint *peer, bool nonblock)
 			break;
 		}
 		r = sk_accept(st, o->sock, peer);
+		if (r >= 0)
+			shm_sock_take(r); /* this process holds the new connection */
 		if (r != -EAGAIN || nonblock)
 			break;
 		r = block_on(o->sock, deadline, true);
@@ -358,17 +357,25 @@ static void linger_on_close(struct sk_stack *st, struct shim_ofd *o)
 	}
 }
 
+void sockio_core_close(struct sk_stack *st, int sock)
+{
+	if (shm_sock_drop(sock))
+		sk_close(st, sock, shim_now_us());
+}
+
 void sockio_last_close(struct shim_ofd *o)
 {
 	struct sk_stack *st;
 
-	if (o->kind != SHIM_OFD_SYNACK || o->sock < 0 || o->gen != shim_fork_gen() ||
-	    !rt_running()) {
+	if (o->kind != SHIM_OFD_SYNACK || o->sock < 0 || !rt_running()) {
 		o->closed = true;
 		return;
 	}
 	st = rt_lock();
-	linger_on_close(st, o);
+	/* SO_LINGER's wait is the last close's, wherever it happens: a close
+	 * in one process of a socket others still hold closes nothing. */
+	if (shm_sock_sole(o->sock))
+		linger_on_close(st, o);
 	o->closed = true;
 	wait_wake(o->sock);
 	rt_unlock();
@@ -382,13 +389,14 @@ void shim_release_ofd(struct shim_ofd *o)
 		shim_epoll_release(o);
 		return;
 	}
-	if (o->kind != SHIM_OFD_SYNACK || o->sock < 0 || o->gen != shim_fork_gen() || !rt_running())
+	if (o->kind != SHIM_OFD_SYNACK || o->sock < 0 || !rt_running())
 		return;
 	st = rt_lock();
 	shim_epoll_forget(o);
-	sk_close(st, o->sock, shim_now_us());
+	/* The connection closes (FIN, or RST with unread data) only when no
+	 * process holds it any more (shared/shm_stack.h). */
+	sockio_core_close(st, o->sock);
 	sockio_deliver_own(st); /* a FIN to ourselves */
 	o->sock = -1;
-	portreg_release(o);
 	rt_unlock();
 }

@@ -19,8 +19,7 @@
 #include "../core/stack.h"
 #include "fdtable.h"
 
-/* Is o usable by this process? 0, -EBADF (closed meanwhile) or -EBADFD
- * (a connection inherited across fork: reported once on stderr). */
+/* Is o usable? 0, or -EBADF (closed meanwhile). */
 int sockio_usable(struct shim_ofd *o, int fd);
 
 /* MSG_PEEK, MSG_DONTWAIT, MSG_WAITALL, MSG_TRUNC (consume without copying,
@@ -52,8 +51,13 @@ bool sockio_deliver_own(struct sk_stack *st);
  * socket is closed when the last in-flight user lets go (release). */
 void sockio_last_close(struct shim_ofd *o);
 
-/* fdtable release callback: sk_close the core socket if this process owns
- * it (a child's close of an inherited connection never sends FIN/RST). */
+/* fdtable release callback: this process no longer holds the core socket;
+ * it is closed when no other process does either (sockio_core_close). */
 void shim_release_ofd(struct shim_ofd *o);
+
+/* Under the lock: this process lets go of sock; sk_close when it was the
+ * last process holding it (shared/shm_stack.h), as the kernel closes a
+ * file only at the last close of its description. */
+void sockio_core_close(struct sk_stack *st, int sock);
 
 #endif

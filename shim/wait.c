@@ -11,6 +11,7 @@
 
 #include "internal_fd.h"
 #include "real.h"
+#include "shared/shm_stack.h"
 
 /* Registered waiters; under the stack lock. */
 static struct shim_waiter *waiters;
@@ -65,6 +66,9 @@ int wait_register(struct shim_waiter *w, const int *socks, int nsocks, bool any)
 	if (fd < 0)
 		return fd;
 	w->efd = fd;
+	/* Another process may be the one that makes them ready. */
+	for (int i = 0; i < nsocks; i++)
+		shm_sock_interest(socks[i]);
 	w->socks = socks;
 	w->nsocks = nsocks;
 	w->any = any;
@@ -107,6 +111,12 @@ void wait_wake(int sock)
 		if (hit)
 			signal_efd(w->efd);
 	}
+}
+
+void wait_wake_all(void)
+{
+	for (struct shim_waiter *w = waiters; w; w = w->next)
+		signal_efd(w->efd);
 }
 
 static void drain(int fd)

@@ -35,6 +35,8 @@ void wait_unregister(struct shim_waiter *w);
 
 /* The stack's wake hook (under the stack lock). */
 void wait_wake(int sock);
+/* Every waiter (another process's wake-ups overflowed: shm_stack.h). */
+void wait_wake_all(void);
 
 /* Not under the lock: sleep until woken or `deadline` (CLOCK_MONOTONIC µs,
  * SK_TIME_NEVER = no timeout). 0 woken, -EAGAIN timed out, -EINTR. */
