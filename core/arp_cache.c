@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <stdbool.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "arp.h"
@@ -38,20 +37,26 @@ struct sk_arp_cache {
 	int16_t free_slot;
 	size_t slot_size;
 	sk_time_t next_deadline; /* min over entries, kept current by recompute() */
-	uint8_t *pool;           /* SK_ARP_POOL_FRAMES * slot_size bytes */
+	sk_rel pool;             /* SK_ARP_POOL_FRAMES * slot_size bytes (rel.h) */
 };
 
-struct sk_arp_cache *sk_arp_cache_new(uint16_t mtu)
+size_t sk_arp_cache_size_hint(uint16_t mtu)
 {
-	struct sk_arp_cache *c = calloc(1, sizeof(*c));
+	return sizeof(struct sk_arp_cache) + SK_ARP_POOL_FRAMES * (SK_ETH_HLEN + (size_t)mtu);
+}
+
+struct sk_arp_cache *sk_arp_cache_new(struct sk_stack *st)
+{
+	struct sk_arp_cache *c = sk_mem_alloc(&st->mem, sizeof(*c));
 	if (!c)
 		return NULL;
-	c->slot_size = SK_ETH_HLEN + (size_t)mtu;
-	c->pool = malloc(SK_ARP_POOL_FRAMES * c->slot_size);
-	if (!c->pool) {
-		free(c);
+	c->slot_size = SK_ETH_HLEN + (size_t)st->cfg.mtu;
+	uint8_t *pool = sk_mem_alloc(&st->mem, SK_ARP_POOL_FRAMES * c->slot_size);
+	if (!pool) {
+		sk_mem_free(&st->mem, c, sizeof(*c));
 		return NULL;
 	}
+	sk_rel_set(&c->pool, pool);
 	for (int i = 0; i < SK_ARP_POOL_FRAMES; i++)
 		c->slots[i].next = (int16_t)(i + 1 < SK_ARP_POOL_FRAMES ? i + 1 : NO_SLOT);
 	c->free_slot = 0;
@@ -61,12 +66,12 @@ struct sk_arp_cache *sk_arp_cache_new(uint16_t mtu)
 	return c;
 }
 
-void sk_arp_cache_free(struct sk_arp_cache *c)
+void sk_arp_cache_free(struct sk_stack *st, struct sk_arp_cache *c)
 {
 	if (!c)
 		return;
-	free(c->pool);
-	free(c);
+	sk_mem_free(&st->mem, sk_rel_get(&c->pool), SK_ARP_POOL_FRAMES * c->slot_size);
+	sk_mem_free(&st->mem, c, sizeof(*c));
 }
 
 sk_time_t sk_arp_next_deadline(const struct sk_arp_cache *c)
@@ -93,7 +98,7 @@ static void recompute_deadline(struct sk_arp_cache *c)
 
 static uint8_t *slot_data(struct sk_arp_cache *c, int slot)
 {
-	return c->pool + (size_t)slot * c->slot_size;
+	return (uint8_t *)sk_rel_get(&c->pool) + (size_t)slot * c->slot_size;
 }
 
 static void queue_drop_all(struct sk_arp_cache *c, struct arp_entry *e)
@@ -129,7 +134,7 @@ static struct arp_entry *entry_find(struct sk_arp_cache *c, uint32_t addr)
  * (its MAC is re-resolved on next use). */
 static struct arp_entry *entry_alloc(struct sk_stack *st, uint32_t addr, sk_time_t now)
 {
-	struct sk_arp_cache *c = st->arp;
+	struct sk_arp_cache *c = sk_arp_of(st);
 	struct arp_entry *victim = &c->entries[0];
 
 	for (int i = 0; i < SK_ARP_ENTRIES; i++) {
@@ -195,7 +200,7 @@ static void frame_set_eth(const struct sk_stack *st, uint8_t *frame, const uint8
 static void entry_confirm(struct sk_stack *st, struct arp_entry *e, const uint8_t *mac,
                           sk_time_t now)
 {
-	struct sk_arp_cache *c = st->arp;
+	struct sk_arp_cache *c = sk_arp_of(st);
 
 	memcpy(e->mac, mac, SK_ETH_ALEN);
 	e->state = ARP_REACHABLE;
@@ -231,12 +236,12 @@ void sk_arp_input(struct sk_stack *st, const uint8_t *pkt, size_t len, sk_time_t
 	/* RFC 826 "Packet Reception": update the sender if we already know
 	 * it (merge_flag), and add it only if the packet is meant for us. */
 	bool for_us = arp.tpa == st->cfg.addr;
-	struct arp_entry *e = learnable ? entry_find(st->arp, arp.spa) : NULL;
+	struct arp_entry *e = learnable ? entry_find(sk_arp_of(st), arp.spa) : NULL;
 	if (e)
 		entry_confirm(st, e, arp.sha, now);
 	else if (learnable && for_us)
 		entry_confirm(st, entry_alloc(st, arp.spa, now), arp.sha, now);
-	recompute_deadline(st->arp);
+	recompute_deadline(sk_arp_of(st));
 
 	/* RFC 826: "If the opcode is ares_op$REQUEST ... swap fields, put the
 	 * local addresses in the sender fields, set the opcode to REPLY and
@@ -249,7 +254,7 @@ void sk_arp_input(struct sk_stack *st, const uint8_t *pkt, size_t len, sk_time_t
 
 static int queue_frame(struct sk_stack *st, struct arp_entry *e, const uint8_t *frame, size_t len)
 {
-	struct sk_arp_cache *c = st->arp;
+	struct sk_arp_cache *c = sk_arp_of(st);
 	int s = c->free_slot;
 
 	if (s == NO_SLOT || e->q_len >= SK_ARP_QUEUE_PER_NEIGH || len > c->slot_size) {
@@ -287,7 +292,7 @@ static int queue_output(struct sk_stack *st, struct arp_entry *e, uint8_t *frame
 
 bool sk_arp_resolved(struct sk_stack *st, uint32_t next_hop)
 {
-	const struct arp_entry *e = entry_find(st->arp, next_hop);
+	const struct arp_entry *e = entry_find(sk_arp_of(st), next_hop);
 
 	return e && (e->state == ARP_REACHABLE || e->state == ARP_PROBE);
 }
@@ -301,7 +306,7 @@ int sk_arp_output(struct sk_stack *st, uint32_t next_hop, uint8_t *frame, size_t
 int sk_arp_output_to(struct sk_stack *st, uint32_t next_hop, uint8_t *frame, size_t len,
                      const struct sk_tx_offload *off, const uint8_t *mac, sk_time_t now)
 {
-	struct arp_entry *e = entry_find(st->arp, next_hop);
+	struct arp_entry *e = entry_find(sk_arp_of(st), next_hop);
 
 	if (mac && (!e || e->state == ARP_INCOMPLETE || e->state == ARP_FAILED)) {
 		/* The sender's own MAC: the reply leaves now and the cache
@@ -321,7 +326,7 @@ int sk_arp_output_to(struct sk_stack *st, uint32_t next_hop, uint8_t *frame, siz
 		e->state = ARP_INCOMPLETE;
 		int err = queue_output(st, e, frame, len, off);
 		send_request(st, e, now);
-		recompute_deadline(st->arp);
+		recompute_deadline(sk_arp_of(st));
 		return err;
 	}
 	e->last_used = now;
@@ -332,7 +337,7 @@ int sk_arp_output_to(struct sk_stack *st, uint32_t next_hop, uint8_t *frame, siz
 		e->state = ARP_PROBE;
 		e->requests = 0;
 		send_request(st, e, now);
-		recompute_deadline(st->arp);
+		recompute_deadline(sk_arp_of(st));
 	}
 	frame_set_eth(st, frame, e->mac);
 	/* A link error is counted (tx_errors) and the frame is lost, as on a
@@ -343,7 +348,7 @@ int sk_arp_output_to(struct sk_stack *st, uint32_t next_hop, uint8_t *frame, siz
 
 void sk_arp_learn(struct sk_stack *st, uint32_t addr, const uint8_t *mac, sk_time_t now)
 {
-	struct arp_entry *e = entry_find(st->arp, addr);
+	struct arp_entry *e = entry_find(sk_arp_of(st), addr);
 
 	if (e && (e->state == ARP_REACHABLE || e->state == ARP_PROBE))
 		return;
@@ -352,13 +357,13 @@ void sk_arp_learn(struct sk_stack *st, uint32_t addr, const uint8_t *mac, sk_tim
 	st->stats.arp_learned_tcp++;
 	e->last_used = now;
 	entry_confirm(st, e, mac, now);
-	recompute_deadline(st->arp);
+	recompute_deadline(sk_arp_of(st));
 }
 
 void sk_arp_confirm(struct sk_stack *st, uint32_t dst, sk_time_t now)
 {
 	uint32_t hop = sk_ip_next_hop(st, dst);
-	struct arp_entry *e = hop ? entry_find(st->arp, hop) : NULL;
+	struct arp_entry *e = hop ? entry_find(sk_arp_of(st), hop) : NULL;
 
 	if (!e || (e->state != ARP_REACHABLE && e->state != ARP_PROBE))
 		return;
@@ -367,7 +372,7 @@ void sk_arp_confirm(struct sk_stack *st, uint32_t dst, sk_time_t now)
 	e->requests = 0;
 	e->expires = now + SK_ARP_REACHABLE_TIME;
 	if (was_probing)
-		recompute_deadline(st->arp);
+		recompute_deadline(sk_arp_of(st));
 }
 
 /* ARP_MAX_REQUESTS went unanswered. RFC 1122 §2.3.2.2 lets us drop what
@@ -377,7 +382,7 @@ static void entry_fail(struct sk_stack *st, struct arp_entry *e, sk_time_t now)
 {
 	uint32_t addr = e->addr;
 
-	queue_drop_all(st->arp, e);
+	queue_drop_all(sk_arp_of(st), e);
 	e->state = ARP_FAILED;
 	e->deadline = now + SK_ARP_FAILED_HOLD;
 	st->stats.arp_resolve_failed++;
@@ -388,7 +393,7 @@ static void entry_fail(struct sk_stack *st, struct arp_entry *e, sk_time_t now)
 
 void sk_arp_run_timers(struct sk_stack *st, sk_time_t now)
 {
-	struct sk_arp_cache *c = st->arp;
+	struct sk_arp_cache *c = sk_arp_of(st);
 
 	if (now < c->next_deadline)
 		return;

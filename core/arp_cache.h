@@ -32,10 +32,12 @@ struct sk_arp_cache;
 #define SK_ARP_MAX_REQUESTS    3          /* Linux mcast_solicit / ucast_solicit */
 #define SK_ARP_FAILED_HOLD     SK_SEC(3)  /* how long a failed neighbour fails fast */
 
-/* The pool holds frames of up to SK_ETH_HLEN + mtu bytes. NULL on
- * allocation failure. */
-struct sk_arp_cache *sk_arp_cache_new(uint16_t mtu);
-void sk_arp_cache_free(struct sk_arp_cache *c);
+/* The pool holds frames of up to SK_ETH_HLEN + cfg.mtu bytes; memory from
+ * st->mem. NULL on allocation failure. */
+struct sk_arp_cache *sk_arp_cache_new(struct sk_stack *st);
+void sk_arp_cache_free(struct sk_stack *st, struct sk_arp_cache *c);
+/* Bytes of a cache with its pool (sk_stack_size_hint). */
+size_t sk_arp_cache_size_hint(uint16_t mtu);
 
 /* One ARP packet (the Ethernet payload). */
 void sk_arp_input(struct sk_stack *st, const uint8_t *pkt, size_t len, sk_time_t now);

@@ -11,22 +11,33 @@
  * other connection. Delivery waits for the timer run rather than happening
  * inside the sending call: core's callers hold the transmit buffer and
  * socket state in the middle of an operation while they send. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "stack_impl.h"
 
+/* Links are self-relative (rel.h): the queue lives in the stack's memory,
+ * which may be mapped anywhere. */
 struct loop_pkt {
-	struct loop_pkt *next;
+	sk_rel next;
 	size_t len;
 	uint8_t data[];
 };
 
 struct sk_loop {
-	struct loop_pkt *head, **tail;
+	sk_rel head, tail; /* oldest and newest packet; NULL when empty */
 	size_t bytes;
 	sk_time_t since; /* when the oldest queued packet was sent */
 };
+
+static struct loop_pkt *pkt_next(const struct loop_pkt *p)
+{
+	return sk_rel_get(&p->next);
+}
+
+static void pkt_free(struct sk_stack *st, struct loop_pkt *p)
+{
+	sk_mem_free(&st->mem, p, sizeof(*p) + p->len);
+}
 
 /* Bytes queued at most: a burst of super-frames (a full send window) from
  * several connections; beyond it packets are lost as on a congested link,
@@ -46,19 +57,19 @@ int sk_loop_send(struct sk_stack *st, const uint8_t *pkt, size_t len,
                  const struct sk_tx_offload *off, sk_time_t now)
 {
 	size_t frags = sk_tx_frags_len(off), at = len;
-	struct sk_loop *l = st->loop;
+	struct sk_loop *l = sk_loop_of(st);
 	struct loop_pkt *p;
 
 	if (!l) {
-		l = st->loop = calloc(1, sizeof(*l));
+		l = sk_mem_alloc(&st->mem, sizeof(*l));
 		if (!l) {
 			st->stats.ip_loop_drops++;
 			return 0;
 		}
-		l->tail = &l->head;
+		sk_rel_set(&st->loop, l);
 	}
 	if (l->bytes + len + frags > LOOP_MAX_BYTES ||
-	    !(p = malloc(sizeof(*p) + len + frags))) {
+	    !(p = sk_mem_alloc(&st->mem, sizeof(*p) + len + frags))) {
 		/* Lost as on a wire: TCP recovers. */
 		st->stats.ip_loop_drops++;
 		return 0;
@@ -69,11 +80,15 @@ int sk_loop_send(struct sk_stack *st, const uint8_t *pkt, size_t len,
 		at += off->frags[i].len;
 	}
 	p->len = at;
-	p->next = NULL;
-	if (!l->head)
+	struct loop_pkt *tail = sk_rel_get(&l->tail);
+
+	if (tail)
+		sk_rel_set(&tail->next, p);
+	else {
+		sk_rel_set(&l->head, p);
 		l->since = now;
-	*l->tail = p;
-	l->tail = &p->next;
+	}
+	sk_rel_set(&l->tail, p);
 	l->bytes += at;
 	st->stats.ip_loop_packets++;
 	return 0;
@@ -81,32 +96,37 @@ int sk_loop_send(struct sk_stack *st, const uint8_t *pkt, size_t len,
 
 sk_time_t sk_loop_next_deadline(const struct sk_stack *st)
 {
-	return st->loop && st->loop->head ? st->loop->since : SK_TIME_NEVER;
+	const struct sk_loop *l = sk_loop_of(st);
+
+	return l && l->head ? l->since : SK_TIME_NEVER;
 }
 
 void sk_loop_run(struct sk_stack *st, sk_time_t now)
 {
-	struct sk_loop *l = st->loop;
+	for (int round = 0; round < LOOP_ROUNDS; round++) {
+		/* Input may send to ourselves again, and so allocate: the
+		 * queue is looked up anew each round. */
+		struct sk_loop *l = sk_loop_of(st);
 
-	for (int round = 0; l && l->head && round < LOOP_ROUNDS; round++) {
+		if (!l || !l->head)
+			return;
 		/* This generation; what its input sends queues behind. */
-		struct loop_pkt *p = l->head, *next;
+		struct loop_pkt *p = sk_rel_get(&l->head), *next;
 
-		l->head = NULL;
-		l->tail = &l->head;
+		l->head = l->tail = 0;
 		l->bytes = 0;
 		l->since = now;
 		for (; p; p = next) {
-			next = p->next;
+			next = pkt_next(p);
 			sk_ip_loop_input(st, p->data, p->len, now);
-			free(p);
+			pkt_free(st, p);
 		}
 	}
 }
 
 bool sk_run_loopback(struct sk_stack *st, sk_time_t now)
 {
-	bool some = st->loop && st->loop->head;
+	bool some = sk_loop_next_deadline(st) != SK_TIME_NEVER;
 
 	sk_loop_run(st, now);
 	return some;
@@ -114,16 +134,14 @@ bool sk_run_loopback(struct sk_stack *st, sk_time_t now)
 
 void sk_loop_free(struct sk_stack *st)
 {
-	struct sk_loop *l = st->loop;
+	struct sk_loop *l = sk_loop_of(st);
 
 	if (!l)
 		return;
-	while (l->head) {
-		struct loop_pkt *p = l->head;
-
-		l->head = p->next;
-		free(p);
+	for (struct loop_pkt *p = sk_rel_get(&l->head), *next; p; p = next) {
+		next = pkt_next(p);
+		pkt_free(st, p);
 	}
-	free(l);
-	st->loop = NULL;
+	sk_mem_free(&st->mem, l, sizeof(*l));
+	st->loop = 0;
 }

@@ -2,33 +2,40 @@
 #include "ringbuf.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "stack.h"
+#include "stack_impl.h"
 
 void sk_ringbuf_init(struct sk_ringbuf *rb, size_t cap)
 {
 	*rb = (struct sk_ringbuf){.cap = cap};
 }
 
-int sk_ringbuf_reserve(struct sk_ringbuf *rb)
+/* A ring of capacity 0 still gets a byte: "reserved" is "has storage". */
+static size_t storage(size_t cap)
+{
+	return cap ? cap : 1;
+}
+
+int sk_ringbuf_reserve(struct sk_ringbuf *rb, const struct sk_mem_ops *mem)
 {
 	if (rb->buf)
 		return 0;
-	rb->buf = malloc(rb->cap ? rb->cap : 1);
-	return rb->buf ? 0 : -ENOMEM;
+	uint8_t *b = sk_mem_alloc(mem, storage(rb->cap));
+
+	sk_rel_set(&rb->buf, b);
+	return b ? 0 : -ENOMEM;
 }
 
-int sk_ringbuf_alloc(struct sk_ringbuf *rb, size_t cap)
+int sk_ringbuf_alloc(struct sk_ringbuf *rb, size_t cap, const struct sk_mem_ops *mem)
 {
 	sk_ringbuf_init(rb, cap);
-	return sk_ringbuf_reserve(rb);
+	return sk_ringbuf_reserve(rb, mem);
 }
 
-void sk_ringbuf_release(struct sk_ringbuf *rb)
+void sk_ringbuf_release(struct sk_ringbuf *rb, const struct sk_mem_ops *mem)
 {
-	free(rb->buf);
+	sk_mem_free(mem, sk_ringbuf_data(rb), storage(rb->cap));
 	*rb = (struct sk_ringbuf){0};
 }
 
@@ -37,7 +44,7 @@ static size_t min_sz(size_t a, size_t b)
 	return a < b ? a : b;
 }
 
-int sk_ringbuf_grow(struct sk_ringbuf *rb, size_t cap, size_t span)
+int sk_ringbuf_grow(struct sk_ringbuf *rb, size_t cap, size_t span, const struct sk_mem_ops *mem)
 {
 	if (cap < rb->cap || span < rb->len || span > rb->cap)
 		return -EINVAL;
@@ -47,13 +54,12 @@ int sk_ringbuf_grow(struct sk_ringbuf *rb, size_t cap, size_t span)
 		rb->cap = cap; /* nothing stored (span <= cap was 0) */
 		return 0;
 	}
-	uint8_t *b = realloc(rb->buf, cap);
+	size_t old = rb->cap;
+	uint8_t *b = sk_mem_realloc(mem, sk_ringbuf_data(rb), storage(old), cap);
 
 	if (!b)
 		return -ENOMEM;
-	size_t old = rb->cap;
-
-	rb->buf = b;
+	sk_rel_set(&rb->buf, b);
 	rb->cap = cap;
 	if (rb->head + span <= old)
 		return 0; /* the live bytes do not wrap: offsets hold as they are */
@@ -94,8 +100,10 @@ size_t sk_ringbuf_write_at(struct sk_ringbuf *rb, size_t off, const void *src, s
 	size_t at = wrap(rb, rb->len + off);
 	size_t first = min_sz(n, rb->cap - at);
 
-	memcpy(rb->buf + at, src, first);
-	memcpy(rb->buf, (const uint8_t *)src + first, n - first);
+	uint8_t *buf = sk_ringbuf_data(rb);
+
+	memcpy(buf + at, src, first);
+	memcpy(buf, (const uint8_t *)src + first, n - first);
 	return n;
 }
 
@@ -119,8 +127,10 @@ size_t sk_ringbuf_peek(const struct sk_ringbuf *rb, size_t off, void *dst, size_
 	size_t start = wrap(rb, off);
 	size_t first = min_sz(n, rb->cap - start);
 
-	memcpy(dst, rb->buf + start, first);
-	memcpy((uint8_t *)dst + first, rb->buf, n - first);
+	const uint8_t *buf = sk_ringbuf_data(rb);
+
+	memcpy(dst, buf + start, first);
+	memcpy((uint8_t *)dst + first, buf, n - first);
 	return n;
 }
 
@@ -132,10 +142,12 @@ unsigned sk_ringbuf_spans(const struct sk_ringbuf *rb, size_t off, size_t n, str
 	size_t start = wrap(rb, off);
 	size_t first = min_sz(n, rb->cap - start);
 
-	out[0] = (struct sk_tx_frag){rb->buf + start, first};
+	const uint8_t *buf = sk_ringbuf_data(rb);
+
+	out[0] = (struct sk_tx_frag){buf + start, first};
 	if (first == n)
 		return 1;
-	out[1] = (struct sk_tx_frag){rb->buf, n - first};
+	out[1] = (struct sk_tx_frag){buf, n - first};
 	return 2;
 }
 

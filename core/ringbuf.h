@@ -12,10 +12,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct sk_tx_frag;
+#include "rel.h"
 
+struct sk_tx_frag;
+struct sk_mem_ops;
+
+/* The storage is a self-relative pointer (rel.h): a ring may live in memory
+ * that processes map at different addresses, and must not be copied. The
+ * calls that allocate take the memory to use (sk_mem_ops, stack.h). */
 struct sk_ringbuf {
-	uint8_t *buf; /* NULL until reserved (sk_ringbuf_init) */
+	sk_rel buf; /* NULL until reserved (sk_ringbuf_init); sk_ringbuf_data */
 	size_t cap;
 	size_t head; /* index of the oldest byte */
 	size_t len;  /* bytes stored */
@@ -29,12 +35,18 @@ struct sk_ringbuf {
 void sk_ringbuf_init(struct sk_ringbuf *rb, size_t cap);
 /* Allocate the storage of an initialised ring if it has none: 0 or
  * -ENOMEM. */
-int sk_ringbuf_reserve(struct sk_ringbuf *rb);
+int sk_ringbuf_reserve(struct sk_ringbuf *rb, const struct sk_mem_ops *mem);
 /* init + reserve: `cap` bytes now (0 or -ENOMEM). An unallocated ring
  * ({0}) has capacity 0 and is valid for every call below. */
-int sk_ringbuf_alloc(struct sk_ringbuf *rb, size_t cap);
+int sk_ringbuf_alloc(struct sk_ringbuf *rb, size_t cap, const struct sk_mem_ops *mem);
 /* Free the storage; the ring is {0} again (capacity 0). */
-void sk_ringbuf_release(struct sk_ringbuf *rb);
+void sk_ringbuf_release(struct sk_ringbuf *rb, const struct sk_mem_ops *mem);
+
+/* The storage, NULL while none is reserved. */
+static inline uint8_t *sk_ringbuf_data(const struct sk_ringbuf *rb)
+{
+	return (uint8_t *)sk_rel_get(&rb->buf);
+}
 
 static inline size_t sk_ringbuf_len(const struct sk_ringbuf *rb)
 {
@@ -51,7 +63,7 @@ static inline size_t sk_ringbuf_space(const struct sk_ringbuf *rb)
  * write_at) keep their offsets; the rest of the free space is undefined.
  * A ring without storage only changes its capacity. 0, -EINVAL (cap smaller than now, or span beyond it) or -ENOMEM (the
  * ring is unchanged). */
-int sk_ringbuf_grow(struct sk_ringbuf *rb, size_t cap, size_t span);
+int sk_ringbuf_grow(struct sk_ringbuf *rb, size_t cap, size_t span, const struct sk_mem_ops *mem);
 
 /* Append up to n bytes; returns how many fitted. */
 size_t sk_ringbuf_write(struct sk_ringbuf *rb, const void *src, size_t n);

@@ -2,7 +2,6 @@
  * the services every layer uses (log, randomness, counters). */
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "arp_cache.h"
@@ -125,34 +124,45 @@ static bool config_valid(struct sk_stack *st)
 	return true;
 }
 
-struct sk_stack *sk_stack_new(const struct sk_config *cfg, const struct sk_link_ops *link,
-                              void *link_ctx, const struct sk_hooks *hooks)
+void sk_stack_bind(struct sk_stack *st, const struct sk_link_ops *link, void *link_ctx,
+                   const struct sk_hooks *hooks, const struct sk_mem_ops *mem, uint32_t owner)
 {
-	struct sk_stack *st = calloc(1, sizeof(*st));
+	st->link = *link;
+	st->link_ctx = link_ctx;
+	st->hooks = hooks ? *hooks : (struct sk_hooks){0};
+	st->mem = mem ? *mem : sk_mem_libc;
+	st->owner = owner;
+}
 
-	if (!st)
+struct sk_stack *sk_stack_new_in(const struct sk_config *cfg, const struct sk_link_ops *link,
+                                 void *link_ctx, const struct sk_hooks *hooks,
+                                 const struct sk_mem_ops *mem)
+{
+	struct sk_stack *st = sk_mem_alloc(mem, sizeof(*st));
+
+	if (!st) {
+		if (hooks && hooks->log)
+			hooks->log(hooks->ctx, SK_LOG_ERROR, "out of memory creating the stack");
 		return NULL;
+	}
+	sk_stack_bind(st, link, link_ctx, hooks, mem, 1);
 	st->cfg = *cfg;
 	static const uint8_t no_key[sizeof(cfg->ts_key)];
 	if (memcmp(st->cfg.ts_key, no_key, sizeof(no_key)) == 0)
 		memcpy(st->cfg.ts_key, st->cfg.isn_key, sizeof(st->cfg.ts_key));
-	st->link = *link;
-	st->link_ctx = link_ctx;
-	if (hooks)
-		st->hooks = *hooks;
 	st->rng_state = cfg->rng_seed;
 	if (!config_valid(st) || !link->xmit) {
 		if (!link->xmit)
 			sk_log(st, SK_LOG_ERROR, "config: the link has no xmit callback");
-		free(st);
+		sk_mem_free(mem, st, sizeof(*st));
 		return NULL;
 	}
 	/* The IPv4 identification only has to differ between packets in
 	 * flight (RFC 6864 §4: DF packets may even reuse it); start anywhere. */
 	st->ip_id = (uint16_t)sk_rand64(st);
-	st->arp = sk_arp_cache_new(cfg->mtu);
+	sk_rel_set(&st->arp, sk_arp_cache_new(st));
 	if (st->arp)
-		st->tcp = sk_tcp_new(st);
+		sk_rel_set(&st->tcp, sk_tcp_new(st));
 	if (!st->arp || !st->tcp) {
 		sk_log(st, SK_LOG_ERROR, "out of memory creating the stack");
 		sk_stack_free(st);
@@ -161,21 +171,32 @@ struct sk_stack *sk_stack_new(const struct sk_config *cfg, const struct sk_link_
 	return st;
 }
 
+struct sk_stack *sk_stack_new(const struct sk_config *cfg, const struct sk_link_ops *link,
+                              void *link_ctx, const struct sk_hooks *hooks)
+{
+	return sk_stack_new_in(cfg, link, link_ctx, hooks, &sk_mem_libc);
+}
+
+size_t sk_stack_size_hint(const struct sk_config *cfg)
+{
+	return sizeof(struct sk_stack) + sk_arp_cache_size_hint(cfg->mtu) + sk_tcp_size_hint(cfg);
+}
+
 void sk_stack_free(struct sk_stack *st)
 {
 	if (!st)
 		return;
 	if (st->tcp)
-		sk_tcp_free(st->tcp);
-	sk_arp_cache_free(st->arp);
+		sk_tcp_free(st, sk_tcp_of(st));
+	sk_arp_cache_free(st, sk_arp_of(st));
 	sk_loop_free(st);
-	free(st);
+	sk_mem_free(&st->mem, st, sizeof(*st));
 }
 
 sk_time_t sk_next_deadline(const struct sk_stack *st)
 {
-	sk_time_t arp = sk_arp_next_deadline(st->arp);
-	sk_time_t tcp = sk_tcp_next_deadline(st->tcp);
+	sk_time_t arp = sk_arp_next_deadline(sk_arp_of(st));
+	sk_time_t tcp = sk_tcp_next_deadline(sk_tcp_of(st));
 	sk_time_t loop = sk_loop_next_deadline(st);
 	sk_time_t d = arp < tcp ? arp : tcp;
 

@@ -6,7 +6,10 @@
  * caller must know about (a socket became readable, a state changed) is
  * reported through hooks. One struct sk_stack is one host: one MAC, one IPv4
  * address. The caller serialises all calls on one stack (the shim holds its
- * stack lock around every call).
+ * stack lock around every call). A stack shared by several processes
+ * (sk_stack_new_in) is used by one at a time, and every call must be
+ * preceded, under the same hold of the lock, by that process's
+ * sk_stack_bind.
  *
  * Errors are negative errno values (-EAGAIN, -ECONNRESET, ...): the shim
  * turns them into errno.
@@ -220,12 +223,50 @@ struct sk_hooks {
 /* Stack life and the driving loop                                     */
 /* ------------------------------------------------------------------ */
 
+/* Where the stack's memory comes from. Everything a stack owns (the stack
+ * itself, the socket arena, tables, timer heap, rings, ARP pool, loopback
+ * queue) is allocated through these, and freed with the size it was
+ * allocated with. alloc returns zero-filled memory or NULL; realloc returns
+ * NULL and leaves p as it was when it cannot. */
+struct sk_mem_ops {
+	void *ctx;
+	void *(*alloc)(void *ctx, size_t size);
+	void *(*realloc)(void *ctx, void *p, size_t old_size, size_t new_size);
+	void (*free)(void *ctx, void *p, size_t size);
+};
+
+/* calloc, realloc and free: what sk_stack_new uses. */
+extern const struct sk_mem_ops sk_mem_libc;
+
 /* Returns NULL on allocation failure or an invalid configuration (the
  * reason goes to hooks->log at SK_LOG_ERROR). `link` and `hooks` are
- * copied. */
+ * copied. Memory from sk_mem_libc; bound as owner 1 (sk_stack_bind). */
 struct sk_stack *sk_stack_new(const struct sk_config *cfg, const struct sk_link_ops *link,
                               void *link_ctx, const struct sk_hooks *hooks);
+/* The same with every byte of the stack from `mem` (copied), for a stack
+ * that lives in a region several processes map, at different addresses
+ * (docs/architecture.md, "The stack's memory"): nothing in the state is an
+ * absolute pointer into it. */
+struct sk_stack *sk_stack_new_in(const struct sk_config *cfg, const struct sk_link_ops *link,
+                                 void *link_ctx, const struct sk_hooks *hooks,
+                                 const struct sk_mem_ops *mem);
+/* Frees everything through the stack's current mem ops. */
 void sk_stack_free(struct sk_stack *st);
+
+/* Roughly the bytes a stack with this configuration needs before any ring
+ * storage (the stack, arena, tables, heap, ARP pool): for sizing a region. */
+size_t sk_stack_size_hint(const struct sk_config *cfg);
+
+/* A stack used by several processes: function pointers and contexts are
+ * each process's own (libraries load at different addresses). The process
+ * that takes the stack's lock calls this before any other call on it, in
+ * the same hold of the lock: it replaces the link ops and context, the
+ * hooks (NULL: none) and the mem ops (NULL: sk_mem_libc), and records
+ * `owner`, a nonzero token naming the calling process (a buffer lent with
+ * sk_recv_direct_begin is written only while its lender is the owner).
+ * sk_stack_new and sk_stack_new_in bind their arguments as owner 1. */
+void sk_stack_bind(struct sk_stack *st, const struct sk_link_ops *link, void *link_ctx,
+                   const struct sk_hooks *hooks, const struct sk_mem_ops *mem, uint32_t owner);
 
 /* Feed one received Ethernet frame. Every byte is untrusted. Frames longer
  * than the MTU are accepted (GSO super-frames from a veth peer, up to 64 KiB

@@ -15,6 +15,7 @@
 
 #include "ethernet.h"
 #include "ipv4.h"
+#include "rel.h"
 #include "stack.h"
 
 struct sk_tcp;       /* TCP module state: socket arena, tables, timers (tcp*.c) */
@@ -30,13 +31,17 @@ struct sk_loop;      /* packets to our own address, waiting for input (loopback.
 
 struct sk_stack {
 	struct sk_config cfg;
+	/* The caller's process: replaced by every sk_stack_bind. */
 	struct sk_link_ops link;
 	void *link_ctx;
 	struct sk_hooks hooks;
+	struct sk_mem_ops mem;
+	uint32_t owner;
 
-	struct sk_arp_cache *arp;
-	struct sk_tcp *tcp;
-	struct sk_loop *loop; /* NULL until the first packet to our own address */
+	/* Self-relative (rel.h): the state may be mapped anywhere. */
+	sk_rel arp;  /* struct sk_arp_cache */
+	sk_rel tcp;  /* struct sk_tcp */
+	sk_rel loop; /* struct sk_loop; NULL until the first packet to our own address */
 	struct sk_stats stats;
 
 	/* The frame sk_input is processing, while it does: its Ethernet
@@ -52,7 +57,35 @@ struct sk_stack {
 	uint8_t txbuf[SK_TX_FRAME_MAX];
 };
 
+static inline struct sk_arp_cache *sk_arp_of(const struct sk_stack *st)
+{
+	return sk_rel_get(&st->arp);
+}
+static inline struct sk_tcp *sk_tcp_of(const struct sk_stack *st)
+{
+	return sk_rel_get(&st->tcp);
+}
+static inline struct sk_loop *sk_loop_of(const struct sk_stack *st)
+{
+	return sk_rel_get(&st->loop);
+}
+
 /* ---- services for every layer ---- */
+
+/* The stack's memory (sk_mem_ops): zero-filled, NULL on failure. */
+static inline void *sk_mem_alloc(const struct sk_mem_ops *m, size_t n)
+{
+	return m->alloc(m->ctx, n);
+}
+static inline void *sk_mem_realloc(const struct sk_mem_ops *m, void *p, size_t old, size_t n)
+{
+	return m->realloc(m->ctx, p, old, n);
+}
+static inline void sk_mem_free(const struct sk_mem_ops *m, void *p, size_t n)
+{
+	if (p)
+		m->free(m->ctx, p, n);
+}
 
 /* Deterministic PRNG (splitmix64) seeded from cfg.rng_seed. */
 uint64_t sk_rand64(struct sk_stack *st);
@@ -142,7 +175,8 @@ void sk_ip_loop_input(struct sk_stack *st, const uint8_t *pkt, size_t len, sk_ti
 /* ---- the TCP module, as stack.c drives it ---- */
 
 struct sk_tcp *sk_tcp_new(struct sk_stack *st);
-void sk_tcp_free(struct sk_tcp *tcp);
+void sk_tcp_free(struct sk_stack *st, struct sk_tcp *tcp);
+size_t sk_tcp_size_hint(const struct sk_config *cfg);
 
 /* One TCP segment (IP payload) from ip. `csum_trusted`: skip checksum
  * verification (SK_RX_CSUM_TRUSTED). */

@@ -143,9 +143,11 @@ struct tcb {
 	uint16_t mss_ours; /* what our SYN announces */
 	uint16_t snd_mss;  /* min(peer's, ours): the largest segment we send */
 	uint32_t cwnd, ssthresh;
-	/* Congestion control (tcp_cc.h): the algorithm and its state. */
-	const struct cc_ops *cc;
+	/* Congestion control (tcp_cc.h): the algorithm (tcp_cc(), by number:
+	 * its ops are at different addresses in each process) and its
+	 * state; cc_ready once tcp_conn_init started it. */
 	uint8_t cc_algo; /* SK_OPT_CONGESTION: enum tcp_cc_algo */
+	bool cc_ready;
 	struct tcp_cc_state cc_state;
 
 	struct sk_ringbuf snd, rcv;
@@ -173,7 +175,7 @@ struct tcb {
 	int user_mss, keepidle, keepintvl, keepcnt;
 	int rcvlowat; /* SO_RCVLOWAT (Linux sk_rcvlowat); 0 is read as 1 */
 	uint32_t rcvbuf, sndbuf;
-	bool rcvbuf_locked; /* SK_OPT_RCVBUF was set: no autotuning (Linux SOCK_RCVBUF_LOCK) */
+	bool rcvbuf_locked;     /* SK_OPT_RCVBUF was set: no autotuning (Linux SOCK_RCVBUF_LOCK) */
 	uint8_t ip_tos;         /* SK_OPT_IP_TOS, ECN bits clear */
 	uint8_t ip_ttl;         /* SK_OPT_IP_TTL; 0 = the default */
 	uint32_t notsent_lowat; /* SK_OPT_NOTSENT_LOWAT; 0 = none */
@@ -184,9 +186,12 @@ struct tcb {
 
 	/* A reader sleeping in a blocking receive (sk_recv_direct_begin): in-order
 	 * data arriving while nothing is queued is copied straight into its
-	 * buffer, direct_done bytes so far. NULL: none. */
+	 * buffer, direct_done bytes so far. NULL: none. The buffer is in the
+	 * lender's address space: it is written only while the stack's owner
+	 * (sk_stack_bind) is direct_owner, the process that lent it. */
 	uint8_t *direct_buf;
 	size_t direct_len, direct_done;
+	uint32_t direct_owner;
 
 	/* tcp_rcvbuf.c: receive autotuning. What the application read in the
 	 * RTT measured last (Linux rcvq_space) and where this one began. */
@@ -248,9 +253,12 @@ struct tcb {
 	int32_t tw_prev, tw_next;
 };
 
+/* The arrays are self-relative pointers (rel.h), read through tcp_tcbs()
+ * and the like: the state may be mapped at a different address in each
+ * process that uses it. */
 struct sk_tcp {
 	uint32_t nslots;
-	struct tcb *tcbs;
+	sk_rel tcbs;       /* nslots */
 	int32_t free_head; /* free slots chained through conn_next */
 	/* Orphaned TIME_WAIT slots, oldest first (tw_prev/tw_next): the
 	 * connections tcp_slot_alloc recycles when free_head is empty. */
@@ -259,14 +267,14 @@ struct sk_tcp {
 	uint64_t tw_warn_quiet; /* recycled since the last warning */
 
 	uint32_t conn_mask, bind_mask;
-	int32_t *conn_buckets, *bind_buckets;
+	sk_rel conn_buckets, bind_buckets; /* int32_t[mask + 1] */
 	/* Passive children by port (tcp_bind_child_insert), bind_mask too. */
-	int32_t *bind_child_buckets;
-	uint8_t hash_key[16];    /* per-stack secret for the connection table */
+	sk_rel bind_child_buckets;
+	uint8_t hash_key[16];      /* per-stack secret for the connection table */
 	uint8_t cookie_key[2][16]; /* SYN cookie secrets (tcp_cookie.c) */
-	uint32_t next_ephemeral; /* RFC 6056 §3.3.3's counter, in [0, range) */
+	uint32_t next_ephemeral;   /* RFC 6056 §3.3.3's counter, in [0, range) */
 
-	int32_t *heap;
+	sk_rel heap; /* int32_t[nslots] */
 	uint32_t heap_len;
 
 	/* The latest `now` seen: for the few API calls that take no time
@@ -274,15 +282,44 @@ struct sk_tcp {
 	sk_time_t last_now;
 };
 
+static inline struct tcb *tcp_tcbs(const struct sk_tcp *tcp)
+{
+	return sk_rel_get(&tcp->tcbs);
+}
+static inline int32_t *tcp_conn_buckets(const struct sk_tcp *tcp)
+{
+	return sk_rel_get(&tcp->conn_buckets);
+}
+static inline int32_t *tcp_bind_buckets(const struct sk_tcp *tcp)
+{
+	return sk_rel_get(&tcp->bind_buckets);
+}
+static inline int32_t *tcp_bind_child_buckets(const struct sk_tcp *tcp)
+{
+	return sk_rel_get(&tcp->bind_child_buckets);
+}
+static inline int32_t *tcp_heap(const struct sk_tcp *tcp)
+{
+	return sk_rel_get(&tcp->heap);
+}
+
+/* The congestion controller of t (tcp_cc.h). */
+static inline const struct cc_ops *tcp_cc(const struct tcb *t)
+{
+	return t->cc_algo == TCP_CC_NEWRENO ? &tcp_cc_newreno : &tcp_cc_cubic;
+}
+
 static inline void tcp_clock(struct sk_stack *st, sk_time_t now)
 {
-	if (now > st->tcp->last_now)
-		st->tcp->last_now = now;
+	struct sk_tcp *tcp = sk_tcp_of(st);
+
+	if (now > tcp->last_now)
+		tcp->last_now = now;
 }
 
 static inline struct tcb *tcp_tcb(struct sk_stack *st, int32_t id)
 {
-	return &st->tcp->tcbs[id];
+	return &tcp_tcbs(sk_tcp_of(st))[id];
 }
 
 /* ---- tcp_mem.c ---- */
@@ -342,6 +379,11 @@ struct tcb *tcp_slot_alloc(struct sk_stack *st);
 void tcp_tw_enqueue(struct sk_stack *st, struct tcb *t);
 /* Give the slot back: leaves every table, frees rings, off the heap. */
 void tcp_slot_free(struct sk_stack *st, struct tcb *t);
+/* The bucket of a 4-tuple in the connection table, of a port in the bind
+ * tables (tcp_repair.c rebuilds them). */
+uint32_t tcp_conn_bucket(const struct sk_tcp *tcp, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                         uint16_t rport);
+uint32_t tcp_bind_bucket(const struct sk_tcp *tcp, uint16_t port);
 struct tcb *tcp_conn_lookup(struct sk_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
                             uint16_t rport);
 void tcp_conn_insert(struct sk_stack *st, struct tcb *t);

@@ -45,7 +45,7 @@ static uint32_t cookie_hash(const struct sk_stack *st, uint32_t saddr, uint32_t 
 {
 	uint32_t in[4] = {saddr, daddr, (uint32_t)sport << 16 | dport, count};
 
-	return (uint32_t)sk_siphash24(st->tcp->cookie_key[c], in, sizeof(in));
+	return (uint32_t)sk_siphash24(sk_tcp_of(st)->cookie_key[c], in, sizeof(in));
 }
 
 static uint32_t cookie_count(sk_time_t now)

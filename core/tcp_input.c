@@ -582,14 +582,18 @@ static bool ack_input(struct sk_stack *st, struct tcb *t, struct seg *s, bool *f
 /* In-order data for a reader waiting with its own buffer
  * (sk_recv_direct_begin): as much as fits goes straight there when nothing
  * is queued before it (in the receive buffer or out of order), and wakes
- * the reader. Returns the bytes placed. */
+ * the reader. Returns the bytes placed. The buffer is an address in the
+ * lender's process: another process holding the stack (sk_stack_bind)
+ * leaves the data in the ring, where the reader finds it after
+ * sk_recv_direct_end. */
 static size_t tcp_rcv_direct(struct sk_stack *st, struct tcb *t, const uint8_t *data, size_t len,
                              bool had_hole)
 {
 	size_t room = t->direct_len - t->direct_done;
 	size_t n = len < room ? len : room;
 
-	if (!t->direct_buf || had_hole || sk_ringbuf_len(&t->rcv) > 0 || n == 0)
+	if (!t->direct_buf || t->direct_owner != st->owner || had_hole ||
+	    sk_ringbuf_len(&t->rcv) > 0 || n == 0)
 		return 0;
 	memcpy(t->direct_buf + t->direct_done, data, n);
 	t->direct_done += n;

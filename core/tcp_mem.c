@@ -32,7 +32,7 @@ int tcp_ring_reserve(struct sk_stack *st, struct sk_ringbuf *rb)
 		return 0;
 	if (!tcp_mem_room(st, rb->cap))
 		return -ENOBUFS;
-	if (sk_ringbuf_reserve(rb) < 0)
+	if (sk_ringbuf_reserve(rb, &st->mem) < 0)
 		return -ENOBUFS;
 	account(st, rb->cap);
 	return 0;
@@ -44,7 +44,7 @@ int tcp_ring_grow(struct sk_stack *st, struct sk_ringbuf *rb, size_t cap, size_t
 
 	if (rb->buf && cap > old && !tcp_mem_room(st, cap - old))
 		return -ENOBUFS;
-	int err = sk_ringbuf_grow(rb, cap, span);
+	int err = sk_ringbuf_grow(rb, cap, span, &st->mem);
 
 	if (err == 0 && rb->buf)
 		account(st, rb->cap - old);
@@ -55,5 +55,5 @@ void tcp_ring_release(struct sk_stack *st, struct sk_ringbuf *rb)
 {
 	if (rb->buf)
 		st->stats.tcp_ring_bytes -= rb->cap;
-	sk_ringbuf_release(rb);
+	sk_ringbuf_release(rb, &st->mem);
 }

@@ -383,7 +383,7 @@ static void output_data(struct sk_stack *st, struct tcb *t, sk_time_t now)
 	}
 	for (;;) {
 		uint32_t in_flight = t->snd_nxt - t->snd_una;
-		uint32_t cwnd = t->cc->window(t);
+		uint32_t cwnd = tcp_cc(t)->window(t);
 
 		/* RFC 3042 limited transmit: each of the first two duplicate
 		 * ACKs lets one new segment go beyond cwnd, so that a small

@@ -15,7 +15,7 @@ static void enter_recovery(struct sk_stack *st, struct tcb *t, sk_time_t now)
 	/* RFC 6582 §3.2 step 2 "recover", RFC 6675 §5 step 4.1
 	 * RecoveryPoint = HighData. */
 	t->recover = t->snd_max;
-	t->cc->on_loss(t, now); /* ssthresh, cwnd = ssthresh (step 4.2) */
+	tcp_cc(t)->on_loss(t, now); /* ssthresh, cwnd = ssthresh (step 4.2) */
 	/* Karn: an ACK of retransmitted data gives no timing (RFC 6298 §3);
 	 * timestamps still do. */
 	t->rtt_active = false;
@@ -55,7 +55,7 @@ void tcp_recovery_ack(struct sk_stack *st, struct tcb *t, uint32_t acked, bool s
                       sk_time_t now)
 {
 	if (!t->in_recovery) {
-		t->cc->on_ack(t, acked, now);
+		tcp_cc(t)->on_ack(t, acked, now);
 		/* As Linux (tcp_fastretrans_alert on FLAG_DATA_SACKED): an
 		 * ACK that advances and SACKs enough above the new SND.UNA
 		 * shows it lost (RFC 6675 §4 IsLost) without waiting for

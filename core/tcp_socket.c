@@ -43,8 +43,8 @@ int tcp_conn_init(struct sk_stack *st, struct tcb *t, sk_time_t now)
 	tcp_set_peer_mss(st, t, -1);
 	tcp_rcvbuf_init(t, now);
 	t->ssthresh = UINT32_MAX;
-	t->cc = tcp_cc_get(t->cc_algo);
-	t->cc->init(t);
+	t->cc_ready = true;
+	tcp_cc(t)->init(t);
 	t->rto = TCP_RTO_INIT;
 	t->srtt = t->rttvar = 0;
 	t->retries = 0;
@@ -257,9 +257,9 @@ static void disconnect(struct sk_stack *st, struct tcb *t)
 
 static struct tcb *sock_tcb(const struct sk_stack *st, int sock)
 {
-	if (sock < 0 || (uint32_t)sock >= st->tcp->nslots)
+	if (sock < 0 || (uint32_t)sock >= sk_tcp_of(st)->nslots)
 		return NULL;
-	struct tcb *t = &st->tcp->tcbs[sock];
+	struct tcb *t = &tcp_tcbs(sk_tcp_of(st))[sock];
 
 	return t->in_use && t->user_owned ? t : NULL;
 }
@@ -307,8 +307,8 @@ int sk_listen(struct sk_stack *st, int sock, int backlog, sk_time_t now)
 		return -EBADF;
 	if (backlog < 0)
 		backlog = 0;
-	if ((uint32_t)backlog > st->tcp->nslots)
-		backlog = (int)st->tcp->nslots;
+	if ((uint32_t)backlog > sk_tcp_of(st)->nslots)
+		backlog = (int)sk_tcp_of(st)->nslots;
 	if (t->state == SK_TCP_LISTEN) {
 		t->backlog = (uint32_t)backlog; /* Linux: listen() again resizes */
 		return 0;
@@ -575,6 +575,7 @@ int sk_recv_direct_begin(struct sk_stack *st, int sock, void *buf, size_t len)
 	t->direct_buf = buf;
 	t->direct_len = len;
 	t->direct_done = 0;
+	t->direct_owner = st->owner; /* buf is this process's (tcp_rcv_direct) */
 	return 0;
 }
 
@@ -746,7 +747,7 @@ int sk_setopt(struct sk_stack *st, int sock, enum sk_opt opt, int value)
 		/* Linux tcp_set_keepalive: switching it on starts the timer. */
 		if ((value != 0) != t->keepalive) {
 			t->keepalive = value != 0;
-			tcp_ka_rearm(st, t, true, st->tcp->last_now);
+			tcp_ka_rearm(st, t, true, sk_tcp_of(st)->last_now);
 		}
 		return 0;
 	case SK_OPT_USER_TIMEOUT:
@@ -755,13 +756,13 @@ int sk_setopt(struct sk_stack *st, int sock, enum sk_opt opt, int value)
 		t->user_timeout = (uint32_t)value;
 		return 0;
 	case SK_OPT_CORK:
-		tcp_cork_set(st, t, value != 0, st->tcp->last_now);
+		tcp_cork_set(st, t, value != 0, sk_tcp_of(st)->last_now);
 		return 0;
 	case SK_OPT_NODELAY:
 		t->nodelay = value != 0;
 		/* Linux pushes what Nagle was holding back. */
 		if (t->nodelay && tcp_state_synchronized(t->state))
-			tcp_output(st, t, st->tcp->last_now);
+			tcp_output(st, t, sk_tcp_of(st)->last_now);
 		return 0;
 	case SK_OPT_MAXSEG:
 		/* Linux do_tcp_setsockopt: 0 or TCP_MIN_MSS (88)..65535. */
@@ -775,7 +776,7 @@ int sk_setopt(struct sk_stack *st, int sock, enum sk_opt opt, int value)
 			return -EINVAL;
 		if (opt == SK_OPT_KEEPIDLE) {
 			t->keepidle = value;
-			tcp_ka_rearm(st, t, false, st->tcp->last_now); /* as Linux */
+			tcp_ka_rearm(st, t, false, sk_tcp_of(st)->last_now); /* as Linux */
 		} else {
 			t->keepintvl = value;
 		}
@@ -796,7 +797,7 @@ int sk_setopt(struct sk_stack *st, int sock, enum sk_opt opt, int value)
 		t->quickack = value != 0;
 		if (t->quickack && t->dack_at != SK_TIME_NEVER) {
 			t->ack_now = true;
-			tcp_output(st, t, st->tcp->last_now);
+			tcp_output(st, t, sk_tcp_of(st)->last_now);
 		}
 		return 0;
 	case SK_OPT_LINGER_ABORT:
@@ -840,11 +841,12 @@ int sk_setopt(struct sk_stack *st, int sock, enum sk_opt opt, int value)
 
 		if (!cc)
 			return -ENOENT; /* Linux: an unknown algorithm name */
+		uint8_t was = t->cc_algo;
+
 		t->cc_algo = (uint8_t)value;
-		if (t->cc && t->cc != cc) {
+		if (t->cc_ready && was != t->cc_algo) {
 			/* Linux tcp_set_congestion_control: switching mid-
 			 * connection keeps cwnd/ssthresh, resets the state. */
-			t->cc = cc;
 			cc->init(t);
 		}
 		return 0;
@@ -979,8 +981,8 @@ size_t sk_tx_queued(const struct sk_stack *st, int sock)
 bool sk_quiescent(const struct sk_stack *st)
 {
 	/* A scan of the arena: called by the exit linger, not per segment. */
-	for (uint32_t i = 0; i < st->tcp->nslots; i++) {
-		const struct tcb *t = &st->tcp->tcbs[i];
+	for (uint32_t i = 0; i < sk_tcp_of(st)->nslots; i++) {
+		const struct tcb *t = &tcp_tcbs(sk_tcp_of(st))[i];
 
 		if (!t->in_use)
 			continue;
@@ -1001,8 +1003,8 @@ bool sk_quiescent(const struct sk_stack *st)
 
 int sk_next_socket(const struct sk_stack *st, int after)
 {
-	for (uint32_t i = after < 0 ? 0 : (uint32_t)after + 1; i < st->tcp->nslots; i++)
-		if (st->tcp->tcbs[i].in_use)
+	for (uint32_t i = after < 0 ? 0 : (uint32_t)after + 1; i < sk_tcp_of(st)->nslots; i++)
+		if (tcp_tcbs(sk_tcp_of(st))[i].in_use)
 			return (int)i;
 	return -1;
 }

@@ -2,7 +2,6 @@
  * bind table (local port), ephemeral ports (RFC 6056) and ISNs (RFC 6528).
  * See tcp.h for the layout. */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "byteorder.h"
@@ -18,31 +17,55 @@ static uint32_t pow2_at_least(uint32_t n)
 	return p;
 }
 
+/* The arena's geometry: `buckets` hash buckets for n slots. */
+static uint32_t bucket_count(uint32_t n)
+{
+	/* Load factor <= 1 with chaining keeps chains O(1) on average. */
+	return pow2_at_least(n);
+}
+
+size_t sk_tcp_size_hint(const struct sk_config *cfg)
+{
+	size_t n = cfg->max_sockets, buckets = bucket_count(cfg->max_sockets);
+
+	return sizeof(struct sk_tcp) + n * (sizeof(struct tcb) + sizeof(int32_t)) +
+	       3 * buckets * sizeof(int32_t);
+}
+
+/* The arrays of an arena of n slots, in the stack's memory. */
+static bool arrays_alloc(struct sk_stack *st, struct sk_tcp *tcp, uint32_t n, uint32_t buckets)
+{
+	const struct sk_mem_ops *m = &st->mem;
+
+	sk_rel_set(&tcp->tcbs, sk_mem_alloc(m, n * sizeof(struct tcb)));
+	sk_rel_set(&tcp->conn_buckets, sk_mem_alloc(m, buckets * sizeof(int32_t)));
+	sk_rel_set(&tcp->bind_buckets, sk_mem_alloc(m, buckets * sizeof(int32_t)));
+	sk_rel_set(&tcp->bind_child_buckets, sk_mem_alloc(m, buckets * sizeof(int32_t)));
+	sk_rel_set(&tcp->heap, sk_mem_alloc(m, n * sizeof(int32_t)));
+	return tcp->tcbs && tcp->conn_buckets && tcp->bind_buckets && tcp->bind_child_buckets &&
+	       tcp->heap;
+}
+
 struct sk_tcp *sk_tcp_new(struct sk_stack *st)
 {
 	uint32_t n = st->cfg.max_sockets;
-	struct sk_tcp *tcp = calloc(1, sizeof(*tcp));
+	struct sk_tcp *tcp = sk_mem_alloc(&st->mem, sizeof(*tcp));
 
 	if (!tcp || n == 0 || n > (1u << 24))
 		goto fail;
 	tcp->nslots = n;
-	/* Load factor <= 1 with chaining keeps chains O(1) on average. */
-	uint32_t buckets = pow2_at_least(n);
+	uint32_t buckets = bucket_count(n);
 	tcp->conn_mask = buckets - 1;
 	tcp->bind_mask = buckets - 1;
-	tcp->tcbs = calloc(n, sizeof(*tcp->tcbs));
-	tcp->conn_buckets = malloc(buckets * sizeof(int32_t));
-	tcp->bind_buckets = malloc(buckets * sizeof(int32_t));
-	tcp->bind_child_buckets = malloc(buckets * sizeof(int32_t));
-	tcp->heap = malloc(n * sizeof(int32_t));
-	if (!tcp->tcbs || !tcp->conn_buckets || !tcp->bind_buckets || !tcp->bind_child_buckets ||
-	    !tcp->heap)
+	if (!arrays_alloc(st, tcp, n, buckets))
 		goto fail;
+	int32_t *conn = tcp_conn_buckets(tcp), *bind = tcp_bind_buckets(tcp),
+	        *bchild = tcp_bind_child_buckets(tcp);
 	for (uint32_t i = 0; i < buckets; i++)
-		tcp->conn_buckets[i] = tcp->bind_buckets[i] = tcp->bind_child_buckets[i] = TCP_NIL;
+		conn[i] = bind[i] = bchild[i] = TCP_NIL;
 	for (uint32_t i = 0; i < n; i++) {
-		tcp->tcbs[i].id = (int32_t)i;
-		tcp->tcbs[i].conn_next = i + 1 < n ? (int32_t)(i + 1) : TCP_NIL;
+		tcp_tcbs(tcp)[i].id = (int32_t)i;
+		tcp_tcbs(tcp)[i].conn_next = i + 1 < n ? (int32_t)(i + 1) : TCP_NIL;
 	}
 	tcp->free_head = 0;
 	tcp->tw_head = tcp->tw_tail = TCP_NIL;
@@ -62,31 +85,36 @@ struct sk_tcp *sk_tcp_new(struct sk_stack *st)
 	}
 	return tcp;
 fail:
-	sk_tcp_free(tcp);
+	sk_tcp_free(st, tcp);
 	return NULL;
 }
 
-void sk_tcp_free(struct sk_tcp *tcp)
+void sk_tcp_free(struct sk_stack *st, struct sk_tcp *tcp)
 {
+	const struct sk_mem_ops *m = &st->mem;
+
 	if (!tcp)
 		return;
-	for (uint32_t i = 0; tcp->tcbs && i < tcp->nslots; i++) {
-		sk_ringbuf_release(&tcp->tcbs[i].snd);
-		sk_ringbuf_release(&tcp->tcbs[i].rcv);
+	uint32_t n = tcp->nslots, buckets = tcp->conn_mask + 1;
+	struct tcb *tcbs = tcp_tcbs(tcp);
+
+	for (uint32_t i = 0; tcbs && i < n; i++) {
+		sk_ringbuf_release(&tcbs[i].snd, m);
+		sk_ringbuf_release(&tcbs[i].rcv, m);
 	}
-	free(tcp->tcbs);
-	free(tcp->conn_buckets);
-	free(tcp->bind_buckets);
-	free(tcp->bind_child_buckets);
-	free(tcp->heap);
-	free(tcp);
+	sk_mem_free(m, tcbs, n * sizeof(struct tcb));
+	sk_mem_free(m, tcp_conn_buckets(tcp), buckets * sizeof(int32_t));
+	sk_mem_free(m, tcp_bind_buckets(tcp), buckets * sizeof(int32_t));
+	sk_mem_free(m, tcp_bind_child_buckets(tcp), buckets * sizeof(int32_t));
+	sk_mem_free(m, tcp_heap(tcp), n * sizeof(int32_t));
+	sk_mem_free(m, tcp, sizeof(*tcp));
 }
 
 /* ---- the TIME_WAIT FIFO ---- */
 
 void tcp_tw_enqueue(struct sk_stack *st, struct tcb *t)
 {
-	struct sk_tcp *tcp = st->tcp;
+	struct sk_tcp *tcp = sk_tcp_of(st);
 
 	if (t->in_tw_fifo)
 		return;
@@ -94,7 +122,7 @@ void tcp_tw_enqueue(struct sk_stack *st, struct tcb *t)
 	t->tw_prev = tcp->tw_tail;
 	t->tw_next = TCP_NIL;
 	if (tcp->tw_tail != TCP_NIL)
-		tcp->tcbs[tcp->tw_tail].tw_next = t->id;
+		tcp_tcbs(tcp)[tcp->tw_tail].tw_next = t->id;
 	else
 		tcp->tw_head = t->id;
 	tcp->tw_tail = t->id;
@@ -107,11 +135,11 @@ static void tw_unlink(struct sk_tcp *tcp, struct tcb *t)
 	if (!t->in_tw_fifo)
 		return;
 	if (t->tw_prev != TCP_NIL)
-		tcp->tcbs[t->tw_prev].tw_next = t->tw_next;
+		tcp_tcbs(tcp)[t->tw_prev].tw_next = t->tw_next;
 	else
 		tcp->tw_head = t->tw_next;
 	if (t->tw_next != TCP_NIL)
-		tcp->tcbs[t->tw_next].tw_prev = t->tw_prev;
+		tcp_tcbs(tcp)[t->tw_next].tw_prev = t->tw_prev;
 	else
 		tcp->tw_tail = t->tw_prev;
 	t->in_tw_fifo = false;
@@ -133,14 +161,14 @@ static void tw_unlink(struct sk_tcp *tcp, struct tcb *t)
  * only (tcp_tw_enqueue), so closing its head always frees a slot. */
 static bool tw_recycle(struct sk_stack *st)
 {
-	struct sk_tcp *tcp = st->tcp;
+	struct sk_tcp *tcp = sk_tcp_of(st);
 	/* sk_socket takes no time: the latest `now` the stack saw (on the
 	 * input path, the segment's own). */
 	sk_time_t now = tcp->last_now;
 
 	if (tcp->tw_head == TCP_NIL)
 		return false;
-	struct tcb *t = &tcp->tcbs[tcp->tw_head];
+	struct tcb *t = &tcp_tcbs(tcp)[tcp->tw_head];
 
 	st->stats.tcp_tw_recycled++;
 	tw_unlink(tcp, t);
@@ -164,11 +192,11 @@ static void bind_child_remove(struct sk_tcp *tcp, struct tcb *c);
 
 struct tcb *tcp_slot_alloc(struct sk_stack *st)
 {
-	struct sk_tcp *tcp = st->tcp;
+	struct sk_tcp *tcp = sk_tcp_of(st);
 
 	if (tcp->free_head == TCP_NIL && !tw_recycle(st))
 		return NULL;
-	struct tcb *t = &tcp->tcbs[tcp->free_head];
+	struct tcb *t = &tcp_tcbs(tcp)[tcp->free_head];
 	int32_t id = t->id;
 
 	tcp->free_head = t->conn_next;
@@ -210,7 +238,7 @@ struct tcb *tcp_slot_alloc(struct sk_stack *st)
 
 void tcp_slot_free(struct sk_stack *st, struct tcb *t)
 {
-	struct sk_tcp *tcp = st->tcp;
+	struct sk_tcp *tcp = sk_tcp_of(st);
 
 	tcp_conn_remove(st, t);
 	tcp_bind_remove(st, t);
@@ -244,8 +272,8 @@ static uint64_t tuple_hash(const uint8_t key[16], uint32_t laddr, uint16_t lport
 	return sk_siphash24(key, k, sizeof(k));
 }
 
-static uint32_t conn_bucket(const struct sk_tcp *tcp, uint32_t laddr, uint16_t lport,
-                            uint32_t raddr, uint16_t rport)
+uint32_t tcp_conn_bucket(const struct sk_tcp *tcp, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                         uint16_t rport)
 {
 	return (uint32_t)tuple_hash(tcp->hash_key, laddr, lport, raddr, rport) & tcp->conn_mask;
 }
@@ -253,11 +281,11 @@ static uint32_t conn_bucket(const struct sk_tcp *tcp, uint32_t laddr, uint16_t l
 struct tcb *tcp_conn_lookup(struct sk_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
                             uint16_t rport)
 {
-	struct sk_tcp *tcp = st->tcp;
+	struct sk_tcp *tcp = sk_tcp_of(st);
 
-	for (int32_t i = tcp->conn_buckets[conn_bucket(tcp, laddr, lport, raddr, rport)];
-	     i != TCP_NIL; i = tcp->tcbs[i].conn_next) {
-		struct tcb *t = &tcp->tcbs[i];
+	for (int32_t i = tcp_conn_buckets(tcp)[tcp_conn_bucket(tcp, laddr, lport, raddr, rport)];
+	     i != TCP_NIL; i = tcp_tcbs(tcp)[i].conn_next) {
+		struct tcb *t = &tcp_tcbs(tcp)[i];
 
 		if (t->lport == lport && t->rport == rport && t->laddr == laddr &&
 		    t->raddr == raddr)
@@ -268,25 +296,26 @@ struct tcb *tcp_conn_lookup(struct sk_stack *st, uint32_t laddr, uint16_t lport,
 
 void tcp_conn_insert(struct sk_stack *st, struct tcb *t)
 {
-	struct sk_tcp *tcp = st->tcp;
-	uint32_t b = conn_bucket(tcp, t->laddr, t->lport, t->raddr, t->rport);
+	struct sk_tcp *tcp = sk_tcp_of(st);
+	uint32_t b = tcp_conn_bucket(tcp, t->laddr, t->lport, t->raddr, t->rport);
 
-	t->conn_next = tcp->conn_buckets[b];
-	tcp->conn_buckets[b] = t->id;
+	t->conn_next = tcp_conn_buckets(tcp)[b];
+	tcp_conn_buckets(tcp)[b] = t->id;
 	t->in_conn_table = true;
 }
 
 /* Unlinking walks one chain: O(1) on average with a keyed hash. */
 void tcp_conn_remove(struct sk_stack *st, struct tcb *t)
 {
-	struct sk_tcp *tcp = st->tcp;
+	struct sk_tcp *tcp = sk_tcp_of(st);
 
 	if (!t->in_conn_table)
 		return;
-	int32_t *p = &tcp->conn_buckets[conn_bucket(tcp, t->laddr, t->lport, t->raddr, t->rport)];
+	int32_t *p =
+	    &tcp_conn_buckets(tcp)[tcp_conn_bucket(tcp, t->laddr, t->lport, t->raddr, t->rport)];
 
 	while (*p != t->id)
-		p = &tcp->tcbs[*p].conn_next;
+		p = &tcp_tcbs(tcp)[*p].conn_next;
 	*p = t->conn_next;
 	t->conn_next = TCP_NIL;
 	t->in_conn_table = false;
@@ -294,19 +323,24 @@ void tcp_conn_remove(struct sk_stack *st, struct tcb *t)
 
 /* ---- bind table ---- */
 
-static int32_t *bind_chain(struct sk_tcp *tcp, uint16_t port)
+uint32_t tcp_bind_bucket(const struct sk_tcp *tcp, uint16_t port)
 {
 	/* Ports are not secret and at most 65536: a multiplicative hash is
 	 * enough to spread them. */
-	return &tcp->bind_buckets[(uint32_t)(port * 2654435761u) & tcp->bind_mask];
+	return (uint32_t)(port * 2654435761u) & tcp->bind_mask;
+}
+
+static int32_t *bind_chain(struct sk_tcp *tcp, uint16_t port)
+{
+	return &tcp_bind_buckets(tcp)[(uint32_t)(port * 2654435761u) & tcp->bind_mask];
 }
 
 struct tcb *tcp_listener_lookup(struct sk_stack *st, uint32_t laddr, uint16_t lport)
 {
-	struct sk_tcp *tcp = st->tcp;
+	struct sk_tcp *tcp = sk_tcp_of(st);
 
-	for (int32_t i = *bind_chain(tcp, lport); i != TCP_NIL; i = tcp->tcbs[i].bind_next) {
-		struct tcb *t = &tcp->tcbs[i];
+	for (int32_t i = *bind_chain(tcp, lport); i != TCP_NIL; i = tcp_tcbs(tcp)[i].bind_next) {
+		struct tcb *t = &tcp_tcbs(tcp)[i];
 
 		if (t->lport == lport && t->state == SK_TCP_LISTEN &&
 		    (t->laddr == 0 || t->laddr == laddr))
@@ -317,7 +351,7 @@ struct tcb *tcp_listener_lookup(struct sk_stack *st, uint32_t laddr, uint16_t lp
 
 static int32_t *bind_child_chain(struct sk_tcp *tcp, uint16_t port)
 {
-	return &tcp->bind_child_buckets[bind_chain(tcp, port) - tcp->bind_buckets];
+	return &tcp_bind_child_buckets(tcp)[tcp_bind_bucket(tcp, port)];
 }
 
 /* Passive children hold their listener's port too (Linux: inet_csk_clone
@@ -335,13 +369,13 @@ static int32_t *bind_child_chain(struct sk_tcp *tcp, uint16_t port)
  * ephemeral search read it, O(that bucket), never the arena. */
 void tcp_bind_child_insert(struct sk_stack *st, struct tcb *c)
 {
-	struct sk_tcp *tcp = st->tcp;
+	struct sk_tcp *tcp = sk_tcp_of(st);
 	int32_t *head = bind_child_chain(tcp, c->lport);
 
 	c->bchild_prev = TCP_NIL;
 	c->bchild_next = *head;
 	if (*head != TCP_NIL)
-		tcp->tcbs[*head].bchild_prev = c->id;
+		tcp_tcbs(tcp)[*head].bchild_prev = c->id;
 	*head = c->id;
 	c->in_bind_child = true;
 }
@@ -351,11 +385,11 @@ static void bind_child_remove(struct sk_tcp *tcp, struct tcb *c)
 	if (!c->in_bind_child)
 		return;
 	if (c->bchild_prev != TCP_NIL)
-		tcp->tcbs[c->bchild_prev].bchild_next = c->bchild_next;
+		tcp_tcbs(tcp)[c->bchild_prev].bchild_next = c->bchild_next;
 	else
 		*bind_child_chain(tcp, c->lport) = c->bchild_next;
 	if (c->bchild_next != TCP_NIL)
-		tcp->tcbs[c->bchild_next].bchild_prev = c->bchild_prev;
+		tcp_tcbs(tcp)[c->bchild_next].bchild_prev = c->bchild_prev;
 	c->bchild_prev = c->bchild_next = TCP_NIL;
 	c->in_bind_child = false;
 }
@@ -383,16 +417,17 @@ static bool holder_conflicts(const struct tcb *t, uint32_t addr, const struct tc
 
 bool tcp_bind_conflict(struct sk_stack *st, const struct tcb *t, uint32_t addr, uint16_t port)
 {
-	struct sk_tcp *tcp = st->tcp;
+	struct sk_tcp *tcp = sk_tcp_of(st);
 
-	for (int32_t i = *bind_chain(tcp, port); i != TCP_NIL; i = tcp->tcbs[i].bind_next) {
-		const struct tcb *o = &tcp->tcbs[i];
+	for (int32_t i = *bind_chain(tcp, port); i != TCP_NIL; i = tcp_tcbs(tcp)[i].bind_next) {
+		const struct tcb *o = &tcp_tcbs(tcp)[i];
 
 		if (o->lport == port && holder_conflicts(t, addr, o))
 			return true;
 	}
-	for (int32_t i = *bind_child_chain(tcp, port); i != TCP_NIL; i = tcp->tcbs[i].bchild_next) {
-		const struct tcb *c = &tcp->tcbs[i];
+	for (int32_t i = *bind_child_chain(tcp, port); i != TCP_NIL;
+	     i = tcp_tcbs(tcp)[i].bchild_next) {
+		const struct tcb *c = &tcp_tcbs(tcp)[i];
 
 		if (child_holds(c, port) && holder_conflicts(t, addr, c))
 			return true;
@@ -402,20 +437,21 @@ bool tcp_bind_conflict(struct sk_stack *st, const struct tcb *t, uint32_t addr, 
 
 static bool port_used(struct sk_stack *st, uint16_t port)
 {
-	struct sk_tcp *tcp = st->tcp;
+	struct sk_tcp *tcp = sk_tcp_of(st);
 
-	for (int32_t i = *bind_chain(tcp, port); i != TCP_NIL; i = tcp->tcbs[i].bind_next)
-		if (tcp->tcbs[i].lport == port)
+	for (int32_t i = *bind_chain(tcp, port); i != TCP_NIL; i = tcp_tcbs(tcp)[i].bind_next)
+		if (tcp_tcbs(tcp)[i].lport == port)
 			return true;
-	for (int32_t i = *bind_child_chain(tcp, port); i != TCP_NIL; i = tcp->tcbs[i].bchild_next)
-		if (child_holds(&tcp->tcbs[i], port))
+	for (int32_t i = *bind_child_chain(tcp, port); i != TCP_NIL;
+	     i = tcp_tcbs(tcp)[i].bchild_next)
+		if (child_holds(&tcp_tcbs(tcp)[i], port))
 			return true;
 	return false;
 }
 
 static void bind_insert(struct sk_stack *st, struct tcb *t, uint32_t addr, uint16_t port)
 {
-	int32_t *head = bind_chain(st->tcp, port);
+	int32_t *head = bind_chain(sk_tcp_of(st), port);
 
 	t->laddr = addr;
 	t->lport = port;
@@ -479,19 +515,20 @@ int tcp_bind_ephemeral(struct sk_stack *st, struct tcb *t, uint32_t raddr, uint1
 	sk_wr32(k + 1, st->cfg.addr);
 	sk_wr32(k + 5, raddr);
 	sk_wr16(k + 9, rport);
-	uint32_t offset = (uint32_t)(sk_siphash24(st->cfg.isn_key, k, sizeof(k)) % TCP_EPHEMERAL_NUM);
+	uint32_t offset =
+	    (uint32_t)(sk_siphash24(st->cfg.isn_key, k, sizeof(k)) % TCP_EPHEMERAL_NUM);
 
-	return ephemeral_search(st, t, 0, offset, &st->tcp->next_ephemeral);
+	return ephemeral_search(st, t, 0, offset, &sk_tcp_of(st)->next_ephemeral);
 }
 
 void tcp_bind_remove(struct sk_stack *st, struct tcb *t)
 {
 	if (!t->in_bind_table)
 		return;
-	int32_t *p = bind_chain(st->tcp, t->lport);
+	int32_t *p = bind_chain(sk_tcp_of(st), t->lport);
 
 	while (*p != t->id)
-		p = &st->tcp->tcbs[*p].bind_next;
+		p = &tcp_tcbs(sk_tcp_of(st))[*p].bind_next;
 	*p = t->bind_next;
 	t->bind_next = TCP_NIL;
 	t->in_bind_table = false;

@@ -10,26 +10,26 @@
 
 static sk_time_t key(const struct sk_tcp *tcp, uint32_t pos)
 {
-	return tcp->tcbs[tcp->heap[pos]].deadline;
+	return tcp_tcbs(tcp)[tcp_heap(tcp)[pos]].deadline;
 }
 
 static void heap_set(struct sk_tcp *tcp, uint32_t pos, int32_t id)
 {
-	tcp->heap[pos] = id;
-	tcp->tcbs[id].heap_pos = (int32_t)pos;
+	tcp_heap(tcp)[pos] = id;
+	tcp_tcbs(tcp)[id].heap_pos = (int32_t)pos;
 }
 
 static void sift_up(struct sk_tcp *tcp, uint32_t pos)
 {
-	int32_t id = tcp->heap[pos];
-	sk_time_t k = tcp->tcbs[id].deadline;
+	int32_t id = tcp_heap(tcp)[pos];
+	sk_time_t k = tcp_tcbs(tcp)[id].deadline;
 
 	while (pos > 0) {
 		uint32_t parent = (pos - 1) / 2;
 
 		if (key(tcp, parent) <= k)
 			break;
-		heap_set(tcp, pos, tcp->heap[parent]);
+		heap_set(tcp, pos, tcp_heap(tcp)[parent]);
 		pos = parent;
 	}
 	heap_set(tcp, pos, id);
@@ -37,8 +37,8 @@ static void sift_up(struct sk_tcp *tcp, uint32_t pos)
 
 static void sift_down(struct sk_tcp *tcp, uint32_t pos)
 {
-	int32_t id = tcp->heap[pos];
-	sk_time_t k = tcp->tcbs[id].deadline;
+	int32_t id = tcp_heap(tcp)[pos];
+	sk_time_t k = tcp_tcbs(tcp)[id].deadline;
 
 	for (;;) {
 		uint32_t c = 2 * pos + 1;
@@ -49,7 +49,7 @@ static void sift_down(struct sk_tcp *tcp, uint32_t pos)
 			c++;
 		if (k <= key(tcp, c))
 			break;
-		heap_set(tcp, pos, tcp->heap[c]);
+		heap_set(tcp, pos, tcp_heap(tcp)[c]);
 		pos = c;
 	}
 	heap_set(tcp, pos, id);
@@ -58,14 +58,14 @@ static void sift_down(struct sk_tcp *tcp, uint32_t pos)
 static void heap_remove(struct sk_tcp *tcp, struct tcb *t)
 {
 	uint32_t pos = (uint32_t)t->heap_pos;
-	int32_t last = tcp->heap[--tcp->heap_len];
+	int32_t last = tcp_heap(tcp)[--tcp->heap_len];
 
 	t->heap_pos = TCP_NIL;
 	if ((uint32_t)pos == tcp->heap_len)
 		return;
 	heap_set(tcp, pos, last);
 	sift_down(tcp, pos);
-	sift_up(tcp, (uint32_t)tcp->tcbs[last].heap_pos);
+	sift_up(tcp, (uint32_t)tcp_tcbs(tcp)[last].heap_pos);
 }
 
 static sk_time_t min_time(sk_time_t a, sk_time_t b)
@@ -75,7 +75,7 @@ static sk_time_t min_time(sk_time_t a, sk_time_t b)
 
 void tcp_timer_update(struct sk_stack *st, struct tcb *t)
 {
-	struct sk_tcp *tcp = st->tcp;
+	struct sk_tcp *tcp = sk_tcp_of(st);
 	sk_time_t d = min_time(t->rto_at, min_time(t->dack_at, t->state_at));
 
 	d = min_time(d, min_time(t->ka_at, t->cork_at)); /* tcp_keepalive.c, tcp_cork.c */
@@ -232,7 +232,7 @@ static void rto_expired(struct sk_stack *st, struct tcb *t, sk_time_t now)
 	if (!handshaking(t) && !t->persist) {
 		/* RFC 5681 §3.1 / RFC 9438 §4.8: the algorithm's loss
 		 * response, restarting from one segment. */
-		t->cc->on_rto(t, now);
+		tcp_cc(t)->on_rto(t, now);
 	}
 	/* RFC 9293 §3.8.6.2.1: the persist timer on a window too small to
 	 * fill (sender SWS avoidance) is the override timeout: send it. */
@@ -262,13 +262,13 @@ static void state_timer_expired(struct sk_stack *st, struct tcb *t, sk_time_t no
 
 void sk_tcp_run_timers(struct sk_stack *st, sk_time_t now)
 {
-	struct sk_tcp *tcp = st->tcp;
+	struct sk_tcp *tcp = sk_tcp_of(st);
 
 	tcp_clock(st, now);
 	/* Every handler either clears the deadline it ran or moves it past
 	 * `now`, so this loop ends. */
 	while (tcp->heap_len && key(tcp, 0) <= now) {
-		struct tcb *t = &tcp->tcbs[tcp->heap[0]];
+		struct tcb *t = &tcp_tcbs(tcp)[tcp_heap(tcp)[0]];
 
 		if (t->dack_at <= now) {
 			t->dack_at = SK_TIME_NEVER;

@@ -346,10 +346,10 @@ static void op_app(struct world *w, struct cursor *c)
 /* What must hold of every connection after every record. */
 static void check_invariants(struct world *w)
 {
-	struct sk_tcp *tcp = w->st->tcp;
+	struct sk_tcp *tcp = sk_tcp_of(w->st);
 
 	for (uint32_t i = 0; i < tcp->nslots; i++) {
-		const struct tcb *t = &tcp->tcbs[i];
+		const struct tcb *t = &tcp_tcbs(tcp)[i];
 
 		if (!t->in_use || t->state == SK_TCP_LISTEN || t->state == SK_TCP_CLOSED)
 			continue;

@@ -85,14 +85,14 @@ void w_fill(uint8_t *buf, uint32_t seq, size_t n, bool ours)
 
 uint32_t w_send_seq(const struct world *w, int sock)
 {
-	const struct tcb *t = &w->st->tcp->tcbs[sock];
+	const struct tcb *t = &tcp_tcbs(sk_tcp_of(w->st))[sock];
 
 	return t->snd_buf_seq + (uint32_t)sk_ringbuf_len(&t->snd);
 }
 
 uint32_t w_read_seq(const struct world *w, int sock)
 {
-	const struct tcb *t = &w->st->tcp->tcbs[sock];
+	const struct tcb *t = &tcp_tcbs(sk_tcp_of(w->st))[sock];
 
 	return t->rcv_nxt - (t->fin_rcvd ? 1u : 0u) - (uint32_t)sk_ringbuf_len(&t->rcv);
 }

@@ -31,10 +31,10 @@ static void on_log(void *ctx, enum sk_log_level level, const char *msg)
 static void end_up(struct pair *p, struct pair_end *e, int end, const struct pair_opts *o)
 {
 	struct sk_config cfg;
-	struct sk_hooks hooks = {.ctx = e, .state_change = o->no_events ? NULL : on_state};
 
+	e->hooks = (struct sk_hooks){.ctx = e, .state_change = o->no_events ? NULL : on_state};
 	if (o->log_warnings)
-		hooks.log = on_log;
+		e->hooks.log = on_log;
 	e->name = end ? "B" : "A";
 	e->pair = p;
 	e->addr = end ? PAIR_B_IP : PAIR_A_IP;
@@ -60,8 +60,18 @@ static void end_up(struct pair *p, struct pair_end *e, int end, const struct pai
 	memset(cfg.isn_key, end + 1, sizeof(cfg.isn_key));
 	if (o->cfg_tweak)
 		o->cfg_tweak(&cfg, end);
-	e->st = sk_stack_new(&cfg, &netdev_link_ops, e->dev, &hooks);
+	if (end == 0 && o->mem_a)
+		e->st = sk_stack_new_in(&cfg, &netdev_link_ops, e->dev, &e->hooks, o->mem_a);
+	else
+		e->st = sk_stack_new(&cfg, &netdev_link_ops, e->dev, &e->hooks);
 	cr_assert_not_null(e->st);
+}
+
+void pair_rebind(struct pair_end *e, struct sk_stack *st, const struct sk_mem_ops *mem,
+                 uint32_t owner)
+{
+	e->st = st;
+	sk_stack_bind(st, &netdev_link_ops, e->dev, &e->hooks, mem, owner);
 }
 
 struct pair *pair_new(const struct pair_opts *opts)

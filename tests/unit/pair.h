@@ -38,6 +38,7 @@ struct pair_end {
 	struct pair *pair;
 	struct sk_stack *st;
 	struct netdev *dev; /* the memlink end, or the impair wrapper around it */
+	struct sk_hooks hooks;
 	uint32_t addr;
 	/* Every state change of this stack, in order (all sockets). */
 	struct sk_state_change ev[PAIR_MAX_EV];
@@ -59,6 +60,8 @@ struct pair_opts {
 	/* Adjust an end's config (0 = A, 1 = B) after the pair's defaults:
 	 * rng_seed end+1, isn_key all bytes end+1. */
 	void (*cfg_tweak)(struct sk_config *cfg, int end);
+	/* A's stack from this memory (sk_stack_new_in); NULL: the C library's. */
+	const struct sk_mem_ops *mem_a;
 };
 
 struct pair {
@@ -73,6 +76,11 @@ struct pair {
 struct pair *pair_new(const struct pair_opts *opts);
 /* Free stacks, impair wrappers and link. */
 void pair_free(struct pair *p);
+
+/* e's stack is now `st` (the same state, seen through another mapping),
+ * bound to e's link and hooks with `mem` as `owner` (sk_stack_bind). */
+void pair_rebind(struct pair_end *e, struct sk_stack *st, const struct sk_mem_ops *mem,
+                 uint32_t owner);
 
 /* The other end. */
 struct pair_end *pair_peer(struct pair *p, const struct pair_end *e);

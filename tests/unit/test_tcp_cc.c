@@ -14,7 +14,7 @@ static struct tcb conn(const struct cc_ops *cc, uint32_t cwnd_segs)
 {
 	struct tcb t = {.snd_mss = MSS, .cwnd = cwnd_segs * MSS, .ssthresh = UINT32_MAX};
 
-	t.cc = cc;
+	t.cc_algo = cc == &tcp_cc_newreno ? TCP_CC_NEWRENO : TCP_CC_CUBIC;
 	t.srtt = SK_MS(10);
 	t.snd_una = 1;
 	t.snd_max = 1 + cwnd_segs * MSS; /* a full window in flight */
@@ -28,7 +28,7 @@ static void ack_one_window(struct tcb *t, sk_time_t *now)
 	uint32_t n = t->cwnd / MSS;
 
 	for (uint32_t i = 0; i < n; i++)
-		t->cc->on_ack(t, MSS, *now);
+		tcp_cc(t)->on_ack(t, MSS, *now);
 	*now += t->srtt;
 }
 
@@ -36,10 +36,10 @@ Test(tcp_cc, slow_start_adds_every_acked_byte)
 {
 	struct tcb t = conn(&tcp_cc_newreno, 10);
 
-	t.cc->on_ack(&t, 2 * MSS, SK_SEC(1));
+	tcp_cc(&t)->on_ack(&t, 2 * MSS, SK_SEC(1));
 	cr_expect_eq(t.cwnd, 12 * MSS, "RFC 3465 §2.3: a stretch ACK counts every byte");
 	t.ssthresh = 13 * MSS;
-	t.cc->on_ack(&t, 3 * MSS, SK_SEC(1));
+	tcp_cc(&t)->on_ack(&t, 3 * MSS, SK_SEC(1));
 	cr_expect_eq(t.cwnd, 13 * MSS + MSS * 2 * MSS / (13 * MSS),
 	             "slow start stops at ssthresh, the rest is avoidance");
 }
@@ -59,7 +59,7 @@ Test(tcp_cc, newreno_loss_halves_the_flight)
 {
 	struct tcb t = conn(&tcp_cc_newreno, 10);
 
-	t.cc->on_loss(&t, SK_SEC(1));
+	tcp_cc(&t)->on_loss(&t, SK_SEC(1));
 	cr_expect_eq(t.ssthresh, 5 * MSS, "RFC 5681 eq. 4");
 	cr_expect_eq(t.cwnd, 5 * MSS);
 }
@@ -68,10 +68,10 @@ Test(tcp_cc, ssthresh_never_drops_below_two_segments)
 {
 	struct tcb t = conn(&tcp_cc_newreno, 2);
 
-	t.cc->on_loss(&t, SK_SEC(1));
+	tcp_cc(&t)->on_loss(&t, SK_SEC(1));
 	cr_expect_eq(t.ssthresh, 2 * MSS);
 	t = conn(&tcp_cc_cubic, 2);
-	t.cc->on_loss(&t, SK_SEC(1));
+	tcp_cc(&t)->on_loss(&t, SK_SEC(1));
 	cr_expect_eq(t.ssthresh, 2 * MSS);
 }
 
@@ -82,7 +82,7 @@ Test(tcp_cc, rto_restarts_from_one_segment)
 	for (int i = 0; i < 2; i++) {
 		struct tcb t = conn(ops[i], 40);
 
-		t.cc->on_rto(&t, SK_SEC(1));
+		tcp_cc(&t)->on_rto(&t, SK_SEC(1));
 		cr_expect_eq(t.cwnd, MSS, "%s", ops[i]->name);
 		cr_expect_geq(t.ssthresh, 20 * MSS, "%s", ops[i]->name);
 	}
@@ -92,7 +92,7 @@ Test(tcp_cc, cubic_loss_multiplies_by_beta)
 {
 	struct tcb t = conn(&tcp_cc_cubic, 100);
 
-	t.cc->on_loss(&t, SK_SEC(1));
+	tcp_cc(&t)->on_loss(&t, SK_SEC(1));
 	cr_expect_eq(t.ssthresh, 70 * MSS, "RFC 9438 §4.6: beta_cubic = 0.7");
 	cr_expect_eq(t.cwnd, 70 * MSS);
 	cr_expect_float_eq(t.cc_state.w_max, 100.0, 1e-9);
@@ -106,7 +106,7 @@ Test(tcp_cc, cubic_returns_to_w_max_after_k_concavely)
 	/* A long RTT keeps the Reno-friendly estimate (+0.53 segment per
 	 * RTT, 42 RTTs to K) below the cubic curve. */
 	t.srtt = SK_MS(100);
-	t.cc->on_loss(&t, now);
+	tcp_cc(&t)->on_loss(&t, now);
 	/* K = cbrt(W_max (1 - beta) / C) = cbrt(75) s ≈ 4.217 s. */
 	sk_time_t start = now;
 	uint32_t at_1s = 0;
@@ -132,8 +132,8 @@ Test(tcp_cc, cubic_fast_convergence_releases_bandwidth)
 {
 	struct tcb t = conn(&tcp_cc_cubic, 100);
 
-	t.cc->on_loss(&t, SK_SEC(1)); /* W_max 100, cwnd 70 */
-	t.cc->on_loss(&t, SK_SEC(2)); /* below the last W_max: §4.7 */
+	tcp_cc(&t)->on_loss(&t, SK_SEC(1)); /* W_max 100, cwnd 70 */
+	tcp_cc(&t)->on_loss(&t, SK_SEC(2)); /* below the last W_max: §4.7 */
 	cr_expect_float_eq(t.cc_state.w_max, 70.0 * 1.7 / 2.0, 1e-9);
 	cr_expect_eq(t.cwnd, 49 * MSS);
 }
@@ -146,7 +146,7 @@ Test(tcp_cc, cubic_is_reno_friendly_at_short_rtt)
 	sk_time_t now = SK_SEC(1);
 
 	t.srtt = 100;
-	t.cc->on_loss(&t, now);
+	tcp_cc(&t)->on_loss(&t, now);
 	uint32_t after = t.cwnd;
 	for (int i = 0; i < 100; i++)
 		ack_one_window(&t, &now);
@@ -176,9 +176,9 @@ Test(tcp_cc, the_chosen_algorithm_runs_the_connection)
 	uint32_t isn;
 	int s = h_established(h, 100, &isn);
 
-	cr_expect_eq(tcp_tcb(h->st, s)->cc, &tcp_cc_cubic);
+	cr_expect_eq(tcp_cc(tcp_tcb(h->st, s)), &tcp_cc_cubic);
 	cr_expect_eq(sk_setopt(h->st, s, SK_OPT_CONGESTION, 1), 0);
-	cr_expect_eq(tcp_tcb(h->st, s)->cc, &tcp_cc_newreno, "switched mid-connection");
+	cr_expect_eq(tcp_cc(tcp_tcb(h->st, s)), &tcp_cc_newreno, "switched mid-connection");
 	h_free(h);
 }
 
@@ -209,7 +209,7 @@ Test(tcp_cc, the_configured_default_runs_every_new_connection)
 	/* RFC 5681 eq. 4: ssthresh = FlightSize / 2 (9 segments in flight);
 	 * CUBIC would have kept 0.7 of the window (RFC 9438 §4.6). */
 	cr_expect_eq(tcp_tcb(h->st, s)->ssthresh, 9 * 1460 / 2);
-	cr_expect_eq(tcp_tcb(h->st, s)->cc, &tcp_cc_newreno);
+	cr_expect_eq(tcp_cc(tcp_tcb(h->st, s)), &tcp_cc_newreno);
 	h_free(h);
 }
 
@@ -227,7 +227,7 @@ Test(tcp_cc, a_passive_connection_gets_the_configured_default_and_the_option_ove
 	cr_assert_geq(c, 0);
 	sk_getopt(h->st, c, SK_OPT_CONGESTION, &v);
 	cr_expect_eq(v, 1);
-	cr_expect_eq(tcp_tcb(h->st, c)->cc, &tcp_cc_newreno);
+	cr_expect_eq(tcp_cc(tcp_tcb(h->st, c)), &tcp_cc_newreno);
 	/* TCP_CONGESTION still chooses per socket. */
 	int s = sk_socket(h->st);
 	cr_expect_eq(sk_setopt(h->st, s, SK_OPT_CONGESTION, 0), 0);
