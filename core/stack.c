@@ -188,7 +188,7 @@ void sk_stack_free(struct sk_stack *st)
 		return;
 	if (st->tcp)
 		sk_tcp_free(st, sk_tcp_of(st));
-	sk_arp_cache_free(st, sk_arp_of(st));
+	sk_arp_cache_free(st, sk_rel_get(&st->arp)); /* NULL when sk_stack_new failed early */
 	sk_loop_free(st);
 	sk_mem_free(&st->mem, st, sizeof(*st));
 }

@@ -59,11 +59,11 @@ struct sk_stack {
 
 static inline struct sk_arp_cache *sk_arp_of(const struct sk_stack *st)
 {
-	return sk_rel_get(&st->arp);
+	return sk_rel_get_set(&st->arp);
 }
 static inline struct sk_tcp *sk_tcp_of(const struct sk_stack *st)
 {
-	return sk_rel_get(&st->tcp);
+	return sk_rel_get_set(&st->tcp);
 }
 static inline struct sk_loop *sk_loop_of(const struct sk_stack *st)
 {

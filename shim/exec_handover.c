@@ -15,7 +15,6 @@
  * closed those fds. When exec fails, nothing changed but the environment
  * entries and the packet socket's close-on-exec flag, which are put back.
  */
-#define _GNU_SOURCE
 #include "exec_handover.h"
 
 #include <errno.h>
@@ -81,17 +80,17 @@ int exec_handover_prepare(struct exec_handover *h, char *const envp[])
 	snprintf(h->packet, sizeof(h->packet), "SYNACK_PACKET_FD=%d", dev->fd);
 	while (envp && envp[n])
 		n++;
-	h->envp = malloc((n + 4) * sizeof(char *));
-	if (!h->envp)
+	h->env = malloc((n + 4) * sizeof(char *));
+	if (!h->env)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		if (!is_ours(envp[i]))
-			h->envp[k++] = envp[i];
-	h->envp[k++] = h->slot;
-	h->envp[k++] = h->packet;
+			h->env[k++] = envp[i];
+	h->env[k++] = h->slot;
+	h->env[k++] = h->packet;
 	if (scan.count)
-		h->envp[k++] = inherit;
-	h->envp[k] = NULL;
+		h->env[k++] = inherit;
+	h->env[k] = NULL;
 	/* The packet socket stays open across exec: the new image needs no
 	 * privilege to open its own. */
 	h->packet_fd = dev->fd;
@@ -107,8 +106,8 @@ void exec_handover_failed(struct exec_handover *h)
 
 	if (h->packet_fd >= 0 && h->packet_flags >= 0)
 		(void)REAL(fcntl)(h->packet_fd, F_SETFD, h->packet_flags);
-	free(h->envp);
-	h->envp = NULL;
+	free(h->env);
+	h->env = NULL;
 	errno = err;
 }
 

@@ -4,12 +4,12 @@
 #define SYNACK_SHIM_EXEC_HANDOVER_H
 
 struct exec_handover {
-	char **envp; /* the new image's environment; NULL: pass envp unchanged */
+	char **env; /* the new image's environment; NULL: pass envp unchanged */
 	char slot[64], packet[32];
 	int packet_fd, packet_flags;
 };
 
-/* Before an exec with environment envp: *h->envp (when set) is what to
+/* Before an exec with environment envp: h->env (when set) is what to
  * pass instead. 0, or -ENOMEM. */
 int exec_handover_prepare(struct exec_handover *h, char *const envp[]);
 /* The exec returned (failed): undo (errno kept). */

@@ -68,8 +68,8 @@ static void warn_no_preload(char *const envp[])
 		int r_;                                                                            \
 		if (exec_handover_prepare(&h_, env_) < 0)                                          \
 			return -1;                                                                 \
-		if (h_.envp)                                                                       \
-			env_ = h_.envp;                                                            \
+		if (h_.env)                                                                       \
+			env_ = h_.env;                                                            \
 		r_ = (call);                                                                       \
 		exec_handover_failed(&h_);                                                         \
 		return r_;                                                                         \

@@ -1,7 +1,7 @@
 /* The keeper (see keeper.h). */
-#define _GNU_SOURCE
 #include "keeper.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>

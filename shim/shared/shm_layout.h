@@ -23,8 +23,6 @@
 /* Sockets queued for one process's wake-up before it is told to look at
  * everything (wake_overflow). */
 #define SHM_WAKE_RING 256u
-/* How often a runtime looks for processes that died without detaching. */
-#define SHM_SWEEP_US SK_MS(250)
 /* Virtual size of the region: pages are used only when touched. */
 #define SHM_REGION_MIN (64ull << 20)
 #define SHM_REGION_MAX (8ull << 30)

@@ -1,8 +1,8 @@
 /* One stack in shared memory for every process on an interface (see
  * shm_stack.h). */
-#define _GNU_SOURCE
 #include "shm_stack.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -476,21 +476,6 @@ bool shm_stack_locked_by_me(void)
 	return me.held && pthread_equal(me.holder, pthread_self());
 }
 
-/* ---- memory of the stack: the region's heap ------------------------ */
-
-static void *mem_alloc(void *ctx, size_t n)
-{
-	return shm_heap_alloc(ctx, n);
-}
-static void *mem_realloc(void *ctx, void *p, size_t old, size_t n)
-{
-	return shm_heap_realloc(ctx, p, old, n);
-}
-static void mem_free(void *ctx, void *p, size_t n)
-{
-	shm_heap_free(ctx, p, n);
-}
-
 /* ---- attach -------------------------------------------------------- */
 
 static unsigned long long netns_inode(void)
@@ -563,12 +548,9 @@ static int create_region(int fd, const struct sk_config *sc, const struct shim_c
 	h->socks_off = off;
 	off += ((size_t)sc->max_sockets * sizeof(struct shm_sock) + 4095) & ~(size_t)4095;
 	h->heap_off = off;
-	if (shm_heap_init((char *)h + off, size - off) < 0)
+	if (shm_heap_init((char *)h + off, size - off, 0) < 0)
 		return -ENOMEM;
-	me.mem = (struct sk_mem_ops){.ctx = (char *)h + off,
-	                             .alloc = mem_alloc,
-	                             .realloc = mem_realloc,
-	                             .free = mem_free};
+	me.mem = shm_heap_mem_ops((char *)h + off);
 	st = sk_stack_new_in(sc, &me.link, me.link_ctx, &me.hooks, &me.mem);
 	if (!st)
 		return -ENOMEM;
@@ -612,10 +594,7 @@ static int map_region(int fd)
 	}
 	me.hdr = h;
 	me.size = (size_t)sb.st_size;
-	me.mem = (struct sk_mem_ops){.ctx = (char *)h + h->heap_off,
-	                             .alloc = mem_alloc,
-	                             .realloc = mem_realloc,
-	                             .free = mem_free};
+	me.mem = shm_heap_mem_ops((char *)h + h->heap_off);
 	return 0;
 }
 
@@ -762,6 +741,100 @@ static int try_attach(const struct sk_config *sc, const struct shim_config *cfg,
 	return 0;
 }
 
+/* Is every process of the stack h gone? (its lock held, or its holder dead) */
+static bool all_gone(struct shm_header *h)
+{
+	for (int i = 0; i < SHM_MAX_PROCS; i++) {
+		const struct shm_proc *p = &h->procs[i];
+
+		if (p->state == SHM_PROC_FREE)
+			continue;
+		if (p->pid <= 0 || shm_proc_start_time(p->pid) == 0)
+			continue;
+		if (p->start_time && shm_proc_start_time(p->pid) != p->start_time)
+			continue;
+		return false;
+	}
+	return true;
+}
+
+/* Stacks of this user whose processes all died without leaving (killed:
+ * no destructor ran), often in a network namespace that is gone too: no
+ * process will ever run them again, and their pages stay in /dev/shm.
+ * Looked for whenever a process attaches; removed under their own lock
+ * (a process attaching to one at the same time sees it removed and makes
+ * a new one). */
+static void remove_stale_stacks(void)
+{
+	char prefix[32], path[300];
+	DIR *d = opendir("/dev/shm");
+	struct dirent *e;
+	int n = snprintf(prefix, sizeof(prefix), "synack-u%u-", (unsigned)getuid());
+
+	while (d && (e = readdir(d))) {
+		struct shm_header *h;
+		struct stat sb;
+		int fd, r;
+
+		if (strncmp(e->d_name, prefix, (size_t)n) || !strcmp(e->d_name, me.name + 1))
+			continue;
+		snprintf(path, sizeof(path), "/%s", e->d_name);
+		fd = shm_open(path, O_RDWR | O_CLOEXEC, 0600);
+		if (fd < 0)
+			continue;
+		h = fstat(fd, &sb) == 0 && sb.st_uid == getuid() && (size_t)sb.st_size >= sizeof(*h)
+		        ? mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+		        : MAP_FAILED;
+		REAL(close)(fd);
+		if (h == MAP_FAILED)
+			continue;
+		if (h->magic == SHM_MAGIC && h->version == SHM_VERSION &&
+		    atomic_load(&h->state) != SHM_INIT) {
+			r = pthread_mutex_trylock(&h->lock);
+			if (r == EOWNERDEAD)
+				pthread_mutex_consistent(&h->lock);
+			if (r == 0 || r == EOWNERDEAD) {
+				if (atomic_load(&h->state) != SHM_REMOVED && all_gone(h)) {
+					atomic_store(&h->state, SHM_REMOVED);
+					shm_unlink(path);
+					shim_log(SK_LOG_INFO,
+					         "removed the stack %s: every process using it is gone",
+					         path);
+				}
+				pthread_mutex_unlock(&h->lock);
+			}
+		}
+		munmap(h, sizeof(*h));
+	}
+	if (d)
+		closedir(d);
+}
+
+/* Not under the lock, after attaching: a keeper (keeper.c) still reading
+ * frames would take some of ours (the fanout group spreads flows over its
+ * packet socket too) and report their state changes to nobody. It leaves
+ * when it sees us: tell it at once, and wait for it, boundedly (it only
+ * finishes the frames it has). */
+static void wait_keepers_gone(void)
+{
+	for (int tries = 0; tries < 2000; tries++) {
+		bool any = false;
+
+		shm_stack_lock();
+		for (int i = 0; i < SHM_MAX_PROCS; i++) {
+			if (me.hdr->procs[i].state == SHM_PROC_FREE || !me.hdr->procs[i].keeper)
+				continue;
+			any = true;
+			signal_slot(i);
+		}
+		shm_stack_unlock();
+		if (!any)
+			return;
+		usleep(tries < 100 ? 1000 : 5000);
+	}
+	shim_log(SK_LOG_WARN, "stack %s: the keeper did not leave; carrying on beside it", me.name);
+}
+
 int shm_stack_attach_as(const struct shim_config *cfg, const struct sk_link_ops *link,
                         struct netdev *dev, const struct sk_hooks *hooks,
                         const struct sk_config *sc, int want_slot, uint64_t want_token)
@@ -769,6 +842,7 @@ int shm_stack_attach_as(const struct shim_config *cfg, const struct sk_link_ops 
 	int r = -EAGAIN;
 
 	make_name(cfg);
+	remove_stale_stacks();
 	me.dev = dev;
 	me.link = *link;
 	me.link_ctx = dev;
@@ -782,6 +856,7 @@ int shm_stack_attach_as(const struct shim_config *cfg, const struct sk_link_ops 
 		return r;
 	}
 	open_wake_sockets();
+	wait_keepers_gone();
 	return 0;
 }
 

@@ -43,6 +43,8 @@ struct netdev;
 
 /* Processes that may use one stack at once. */
 #define SHM_MAX_PROCS 256
+/* How often a runtime looks for processes that died without leaving. */
+#define SHM_SWEEP_US SK_MS(250)
 
 
 /* Take the stack lock and bind the stack to this process; recovers the
