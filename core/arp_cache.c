@@ -413,3 +413,26 @@ void sk_arp_run_timers(struct sk_stack *st, sk_time_t now)
 	}
 	recompute_deadline(c);
 }
+
+/* sk_stack_repair: the frames waiting for resolution are dropped (TCP
+ * resends them) and the pool's free list rebuilt, since a call cut short
+ * may have left a slot on two lists or on none; entries in no known state
+ * are forgotten. */
+void sk_arp_repair(struct sk_stack *st)
+{
+	struct sk_arp_cache *c = sk_arp_of(st);
+
+	for (int i = 0; i < SK_ARP_ENTRIES; i++) {
+		struct arp_entry *e = &c->entries[i];
+
+		if (e->state > ARP_FAILED)
+			memset(e, 0, sizeof(*e));
+		st->stats.arp_queue_drops += e->q_len;
+		e->q_head = e->q_tail = NO_SLOT;
+		e->q_len = 0;
+	}
+	for (int i = 0; i < SK_ARP_POOL_FRAMES; i++)
+		c->slots[i].next = (int16_t)(i + 1 < SK_ARP_POOL_FRAMES ? i + 1 : NO_SLOT);
+	c->free_slot = 0;
+	recompute_deadline(c);
+}

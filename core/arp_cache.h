@@ -78,6 +78,10 @@ bool sk_arp_resolved(struct sk_stack *st, uint32_t next_hop);
  * alone: advice never creates or completes an entry. */
 void sk_arp_confirm(struct sk_stack *st, uint32_t dst, sk_time_t now);
 
+/* After a call was cut short (sk_stack_repair): queued frames dropped,
+ * the pool's free list and the deadline rebuilt. */
+void sk_arp_repair(struct sk_stack *st);
+
 /* Earliest retry or hold expiry, or SK_TIME_NEVER. O(1). */
 sk_time_t sk_arp_next_deadline(const struct sk_arp_cache *c);
 void sk_arp_run_timers(struct sk_stack *st, sk_time_t now);

@@ -11,6 +11,7 @@
  * other connection. Delivery waits for the timer run rather than happening
  * inside the sending call: core's callers hold the transmit buffer and
  * socket state in the middle of an operation while they send. */
+#include <stdio.h>
 #include <string.h>
 
 #include "stack_impl.h"
@@ -144,4 +145,31 @@ void sk_loop_free(struct sk_stack *st)
 	}
 	sk_mem_free(&st->mem, l, sizeof(*l));
 	st->loop = 0;
+}
+
+/* sk_stack_repair: a sk_loop_send cut short may have linked a packet
+ * without moving the tail or counting it; the queue is walked from its
+ * head, bounded (every packet holds at least a byte), and its tail and
+ * byte count set from what it holds. */
+int sk_loop_repair(struct sk_stack *st, char *why, size_t len)
+{
+	struct sk_loop *l = sk_loop_of(st);
+	struct loop_pkt *last = NULL;
+	size_t bytes = 0;
+
+	if (!l)
+		return 0;
+	for (struct loop_pkt *p = sk_rel_get(&l->head); p; p = pkt_next(p)) {
+		bytes += p->len;
+		if (p->len == 0 || bytes > LOOP_MAX_BYTES) {
+			if (why && len)
+				snprintf(why, len,
+				         "the loopback queue is damaged (a cycle or a bad length)");
+			return -1;
+		}
+		last = p;
+	}
+	sk_rel_set(&l->tail, last);
+	l->bytes = bytes;
+	return 0;
 }

@@ -268,6 +268,14 @@ size_t sk_stack_size_hint(const struct sk_config *cfg);
 void sk_stack_bind(struct sk_stack *st, const struct sk_link_ops *link, void *link_ctx,
                    const struct sk_hooks *hooks, const struct sk_mem_ops *mem, uint32_t owner);
 
+/* After a process died holding the lock, in the middle of any call:
+ * rebuild every index derived from the socket arena (connection and bind
+ * tables, the free list, the TIME_WAIT FIFO, the timer heap, the listeners'
+ * queues when broken) and check what cannot be rebuilt (ring bounds,
+ * states, links). 0: the stack is usable; -1 with a one-line reason in
+ * `why` (why_len bytes, NUL-terminated) when it is not. */
+int sk_stack_repair(struct sk_stack *st, char *why, size_t why_len);
+
 /* Feed one received Ethernet frame. Every byte is untrusted. Frames longer
  * than the MTU are accepted (GSO super-frames from a veth peer, up to 64 KiB
  * of IP). */

@@ -167,6 +167,9 @@ sk_time_t sk_loop_next_deadline(const struct sk_stack *st);
 /* Deliver what waits (and what its input sends back, for a few rounds). */
 void sk_loop_run(struct sk_stack *st, sk_time_t now);
 void sk_loop_free(struct sk_stack *st);
+/* sk_stack_repair's part: tail and byte count from the links; -1 with a
+ * reason when the links cannot be followed. */
+int sk_loop_repair(struct sk_stack *st, char *why, size_t why_len);
 
 /* input.c: one IPv4 packet from our own output (source our own address,
  * L4 checksum trusted). */
@@ -177,6 +180,8 @@ void sk_ip_loop_input(struct sk_stack *st, const uint8_t *pkt, size_t len, sk_ti
 struct sk_tcp *sk_tcp_new(struct sk_stack *st);
 void sk_tcp_free(struct sk_stack *st, struct sk_tcp *tcp);
 size_t sk_tcp_size_hint(const struct sk_config *cfg);
+/* sk_stack_repair's part for TCP (tcp_repair.c). */
+int sk_tcp_repair(struct sk_stack *st, char *why, size_t why_len);
 
 /* One TCP segment (IP payload) from ip. `csum_trusted`: skip checksum
  * verification (SK_RX_CSUM_TRUSTED). */

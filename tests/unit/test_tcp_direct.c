@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "../../core/stack_impl.h"
 #include "harness.h"
 
 #define PEER_ISN 7000u
@@ -111,4 +112,46 @@ Test(tcp_direct, one_reader_per_socket_and_close_takes_the_buffer_back)
 	peer_data(0, 50); /* the orphan resets: nobody reads it */
 	for (size_t i = 0; i < sizeof(a); i++)
 		cr_assert_eq(a[i], 0, "a closed socket wrote into a reader's buffer");
+}
+
+/* Another process takes the stack (sk_stack_bind with its own owner token:
+ * here the same callbacks, as the test is one process). */
+static void bind_as(uint32_t owner)
+{
+	struct sk_link_ops link = h->st->link;
+	struct sk_hooks hooks = h->st->hooks;
+
+	sk_stack_bind(h->st, &link, h->st->link_ctx, &hooks, NULL, owner);
+}
+
+Test(tcp_direct, another_process_holding_the_stack_queues_instead)
+{
+	uint8_t buf[3000] = {0}, rest[3000];
+	static const uint8_t zero[2500];
+
+	cr_assert_eq(sk_recv_direct_begin(h->st, s, buf, sizeof(buf)), 0); /* owner 1 */
+	peer_data(0, 500);
+	bind_as(2);
+	/* The buffer is an address in process 1: process 2 must not write
+	 * there. The data waits in the receive buffer. */
+	peer_data(500, 1000);
+	cr_expect_eq(sk_rx_queued(h->st, s), 1000);
+	cr_expect_arr_eq(buf + 500, zero, sizeof(buf) - 500, "nothing written for process 1");
+	bind_as(1);
+	peer_data(1500, 500); /* queued behind what waits: the order holds */
+	cr_expect_eq(sk_rx_queued(h->st, s), 1500);
+	cr_expect_arr_eq(buf + 500, zero, sizeof(buf) - 500);
+	cr_expect_eq(sk_recv_direct_end(h->st, s, h->now), 500);
+	cr_expect_arr_eq(buf, data, 500);
+	cr_assert_eq(sk_recv(h->st, s, rest, sizeof(rest), 0, h->now), 1500);
+	cr_expect_arr_eq(rest, data + 500, 1500);
+
+	/* A buffer lent by process 2 takes data while process 2 holds the
+	 * stack. */
+	bind_as(2);
+	cr_assert_eq(sk_recv_direct_begin(h->st, s, buf, sizeof(buf)), 0);
+	peer_data(2000, 700);
+	cr_expect_eq(sk_rx_queued(h->st, s), 0);
+	cr_expect_eq(sk_recv_direct_end(h->st, s, h->now), 700);
+	cr_expect_arr_eq(buf, data + 2000, 700);
 }
