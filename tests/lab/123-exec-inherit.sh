@@ -96,12 +96,12 @@ for mode in fork exec; do
 		file=$LAB_TMP/up.bin
 		[[ $way == up ]] || file=$LAB_TMP/$mode-down.bin
 		rc=0
-		LAB_TIMEOUT=90 synack_exec "$LAB_PY" -u "$LAB_TMP/client.py" "$mode" "$way" "$ADDR_B" "$file" \
+		LAB_TIMEOUT=30 synack_exec "$LAB_PY" -u "$LAB_TMP/client.py" "$mode" "$way" "$ADDR_B" "$file" \
 			>"$LAB_TMP/$mode-$way.out" 2>"$LAB_TMP/$mode-$way.err" || rc=$?
 		[[ $mode == fork ]] && report_checks "$LAB_TMP/$mode-$way.out" "$rc" "$name" "$name: "
 		if [[ $way == up ]]; then
 			sinks=$((sinks + 1))
-			wait_for 30 eval '(($(grep -c "^SINK " "$LAB_TMP/peer.log") >= sinks))' || true
+			((rc != 0)) || wait_for 20 eval '(($(grep -c "^SINK " "$LAB_TMP/peer.log") >= sinks))' || true
 			got=$(grep '^SINK ' "$LAB_TMP/peer.log" | sed -n "${sinks}p")
 			if ((rc == 0)) && [[ $got == "SINK $want_up" ]]; then
 				pass "$name: the kernel sink got 10 MiB, SHA-256 equal, then the EOF"
@@ -113,10 +113,10 @@ for mode in fork exec; do
 			sources=$((sources + 1))
 			check_transfer "$name: 10 MiB from the kernel source" "$rc" "$file" "$LAB_TMP/down.bin" \
 				"$LAB_TMP/$mode-$way.err"
-			if wait_for 30 eval '(($(grep -c "^SOURCE EOF 0$" "$LAB_TMP/peer.log") >= sources))'; then
+			if ((rc == 0)) && wait_for 20 eval '(($(grep -c "^SOURCE EOF 0$" "$LAB_TMP/peer.log") >= sources))'; then
 				pass "$name: the kernel source sees our EOF once cat exits"
 			else
-				fail "$name: the kernel source sees our EOF once cat exits" "no EOF within 30 s"
+				fail "$name: the kernel source sees our EOF once cat exits" "exit $rc; no EOF within 20 s"
 				show "$LAB_TMP/peer.log"
 			fi
 		fi
