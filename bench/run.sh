@@ -21,6 +21,8 @@
 # plots the ratios next to it (<same name>.png, gnuplot; gnuplot-nox is installed if missing).
 # Stream and rr rows come with the CPU time of the side under test (per MiB, per transaction);
 # idle-c/idle-s measure the memory of BENCH_IDLE_CONNS idle connections (docs/performance.md).
+# nginx2w-s: a pre-forked server, Debian's nginx with a master and 2 worker processes on side a,
+# `ab -k -n BENCH_NGINX_REQUESTS -c 50` from side b, requests/s (a run with a failed request fails).
 #
 # Environment (all optional):
 #   BENCH_REPS=7          repetitions per benchmark and side (median reported)
@@ -30,6 +32,7 @@
 #                         arena for 2*MSL = 60 s, stay well below that
 #   BENCH_IDLE_CONNS=2000 connections held open by idle-c and idle-s (SYNACK_MAX_SOCKETS is
 #                         raised for those runs when the default 4096 slots would not hold them)
+#   BENCH_NGINX_REQUESTS=20000  requests of each nginx2w-s run (ab -k, 50 at once)
 #   BENCH_BUILD_DIR=build-bench   release build directory (relative to the repository)
 #   BENCH_SOURCE=head     build the committed HEAD (snapshot in BENCH_BUILD_DIR.src, rebuilt from
 #                         scratch each run), or "worktree": the working tree as it is
@@ -56,6 +59,7 @@ REPS=${BENCH_REPS:-7}
 SECS=${BENCH_SECONDS:-2}
 CRR_COUNT=${BENCH_CRR_COUNT:-3000}
 IDLE_CONNS=${BENCH_IDLE_CONNS:-2000}
+NGINX_REQUESTS=${BENCH_NGINX_REQUESTS:-20000}
 BUILD=${BENCH_BUILD_DIR:-build-bench}
 [[ $BUILD == /* ]] || BUILD=$ROOT/$BUILD
 BUILD=${BUILD%/}
@@ -91,6 +95,7 @@ die() {
 [[ $CRR_COUNT =~ ^[1-9][0-9]*$ ]] || die "BENCH_CRR_COUNT='$CRR_COUNT' is not a positive integer"
 [[ $IDLE_CONNS =~ ^[1-9][0-9]*$ && $IDLE_CONNS -ge 10 ]] ||
 	die "BENCH_IDLE_CONNS='$IDLE_CONNS' is not an integer of at least 10"
+[[ $NGINX_REQUESTS =~ ^[1-9][0-9]*$ ]] || die "BENCH_NGINX_REQUESTS='$NGINX_REQUESTS' is not a positive integer"
 [[ $SECS =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "BENCH_SECONDS='$SECS' is not a number of seconds"
 [[ $NICE =~ ^-?[0-9]+$ && $NICE -ge -20 && $NICE -le 19 ]] || die "BENCH_NICE='$NICE' is not -20..19"
 [[ $SOURCE == head || $SOURCE == worktree ]] || die "BENCH_SOURCE='$SOURCE' is not head or worktree"
@@ -102,7 +107,7 @@ if [[ $PIN == 1 && $(nproc) -lt 2 ]]; then
 	echo "bench/run.sh: one CPU only: not pinning" >&2
 	PIN=0
 fi
-for c in ip meson ninja timeout awk ss taskset; do
+for c in ip meson ninja timeout awk ss taskset curl ab /usr/sbin/nginx; do
 	command -v "$c" >/dev/null || die "'$c' not found (bash tests/setup.sh installs what is needed)"
 done
 
@@ -409,6 +414,54 @@ idle_run() {
 		printf " peer_slab_b=%.0f caches=%s peer_caches=%s\n", ps / n, oc, pc }'
 }
 
+# The nginx configuration of the lab tests (nginx_conf, NGINX_WORKERS).
+. "$ROOT/tests/lab/nginx-conf.sh"
+
+# nginx_run LAB -> a "result mode=nginx rps=..." line: nginx, master + 2 workers, on side a of LAB
+# (port $PORT), `ab -k -c 50` from side b for a 4096-byte file. The workers run as nobody (nginx's
+# default): the files are readable by everyone.
+nginx_run() {
+	local lab=$1 dir=$TMP/nginx-$PORT pid i rc out rps complete failed
+	out=$dir/ab.out
+	mkdir -p "$TMP/www"
+	[[ -f $TMP/www/small.bin ]] || head -c 4096 /dev/urandom >"$TMP/www/small.bin"
+	chmod 711 "$TMP"
+	chmod 755 "$TMP/www"
+	chmod 644 "$TMP/www/small.bin"
+	NGINX_WORKERS=2 nginx_conf "$dir" "$ADDR_A" "$TMP/www" 1024 "$ADDR_A:$PORT"
+	cmd_in "$lab" a 120
+	"${CMD[@]}" /usr/sbin/nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" >"$dir/stderr" 2>&1 &
+	pid=$!
+	track "$pid"
+	# Until it answers, at most 15 s.
+	rc=1
+	for ((i = 0; i < 30; i++)); do
+		timeout 3 ip netns exec "$lab-b" curl -sf --max-time 0.4 -o /dev/null "http://$ADDR_A:$PORT/small.bin" &&
+			{ rc=0; break; }
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if ((rc == 0)); then
+		cmd_in "$lab" b 100
+		"${CMD[@]}" ab -q -k -s 20 -n "$NGINX_REQUESTS" -c 50 "http://$ADDR_A:$PORT/small.bin" >"$out" 2>&1 || rc=$?
+	else
+		echo "nginx did not answer within 15 s" >"$out"
+	fi
+	# TERM to timeout reaches the master, which stops its workers.
+	kill -TERM "$pid" 2>/dev/null || true
+	timeout 10 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	rps=$(sed -nE 's/^Requests per second: +([0-9.]+).*/\1/p' "$out")
+	complete=$(sed -nE 's/^Complete requests: +([0-9]+)$/\1/p' "$out")
+	failed=$(sed -nE 's/^Failed requests: +([0-9]+)$/\1/p' "$out")
+	if ((rc != 0)) || [[ -z $rps || $complete != "$NGINX_REQUESTS" || $failed != 0 ]] ||
+		grep -q '^Non-2xx' "$out"; then
+		echo "nginx run failed ($lab, port $PORT): exit $rc, complete=${complete:-?} failed=${failed:-?}; $(tail -n 1 "$out" | tr '\n' ' ')$(grep -m 3 -E 'alert|emerg|crit|synack' "$dir/error.log" 2>/dev/null | tr '\n' ' ')" >&2
+		return 1
+	fi
+	echo "result mode=nginx rps=$rps requests=$complete"
+}
+
 field() { # field LINE KEY
 	local kv
 	for kv in $1; do
@@ -467,6 +520,7 @@ BENCHES=(
 	"rr-s|rr 1 B, synack server|server|1|-m rr -s 1 -d $SECS"
 	"crr-c|crr 1 B, synack client|client|0|-m crr -s 1 -d $SECS -n $CRR_COUNT"
 	"crr-s|crr 1 B, synack server|server|0|-m crr -s 1 -d $SECS -n $CRR_COUNT"
+	"nginx2w-s|pre-forked server: nginx, master + 2 workers, ab -k -n $NGINX_REQUESTS -c 50 from the kernel|server|0|nginx"
 )
 
 RAW=$TMP/raw.txt
@@ -538,16 +592,22 @@ for b in "${BENCHES[@]}"; do
 			lab_name=$LAB_K
 			[[ $side == synack ]] && lab_name=$LAB_S
 			# A failed run is reported and retried once on a fresh port; a second failure ends the
-			# whole run (the report lists every failure).
+			# whole run (the report lists every failure), except for nginx2w-s, the last row, which
+			# then has no figure and the report says why (the other rows stand).
 			read -ra argv <<<"$args"
 			run=(one_run "$lab_name" "$role" "$conns" "$srv_args" "${argv[@]}")
 			[[ $args != idle ]] || run=(idle_run "$lab_name" "$role")
+			[[ $args != nginx ]] || run=(nginx_run "$lab_name")
 			PORT=$((PORT + 1))
 			if ! line=$("${run[@]}" 2>"$TMP/fail.txt"); then
 				cat "$TMP/fail.txt" >&2
 				echo "$id $side $r: $(cat "$TMP/fail.txt")" >>"$FAILS"
 				PORT=$((PORT + 1))
-				line=$("${run[@]}") || die "$id: $side run $r failed twice"
+				if ! line=$("${run[@]}"); then
+					[[ $args == nginx ]] || die "$id: $side run $r failed twice"
+					echo "$id: no figure: the $side run $r failed twice" | tee -a "$FAILS" >&2
+					continue 3
+				fi
 			fi
 			line=$(with_cpu "$role" "$line")
 			echo "$id $side $r $line" >>"$RAW"
@@ -589,6 +649,9 @@ for b in "${BENCHES[@]}"; do
 	crr*)
 		row "$id" "$label: connections/s" %.0f cps higher "$id cps"
 		row "$id" "$label: p50 latency (µs, lower is better)" %.1f p50_us lower "$id p50"
+		;;
+	nginx*)
+		row "$id" "$label: requests/s" %.0f rps higher "$id req/s"
 		;;
 	esac
 done

@@ -48,9 +48,19 @@ LAB_PIDS=()
 LAB_PASSED=0
 LAB_FAILED=0
 
+LAB_ON_EXIT=()
+
+# Run the shell command CMD first thing at cleanup (before the recorded processes are killed),
+# e.g. a server's own orderly stop. Bounded by the caller (e.g. timeout 20 ...).
+#   lab_on_exit CMD
+lab_on_exit() { LAB_ON_EXIT+=("$1"); }
+
 lab_cleanup() {
-	local rc=$? pid
+	local rc=$? pid cmd
 	trap - EXIT INT TERM HUP
+	for cmd in "${LAB_ON_EXIT[@]}"; do
+		eval "$cmd" >/dev/null 2>&1 || true
+	done
 	for pid in "${LAB_PIDS[@]}"; do
 		kill -TERM "$pid" 2>/dev/null || true
 	done
@@ -164,22 +174,30 @@ peer_exec() { ip netns exec "$NS_B" "$@"; }
 # Bounded by LAB_TIMEOUT seconds (default 30; then SIGTERM, SIGKILL 3 s later): exit 124 then.
 # It goes through `synack run` (which opens the packet socket and checks that the preload took
 # effect), or, when SYNACK_VIA_PRELOAD=1 or the tool is not built, plain LD_PRELOAD.
+# LAB_AS_USER=NAME: the program (and `synack run`) runs as that user instead of root, with
+# CAP_NET_RAW alone as an ambient capability (setpriv), which every process it starts or execs
+# keeps: each can open the interface's packet socket as synack needs (docs/operations.md),
+# without any other privilege. For servers that refuse to run as root (PostgreSQL).
 synack_exec() {
 	local env=(SYNACK_STRICT=1)
-	local v t=${LAB_TIMEOUT:-30}
+	local v t=${LAB_TIMEOUT:-30} as=()
+	if [[ -n ${LAB_AS_USER:-} ]]; then
+		as=(setpriv --reuid="$LAB_AS_USER" --regid="$LAB_AS_USER" --init-groups --inh-caps=+net_raw
+			--ambient-caps=+net_raw --)
+	fi
 	for v in SYNACK_MSL_MS SYNACK_LINGER_MS SYNACK_TRACE SYNACK_LOG SYNACK_PCAP SYNACK_FIN_TIMEOUT_MS \
 		SYNACK_SYN_RETRIES SYNACK_OFFLOAD SYNACK_BPF SYNACK_STATS SYNACK_SYN_BACKLOG SYNACK_SYNCOOKIES \
 		SYNACK_MEM_MAX; do
 		[[ -z ${!v:-} ]] || env+=("$v=${!v}")
 	done
 	if [[ ${LAB_KERNEL_ONLY:-0} == 1 ]]; then
-		timeout -k 3 "$t" ip netns exec "$NS_A" "$@"
+		timeout -k 3 "$t" ip netns exec "$NS_A" "${as[@]}" "$@"
 	elif [[ ${SYNACK_VIA_PRELOAD:-0} != 1 && -x $LAB_TOOL ]]; then
-		timeout -k 3 "$t" ip netns exec "$NS_A" env "${env[@]}" "$LAB_TOOL" run --iface "$IF_A" --addr "$ADDR_A/24" \
-			--strict -- "$@"
+		timeout -k 3 "$t" ip netns exec "$NS_A" "${as[@]}" env "${env[@]}" "$LAB_TOOL" run --iface "$IF_A" \
+			--addr "$ADDR_A/24" --strict -- "$@"
 	else
-		timeout -k 3 "$t" ip netns exec "$NS_A" env "${env[@]}" LD_PRELOAD="$LAB_LIB" SYNACK_IFACE="$IF_A" \
-			SYNACK_ADDR="$ADDR_A/24" "$@"
+		timeout -k 3 "$t" ip netns exec "$NS_A" "${as[@]}" env "${env[@]}" LD_PRELOAD="$LAB_LIB" \
+			SYNACK_IFACE="$IF_A" SYNACK_ADDR="$ADDR_A/24" "$@"
 	fi
 }
 
@@ -360,39 +378,8 @@ check_ab() {
 	for f; do show "$f"; done
 }
 
-# Write DIR/nginx.conf: Debian's nginx in the foreground, one process (master_process off),
-# error log DIR/error.log, temp paths in DIR, sendfile on, serving ROOT on ADDR:8080 (or as
-# the listen directive LISTEN says, e.g. "[::]:8080 ipv6only=off").
-#   nginx_conf DIR ADDR ROOT [WORKER_CONNECTIONS (1024)] [LISTEN]
-nginx_conf() {
-	local dir=$1 addr=$2 root=$3 conns=${4:-1024} listen=${5:-$2:8080}
-	mkdir -p "$dir"
-	cat >"$dir/nginx.conf" <<NGEOF
-master_process off;
-daemon off;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/error.log info;
-events {
-    worker_connections $conns;
-}
-http {
-    access_log off;
-    sendfile on;
-    keepalive_requests 100000;
-    client_body_temp_path $dir/body;
-    proxy_temp_path $dir/proxy;
-    fastcgi_temp_path $dir/fastcgi;
-    uwsgi_temp_path $dir/uwsgi;
-    scgi_temp_path $dir/scgi;
-    default_type application/octet-stream;
-    server {
-        listen $listen;
-        root $root;
-    }
-}
-NGEOF
-}
+# nginx_conf DIR ADDR ROOT [WORKER_CONNECTIONS] [LISTEN]: tests/lab/nginx-conf.sh.
+. "$LAB_ROOT/tests/lab/nginx-conf.sh"
 
 # A checking program's report: each line "ok CASE" becomes PASS PREFIXCASE, each
 # "FAIL CASE: why" FAIL PREFIXCASE; when the program exited RC != 0 without a FAIL line, FAIL
@@ -439,5 +426,103 @@ synack_wait_ready() {
 	done
 	fail "set-up" "the server under synack did not start"
 	show "$1"
+	lab_finish
+}
+
+# Wait until the command CMD... succeeds: it is tried every 0.1 s for at most SECS seconds.
+# 0 when it did, 1 when it never did.
+#   wait_for SECS CMD...
+wait_for() {
+	local i n=$(($1 * 10))
+	shift
+	for ((i = 0; i < n; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Capture on the kernel peer's interface (tcpdump, headers only, each frame written at once)
+# into $LAB_TMP/NAME.pcap, with the pcap-filter FILTER; returns once tcpdump listens. Its pid
+# is in LAB_CAPTURE_PID: stop it with peer_capture_stop before reading the file.
+#   peer_capture NAME FILTER
+peer_capture() {
+	spawn "$LAB_TMP/$1.tcpdump.log" ip netns exec "$NS_B" tcpdump -U -n -s 128 -B 32768 -i veth-peer \
+		-w "$LAB_TMP/$1.pcap" "$2"
+	LAB_CAPTURE_PID=$LAB_LAST_PID
+	wait_for 10 grep -qs 'listening on' "$LAB_TMP/$1.tcpdump.log" && return 0
+	fail "set-up" "tcpdump on the peer did not start"
+	show "$LAB_TMP/$1.tcpdump.log"
+	lab_finish
+}
+
+# Stop the capture started by peer_capture (tcpdump writes what it still holds and exits).
+peer_capture_stop() {
+	kill -INT "$LAB_CAPTURE_PID" 2>/dev/null || true
+	timeout 10 tail --pid="$LAB_CAPTURE_PID" -f /dev/null 2>/dev/null || true
+}
+
+# How many packets of the capture FILE match the pcap-filter FILTER (0 for a missing file).
+#   pcap_count FILE FILTER
+pcap_count() {
+	{ tcpdump -n -r "$1" "$2" 2>/dev/null || true; } | wc -l
+}
+
+# pcap_count's filters: TCP segments with the RST flag, with the FIN flag; PCAP_CTL: with any
+# of SYN, FIN, RST (what a capture of the connections' starts and ends needs to keep).
+PCAP_RST='tcp[tcpflags] & tcp-rst != 0'
+PCAP_FIN='tcp[tcpflags] & tcp-fin != 0'
+PCAP_CTL='tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0'
+
+# The capture FILE (peer_capture's, live) holds at least N packets matching FILTER.
+#   pcap_has FILE FILTER N
+pcap_has() { (($(pcap_count "$1" "$2") >= $3)); }
+
+# PASS NAME when the capture FILE holds no RST at all (in either direction) and at least
+# MIN_FIN FINs from the synack side's address (so that it did capture every connection's end),
+# else FAIL NAME with the counts and the first RSTs.
+#   check_no_rst NAME FILE MIN_FIN
+check_no_rst() {
+	local rst fin
+	rst=$(pcap_count "$2" "$PCAP_RST")
+	fin=$(pcap_count "$2" "src host $ADDR_A and $PCAP_FIN")
+	if ((rst == 0 && fin >= $3)); then
+		pass "$1 (tcpdump on the peer: 0 RST, $fin FIN from $ADDR_A)"
+	else
+		fail "$1" "tcpdump on the peer: $rst RST, $fin FIN from $ADDR_A (want 0 RST, at least $3)"
+		tcpdump -n -r "$2" "$PCAP_RST" 2>/dev/null | head -n 10 | sed 's/^/  | /'
+	fi
+}
+
+# COUNT kernel clients in the peer namespace (labpeer.py echo-clients, at most 120 s), one after
+# the other (sequential) or all at once (parallel), each sends SIZE random bytes to the echo
+# server on ADDR_A:PORT and must get them back byte-exact, ending with an orderly EOF (not a
+# reset); one PASS/FAIL line, PREFIX before its name.
+#   peer_echo PORT SIZE COUNT sequential|parallel [PREFIX]
+peer_echo() {
+	local rc=0 out=$LAB_TMP/echo-$1-$3-$4.out
+	peer_exec timeout -k 3 120 "$LAB_PY" "$LAB_TMP/labpeer.py" echo-clients "$ADDR_A" "$1" "$2" "$3" \
+		"$4" >"$out" 2>"${out%.out}.err" || rc=$?
+	report_checks "$out" "$rc" "$3 $4 echo clients on port $1" "${5:-}"
+}
+
+# The worker processes of the nginx master PID (nginx_conf with NGINX_WORKERS), one pid a line.
+nginx_workers() { ps -o pid=,args= --ppid "$1" 2>/dev/null | awk '/worker process/ { print $1 }'; }
+
+# The master pid of the nginx whose nginx_conf directory is DIR (from its pid file), once it has
+# written it (at most 10 s); empty when it never does.
+#   nginx_master DIR
+nginx_master() {
+	wait_for 10 test -s "$1/nginx.pid" && cat "$1/nginx.pid"
+}
+
+# Wait (wait_line, at most 10 s) until the server NAME started in the background (pid PID)
+# writes a line matching REGEX to its LOG; if it never does: FAIL "set-up", show LOG and finish
+# the test.
+#   wait_started NAME LOG REGEX PID
+wait_started() {
+	wait_line "$2" "$3" "$4" && return 0
+	fail "set-up" "$1 did not start"
+	show "$2"
 	lab_finish
 }
