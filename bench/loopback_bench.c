@@ -3,7 +3,7 @@
  * server thread listening on 0.0.0.0:PORT and a client connecting to
  * HOST:PORT. Under synack, HOST = synack's address goes through synack's own
  * stack (core/loopback.c), HOST = 127.0.0.1 through the kernel's loopback
- * (the listener's kernel side, shim/kside.h); without synack both are the
+ * (the listener's kernel side, shim/socket/kside.h); without synack both are the
  * kernel's.
  *
  *   loopback_bench HOST PORT MIB ROUNDS

@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include "../../netdev/netdev.h"
-#include "../log.h"
-#include "../real.h"
-#include "../runtime.h"
+#include "../runtime/log.h"
+#include "../intercept/real.h"
+#include "../runtime/runtime.h"
 #include "shm_layout.h"
 #include "shm_stack.h"
 

@@ -20,10 +20,10 @@
 #include <unistd.h>
 
 #include "../../netdev/netdev.h"
-#include "../config.h"
-#include "../internal_fd.h"
-#include "../log.h"
-#include "../real.h"
+#include "../runtime/config.h"
+#include "../fd/internal_fd.h"
+#include "../runtime/log.h"
+#include "../intercept/real.h"
 #include "heap.h"
 #include "shm_layout.h"
 

@@ -86,7 +86,7 @@ unsigned shm_live_procs(void);
 unsigned shm_live_procs_except(uint64_t token);
 uint64_t shm_my_token(void);
 
-/* fork (shim/runtime.c): prepare reserves the child's slot, holding every
+/* fork (shim/runtime/runtime.c): prepare reserves the child's slot, holding every
  * socket this process holds (under the lock, before fork). parent records
  * the child's pid (or frees the slot when fork failed); child makes the
  * slot its own (no lock: the parent still holds it). */

@@ -7,7 +7,7 @@
 # fatal. coverage (into build-fuzz-cov/): -fsanitize=fuzzer with clang source-based coverage
 # (-fprofile-instr-generate -fcoverage-mapping), for tests/fuzz/coverage.sh.
 # core/ is pure (docs/architecture.md), so each harness is its own .c file plus core's sources
-# (and the two configuration parsers, shim/config.c and netdev/impair_parse.c, which need
+# (and the two configuration parsers, shim/runtime/config.c and netdev/impair_parse.c, which need
 # nothing else). Quiet unless something fails; prints the harness names built.
 set -euo pipefail
 
@@ -69,6 +69,6 @@ link fuzz_icmp "$(compile tests/fuzz/fuzz_icmp.c)" "$world_obj" "${core_objs[@]}
 link fuzz_tcp_options "$(compile tests/fuzz/fuzz_tcp_options.c)" "${core_objs[@]}"
 link fuzz_ipv4 "$(compile tests/fuzz/fuzz_ipv4.c)" "${core_objs[@]}"
 link fuzz_arp "$(compile tests/fuzz/fuzz_arp.c)" "${core_objs[@]}"
-link fuzz_config "$(compile tests/fuzz/fuzz_config.c)" "$(compile shim/config.c)" \
+link fuzz_config "$(compile tests/fuzz/fuzz_config.c)" "$(compile shim/runtime/config.c)" \
 	"$(compile netdev/impair_parse.c)" "${core_objs[@]}"
 link fuzz_impair "$(compile tests/fuzz/fuzz_impair.c)" "$(compile netdev/impair_parse.c)"

@@ -33,4 +33,4 @@ done
 "$PROFDATA" merge -sparse "$OUT"/profiles/*.profraw -o "$OUT/profiles/all.profdata"
 # The first binary is the positional one; the others follow as -object.
 "$COV" report "${objects[1]}" "${objects[@]:2}" -instr-profile="$OUT/profiles/all.profdata" \
-	-ignore-filename-regex='tests/fuzz/' core/*.c shim/config.c netdev/impair_parse.c
+	-ignore-filename-regex='tests/fuzz/' core/*.c shim/runtime/config.c netdev/impair_parse.c

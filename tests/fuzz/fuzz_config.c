@@ -1,4 +1,4 @@
-/* libFuzzer harness: the SYNACK_* environment parser (shim/config.c, which
+/* libFuzzer harness: the SYNACK_* environment parser (shim/runtime/config.c, which
  * links alone with netdev/impair_parse.c; docs/configuration.md). The input
  * is the environment, one NAME=VALUE per line; the lookup function returns
  * the value of the first line naming the variable (NULL when none does).
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../shim/config.h"
+#include "../../shim/runtime/config.h"
 
 #define CHECK(c)                                                                   \
 	do {                                                                       \

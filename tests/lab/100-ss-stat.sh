@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `synack ss` and `synack stat` read running programs through their query socket
-# (shim/query.c, docs/operations.md), without stopping them:
+# (shim/runtime/query.c, docs/operations.md), without stopping them:
 #  - curl under synack in the middle of a download (the peer sends the header and N bytes, then
 #    holds the connection until the test releases it): ss lists it ESTAB with the local port the
 #    peer saw and the peer's address, users:(("curl",pid=PID,fd=FD)) where FD is a socket of

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `synack check` (shim/cli_check.c): exit 0 and only "ok:" lines in a good lab; exit 1 and the
+# `synack check` (shim/cli/cli_check.c): exit 0 and only "ok:" lines in a good lab; exit 1 and the
 # right "problem: ... — fix: ..." line for
 #  - an interface that does not exist;
 #  - the kernel holding synack's address (ip addr add on veth-sk), which the nftables table

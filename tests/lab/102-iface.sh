@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `synack iface add NAME --parent IF` / `synack iface del NAME` (shim/cli_iface.c, rtnetlink):
+# `synack iface add NAME --parent IF` / `synack iface del NAME` (shim/cli/cli_iface.c, rtnetlink):
 #  - add makes a macvlan child of the lab's veth-sk, up, with a MAC of its own and no kernel
 #    IPv4 address, IPv6 off and arp_ignore 8; synack check calls it good;
 #  - curl under synack on the child downloads from the peer byte-exact, and the peer's

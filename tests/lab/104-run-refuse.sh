@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `synack run` refuses, with one line on stderr saying why and how to proceed, exit 2 and
-# without running it, a program the preload cannot serve (shim/cli_elf.c):
+# without running it, a program the preload cannot serve (shim/cli/cli_elf.c):
 #  - a statically linked program (gcc -static: no PT_INTERP);
 #  - a Go program: a dynamically linked program carrying the .note.go.buildid section the Go
 #    toolchain writes (objcopy --add-section; no Go toolchain is needed), found by name in

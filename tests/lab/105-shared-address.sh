@@ -6,7 +6,7 @@
 #  - synack check calls the set-up good;
 #  - a python3 http.server under synack on port 8080 serves the peer, while the kernel's own
 #    curl, from the same address, downloads 4 MiB three times intact: synack, which reads
-#    every frame to the address, does not reset the kernel's connections (shim/kernel_addr.c);
+#    every frame to the address, does not reset the kernel's connections (shim/socket/kernel_addr.c);
 #  - curl under synack downloads 4 MiB from the peer meanwhile;
 #  - the rule dropped the segments to synack's ports;
 #  - without the rule, curl under synack fails: the kernel resets its connection (what

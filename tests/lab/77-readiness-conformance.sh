@@ -60,7 +60,7 @@ if ((rc != 0)) || ! grep -q '^-- end$' "$LAB_TMP/synack.out"; then
 	show "$LAB_TMP/synack.peer.log"
 fi
 # Differences found by this test whose cause lies outside the readiness code (core/ and the
-# connect path of shim/sockio.c), reported to their owners: the exact diff lines (- kernel,
+# connect path of shim/socket/sockio.c), reported to their owners: the exact diff lines (- kernel,
 # + synack), in diff order, each group headed by a "# Kn" line saying why. The test still
 # fails on any other difference, and also when one of these disappears (then delete it here:
 # it was fixed). None now: the output must equal the kernel's.

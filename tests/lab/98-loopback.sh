@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A listener on every address under synack also serves the kernel's side (shim/kside.h), and a
+# A listener on every address under synack also serves the kernel's side (shim/socket/kside.h), and a
 # program connects to synack's own address (core/loopback.c). docs/architecture.md, "Listening
 # on every address" and "Connections to our own address".
 #  1. python3 http.server on 0.0.0.0:8000 under synack: a kernel curl in the synack namespace

@@ -1,4 +1,4 @@
-/* shim/sockaddr.c: the addresses bind/connect get and getsockname,
+/* shim/socket/sockaddr.c: the addresses bind/connect get and getsockname,
  * getpeername, accept return, for AF_INET and for AF_INET6 sockets served
  * through IPv4-mapped addresses (RFC 4291 §2.5.5.2), with Linux's lengths
  * and errors. */

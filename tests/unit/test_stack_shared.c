@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "pair.h"
-#include "shared/heap.h"
+#include "heap.h"
 
 #define REGION   (64u << 20)
 #define TRANSFER (4u << 20)

@@ -1,0 +1,141 @@
+/* Exit (design brief §6): the program's sockets close as the kernel closes
+ * a dying process's files, and what they queued still reaches the peer.
+ *
+ * Every synack fd this process still has is closed: the connections no
+ * other process holds close (FIN after the queued data, exactly what the
+ * kernel would do). Other processes using the stack carry on with the
+ * rest, the closing ones included: this process just leaves. The last
+ * process waits, bounded by SYNACK_LINGER_MS (default 2000), until the
+ * stack is quiescent: queued data and FINs acknowledged, the peer's FIN in
+ * (FIN_WAIT_2), and TIME_WAIT when it ends within the budget (a short
+ * SYNACK_MSL_MS), so the connection's life is complete in the trace. What
+ * is still closing after that (TIME_WAIT with the default MSL) is left to
+ * the keeper (shared/keeper.h), which finishes it after the program is
+ * gone, as the kernel would; the program does not wait for it.
+ *
+ * This runs as a destructor, not an atexit handler: glibc runs shared
+ * objects' destructors after every atexit handler, so a program's own
+ * atexit code can still use its sockets. _exit() and fatal signals skip
+ * it; the other processes of the stack then drop this one's sockets when
+ * they see it gone (shm_sweep).
+ */
+#include <stdint.h>
+
+#include "../../core/stack.h"
+#include "../fd/fdtable.h"
+#include "../intercept/real.h"
+#include "runtime.h"
+#include "../shared/keeper.h"
+#include "../shared/shm_stack.h"
+#include "../socket/sockio.h"
+#include "stats.h"
+#include "../iomux/wait.h"
+
+/* Wake up at least this often while lingering: a safety net, the stack's
+ * wake-ups are what normally end the wait. */
+#define LINGER_SLICE_US 50000u
+
+struct fd_batch {
+	int n;
+	int fds[1024];
+};
+
+static void collect(int fd, struct shim_ofd *o, void *arg)
+{
+	struct fd_batch *b = arg;
+
+	if (o->kind == SHIM_OFD_SYNACK &&
+	    b->n < (int)(sizeof(b->fds) / sizeof(b->fds[0])))
+		b->fds[b->n++] = fd;
+}
+
+static void close_all(void)
+{
+	static struct fd_batch batch;
+
+	do {
+		batch.n = 0;
+		fdt_foreach(collect, &batch);
+		for (int i = 0; i < batch.n; i++) {
+			bool last = false;
+			struct shim_ofd *o = fdt_remove(batch.fds[i], &last);
+
+			if (!o)
+				continue;
+			if (last)
+				sockio_last_close(o);
+			ofd_put(o);
+		}
+	} while (batch.n == (int)(sizeof(batch.fds) / sizeof(batch.fds[0])));
+}
+
+/* Under the stack lock: is there anything left worth waiting for? */
+static bool busy(struct sk_stack *st, sk_time_t deadline)
+{
+	bool finwait2 = false, timewait = false;
+
+	if (!sk_quiescent(st))
+		return true;
+	for (int s = sk_next_socket(st, -1); s >= 0; s = sk_next_socket(st, s)) {
+		enum sk_tcp_state state = sk_sock_state(st, s);
+
+		finwait2 |= state == SK_TCP_FIN_WAIT_2;
+		timewait |= state == SK_TCP_TIME_WAIT;
+	}
+	return finwait2 || (timewait && sk_next_deadline(st) <= deadline);
+}
+
+static void wait_quiescent(sk_time_t deadline)
+{
+	struct sk_stack *st = rt_lock();
+
+	while (busy(st, deadline)) {
+		struct shim_waiter w;
+		sk_time_t now = shim_now_us(), until;
+
+		if (now >= deadline || wait_register(&w, NULL, 0, true) < 0)
+			break;
+		until = now + LINGER_SLICE_US < deadline ? now + LINGER_SLICE_US : deadline;
+		rt_unlock();
+		wait_sleep(&w, until);
+		st = rt_lock();
+		wait_unregister(&w);
+	}
+	rt_unlock();
+}
+
+static bool stack_empty(void)
+{
+	bool empty = shm_arena_empty(rt_lock());
+
+	rt_unlock();
+	return empty;
+}
+
+/* The keeper's bound: every closing state ends well within it (TIME_WAIT
+ * 2 MSL, FIN_WAIT_2 the fin timeout, LAST_ACK and FIN_WAIT_1 the
+ * retransmission limit). */
+static sk_time_t keeper_give_up(const struct shim_config *cfg)
+{
+	return shim_now_us() + SK_MS(2u * cfg->msl_ms + cfg->fin_timeout_ms) + SK_SEC(120);
+}
+
+__attribute__((destructor)) static void shim_linger(void)
+{
+	const struct shim_config *cfg;
+	bool last;
+
+	if (!rt_running())
+		return;
+	cfg = shim_config();
+	close_all();
+	if (!shm_stack_detach_begin(&last))
+		return;
+	if (last)
+		wait_quiescent(shim_now_us() + (sk_time_t)cfg->linger_ms * 1000u);
+	rt_sync_capture();
+	shim_stats_write();
+	if (last && !stack_empty())
+		shm_keeper_start(keeper_give_up(cfg));
+	shm_stack_leave(true);
+}
