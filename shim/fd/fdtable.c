@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "../intercept/sigguard.h"
+#include "../runtime/locks.h"
 
 /* Upper bound on the table: a hard limit of 1M fds would cost 8 MiB of
  * address space, untouched pages stay free. */
@@ -24,14 +25,12 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
  * a handler's socket call would deadlock on it. */
 static void table_lock(void)
 {
-	shim_sig_enter();
-	pthread_mutex_lock(&lock);
+	shim_mutex_lock(&lock, SHIM_LOCK_FDTABLE);
 }
 
 static void table_unlock(void)
 {
-	pthread_mutex_unlock(&lock);
-	shim_sig_leave();
+	shim_mutex_unlock(&lock, SHIM_LOCK_FDTABLE);
 }
 
 static shim_ofd_release_fn release_fn;

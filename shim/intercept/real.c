@@ -9,7 +9,6 @@
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 
-_Thread_local int shim_inside_depth;
 
 #define REAL_NAME(name) #name,
 static const char *const real_names[REAL__COUNT] = {REAL_FUNCS(REAL_NAME)};

@@ -4,6 +4,11 @@
 #include <pthread.h>
 #include <signal.h>
 
+/* entry.h's state, here with the guard it drives (the pure library's
+ * fd table enters too). */
+_Thread_local int shim_inside_depth;
+_Thread_local int shim_entry_errno;
+
 static _Thread_local int sig_guard;
 static _Thread_local sigset_t sig_saved;
 

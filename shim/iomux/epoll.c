@@ -14,6 +14,7 @@
 
 #include "../fd/internal_fd.h"
 #include "../intercept/real.h"
+#include "../runtime/locks.h"
 #include "../runtime/runtime.h"
 #include "../shared/shm_stack.h"
 #include "wait.h"
@@ -123,6 +124,7 @@ static void dequeue(struct ep_inst *in, struct ep_item *it)
 
 void shim_epoll_wake(int sock)
 {
+	shim_assert_stack_locked();
 	for (struct ep_inst *in = instances; in; in = in->next)
 		for (int i = 0; i < in->nitems; i++)
 			if (in->items[i]->sock == sock)
@@ -131,6 +133,7 @@ void shim_epoll_wake(int sock)
 
 void shim_epoll_wake_all(void)
 {
+	shim_assert_stack_locked();
 	for (struct ep_inst *in = instances; in; in = in->next)
 		for (int i = 0; i < in->nitems; i++)
 			enqueue(in, in->items[i]);
@@ -197,7 +200,7 @@ void shim_epoll_note_pending(struct shim_ofd *o, int epfd, int op, int fd,
 {
 	int i;
 
-	pthread_mutex_lock(&epreg_lock);
+	shim_mutex_lock(&epreg_lock, SHIM_LOCK_EPREG);
 	for (i = 0; i < o->nepregs; i++)
 		if (o->epregs[i].epfd == epfd && o->epregs[i].fd == fd)
 			break;
@@ -213,12 +216,12 @@ void shim_epoll_note_pending(struct shim_ofd *o, int epfd, int op, int fd,
 			o->epregs[o->nepregs++] = (struct shim_epreg){epfd, fd, *ev};
 		}
 	}
-	pthread_mutex_unlock(&epreg_lock);
+	shim_mutex_unlock(&epreg_lock, SHIM_LOCK_EPREG);
 }
 
 void shim_epoll_adopt_pending(struct shim_ofd *o)
 {
-	pthread_mutex_lock(&epreg_lock);
+	shim_mutex_lock(&epreg_lock, SHIM_LOCK_EPREG);
 	for (int i = 0; i < o->nepregs; i++) {
 		struct shim_epreg *e = &o->epregs[i];
 
@@ -228,17 +231,17 @@ void shim_epoll_adopt_pending(struct shim_ofd *o)
 	free(o->epregs);
 	o->epregs = NULL;
 	o->nepregs = 0;
-	pthread_mutex_unlock(&epreg_lock);
+	shim_mutex_unlock(&epreg_lock, SHIM_LOCK_EPREG);
 }
 
 void shim_epoll_fork_lock(void)
 {
-	pthread_mutex_lock(&epreg_lock);
+	shim_mutex_lock(&epreg_lock, SHIM_LOCK_EPREG);
 }
 
 void shim_epoll_fork_unlock(void)
 {
-	pthread_mutex_unlock(&epreg_lock);
+	shim_mutex_unlock(&epreg_lock, SHIM_LOCK_EPREG);
 }
 
 void shim_epoll_after_fork_child(void)

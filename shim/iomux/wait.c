@@ -11,6 +11,7 @@
 
 #include "../fd/internal_fd.h"
 #include "../intercept/real.h"
+#include "../runtime/locks.h"
 #include "../shared/shm_stack.h"
 
 /* Registered waiters; under the stack lock. */
@@ -63,6 +64,7 @@ int wait_register(struct shim_waiter *w, const int *socks, int nsocks, bool any)
 {
 	int fd = this_thread_efd();
 
+	shim_assert_stack_locked();
 	if (fd < 0)
 		return fd;
 	w->efd = fd;
@@ -83,6 +85,7 @@ int wait_register(struct shim_waiter *w, const int *socks, int nsocks, bool any)
 
 void wait_unregister(struct shim_waiter *w)
 {
+	shim_assert_stack_locked();
 	if (w->prev)
 		w->prev->next = w->next;
 	else if (waiters == w)
@@ -103,6 +106,7 @@ static void signal_efd(int fd)
 
 void wait_wake(int sock)
 {
+	shim_assert_stack_locked();
 	for (struct shim_waiter *w = waiters; w; w = w->next) {
 		bool hit = w->any;
 
@@ -115,6 +119,7 @@ void wait_wake(int sock)
 
 void wait_wake_all(void)
 {
+	shim_assert_stack_locked();
 	for (struct shim_waiter *w = waiters; w; w = w->next)
 		signal_efd(w->efd);
 }

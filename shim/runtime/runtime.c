@@ -19,11 +19,13 @@
 #include "../shared/exec_handover.h"
 #include "../fd/fdtable.h"
 #include "../fd/internal_fd.h"
+#include "locks.h"
 #include "log.h"
 #include "packet_filter.h"
 #include "query.h"
 #include "../shared/keeper.h"
 #include "../shared/shm_stack.h"
+#include "../intercept/entry.h"
 #include "../intercept/real.h"
 #include "../socket/sockio.h"
 #include "trace.h"
@@ -97,15 +99,13 @@ static void fork_child(void);
 
 static void do_init(void)
 {
-	shim_sig_enter();
-	shim_inside_depth++;
+	shim_enter();
 	real_init();
 	shim_config_parse(&config, env_lookup, NULL);
 	shim_log_set_level(config.log_level);
 	fdt_init(shim_release_ofd);
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
-	shim_inside_depth--;
-	shim_sig_leave();
+	shim_leave();
 }
 
 void shim_init(void)
@@ -520,15 +520,11 @@ int rt_start(void)
 	if (s == RT_FAILED)
 		return -ENETDOWN;
 	shim_init();
-	shim_sig_enter();
-	shim_inside_depth++;
-	pthread_mutex_lock(&rt.start_lock);
+	shim_mutex_lock(&rt.start_lock, SHIM_LOCK_START);
 	if (rt.state == RT_IDLE)
 		rt.state = start() ? RT_RUNNING : RT_FAILED;
 	s = rt.state;
-	pthread_mutex_unlock(&rt.start_lock);
-	shim_inside_depth--;
-	shim_sig_leave();
+	shim_mutex_unlock(&rt.start_lock, SHIM_LOCK_START);
 	return s == RT_RUNNING ? 0 : -ENETDOWN;
 }
 
@@ -541,7 +537,7 @@ bool rt_running(void)
  * its own runtime thread (the parent's did not survive the fork). */
 static void restart_child(void)
 {
-	pthread_mutex_lock(&rt.start_lock);
+	shim_mutex_lock(&rt.start_lock, SHIM_LOCK_START);
 	if (atomic_load(&rt.restart)) {
 		shm_stack_lock();
 		shm_child_started();
@@ -553,15 +549,14 @@ static void restart_child(void)
 		}
 		atomic_store(&rt.restart, false);
 	}
-	pthread_mutex_unlock(&rt.start_lock);
+	shim_mutex_unlock(&rt.start_lock, SHIM_LOCK_START);
 }
 
 struct sk_stack *rt_lock(void)
 {
 	/* A handler of the program's signals must not run on top of this
-	 * thread's hold of the lock (see shim_sig_enter). */
-	shim_sig_enter();
-	shim_inside_depth++;
+	 * thread's hold of the lock (entry.h). */
+	shim_enter();
 	if (atomic_load(&rt.restart))
 		restart_child();
 	return shm_stack_lock();
@@ -585,8 +580,7 @@ void rt_unlock(void)
 	if (rt.dev)
 		netdev_flush(rt.dev);
 	shm_stack_unlock();
-	shim_inside_depth--;
-	shim_sig_leave();
+	shim_leave();
 }
 
 /* Take the poller's role if nobody has it and running to completion is on. */
@@ -761,7 +755,7 @@ sk_time_t rt_epoch(void)
 static void fork_prepare(void)
 {
 	shim_epoll_fork_lock();
-	pthread_mutex_lock(&rt.start_lock);
+	shim_mutex_lock(&rt.start_lock, SHIM_LOCK_START);
 	if (rt.state == RT_RUNNING) {
 		shm_stack_lock();
 		shm_fork_prepare();
@@ -774,7 +768,7 @@ static void fork_parent(void)
 	fdt_unlock();
 	if (rt.state == RT_RUNNING)
 		shm_stack_unlock();
-	pthread_mutex_unlock(&rt.start_lock);
+	shim_mutex_unlock(&rt.start_lock, SHIM_LOCK_START);
 	shim_epoll_fork_unlock();
 }
 
@@ -800,7 +794,9 @@ static void fork_child(void)
 	/* The stack lock is the parent thread's (a robust mutex has an owner):
 	 * the parent releases it. */
 	shm_fork_child();
-	pthread_mutex_unlock(&rt.start_lock);
+	if (rt.state == RT_RUNNING)
+		shim_lock_note_released(SHIM_LOCK_STACK);
+	shim_mutex_unlock(&rt.start_lock, SHIM_LOCK_START);
 	shim_epoll_fork_unlock();
 	fork_gen++; /* epoll instances stay the parent's (epoll.c) */
 	/* The threads are gone, a poller with them. */
@@ -833,14 +829,9 @@ pid_t rt_fork(void)
 	pid_t pid = REAL(fork)();
 
 	if (pid != 0 && rt.state == RT_RUNNING) {
-		int err = errno;
-
-		shim_sig_enter();
-		shim_inside_depth++;
+		shim_enter(); /* keeps errno */
 		shm_fork_parent(pid);
-		shim_inside_depth--;
-		shim_sig_leave();
-		errno = err;
+		shim_leave();
 	}
 	return pid;
 }

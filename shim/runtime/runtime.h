@@ -1,11 +1,36 @@
-/* The process-wide synack runtime: configuration, the stack, its lock, the
- * device and the runtime thread running the libev loop (design brief §2).
+/* The locks of the shim (taken through locks.h, which checks their order in
+ * sanitizer builds):
+ *
+ *   rank               lock                         guards
+ *   SHIM_LOCK_EPREG    epoll.c epreg_lock           a pending socket's registrations in
+ *                                                   kernel epoll sets (moved to synack's
+ *                                                   at offload)
+ *   SHIM_LOCK_START    runtime.c rt.start_lock      starting the runtime; a fork child's
+ *                                                   restart of its runtime thread
+ *   SHIM_LOCK_STACK    shared/shm_stack.c hdr->lock the stack and everything in the shared
+ *                                                   region (process-shared, robust); the
+ *                                                   waiter lists and epoll instances of
+ *                                                   this process (wait.c, epoll.c)
+ *   SHIM_LOCK_FDTABLE  fdtable.c lock               the fd table's slots
+ *   SHIM_LOCK_KSIDE    fdtable.h o->kside_lock      one thread at a time taking from a
+ *                                                   listener's kernel-side queue (kside.c)
+ *
+ * A thread holding a lock takes only locks of a higher rank (the order
+ * fork's prepare handler takes them in: runtime.c). Every lock is taken
+ * inside the entry guard (entry.h): the program's signals wait while it is
+ * held, so a handler's socket call never deadlocks on a lock its own thread
+ * holds.
+ */
+
+/* The process-wide synack runtime: configuration, this process's device and
+ * its view of the interface's shared stack (shared/shm_stack.h), and the
+ * runtime thread running the libev loop (docs/architecture.md "Threads").
  *
  * Initialisation is in two steps. shim_init() (constructor, and lazily from
  * every wrapper) resolves the real functions, reads the configuration and
  * sizes the fd table: cheap, no thread, no fd. rt_start() runs on the first
- * socket that is offloaded: it opens the device, creates the stack and the
- * runtime thread; it is safe when two threads race into it, and a failure
+ * socket that is offloaded: it opens the device, attaches to the stack (or
+ * creates it) and starts the runtime thread; it is safe when two threads race into it, and a failure
  * (bad configuration, no interface, no CAP_NET_RAW) is reported once on
  * stderr and then answered with ENETDOWN.
  *

@@ -22,6 +22,7 @@
 #include "../../netdev/netdev.h"
 #include "../runtime/config.h"
 #include "../fd/internal_fd.h"
+#include "../runtime/locks.h"
 #include "../runtime/log.h"
 #include "../intercept/real.h"
 #include "heap.h"
@@ -210,6 +211,7 @@ void shm_wake_others(int sock)
 {
 	struct shm_sock *s;
 
+	shim_assert_stack_locked();
 	if (!me.hdr || sock < 0 || (uint32_t)sock >= me.hdr->max_sockets)
 		return;
 	s = &socks()[sock];
@@ -237,6 +239,7 @@ void shm_wake_take(void (*one)(int sock), void (*all)(void))
 	struct shm_proc *p;
 	char buf[64];
 
+	shim_assert_stack_locked();
 	if (!me.hdr || me.slot < 0)
 		return;
 	while (me.wake_fd >= 0 && REAL(recv)(me.wake_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
@@ -257,6 +260,7 @@ void shm_wake_take(void (*one)(int sock), void (*all)(void))
 
 void shm_sock_take(int sock)
 {
+	shim_assert_stack_locked();
 	if (me.hdr && sock >= 0 && (uint32_t)sock < me.hdr->max_sockets)
 		mask_set(socks()[sock].refs, me.slot);
 }
@@ -265,6 +269,7 @@ bool shm_sock_drop(int sock)
 {
 	struct shm_sock *s;
 
+	shim_assert_stack_locked();
 	if (!me.hdr || sock < 0 || (uint32_t)sock >= me.hdr->max_sockets)
 		return true;
 	s = &socks()[sock];
@@ -278,6 +283,7 @@ bool shm_sock_sole(int sock)
 	struct shm_sock *s;
 	uint64_t copy[SHM_MASK_WORDS];
 
+	shim_assert_stack_locked();
 	if (!me.hdr || sock < 0 || (uint32_t)sock >= me.hdr->max_sockets)
 		return true;
 	s = &socks()[sock];
@@ -288,6 +294,7 @@ bool shm_sock_sole(int sock)
 
 void shm_sock_interest(int sock)
 {
+	shim_assert_stack_locked();
 	if (me.hdr && sock >= 0 && (uint32_t)sock < me.hdr->max_sockets)
 		mask_set(socks()[sock].interest, me.slot);
 }
@@ -402,6 +409,7 @@ static void sweep(struct sk_stack *st, bool all)
 
 void shm_sweep(void)
 {
+	shim_assert_stack_locked();
 	if (me.hdr)
 		sweep(stack_of(me.hdr), false);
 }
@@ -450,8 +458,10 @@ struct sk_stack *shm_stack_lock(void)
 {
 	struct shm_header *h = me.hdr;
 	struct sk_stack *st = stack_of(h);
-	int r = pthread_mutex_lock(&h->lock);
+	int r;
 
+	shim_lock_note_taken(SHIM_LOCK_STACK);
+	r = pthread_mutex_lock(&h->lock);
 	if (r == EOWNERDEAD) {
 		me.holder = pthread_self();
 		me.held = true;
@@ -469,6 +479,7 @@ void shm_stack_unlock(void)
 {
 	me.held = false;
 	pthread_mutex_unlock(&me.hdr->lock);
+	shim_lock_note_released(SHIM_LOCK_STACK);
 }
 
 bool shm_stack_locked_by_me(void)
@@ -856,6 +867,7 @@ int shm_stack_attach_as(const struct shim_config *cfg, const struct sk_link_ops 
 		return r;
 	}
 	open_wake_sockets();
+	shim_locks_stack_check(shm_stack_locked_by_me);
 	wait_keepers_gone();
 	return 0;
 }
@@ -877,6 +889,7 @@ void shm_fork_prepare(void)
 	struct shm_sock *s;
 	int child;
 
+	shim_assert_stack_locked();
 	me.fork_slot = -1;
 	if (!me.hdr)
 		return;

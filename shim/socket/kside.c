@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../iomux/epoll.h"
+#include "../runtime/locks.h"
 #include "../runtime/log.h"
 #include "../intercept/real.h"
 #include "../runtime/runtime.h"
@@ -86,13 +87,13 @@ static int kernel_take(struct shim_ofd *o, int fd, int flags, struct sockaddr *a
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	int r = -EAGAIN;
 
-	pthread_mutex_lock(&o->kside_lock);
+	shim_mutex_lock(&o->kside_lock, SHIM_LOCK_KSIDE);
 	if (REAL(poll)(&p, 1, 0) > 0 && (p.revents & POLLIN)) {
 		r = REAL(accept4)(fd, addr, len, flags);
 		if (r < 0)
 			r = -errno;
 	}
-	pthread_mutex_unlock(&o->kside_lock);
+	shim_mutex_unlock(&o->kside_lock, SHIM_LOCK_KSIDE);
 	return r;
 }
 

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "../iomux/epoll.h"
+#include "../runtime/locks.h"
 #include "../shared/shm_stack.h"
 #include "../runtime/runtime.h"
 #include "../iomux/wait.h"
@@ -40,6 +41,7 @@ static int block_on(int sock, sk_time_t deadline, bool run_to_completion)
 
 bool sockio_deliver_own(struct sk_stack *st)
 {
+	shim_assert_stack_locked();
 	return sk_run_loopback(st, shim_now_us());
 }
 
@@ -359,6 +361,7 @@ static void linger_on_close(struct sk_stack *st, struct shim_ofd *o)
 
 void sockio_core_close(struct sk_stack *st, int sock)
 {
+	shim_assert_stack_locked();
 	if (shm_sock_drop(sock))
 		sk_close(st, sock, shim_now_us());
 }
