@@ -33,7 +33,7 @@ static void table_unlock(void)
 	shim_mutex_unlock(&lock, SHIM_LOCK_FDTABLE);
 }
 
-static shim_ofd_release_fn release_fn;
+static const struct shim_ofd_ops *kind_ops[SHIM_OFD__KINDS];
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 static void do_init(void)
@@ -54,11 +54,11 @@ static void do_init(void)
 	capacity = table ? (int)n : 0;
 }
 
-void fdt_init(shim_ofd_release_fn release)
+void fdt_init(const struct shim_ofd_ops *const ops[SHIM_OFD__KINDS])
 {
 	pthread_once(&init_once, do_init);
-	if (release)
-		release_fn = release;
+	for (int k = 0; ops && k < SHIM_OFD__KINDS; k++)
+		kind_ops[k] = ops[k];
 }
 
 int fdt_capacity(void)
@@ -79,6 +79,23 @@ struct shim_ofd *ofd_new(enum shim_ofd_kind kind)
 	return o;
 }
 
+const struct shim_ofd_ops *ofd_ops(const struct shim_ofd *o)
+{
+	static const struct shim_ofd_ops none = {.name = "?"};
+
+	return (unsigned)o->kind < SHIM_OFD__KINDS && kind_ops[o->kind] ? kind_ops[o->kind] : &none;
+}
+
+void ofd_last_close(struct shim_ofd *o)
+{
+	const struct shim_ofd_ops *ops = ofd_ops(o);
+
+	if (ops->last_close)
+		ops->last_close(o);
+	else
+		atomic_store(&o->closed, true);
+}
+
 void ofd_get(struct shim_ofd *o)
 {
 	atomic_fetch_add(&o->refs, 1);
@@ -87,8 +104,10 @@ void ofd_get(struct shim_ofd *o)
 void ofd_put(struct shim_ofd *o)
 {
 	if (atomic_fetch_sub(&o->refs, 1) == 1) {
-		if (release_fn)
-			release_fn(o);
+		const struct shim_ofd_ops *ops = ofd_ops(o);
+
+		if (ops->release)
+			ops->release(o);
 		pthread_mutex_destroy(&o->kside_lock);
 		free(o->epregs);
 		free(o);

@@ -33,6 +33,7 @@ enum shim_ofd_kind {
 	SHIM_OFD_SYNACK,
 	/* A kernel epoll instance with synack sockets in its interest list. */
 	SHIM_OFD_EPOLL,
+	SHIM_OFD__KINDS
 };
 
 /* Options recorded for the core socket (set while pending, replayed at
@@ -96,11 +97,39 @@ struct shim_ofd {
 	int nepregs;
 };
 
-/* Called once per description when its last reference goes. */
-typedef void (*shim_ofd_release_fn)(struct shim_ofd *o);
+/* What a kind of description does where the kinds differ. The table is
+ * filled by the runtime (runtime.c: sockio.c and epoll.c implement them;
+ * this file is in the pure library and knows none of them). */
+struct shim_ofd_ops {
+	const char *name; /* "pending", "synack", "epoll": logs */
+	/* The last fd of o was closed: make blocked users return EBADF (a
+	 * socket's SO_LINGER wait happens here). NULL: nothing to do. */
+	void (*last_close)(struct shim_ofd *o);
+	/* The last reference went (fds and in-flight users): give back what
+	 * o holds. NULL: nothing to give back (a pending socket: the kernel
+	 * closed its placeholder). */
+	void (*release)(struct shim_ofd *o);
+	/* A byte-stream socket to the program (read/write/fdopen go through
+	 * synack or its placeholder). */
+	bool stream;
+};
 
-/* Size the table from RLIMIT_NOFILE. Idempotent. */
-void fdt_init(shim_ofd_release_fn release);
+/* Size the table from RLIMIT_NOFILE and set the ops of each kind (NULL:
+ * none). Idempotent. */
+void fdt_init(const struct shim_ofd_ops *const ops[SHIM_OFD__KINDS]);
+
+const struct shim_ofd_ops *ofd_ops(const struct shim_ofd *o);
+
+/* The last fd of o is gone (close, dup2 over it, close_range, exit):
+ * its kind's last_close. */
+void ofd_last_close(struct shim_ofd *o);
+
+/* A live synack socket's core socket (connection or listener: this
+ * process holds it), else -1. */
+static inline int ofd_core_sock(const struct shim_ofd *o)
+{
+	return o->kind == SHIM_OFD_SYNACK && !atomic_load(&o->closed) ? o->sock : -1;
+}
 
 /* A fresh description (no references yet), or NULL. */
 struct shim_ofd *ofd_new(enum shim_ofd_kind kind);

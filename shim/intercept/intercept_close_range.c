@@ -39,7 +39,7 @@ static void forget_range(unsigned lo, unsigned hi)
 		o = fdt_remove((int)fd, &last);
 		if (o) {
 			if (last)
-				sockio_last_close(o);
+				ofd_last_close(o);
 			ofd_put(o);
 		}
 	}

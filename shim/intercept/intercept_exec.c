@@ -26,7 +26,7 @@ static void note(int fd, struct shim_ofd *o, void *arg)
 {
 	struct exec_scan *s = arg;
 
-	if (o->kind != SHIM_OFD_SYNACK)
+	if (ofd_core_sock(o) < 0)
 		return;
 	if (REAL(fcntl)(fd, F_GETFD) & FD_CLOEXEC)
 		return;

@@ -19,7 +19,7 @@
 static void drop_slot(struct shim_ofd *o, bool last)
 {
 	if (last)
-		sockio_last_close(o);
+		ofd_last_close(o);
 	ofd_put(o);
 }
 

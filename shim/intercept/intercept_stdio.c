@@ -92,7 +92,7 @@ SHIM_EXPORT FILE *fdopen(int fd, const char *mode)
 
 	if (shim_bypass(fd) || !mode || !(o = fdt_get(fd)))
 		return REAL(fdopen)(fd, mode);
-	tracked = o->kind == SHIM_OFD_SYNACK || o->kind == SHIM_OFD_PENDING;
+	tracked = ofd_ops(o)->stream;
 	ofd_put(o);
 	if (!tracked)
 		return REAL(fdopen)(fd, mode);

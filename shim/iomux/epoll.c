@@ -250,6 +250,8 @@ void shim_epoll_after_fork_child(void)
 	atomic_store(&signalled, 0);
 }
 
+const struct shim_ofd_ops shim_epoll_ops = {.name = "epoll", .release = shim_epoll_release};
+
 void shim_epoll_release(struct shim_ofd *ep)
 {
 	struct ep_inst *in = ep->epoll;

@@ -54,6 +54,8 @@ void shim_epoll_return(struct shim_ofd *o);
 
 /* Release of an epoll description (fdtable release callback). */
 void shim_epoll_release(struct shim_ofd *ep);
+/* An epoll description (fdtable.h): released by shim_epoll_release. */
+extern const struct shim_ofd_ops shim_epoll_ops;
 
 /* A pending (undecided) socket was added to, changed in or removed from a
  * kernel epoll set (the kernel accepted it): remember that. */

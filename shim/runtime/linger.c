@@ -44,7 +44,7 @@ static void collect(int fd, struct shim_ofd *o, void *arg)
 {
 	struct fd_batch *b = arg;
 
-	if (o->kind == SHIM_OFD_SYNACK &&
+	if (ofd_core_sock(o) >= 0 &&
 	    b->n < (int)(sizeof(b->fds) / sizeof(b->fds[0])))
 		b->fds[b->n++] = fd;
 }
@@ -63,7 +63,7 @@ static void close_all(void)
 			if (!o)
 				continue;
 			if (last)
-				sockio_last_close(o);
+				ofd_last_close(o);
 			ofd_put(o);
 		}
 	} while (batch.n == (int)(sizeof(batch.fds) / sizeof(batch.fds[0])));

@@ -116,7 +116,7 @@ static void collect_fd(int fd, struct shim_ofd *o, void *arg)
 {
 	struct fd_map *m = arg;
 
-	if (o->kind != SHIM_OFD_SYNACK || atomic_load(&o->closed))
+	if (ofd_core_sock(o) < 0)
 		return;
 	if (m->n == m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 64;

@@ -103,7 +103,11 @@ static void do_init(void)
 	real_init();
 	shim_config_parse(&config, env_lookup, NULL);
 	shim_log_set_level(config.log_level);
-	fdt_init(shim_release_ofd);
+	fdt_init((const struct shim_ofd_ops *const[SHIM_OFD__KINDS]){
+	    [SHIM_OFD_PENDING] = &sockio_pending_ops,
+	    [SHIM_OFD_SYNACK] = &sockio_synack_ops,
+	    [SHIM_OFD_EPOLL] = &shim_epoll_ops,
+	});
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	shim_leave();
 }

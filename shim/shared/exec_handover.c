@@ -45,8 +45,7 @@ static void note(int fd, struct shim_ofd *o, void *arg)
 	struct inherit_scan *s = arg;
 	int n;
 
-	if (o->kind != SHIM_OFD_SYNACK || o->sock < 0 || atomic_load(&o->closed) ||
-	    (REAL(fcntl)(fd, F_GETFD) & FD_CLOEXEC) || s->count >= INHERIT_MAX)
+	if (ofd_core_sock(o) < 0 || (REAL(fcntl)(fd, F_GETFD) & FD_CLOEXEC) || s->count >= INHERIT_MAX)
 		return;
 	n = snprintf(s->buf + s->len, s->cap - s->len, "%s%d:%d:%d", s->count ? "," : "", fd,
 	             o->sock, o->family);

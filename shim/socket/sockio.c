@@ -366,11 +366,11 @@ void sockio_core_close(struct sk_stack *st, int sock)
 		sk_close(st, sock, shim_now_us());
 }
 
-void sockio_last_close(struct shim_ofd *o)
+static void synack_last_close(struct shim_ofd *o)
 {
 	struct sk_stack *st;
 
-	if (o->kind != SHIM_OFD_SYNACK || o->sock < 0 || !rt_running()) {
+	if (o->sock < 0 || !rt_running()) {
 		o->closed = true;
 		return;
 	}
@@ -384,15 +384,11 @@ void sockio_last_close(struct shim_ofd *o)
 	rt_unlock();
 }
 
-void shim_release_ofd(struct shim_ofd *o)
+static void synack_release(struct shim_ofd *o)
 {
 	struct sk_stack *st;
 
-	if (o->kind == SHIM_OFD_EPOLL) {
-		shim_epoll_release(o);
-		return;
-	}
-	if (o->kind != SHIM_OFD_SYNACK || o->sock < 0 || !rt_running())
+	if (o->sock < 0 || !rt_running())
 		return;
 	st = rt_lock();
 	shim_epoll_forget(o);
@@ -403,3 +399,12 @@ void shim_release_ofd(struct shim_ofd *o)
 	o->sock = -1;
 	rt_unlock();
 }
+
+/* A synack socket: its core socket is closed when no process holds it
+ * any more. */
+const struct shim_ofd_ops sockio_synack_ops = {
+    .name = "synack", .last_close = synack_last_close, .release = synack_release, .stream = true};
+
+/* A socket whose offload is not decided yet: the kernel closes its
+ * placeholder, nothing of synack's to give back. */
+const struct shim_ofd_ops sockio_pending_ops = {.name = "pending", .stream = true};

@@ -47,13 +47,12 @@ int sockio_accept(struct shim_ofd *o, struct sk_endpoint *peer, bool nonblock);
  * registered, so the caller looks again before sleeping. */
 bool sockio_deliver_own(struct sk_stack *st);
 
-/* The last fd of o was closed: make blocked users return EBADF. The core
- * socket is closed when the last in-flight user lets go (release). */
-void sockio_last_close(struct shim_ofd *o);
-
-/* fdtable release callback: this process no longer holds the core socket;
- * it is closed when no other process does either (sockio_core_close). */
-void shim_release_ofd(struct shim_ofd *o);
+/* The descriptions of sockets (fdtable.h): a synack socket's last close
+ * makes blocked users return EBADF (after SO_LINGER's wait, when this is
+ * the last process holding it); its release lets go of the core socket
+ * (sockio_core_close) once the last in-flight user is done. A pending
+ * socket has nothing of synack's. */
+extern const struct shim_ofd_ops sockio_synack_ops, sockio_pending_ops;
 
 /* Under the lock: this process lets go of sock; sk_close when it was the
  * last process holding it (shared/shm_stack.h), as the kernel closes a
