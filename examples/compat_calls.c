@@ -259,22 +259,27 @@ static int do_splice_errors(const char *host, int port)
 static int do_exec(const char *variant, const char *host, int port)
 {
 	char *argv[] = {"true", NULL};
+	/* exec: a shell in the new image writes a line on the inherited
+	 * connection to the echo server and prints what comes back. */
+	char script[160];
+	char *sh_argv[] = {"sh", "-c", script, NULL};
 	pid_t pid;
 	int st = 0;
+	int fd = dial(host, port, 0); /* left open, without close-on-exec */
 
-	dial(host, port, 0); /* left open, without close-on-exec */
+	snprintf(script, sizeof(script), "echo via-%s >&%d && head -n 1 <&%d", variant, fd, fd);
 	if (!strcmp(variant, "execl"))
-		execl("/bin/true", "true", (char *)NULL);
+		execl("/bin/sh", "sh", "-c", script, (char *)NULL);
 	else if (!strcmp(variant, "execlp"))
-		execlp("true", "true", (char *)NULL);
+		execlp("sh", "sh", "-c", script, (char *)NULL);
 	else if (!strcmp(variant, "execle"))
-		execle("/bin/true", "true", (char *)NULL, environ);
+		execle("/bin/sh", "sh", "-c", script, (char *)NULL, environ);
 	else if (!strcmp(variant, "execv"))
-		execv("/bin/true", argv);
+		execv("/bin/sh", sh_argv);
 	else if (!strcmp(variant, "execvp"))
-		execvp("true", argv);
+		execvp("sh", sh_argv);
 	else if (!strcmp(variant, "execvpe"))
-		execvpe("true", argv, environ);
+		execvpe("sh", sh_argv, environ);
 	else if (!strcmp(variant, "posix_spawn"))
 		st = posix_spawn(&pid, "/bin/true", NULL, NULL, argv, environ) ?: waitpid(pid, &st, 0) < 0;
 	else if (!strcmp(variant, "posix_spawnp"))

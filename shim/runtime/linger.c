@@ -76,11 +76,14 @@ static bool busy(struct sk_stack *st, sk_time_t deadline)
 
 	if (!sk_quiescent(st))
 		return true;
+	/* Orphaned connections too (sk_sock_view, not sk_sock_state). */
 	for (int s = sk_next_socket(st, -1); s >= 0; s = sk_next_socket(st, s)) {
-		enum sk_tcp_state state = sk_sock_state(st, s);
+		struct sk_sock_view v;
 
-		finwait2 |= state == SK_TCP_FIN_WAIT_2;
-		timewait |= state == SK_TCP_TIME_WAIT;
+		if (sk_sock_view(st, s, &v) < 0)
+			continue;
+		finwait2 |= v.info.state == SK_TCP_FIN_WAIT_2;
+		timewait |= v.info.state == SK_TCP_TIME_WAIT;
 	}
 	return finwait2 || (timewait && sk_next_deadline(st) <= deadline);
 }
@@ -133,6 +136,7 @@ __attribute__((destructor)) static void shim_linger(void)
 		return;
 	if (last)
 		wait_quiescent(shim_now_us() + (sk_time_t)cfg->linger_ms * 1000u);
+	rt_trace_take();
 	rt_sync_capture();
 	shim_stats_write();
 	if (last && !stack_empty())

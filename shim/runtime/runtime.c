@@ -257,6 +257,8 @@ static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
 	shm_stack_unlock();
 }
 
+static void print_state(const struct sk_state_change *ev);
+
 static void local_wake(int sock)
 {
 	wait_wake(sock);
@@ -275,6 +277,7 @@ static void wake_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop, (void)w, (void)revents;
 	shm_stack_lock();
 	shm_wake_take(local_wake, local_wake_all);
+	shm_trace_take(print_state);
 	netdev_flush(rt.dev);
 	rearm();
 	shm_stack_unlock();
@@ -313,33 +316,25 @@ static void hook_wake(void *ctx, int sock)
 	shm_wake_others(sock);
 }
 
-/* Connections in TIME_WAIT and FIN_WAIT_2, for the exit linger; under the
- * stack lock. */
-static unsigned timewait_count, finwait2_count;
-
-static void count_state(unsigned *counter, enum sk_tcp_state s, const struct sk_state_change *ev)
+static void print_state(const struct sk_state_change *ev)
 {
-	if (ev->to == s)
-		(*counter)++;
-	if (ev->from == s && *counter > 0)
-		(*counter)--;
+	char line[256];
+	size_t n = shim_trace_format(line, sizeof(line), ev, rt.epoch);
+
+	shim_log_raw(line, n);
 }
 
 static void hook_state(void *ctx, const struct sk_state_change *ev)
 {
-	char line[256];
-	size_t n;
-
 	(void)ctx;
-	count_state(&timewait_count, SK_TCP_TIME_WAIT, ev);
-	count_state(&finwait2_count, SK_TCP_FIN_WAIT_2, ev);
 	/* The exit linger waits on state changes of orphaned connections,
 	 * which need not wake anyone else. */
 	wait_wake(ev->sock);
-	if (!config.trace_states)
+	/* The trace is of this process's own connections: another process's
+	 * go to it (shm_trace_route). */
+	if (shm_trace_route(rt.st, ev) || !config.trace_states)
 		return;
-	n = shim_trace_format(line, sizeof(line), ev, rt.epoch);
-	shim_log_raw(line, n);
+	print_state(ev);
 }
 
 static void hook_log(void *ctx, enum sk_log_level level, const char *msg)
@@ -720,6 +715,15 @@ int rt_wait(const struct shim_waiter *w, sk_time_t deadline)
 	return woken ? 0 : -EAGAIN;
 }
 
+void rt_trace_take(void)
+{
+	if (!rt_running())
+		return;
+	rt_lock();
+	shm_trace_take(print_state);
+	rt_unlock();
+}
+
 void rt_sync_capture(void)
 {
 	if (!rt_running())
@@ -733,16 +737,6 @@ void rt_sync_capture(void)
 struct rt_frame_counts rt_frame_counts(void)
 {
 	return frame_counts;
-}
-
-unsigned rt_timewait_count(void)
-{
-	return timewait_count;
-}
-
-unsigned rt_finwait2_count(void)
-{
-	return finwait2_count;
 }
 
 sk_time_t rt_epoch(void)
@@ -814,11 +808,12 @@ static void fork_child(void)
 	shim_query_stop(); /* the parent's; the child opens its own */
 	/* libev's fds, the eventfds and the wake sockets are the parent's;
 	 * the packet socket is shared (one open file description, frames
-	 * read by whichever process reads first, each frame once). */
+	 * read by whichever process reads first, each frame once), and so is
+	 * the stack's lock fd (this child holds the stack too). */
 	internal.n = 0;
 	fdt_foreach_internal(collect_internal, &internal);
 	for (int i = 0; i < internal.n; i++)
-		if (internal.fds[i] != keep)
+		if (internal.fds[i] != keep && internal.fds[i] != shm_lock_fd())
 			shim_internal_close(internal.fds[i]);
 	if (rt.state == RT_RUNNING) {
 		if (shm_stack())

@@ -101,10 +101,10 @@ struct rt_frame_counts {
 };
 struct rt_frame_counts rt_frame_counts(void);
 
-/* Connections now in TIME_WAIT (under the stack lock). */
-unsigned rt_timewait_count(void);
-/* Connections now in FIN_WAIT_2 (under the stack lock). */
-unsigned rt_finwait2_count(void);
+/* Print the state changes of this process's connections that other
+ * processes made and queued for it (shm_trace_route): the exit linger's
+ * last look, before the process goes. */
+void rt_trace_take(void);
 
 /* When the stack started (CLOCK_MONOTONIC µs). */
 sk_time_t rt_epoch(void);

@@ -9,6 +9,8 @@
  *   SYNACK_INHERIT=<fd>:<sock>:<family>,...   fds without close-on-exec
  *   SYNACK_PACKET_FD=<fd>              the packet socket, kept open across
  *                                      exec (so no privilege is needed)
+ *   SYNACK_SHM_FD=<fd>                 the stack's object, whose shared flock
+ *                                      says a process holds the stack
  * The new image's constructor attaches at once and installs the fds before
  * main runs (exec_handover_adopt). Sockets this image held behind fds with
  * close-on-exec are dropped by the new image (shm_exec_adopt): the kernel
@@ -58,7 +60,17 @@ static void note(int fd, struct shim_ofd *o, void *arg)
 static bool is_ours(const char *entry)
 {
 	return !strncmp(entry, "SYNACK_SHM_SLOT=", 16) || !strncmp(entry, "SYNACK_INHERIT=", 15) ||
-	       !strncmp(entry, "SYNACK_PACKET_FD=", 17);
+	       !strncmp(entry, "SYNACK_PACKET_FD=", 17) || !strncmp(entry, "SYNACK_SHM_FD=", 14);
+}
+
+/* Clear close-on-exec: the flags to put back, or -1. */
+static int keep_open(int fd)
+{
+	int flags = fd >= 0 ? REAL(fcntl)(fd, F_GETFD) : -1;
+
+	if (flags >= 0)
+		(void)REAL(fcntl)(fd, F_SETFD, flags & ~FD_CLOEXEC);
+	return flags;
 }
 
 int exec_handover_prepare(struct exec_handover *h, char *const envp[])
@@ -69,7 +81,7 @@ int exec_handover_prepare(struct exec_handover *h, char *const envp[])
 	size_t n = 0, k = 0;
 
 	memset(h, 0, sizeof(*h));
-	h->packet_fd = -1;
+	h->packet_fd = h->lock_fd = -1;
 	if (shim_inside() || !rt_running() || !shm_stack() || !dev || dev->fd < 0)
 		return 0;
 	scan.len = (size_t)snprintf(inherit, sizeof(inherit), "SYNACK_INHERIT=");
@@ -77,9 +89,10 @@ int exec_handover_prepare(struct exec_handover *h, char *const envp[])
 	if (shm_exec_slot_env(h->slot, sizeof(h->slot)) < 0)
 		return 0;
 	snprintf(h->packet, sizeof(h->packet), "SYNACK_PACKET_FD=%d", dev->fd);
+	snprintf(h->lock, sizeof(h->lock), "SYNACK_SHM_FD=%d", shm_lock_fd());
 	while (envp && envp[n])
 		n++;
-	h->env = malloc((n + 4) * sizeof(char *));
+	h->env = malloc((n + 5) * sizeof(char *));
 	if (!h->env)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
@@ -87,15 +100,17 @@ int exec_handover_prepare(struct exec_handover *h, char *const envp[])
 			h->env[k++] = envp[i];
 	h->env[k++] = h->slot;
 	h->env[k++] = h->packet;
+	h->env[k++] = h->lock;
 	if (scan.count)
 		h->env[k++] = inherit;
 	h->env[k] = NULL;
 	/* The packet socket stays open across exec: the new image needs no
-	 * privilege to open its own. */
+	 * privilege to open its own. So does the stack's lock fd: the stack
+	 * is never without a holder between the two images. */
 	h->packet_fd = dev->fd;
-	h->packet_flags = REAL(fcntl)(dev->fd, F_GETFD);
-	if (h->packet_flags >= 0)
-		(void)REAL(fcntl)(dev->fd, F_SETFD, h->packet_flags & ~FD_CLOEXEC);
+	h->packet_flags = keep_open(dev->fd);
+	h->lock_fd = shm_lock_fd();
+	h->lock_flags = keep_open(h->lock_fd);
 	return 0;
 }
 
@@ -105,6 +120,8 @@ void exec_handover_failed(struct exec_handover *h)
 
 	if (h->packet_fd >= 0 && h->packet_flags >= 0)
 		(void)REAL(fcntl)(h->packet_fd, F_SETFD, h->packet_flags);
+	if (h->lock_fd >= 0 && h->lock_flags >= 0)
+		(void)REAL(fcntl)(h->lock_fd, F_SETFD, h->lock_flags);
 	free(h->env);
 	h->env = NULL;
 	errno = err;

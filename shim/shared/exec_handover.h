@@ -5,8 +5,8 @@
 
 struct exec_handover {
 	char **env; /* the new image's environment; NULL: pass envp unchanged */
-	char slot[64], packet[32];
-	int packet_fd, packet_flags;
+	char slot[64], packet[32], lock[32];
+	int packet_fd, packet_flags, lock_fd, lock_flags;
 };
 
 /* Before an exec with environment envp: h->env (when set) is what to

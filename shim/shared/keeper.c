@@ -18,8 +18,19 @@
  * (SIGTERM ends it), nothing blocked, no fd but the packet socket (a pipe
  * the program's parent reads to its end must see that end), in a session
  * of its own (a terminal's or `timeout`'s signals to the program's group
- * are not for it). */
-static void become_keeper(int keep_fd)
+ * are not for it). It keeps the stack's lock fd: it holds the stack. */
+static void close_all_but(int a, int b)
+{
+	int lo = a < b ? a : b, hi = a < b ? b : a;
+
+	if (lo > 0)
+		(void)close_range(0, (unsigned)lo - 1, 0);
+	if (hi > lo + 1)
+		(void)close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
+	(void)close_range((unsigned)hi + 1, ~0u, 0);
+}
+
+static void become_keeper(int keep_fd, int lock_fd)
 {
 	struct sigaction dfl;
 	sigset_t none;
@@ -32,9 +43,7 @@ static void become_keeper(int keep_fd)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	(void)setsid();
-	if (keep_fd > 0)
-		(void)close_range(0, (unsigned)keep_fd - 1, 0);
-	(void)close_range((unsigned)keep_fd + 1, ~0u, 0);
+	close_all_but(keep_fd, lock_fd);
 	null = REAL(open)("/dev/null", O_RDWR);
 	if (null >= 0) {
 		dup2(null, 0);
@@ -71,7 +80,7 @@ void shm_keeper_start(sk_time_t give_up)
 		return;
 	}
 	shim_inside_depth = 1; /* everything from here is synack's own */
-	become_keeper(dev->fd);
+	become_keeper(dev->fd, shm_lock_fd());
 	shm_stack_lock();
 	shm_child_started();
 	shm_stack_unlock();

@@ -17,18 +17,33 @@
 #include "shm_stack.h"
 
 #define SHM_MAGIC   0x6b63616e79735f31ull /* "1_synack" */
-#define SHM_VERSION 1u
+#define SHM_VERSION 3u
+/* The first layout whose processes hold a flock on the object
+ * (remove_stale_stacks): older objects are not judged by it. */
+#define SHM_VERSION_FLOCK 3u
 
 #define SHM_MASK_WORDS (SHM_MAX_PROCS / 64)
 /* Sockets queued for one process's wake-up before it is told to look at
  * everything (wake_overflow). */
 #define SHM_WAKE_RING 256u
+/* State changes queued for the process whose socket changed state, when
+ * another process's call made the change (SYNACK_TRACE=states prints the
+ * trace of a process's own connections: shm_trace_route). */
+#define SHM_TRACE_RING 64u
+
 /* Virtual size of the region: pages are used only when touched. */
 #define SHM_REGION_MIN (64ull << 20)
 #define SHM_REGION_MAX (8ull << 30)
 
 enum shm_state { SHM_INIT = 0, SHM_READY, SHM_REMOVED, SHM_BROKEN };
 enum shm_proc_state { SHM_PROC_FREE = 0, SHM_PROC_FORKING, SHM_PROC_LIVE };
+
+/* A state change on its way to the process that traces it: the cause is
+ * copied (ev.cause points into the library of the process that made it). */
+struct shm_trace_ev {
+	struct sk_state_change ev;
+	char cause[48];
+};
 
 struct shm_proc {
 	uint32_t state; /* enum shm_proc_state */
@@ -42,12 +57,20 @@ struct shm_proc {
 	uint32_t wake_overflow; /* the ring overflowed: look at everything */
 	uint32_t wake_head, wake_tail;
 	uint32_t wake_ring[SHM_WAKE_RING];
+	/* SYNACK_TRACE=states of this process, and its queue. */
+	bool trace_states;
+	uint32_t trace_head, trace_tail, trace_lost;
+	struct shm_trace_ev trace[SHM_TRACE_RING];
 };
 
 /* Per core socket. */
 struct shm_sock {
 	uint64_t refs[SHM_MASK_WORDS];     /* processes holding it (fds) */
 	uint64_t interest[SHM_MASK_WORDS]; /* processes waiting on it */
+	/* The process whose socket it is (slot + 1; 0: none yet): the last
+	 * one to take it, or for a connection not accepted yet its
+	 * listener's. Its trace reports the socket's state changes. */
+	int32_t owner_plus1;
 };
 
 struct shm_header {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -46,8 +47,30 @@ static struct {
 	bool held;
 	int fork_slot;     /* the child's slot reserved by shm_fork_prepare */
 	bool fork_keeper;  /* the next fork's child is the keeper (keeper.c) */
+	bool trace_states; /* SYNACK_TRACE=states (shm_trace_route) */
+	int lock_fd;       /* the object, flock(LOCK_SH) while attached */
 	sk_time_t next_sweep;
-} me = {.slot = -1, .wake_fd = -1, .send_fd = -1, .fork_slot = -1};
+} me = {.slot = -1, .wake_fd = -1, .send_fd = -1, .fork_slot = -1, .lock_fd = -1};
+
+int shm_lock_fd(void)
+{
+	return me.lock_fd;
+}
+
+static bool still_named(int fd);
+
+/* exec: the old image's lock fd (exec_handover.c), so that the stack is
+ * never without a holder between the two images. Checked to be ours. */
+static int inherited_lock_fd(void)
+{
+	const char *v = getenv("SYNACK_SHM_FD");
+	int fd = v ? atoi(v) : -1;
+
+	if (fd < 0 || !still_named(fd))
+		return -1;
+	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
+}
 
 const char *shm_stack_name(void)
 {
@@ -261,8 +284,74 @@ void shm_wake_take(void (*one)(int sock), void (*all)(void))
 void shm_sock_take(int sock)
 {
 	shim_assert_stack_locked();
-	if (me.hdr && sock >= 0 && (uint32_t)sock < me.hdr->max_sockets)
+	if (me.hdr && sock >= 0 && (uint32_t)sock < me.hdr->max_sockets) {
 		mask_set(socks()[sock].refs, me.slot);
+		socks()[sock].owner_plus1 = me.slot + 1;
+	}
+}
+
+/* ---- the trace of state changes ------------------------------------ */
+
+bool shm_trace_route(struct sk_stack *st, const struct sk_state_change *ev)
+{
+	struct shm_sock *s;
+	struct shm_proc *p;
+	struct shm_trace_ev *t;
+	int owner;
+
+	shim_assert_stack_locked();
+	if (!me.hdr || ev->sock < 0 || (uint32_t)ev->sock >= me.hdr->max_sockets)
+		return false;
+	s = &socks()[ev->sock];
+	if (ev->from == SK_TCP_LISTEN) {
+		struct sk_sock_view v;
+
+		/* A new passive connection: its listener's process owns it until
+		 * one accepts it (the slot may hold a stale owner). */
+		if (sk_sock_view(st, ev->sock, &v) == 0 && v.parent >= 0 &&
+		    (uint32_t)v.parent < me.hdr->max_sockets)
+			s->owner_plus1 = socks()[v.parent].owner_plus1;
+	}
+	owner = s->owner_plus1 - 1;
+	if (owner < 0 || owner == me.slot)
+		return false;
+	p = &me.hdr->procs[owner];
+	if (p->state == SHM_PROC_FREE)
+		return false;
+	if (!p->trace_states)
+		return true; /* its owner does not trace; nor does this process for it */
+	if (p->trace_tail - p->trace_head >= SHM_TRACE_RING) {
+		p->trace_head++;
+		p->trace_lost++;
+	}
+	t = &p->trace[p->trace_tail++ % SHM_TRACE_RING];
+	t->ev = *ev;
+	snprintf(t->cause, sizeof(t->cause), "%s", ev->cause ? ev->cause : "");
+	t->ev.cause = NULL;
+	signal_slot(owner);
+	return true;
+}
+
+void shm_trace_take(void (*print)(const struct sk_state_change *ev))
+{
+	struct shm_proc *p;
+
+	shim_assert_stack_locked();
+	if (!me.hdr || me.slot < 0)
+		return;
+	p = &me.hdr->procs[me.slot];
+	if (p->trace_lost) {
+		shim_log(SK_LOG_WARN, "trace: %u state change(s) of this process's connections lost",
+		         p->trace_lost);
+		p->trace_lost = 0;
+	}
+	while (p->trace_head != p->trace_tail) {
+		struct shm_trace_ev *t = &p->trace[p->trace_head++ % SHM_TRACE_RING];
+		struct sk_state_change ev = t->ev;
+
+		ev.cause = t->cause;
+		print(&ev);
+	}
 }
 
 bool shm_sock_drop(int sock)
@@ -614,6 +703,9 @@ static void unmap(void)
 	if (me.hdr)
 		munmap(me.hdr, me.size);
 	me.hdr = NULL;
+	if (me.lock_fd >= 0)
+		shim_internal_close(me.lock_fd);
+	me.lock_fd = -1;
 }
 
 /* A process joining a running stack must agree on what identifies it; the
@@ -675,27 +767,45 @@ static int join_fanout(bool created)
 static int try_attach(const struct sk_config *sc, const struct shim_config *cfg, int want_slot,
                       uint64_t want_token)
 {
-	int fd = shm_open(me.name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600), r;
-	bool created = fd >= 0;
+	int fd = inherited_lock_fd(), r;
+	bool created = false;
 	struct sk_stack *st;
 
-	if (fd < 0 && errno == EEXIST)
-		fd = shm_open(me.name, O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return errno == ENOENT ? -EAGAIN : -errno;
+	if (fd < 0) {
+		fd = shm_open(me.name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		created = fd >= 0;
+		if (fd < 0 && errno == EEXIST)
+			fd = shm_open(me.name, O_RDWR | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return errno == ENOENT ? -EAGAIN : -errno;
+		/* Held for this process's life (remove_stale_stacks). */
+		if (flock(fd, LOCK_SH) < 0 || !still_named(fd)) {
+			REAL(close)(fd);
+			return -EAGAIN;
+		}
+	}
 	r = created ? create_region(fd, sc, cfg) : map_region(fd);
-	REAL(close)(fd);
 	if (r < 0) {
 		if (created) {
 			shm_unlink(me.name);
 			unmap();
 		}
+		REAL(close)(fd);
+		if (r == -EPROTO)
+			shim_log(SK_LOG_ERROR,
+			         "the stack %s was made by another version of synack, whose programs "
+			         "still run: let them finish (or stop them) first",
+			         me.name);
 		return r;
 	}
+	if (me.lock_fd >= 0)
+		shim_internal_close(me.lock_fd);
+	me.lock_fd = shim_internal_adopt(fd);
 	if (!created && (r = check_identity(cfg)) < 0) {
 		unmap();
 		return r;
 	}
+	unsetenv("SYNACK_SHM_FD");
 	st = shm_stack_lock();
 	if (atomic_load(&me.hdr->state) == SHM_REMOVED) {
 		shm_stack_unlock();
@@ -730,6 +840,8 @@ static int try_attach(const struct sk_config *sc, const struct shim_config *cfg,
 	me.hdr->procs[me.slot].pid = getpid();
 	me.hdr->procs[me.slot].start_time = shm_proc_start_time(getpid());
 	me.hdr->procs[me.slot].state = SHM_PROC_LIVE;
+	me.trace_states = cfg->trace_states;
+	me.hdr->procs[me.slot].trace_states = me.trace_states;
 	me.token = me.hdr->procs[me.slot].token;
 	me.hdr->bound_token = 0;
 	bind_me(st);
@@ -752,29 +864,29 @@ static int try_attach(const struct sk_config *sc, const struct shim_config *cfg,
 	return 0;
 }
 
-/* Is every process of the stack h gone? (its lock held, or its holder dead) */
-static bool all_gone(struct shm_header *h)
+/* Stacks of this user that no process holds any more (killed: no
+ * destructor ran), often in a network namespace that is gone too: no
+ * process will ever run them again, and their pages stay in /dev/shm. The
+ * connections such a stack holds died with their processes, as when the
+ * last process of a stack is killed: a new process starts a new stack.
+ * Whether a process holds a stack is the kernel's to say: every process
+ * attached keeps a shared flock on the object (me.lock_fd, inherited by
+ * fork children and the keeper, passed across exec), released when it
+ * dies however it dies; an exclusive lock granted at once means nobody
+ * does. Whatever the layout version that made the object. Looked for
+ * whenever a process attaches, our own name included (a namespace's inode
+ * number is reused once it is gone, and with it the name). */
+static bool flocked_layout(int fd)
 {
-	for (int i = 0; i < SHM_MAX_PROCS; i++) {
-		const struct shm_proc *p = &h->procs[i];
+	struct {
+		uint64_t magic;
+		uint32_t version;
+	} head;
 
-		if (p->state == SHM_PROC_FREE)
-			continue;
-		if (p->pid <= 0 || shm_proc_start_time(p->pid) == 0)
-			continue;
-		if (p->start_time && shm_proc_start_time(p->pid) != p->start_time)
-			continue;
-		return false;
-	}
-	return true;
+	return pread(fd, &head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
+	       head.magic == SHM_MAGIC && head.version >= SHM_VERSION_FLOCK;
 }
 
-/* Stacks of this user whose processes all died without leaving (killed:
- * no destructor ran), often in a network namespace that is gone too: no
- * process will ever run them again, and their pages stay in /dev/shm.
- * Looked for whenever a process attaches; removed under their own lock
- * (a process attaching to one at the same time sees it removed and makes
- * a new one). */
 static void remove_stale_stacks(void)
 {
 	char prefix[32], path[300];
@@ -783,42 +895,34 @@ static void remove_stale_stacks(void)
 	int n = snprintf(prefix, sizeof(prefix), "synack-u%u-", (unsigned)getuid());
 
 	while (d && (e = readdir(d))) {
-		struct shm_header *h;
-		struct stat sb;
-		int fd, r;
+		int fd;
 
-		if (strncmp(e->d_name, prefix, (size_t)n) || !strcmp(e->d_name, me.name + 1))
+		if (strncmp(e->d_name, prefix, (size_t)n))
 			continue;
 		snprintf(path, sizeof(path), "/%s", e->d_name);
 		fd = shm_open(path, O_RDWR | O_CLOEXEC, 0600);
 		if (fd < 0)
 			continue;
-		h = fstat(fd, &sb) == 0 && sb.st_uid == getuid() && (size_t)sb.st_size >= sizeof(*h)
-		        ? mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-		        : MAP_FAILED;
-		REAL(close)(fd);
-		if (h == MAP_FAILED)
-			continue;
-		if (h->magic == SHM_MAGIC && h->version == SHM_VERSION &&
-		    atomic_load(&h->state) != SHM_INIT) {
-			r = pthread_mutex_trylock(&h->lock);
-			if (r == EOWNERDEAD)
-				pthread_mutex_consistent(&h->lock);
-			if (r == 0 || r == EOWNERDEAD) {
-				if (atomic_load(&h->state) != SHM_REMOVED && all_gone(h)) {
-					atomic_store(&h->state, SHM_REMOVED);
-					shm_unlink(path);
-					shim_log(SK_LOG_INFO,
-					         "removed the stack %s: every process using it is gone",
-					         path);
-				}
-				pthread_mutex_unlock(&h->lock);
-			}
+		if (flocked_layout(fd) && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			shm_unlink(path);
+			shim_log(SK_LOG_INFO, "removed the stack %s: no process uses it any more", path);
 		}
-		munmap(h, sizeof(*h));
+		REAL(close)(fd);
 	}
 	if (d)
 		closedir(d);
+}
+
+/* Does fd still hold the object named me.name? (A remover may have
+ * unlinked it between our open and our lock.) */
+static bool still_named(int fd)
+{
+	char path[160];
+	struct stat a, b;
+
+	snprintf(path, sizeof(path), "/dev/shm%s", me.name);
+	return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino &&
+	       a.st_dev == b.st_dev;
 }
 
 /* Not under the lock, after attaching: a keeper (keeper.c) still reading
@@ -967,6 +1071,8 @@ void shm_child_started(void)
 	p->pid = getpid();
 	p->start_time = shm_proc_start_time(getpid());
 	p->state = SHM_PROC_LIVE;
+	p->trace_head = p->trace_tail = p->trace_lost = 0;
+	p->trace_states = me.trace_states && !p->keeper;
 	open_wake_sockets();
 }
 

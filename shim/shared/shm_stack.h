@@ -70,6 +70,14 @@ void shm_sock_interest(int sock);
  * interested process. */
 void shm_wake_others(int sock);
 
+/* The trace (SYNACK_TRACE=states) reports a process's own connections,
+ * whichever process's call changed their state. route: the state change
+ * ev was made here; false: print it here (the socket is this process's,
+ * or nobody's); true: it went to its owner's queue (or its owner does not
+ * trace). take: print what other processes queued for this one. */
+bool shm_trace_route(struct sk_stack *st, const struct sk_state_change *ev);
+void shm_trace_take(void (*print)(const struct sk_state_change *ev));
+
 /* This process's wake socket (runtime thread: readable when other
  * processes queued wakes), -1 before attach. */
 int shm_wake_fd(void);
@@ -128,6 +136,11 @@ int shm_stack_attach_as(const struct shim_config *cfg, const struct sk_link_ops 
 void shm_exec_adopt(const int *keep, int nkeep);
 /* The attached stack, or NULL. */
 struct sk_stack *shm_stack(void);
+
+/* The shared object, open with a shared flock while this process is
+ * attached (kept across fork by the child and the keeper, across exec by
+ * the new image: SYNACK_SHM_FD), -1 when not attached. */
+int shm_lock_fd(void);
 
 /* The stack's name (for logs and synack check). */
 const char *shm_stack_name(void);
