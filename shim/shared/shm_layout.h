@@ -17,7 +17,9 @@
 #include "shm_stack.h"
 
 #define SHM_MAGIC   0x6b63616e79735f31ull /* "1_synack" */
-#define SHM_VERSION 1u
+/* 2: struct tcb gained reuseport (SO_REUSEPORT groups): a process of
+ * version 1 would neither honour nor keep to their bind rule. */
+#define SHM_VERSION 2u
 
 #define SHM_MASK_WORDS (SHM_MAX_PROCS / 64)
 /* Sockets queued for one process's wake-up before it is told to look at
