@@ -40,17 +40,10 @@ synack_wait_http "nginx (master + 2 workers, reuseport) under synack answers" "$
 	"$URL/small.bin" "$LAB_TMP/small.out" "$LAB_TMP/server.err" "$NGINX_LOG"
 
 # 1. The processes and the stack's listeners.
-master=$(nginx_master "$NGINX_DIR")
-two_workers() { [[ $(nginx_workers "$master" | wc -l) == 2 ]]; }
-if [[ -n $master ]] && wait_for 10 two_workers; then
-	read -r -d '' w1 w2 < <(nginx_workers "$master") || true
-	pass "the master (pid $master) and its 2 workers (pids $w1 $w2) run"
-else
-	fail "the master and its 2 workers run" "master '${master}', workers: $(nginx_workers "${master:-0}" | tr '\n' ' ')"
-	show "$LAB_TMP/server.err"
-	show "$NGINX_LOG"
-	lab_finish
-fi
+nginx_wait_two_workers "$NGINX_DIR" "$LAB_TMP/server.err" "$NGINX_LOG"
+master=$NGINX_MASTER
+w1=$NGINX_W1
+w2=$NGINX_W2
 if [[ ${LAB_KERNEL_ONLY:-0} != 1 ]]; then
 	timeout -k 3 15 ip netns exec "$NS_A" "$LAB_TOOL" ss -l >"$LAB_TMP/ss.out" 2>&1 || true
 	# One line per process and fd that holds a socket: the master holds both listeners
@@ -112,16 +105,6 @@ report_checks "$LAB_TMP/who.out" "$rc" "who.py"
 
 # 4. Logs.
 check_running "nginx's master under synack still running" "$server" "$LAB_TMP/server.err"
-if grep -i 'stack broken' "$LAB_TMP/server.err" "$NGINX_LOG" >"$LAB_TMP/broken"; then
-	fail "no 'stack broken' in nginx's stderr and error log" "$(wc -l <"$LAB_TMP/broken") lines"
-	show "$LAB_TMP/broken"
-else
-	pass "no 'stack broken' in nginx's stderr (synack's log) and error log"
-fi
-if grep -E '\[(alert|crit|emerg)\]' "$NGINX_LOG" >"$LAB_TMP/alerts"; then
-	fail "nginx error log clean" "$(wc -l <"$LAB_TMP/alerts") alert/crit/emerg lines"
-	show "$LAB_TMP/alerts"
-else
-	pass "nginx error log has no alert/crit/emerg line"
-fi
+check_not_broken "$LAB_TMP/server.err" "$NGINX_LOG"
+check_nginx_log "$NGINX_LOG"
 lab_finish
