@@ -366,6 +366,13 @@ enum sk_opt {
 	 * or the period ends (core/tcp_defer.c). get reports the period as
 	 * Linux rounds it (whole SYN,ACK timeouts: 5 -> 7). */
 	SK_OPT_DEFER_ACCEPT,
+	/* SO_REUSEPORT: several sockets may bind one address and port when
+	 * every one of them set it before binding (Linux
+	 * inet_csk_bind_conflict), and a SYN to their port goes to one of
+	 * those that listen, chosen by a keyed hash of its 4-tuple (Linux
+	 * reuseport_select_sock): one flow always reaches the same listener
+	 * while the group is unchanged. */
+	SK_OPT_REUSEPORT,
 	SK_OPT__COUNT
 };
 

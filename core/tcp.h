@@ -172,6 +172,7 @@ struct tcb {
 
 	/* Options (sk_setopt). */
 	bool reuseaddr, keepalive, nodelay, quickack, linger_abort;
+	bool reuseport; /* SK_OPT_REUSEPORT; a passive child inherits it (sk_clone) */
 	int user_mss, keepidle, keepintvl, keepcnt;
 	int rcvlowat; /* SO_RCVLOWAT (Linux sk_rcvlowat); 0 is read as 1 */
 	uint32_t rcvbuf, sndbuf;
@@ -388,7 +389,11 @@ struct tcb *tcp_conn_lookup(struct sk_stack *st, uint32_t laddr, uint16_t lport,
                             uint16_t rport);
 void tcp_conn_insert(struct sk_stack *st, struct tcb *t);
 void tcp_conn_remove(struct sk_stack *st, struct tcb *t);
-struct tcb *tcp_listener_lookup(struct sk_stack *st, uint32_t laddr, uint16_t lport);
+/* The listener for a segment (raddr, rport) -> (laddr, lport) that matched
+ * no connection, or NULL. A port where several listen (SK_OPT_REUSEPORT)
+ * gives the one a keyed hash of the 4-tuple picks. */
+struct tcb *tcp_listener_lookup(struct sk_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                                uint16_t rport);
 /* Bind t to (addr, port); port 0 picks an ephemeral port (RFC 6056).
  * -EADDRINUSE, -EADDRNOTAVAIL (no free ephemeral port). */
 int tcp_bind_port(struct sk_stack *st, struct tcb *t, uint32_t addr, uint16_t port);

@@ -112,6 +112,7 @@ static struct tcb *child_new(struct sk_stack *st, struct tcb *l, const struct se
 	c->rport = s->r.src_port;
 	c->passive = true;
 	c->reuseaddr = l->reuseaddr;
+	c->reuseport = l->reuseport; /* sk_clone_lock: the port is shared with it */
 	c->keepalive = l->keepalive;
 	c->nodelay = l->nodelay;
 	c->quickack = l->quickack;
@@ -851,14 +852,15 @@ void sk_tcp_input(struct sk_stack *st, const struct sk_ipv4_repr *ip, const uint
 
 	if (t && t->state == SK_TCP_TIME_WAIT && (s.r.flags & SK_TCP_SYN) &&
 	    !(s.r.flags & (SK_TCP_ACK | SK_TCP_RST)) && seq_gt(s.r.seq, t->rcv_nxt) &&
-	    tcp_listener_lookup(st, ip->dst, s.r.dst_port)) {
+	    tcp_listener_lookup(st, ip->dst, s.r.dst_port, ip->src, s.r.src_port)) {
 		/* RFC 6191 / RFC 1122 §4.2.2.13: a new SYN above the old
 		 * connection's sequence space may reopen the 4-tuple. */
 		tcp_close_conn(st, t, 0, "new SYN reuses the 4-tuple", now);
 		t = NULL;
 	}
 	if (!t) {
-		struct tcb *l = tcp_listener_lookup(st, ip->dst, s.r.dst_port);
+		struct tcb *l =
+		    tcp_listener_lookup(st, ip->dst, s.r.dst_port, ip->src, s.r.src_port);
 
 		if (l)
 			listen_input(st, l, &s, now);

@@ -743,6 +743,12 @@ int sk_setopt(struct sk_stack *st, int sock, enum sk_opt opt, int value)
 	case SK_OPT_REUSEADDR:
 		t->reuseaddr = value != 0;
 		return 0;
+	case SK_OPT_REUSEPORT:
+		/* Read by bind and listen (tcp_bind_conflict) and by the
+		 * listener lookup: as Linux's sk_reuseport, it may change
+		 * at any time and counts when it is read. */
+		t->reuseport = value != 0;
+		return 0;
 	case SK_OPT_KEEPALIVE:
 		/* Linux tcp_set_keepalive: switching it on starts the timer. */
 		if ((value != 0) != t->keepalive) {
@@ -865,6 +871,9 @@ int sk_getopt(const struct sk_stack *st, int sock, enum sk_opt opt, int *value)
 	switch (opt) {
 	case SK_OPT_REUSEADDR:
 		*value = t->reuseaddr;
+		return 0;
+	case SK_OPT_REUSEPORT:
+		*value = t->reuseport;
 		return 0;
 	case SK_OPT_KEEPALIVE:
 		*value = t->keepalive;

@@ -335,7 +335,62 @@ static int32_t *bind_chain(struct sk_tcp *tcp, uint16_t port)
 	return &tcp_bind_buckets(tcp)[(uint32_t)(port * 2654435761u) & tcp->bind_mask];
 }
 
-struct tcb *tcp_listener_lookup(struct sk_stack *st, uint32_t laddr, uint16_t lport)
+/* ---- SO_REUSEPORT groups ---- */
+
+/* A member of the group listening on exactly (addr, port). Linux groups the
+ * listeners of one address and port (reuseport_add_sock at listen, out at
+ * close): a socket bound but not listening is in no group and gets no SYN. */
+static bool group_member(const struct tcb *t, uint32_t addr, uint16_t port)
+{
+	return t->lport == port && t->laddr == addr && t->state == SK_TCP_LISTEN;
+}
+
+/* The listener number `hash` picks among those on exactly (addr, port), or
+ * NULL when none listens there. Linux reuseport_select_sock takes
+ * socks[reciprocal_scale(hash, num_socks)]; the order here is the bind
+ * chain's, which only a member's arrival or departure changes (others are
+ * inserted at the head, and unlinking keeps the order of the rest), so a
+ * flow keeps its listener while the group is unchanged. Two walks of one
+ * bind bucket: this runs only for a port whose listener set the option. */
+static struct tcb *group_pick(struct sk_tcp *tcp, uint32_t addr, uint16_t port, uint32_t hash)
+{
+	uint32_t n = 0;
+
+	for (int32_t i = *bind_chain(tcp, port); i != TCP_NIL; i = tcp_tcbs(tcp)[i].bind_next)
+		n += group_member(&tcp_tcbs(tcp)[i], addr, port);
+	if (n == 0)
+		return NULL;
+	uint32_t pick = (uint32_t)(((uint64_t)hash * n) >> 32); /* reciprocal_scale */
+
+	for (int32_t i = *bind_chain(tcp, port); i != TCP_NIL; i = tcp_tcbs(tcp)[i].bind_next) {
+		struct tcb *t = &tcp_tcbs(tcp)[i];
+
+		if (group_member(t, addr, port) && pick-- == 0)
+			return t;
+	}
+	return NULL; /* not reached: the chain did not change between the walks */
+}
+
+/* Linux inet_lhash2_lookup: the listeners on the segment's own address
+ * first, then those on INADDR_ANY; within them reuseport_select_sock with
+ * inet_ehashfn(daddr, dport, saddr, sport), here the connection table's
+ * keyed SipHash of the 4-tuple (the high half: the table uses the low
+ * bits), so a peer can neither predict nor steer which listener it gets. */
+static struct tcb *reuseport_select(struct sk_tcp *tcp, uint32_t laddr, uint16_t lport,
+                                    uint32_t raddr, uint16_t rport)
+{
+	uint32_t hash = (uint32_t)(tuple_hash(tcp->hash_key, laddr, lport, raddr, rport) >> 32);
+	struct tcb *t = group_pick(tcp, laddr, lport, hash);
+
+	return t ? t : group_pick(tcp, 0, lport, hash);
+}
+
+/* A listener without SO_REUSEPORT is alone on its port at every address
+ * that overlaps its own (tcp_bind_conflict, checked again at listen), so
+ * the first one found is the answer, as before groups existed: the
+ * per-segment path of such a port pays one flag test more. */
+struct tcb *tcp_listener_lookup(struct sk_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                                uint16_t rport)
 {
 	struct sk_tcp *tcp = sk_tcp_of(st);
 
@@ -344,7 +399,7 @@ struct tcb *tcp_listener_lookup(struct sk_stack *st, uint32_t laddr, uint16_t lp
 
 		if (t->lport == lport && t->state == SK_TCP_LISTEN &&
 		    (t->laddr == 0 || t->laddr == laddr))
-			return t;
+			return t->reuseport ? reuseport_select(tcp, laddr, lport, raddr, rport) : t;
 	}
 	return NULL;
 }
@@ -402,15 +457,22 @@ static bool child_holds(const struct tcb *c, uint16_t port)
 	return c->lport == port && c->state != SK_TCP_CLOSED;
 }
 
-/* Linux inet_bind_conflict (relax, no SO_REUSEPORT): o stands in the way
- * of t binding (addr, port) when their addresses overlap (INADDR_ANY
+/* Linux inet_bind_conflict (relax, reuseport_ok): o stands in the way of
+ * t binding (addr, port) when their addresses overlap (INADDR_ANY
  * overlaps every address) unless both set SO_REUSEADDR and o does not
- * listen. TIME_WAIT is no exception: it keeps the SO_REUSEADDR of the
- * socket it was (tw_reuse), so a TIME_WAIT child of a listener without it
- * still refuses a new SO_REUSEADDR socket (measured on Linux 6.18). */
+ * listen, or both set SO_REUSEPORT. TIME_WAIT is no exception: it keeps
+ * the SO_REUSEADDR and SO_REUSEPORT of the socket it was (tw_reuse,
+ * tw_reuseport), so a TIME_WAIT child of a listener without them still
+ * refuses a new socket with them (measured on Linux 6.18). Linux also
+ * wants SO_REUSEPORT sockets to have the same effective uid (or o in
+ * TIME_WAIT), so that another user cannot steal a share of a port's
+ * connections: that always holds here, one stack serves one user (its
+ * shared memory object is per uid, shim/shared/shm_stack.h). */
 static bool holder_conflicts(const struct tcb *t, uint32_t addr, const struct tcb *o)
 {
 	if (o == t || (addr != 0 && o->laddr != 0 && addr != o->laddr))
+		return false;
+	if (t->reuseport && o->reuseport)
 		return false;
 	return !(t->reuseaddr && o->reuseaddr && o->state != SK_TCP_LISTEN);
 }

@@ -45,10 +45,6 @@ struct shim_opts {
 	/* First option set while pending that synack does not implement:
 	 * reported when the socket is offloaded (never silently dropped). */
 	int unsupported_level, unsupported_name;
-	/* SO_REUSEPORT: accepted and recorded (getsockopt answers it); a
-	 * second socket on the same port still fails with EADDRINUSE, with a
-	 * log line saying why. */
-	int reuseport;
 	/* IP_BIND_ADDRESS_NO_PORT: bind() to port 0 leaves the port to
 	 * connect() (the shim's; core sees no bind). */
 	bool bind_no_port;

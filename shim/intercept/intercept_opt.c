@@ -167,13 +167,6 @@ static int set_offloaded(struct shim_ofd *o, int fd, int level, int name, const 
 		return set_timeout(&o->rcvtimeo_us, val, len);
 	if (level == SOL_SOCKET && name == SO_SNDTIMEO)
 		return set_timeout(&o->sndtimeo_us, val, len);
-	if (level == SOL_SOCKET && name == SO_REUSEPORT) {
-		if (len < sizeof(int))
-			return -EINVAL;
-		memcpy(&v, val, sizeof(v));
-		o->opts.reuseport = v != 0;
-		return 0;
-	}
 	if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
 		v = shim_congestion_parse(val, len);
 		if (v < 0)
@@ -209,11 +202,6 @@ static bool record_pending_special(struct shim_ofd *o, int level, int name, cons
 {
 	int v;
 
-	if (level == SOL_SOCKET && name == SO_REUSEPORT && len >= sizeof(int)) {
-		memcpy(&v, val, sizeof(v));
-		o->opts.reuseport = v != 0;
-		return true;
-	}
 	if (level == IPPROTO_IP && (name == IP_TOS || name == IP_TTL)) {
 		int opt = name == IP_TOS ? SK_OPT_IP_TOS : SK_OPT_IP_TTL;
 
@@ -380,9 +368,6 @@ static int get_offloaded(struct shim_ofd *o, int fd, int level, int name, void *
 
 			return put_out(val, len, &l, sizeof(l));
 		}
-		case SO_REUSEPORT:
-			v = o->opts.reuseport;
-			return put_out(val, len, &v, sizeof(v));
 		}
 	}
 	if (level == IPPROTO_TCP && name == TCP_INFO) {

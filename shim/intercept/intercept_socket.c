@@ -233,13 +233,6 @@ static int core_addr_op(struct shim_ofd *o, int fd, enum shim_offload_op op, uin
 	rt_unlock();
 	if (r == 0)
 		r = bind_kside(o, fd);
-	if (r == -EADDRINUSE && o->opts.reuseport)
-		/* Several sockets sharing a port (one per worker, the kernel
-		 * spreading connections) needs a shared listener: not yet. */
-		shim_log(SK_LOG_ERROR,
-		         "bind to port %u: SO_REUSEPORT is recorded, but synack does not support "
-		         "several sockets bound to one port yet (EADDRINUSE)",
-		         (unsigned)port);
 	return r;
 }
 

@@ -17,7 +17,9 @@
 #include "shm_stack.h"
 
 #define SHM_MAGIC   0x6b63616e79735f31ull /* "1_synack" */
-#define SHM_VERSION 3u
+/* The layout's version: bumped by any change of the region or of core's
+ * state in it (4: struct tcb gained reuseport, SO_REUSEPORT groups). */
+#define SHM_VERSION 4u
 /* The first layout whose processes hold a flock on the object
  * (remove_stale_stacks): older objects are not judged by it. */
 #define SHM_VERSION_FLOCK 3u

@@ -29,6 +29,10 @@ static const struct opt_map map[] = {
     {IPPROTO_TCP, TCP_NOTSENT_LOWAT, SK_OPT_NOTSENT_LOWAT},
     /* seconds; a bare-ACK handshake waits for data (core/tcp_defer.c) */
     {IPPROTO_TCP, TCP_DEFER_ACCEPT, SK_OPT_DEFER_ACCEPT},
+    /* several sockets on one port, SYNs spread by a hash of the 4-tuple
+     * (core/tcp_table.c); set while pending it is on the placeholder too,
+     * so a listener on every address shares the kernel's side alike */
+    {SOL_SOCKET, SO_REUSEPORT, SK_OPT_REUSEPORT},
 };
 
 int shim_opt_lookup(int level, int name)

@@ -43,17 +43,8 @@ LAB_TIMEOUT=170 spawn "$LAB_TMP/server.err" synack_exec /usr/sbin/nginx -p "$NGI
 server=$LAB_LAST_PID
 synack_wait_http "nginx (master + 2 workers) under synack answers" "$server" "$URL/small.bin" \
 	"$LAB_TMP/small.out" "$LAB_TMP/server.err" "$NGINX_LOG"
-master=$(nginx_master "$NGINX_DIR")
-two_workers() { [[ $(nginx_workers "$master" | wc -l) == 2 ]]; }
-if [[ -n $master ]] && wait_for 10 two_workers; then
-	read -r -d '' w1 w2 < <(nginx_workers "$master") || true
-	pass "the master (pid $master) and its 2 workers (pids $w1 $w2) run"
-else
-	fail "the master and its 2 workers run" "master '${master}', workers: $(nginx_workers "${master:-0}" | tr '\n' ' ')"
-	show "$LAB_TMP/server.err"
-	show "$NGINX_LOG"
-	lab_finish
-fi
+nginx_wait_two_workers "$NGINX_DIR" "$LAB_TMP/server.err" "$NGINX_LOG"
+master=$NGINX_MASTER
 
 rc=0
 peer_exec timeout -k 3 150 ab -q -s 20 -n 5000 -c 50 "$URL/small.bin" >"$LAB_TMP/ab1.out" 2>&1 || rc=$?
@@ -176,7 +167,7 @@ else
 	show "$LAB_TMP/server.err"
 	show "$NGINX_LOG"
 fi
-replaced() { two_workers && ! nginx_workers "$master" | grep -qx "$w1"; }
+replaced() { nginx_two_workers && ! nginx_workers "$master" | grep -qx "$w1"; }
 if wait_for 15 replaced; then
 	pass "the master replaced the killed worker (workers now: $(nginx_workers "$master" | tr '\n' ' '))"
 else
@@ -207,17 +198,6 @@ fi
 
 # 3. Logs.
 check_running "nginx's master under synack still running" "$server" "$LAB_TMP/server.err"
-if grep -i 'stack broken' "$LAB_TMP/server.err" "$NGINX_LOG" >"$LAB_TMP/broken"; then
-	fail "no 'stack broken' in nginx's stderr and error log" "$(wc -l <"$LAB_TMP/broken") lines"
-	show "$LAB_TMP/broken"
-else
-	pass "no 'stack broken' in nginx's stderr (synack's log) and error log"
-fi
-if grep -E '\[(alert|crit|emerg)\]' "$NGINX_LOG" | grep -v "worker process $w1 exited on signal 9" \
-	>"$LAB_TMP/alerts"; then
-	fail "nginx error log clean" "$(wc -l <"$LAB_TMP/alerts") alert/crit/emerg lines"
-	show "$LAB_TMP/alerts"
-else
-	pass "nginx error log has no alert/crit/emerg line but the killed worker's exit"
-fi
+check_not_broken "$LAB_TMP/server.err" "$NGINX_LOG"
+check_nginx_log "$NGINX_LOG" "worker process $w1 exited on signal 9" "the killed worker's exit"
 lab_finish

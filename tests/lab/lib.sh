@@ -516,6 +516,52 @@ nginx_master() {
 	wait_for 10 test -s "$1/nginx.pid" && cat "$1/nginx.pid"
 }
 
+# Does the master NGINX_MASTER run 2 workers?
+nginx_two_workers() { [[ $(nginx_workers "$NGINX_MASTER" | wc -l) == 2 ]]; }
+
+# Wait (at most 10 s) until the master of the nginx of nginx_conf directory DIR (NGINX_WORKERS=2)
+# runs its 2 workers: PASS, with NGINX_MASTER, NGINX_W1 and NGINX_W2 set to the pids; else FAIL,
+# show LOG... and finish the test.
+#   nginx_wait_two_workers DIR [LOG...]
+nginx_wait_two_workers() {
+	local f
+	NGINX_MASTER=$(nginx_master "$1")
+	shift
+	if [[ -n $NGINX_MASTER ]] && wait_for 10 nginx_two_workers; then
+		read -r -d '' NGINX_W1 NGINX_W2 < <(nginx_workers "$NGINX_MASTER") || true
+		pass "the master (pid $NGINX_MASTER) and its 2 workers (pids $NGINX_W1 $NGINX_W2) run"
+		return 0
+	fi
+	fail "the master and its 2 workers run" \
+		"master '${NGINX_MASTER}', workers: $(nginx_workers "${NGINX_MASTER:-0}" | tr '\n' ' ')"
+	for f; do show "$f"; done
+	lab_finish
+}
+
+# PASS when nginx's error log LOG has no [alert], [crit] or [emerg] line but those matching the
+# extended regex EXCEPT (described as WHAT), else FAIL and show them.
+#   check_nginx_log LOG [EXCEPT WHAT]
+check_nginx_log() {
+	if grep -E '\[(alert|crit|emerg)\]' "$1" | grep -vE "${2:-^\$}" >"$LAB_TMP/alerts"; then
+		fail "nginx error log clean" "$(wc -l <"$LAB_TMP/alerts") alert/crit/emerg lines"
+		show "$LAB_TMP/alerts"
+	else
+		pass "nginx error log has no alert/crit/emerg line${3:+ but $3}"
+	fi
+}
+
+# PASS when none of the files LOG... (a server's stderr, where synack logs, and its own logs)
+# says "stack broken", else FAIL and show those lines.
+#   check_not_broken LOG...
+check_not_broken() {
+	if grep -i 'stack broken' "$@" >"$LAB_TMP/broken"; then
+		fail "no 'stack broken' in the server's stderr and logs" "$(wc -l <"$LAB_TMP/broken") lines"
+		show "$LAB_TMP/broken"
+	else
+		pass "no 'stack broken' in the server's stderr (synack's log) and logs"
+	fi
+}
+
 # Wait (wait_line, at most 10 s) until the server NAME started in the background (pid PID)
 # writes a line matching REGEX to its LOG; if it never does: FAIL "set-up", show LOG and finish
 # the test.

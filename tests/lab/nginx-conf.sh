@@ -9,6 +9,8 @@
 # root, the workers as nginx's default user (nobody), so ROOT and the path down to it must be
 # readable by everyone. No reuseport: the workers share the master's one listening socket.
 # Each response then names the worker that sent it: header X-Worker: PID.
+# With NGINX_REUSEPORT=1 as well: `listen ... reuseport`, one listening socket per worker, all
+# bound to the one port with SO_REUSEPORT, the stack spreading connections over them.
 nginx_conf() {
 	local dir=$1 addr=$2 root=$3 conns=${4:-1024} listen=${5:-$2:8080}
 	mkdir -p "$dir"
@@ -32,7 +34,7 @@ http {
     scgi_temp_path $dir/scgi;
     default_type application/octet-stream;
     server {
-        listen $listen;
+        listen $listen$([[ -n ${NGINX_REUSEPORT:-} ]] && echo ' reuseport');
         root $root;$([[ -n ${NGINX_WORKERS:-} ]] && printf '\n        add_header X-Worker $pid always;')
     }
 }

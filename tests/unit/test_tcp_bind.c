@@ -1,8 +1,8 @@
-/* Who may bind a port, as on Linux (inet_csk_bind_conflict, IPv4, no
- * SO_REUSEPORT): a bind conflicts with every socket on the port at an
- * overlapping address — listeners, connections, accepted children even
- * after their listener closed, TIME_WAIT — unless both set SO_REUSEADDR
- * and the other does not listen. Each expectation was measured against
+/* Who may bind a port, as on Linux (inet_csk_bind_conflict, IPv4): a bind
+ * conflicts with every socket on the port at an overlapping address —
+ * listeners, connections, accepted children even after their listener
+ * closed, TIME_WAIT — unless both set SO_REUSEADDR and the other does not
+ * listen, or both set SO_REUSEPORT. Each expectation was measured against
  * Linux 6.18 on loopback. */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -219,4 +219,117 @@ Test(tcp_bind, live_child_refuses_the_specific_address_too)
 	accepted(false, &l, NULL);
 	sk_close(h->st, l, h->now);
 	cr_expect_eq(sk_bind(h->st, new_socket(false), H_OUR_IP, H_OUR_PORT), -EADDRINUSE);
+}
+
+/* ---- SO_REUSEPORT ---- */
+
+static int reuseport_socket(void)
+{
+	int s = new_socket(false);
+
+	cr_assert_eq(sk_setopt(h->st, s, SK_OPT_REUSEPORT, 1), 0);
+	return s;
+}
+
+Test(tcp_bind, reuseport_reads_back)
+{
+	int s = new_socket(false), v = -1;
+
+	cr_expect_eq(sk_getopt(h->st, s, SK_OPT_REUSEPORT, &v), 0);
+	cr_expect_eq(v, 0);
+	cr_assert_eq(sk_setopt(h->st, s, SK_OPT_REUSEPORT, 7), 0);
+	cr_expect_eq(sk_getopt(h->st, s, SK_OPT_REUSEPORT, &v), 0);
+	cr_expect_eq(v, 1);
+}
+
+Test(tcp_bind, four_reuseport_sockets_bind_and_listen_on_one_port)
+{
+	for (int i = 0; i < 4; i++) {
+		int s = reuseport_socket();
+
+		cr_expect_eq(sk_bind(h->st, s, H_OUR_IP, H_OUR_PORT), 0, "socket %d", i);
+		cr_expect_eq(sk_listen(h->st, s, 4, h->now), 0, "socket %d", i);
+	}
+}
+
+Test(tcp_bind, a_socket_without_reuseport_is_refused_beside_a_group)
+{
+	int a = reuseport_socket(), b = reuseport_socket();
+
+	cr_assert_eq(sk_bind(h->st, a, H_OUR_IP, H_OUR_PORT), 0);
+	cr_assert_eq(sk_bind(h->st, b, H_OUR_IP, H_OUR_PORT), 0);
+	cr_assert_eq(sk_listen(h->st, a, 4, h->now), 0);
+	cr_expect_eq(sk_bind(h->st, new_socket(false), H_OUR_IP, H_OUR_PORT), -EADDRINUSE);
+	cr_expect_eq(sk_bind(h->st, new_socket(true), H_OUR_IP, H_OUR_PORT), -EADDRINUSE,
+	             "SO_REUSEADDR does not join a listening group");
+	cr_expect_eq(sk_bind(h->st, new_socket(false), 0, H_OUR_PORT), -EADDRINUSE,
+	             "INADDR_ANY overlaps the group's address");
+}
+
+Test(tcp_bind, a_plain_socket_bound_not_listening_refuses_reuseport)
+{
+	/* Mixed: every socket on the port must have set it. */
+	cr_assert_eq(sk_bind(h->st, new_socket(false), H_OUR_IP, H_OUR_PORT), 0);
+	cr_expect_eq(sk_bind(h->st, reuseport_socket(), H_OUR_IP, H_OUR_PORT), -EADDRINUSE);
+}
+
+Test(tcp_bind, a_reuseport_socket_bound_not_listening_refuses_a_plain_one)
+{
+	cr_assert_eq(sk_bind(h->st, reuseport_socket(), H_OUR_IP, H_OUR_PORT), 0);
+	cr_expect_eq(sk_bind(h->st, new_socket(false), H_OUR_IP, H_OUR_PORT), -EADDRINUSE);
+}
+
+Test(tcp_bind, reuseport_cleared_before_listen_is_refused_at_listen)
+{
+	/* Linux inet_csk_listen_start checks the port again with the option
+	 * as it is then. */
+	int a = reuseport_socket(), b = reuseport_socket();
+
+	cr_assert_eq(sk_bind(h->st, a, H_OUR_IP, H_OUR_PORT), 0);
+	cr_assert_eq(sk_bind(h->st, b, H_OUR_IP, H_OUR_PORT), 0);
+	cr_assert_eq(sk_listen(h->st, a, 4, h->now), 0);
+	cr_assert_eq(sk_setopt(h->st, b, SK_OPT_REUSEPORT, 0), 0);
+	cr_expect_eq(sk_listen(h->st, b, 4, h->now), -EADDRINUSE);
+}
+
+Test(tcp_bind, reuseport_groups_on_the_address_and_on_any_may_both_listen)
+{
+	int a = reuseport_socket(), b = reuseport_socket();
+
+	cr_expect_eq(sk_bind(h->st, a, H_OUR_IP, H_OUR_PORT), 0);
+	cr_expect_eq(sk_listen(h->st, a, 4, h->now), 0);
+	cr_expect_eq(sk_bind(h->st, b, 0, H_OUR_PORT), 0);
+	cr_expect_eq(sk_listen(h->st, b, 4, h->now), 0);
+}
+
+Test(tcp_bind, live_child_of_a_reuseport_listener_shares_the_port_with_reuseport)
+{
+	/* The child inherits SO_REUSEPORT (sk_clone_lock): a new server of
+	 * the group may start beside it, a plain one may not. */
+	int l = reuseport_socket();
+
+	cr_assert_eq(sk_bind(h->st, l, 0, H_OUR_PORT), 0);
+	cr_assert_eq(sk_listen(h->st, l, 8, h->now), 0);
+	h_send(h, h_seg(SK_TCP_SYN, PEER_ISN, 0));
+	struct h_tcp sa = h_expect_tcp(h, SK_TCP_SYN | SK_TCP_ACK);
+	h_send(h, h_seg(SK_TCP_ACK, PEER_ISN + 1, sa.r.seq + 1));
+	cr_assert_geq(sk_accept(h->st, l, NULL), 0);
+	sk_close(h->st, l, h->now);
+	cr_expect_eq(sk_bind(h->st, new_socket(false), 0, H_OUR_PORT), -EADDRINUSE);
+	int s = reuseport_socket();
+	cr_expect_eq(sk_bind(h->st, s, 0, H_OUR_PORT), 0);
+	cr_expect_eq(sk_listen(h->st, s, 4, h->now), 0);
+}
+
+Test(tcp_bind, an_ephemeral_port_is_never_shared_by_reuseport)
+{
+	/* Linux inet_csk_find_open_port passes reuseport_ok = false. */
+	int a = reuseport_socket(), b = reuseport_socket();
+	struct sk_endpoint ea, eb;
+
+	cr_assert_eq(sk_listen(h->st, a, 4, h->now), 0);
+	cr_assert_eq(sk_listen(h->st, b, 4, h->now), 0);
+	cr_assert_eq(sk_getsockname(h->st, a, &ea), 0);
+	cr_assert_eq(sk_getsockname(h->st, b, &eb), 0);
+	cr_expect_neq(ea.port, eb.port);
 }
