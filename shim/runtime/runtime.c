@@ -801,15 +801,23 @@ static void fork_child(void)
 	rt.poller = 0;
 	rt.parked = false;
 	rt.park_check = RT_PARK_CHECK;
-	rt.loop = NULL;
 	rt.armed = SK_TIME_NEVER;
 	wait_after_fork_child();
 	shim_epoll_after_fork_child();
 	shim_query_stop(); /* the parent's; the child opens its own */
-	/* libev's fds, the eventfds and the wake sockets are the parent's;
-	 * the packet socket is shared (one open file description, frames
-	 * read by whichever process reads first, each frame once), and so is
-	 * the stack's lock fd (this child holds the stack too). */
+	/* The parent's event loop: its copy here is nobody's (the child starts
+	 * a loop of its own on first use): free it, closing its fds (internal:
+	 * libev's close() must come from inside to drop their marks). */
+	if (rt.loop) {
+		shim_inside_depth++;
+		ev_loop_destroy(rt.loop);
+		shim_inside_depth--;
+		rt.loop = NULL;
+	}
+	/* The eventfds and the wake sockets are the parent's too; the packet
+	 * socket is shared (one open file description, frames read by
+	 * whichever process reads first, each frame once), and so is the
+	 * stack's lock fd (this child holds the stack too). */
 	internal.n = 0;
 	fdt_foreach_internal(collect_internal, &internal);
 	for (int i = 0; i < internal.n; i++)

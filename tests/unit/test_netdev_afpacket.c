@@ -35,6 +35,7 @@
 #include <net/ethernet.h>
 
 #include "../../netdev/netdev.h"
+#include "netns.h"
 #include "shell.h"
 
 #define OUR_IP   0x0a4d0901u /* 10.77.9.1: ours, no kernel address */
@@ -42,39 +43,13 @@
 #define OUR_PORT 5555
 #define WAIT_MS  10000 /* generous: only a failing test waits it out */
 
-static int ns_ours = -1, ns_peer = -1;
+static struct netns_lab lab = {.ours = -1, .peer = -1};
 static pid_t peer_child = -1;
 static struct netdev *dev;
-static char our_if[IFNAMSIZ], peer_if[IFNAMSIZ];
-
-static void enter(int ns)
-{
-	cr_assert_eq(setns(ns, CLONE_NEWNET), 0, "setns: %s", strerror(errno));
-}
 
 static void lab_up(void)
 {
-	cr_assert_eq(geteuid(), 0, "the AF_PACKET suite needs root (it creates namespaces)");
-	/* Names carry the pid so that two suites running at once never meet,
-	 * even if someone reuses a namespace by mistake. */
-	snprintf(our_if, sizeof(our_if), "sk%da", (int)getpid());
-	snprintf(peer_if, sizeof(peer_if), "sk%db", (int)getpid());
-	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
-	ns_ours = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	cr_assert_eq(unshare(CLONE_NEWNET), 0);
-	ns_peer = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	cr_assert(ns_ours >= 0 && ns_peer >= 0);
-
-	/* No IPv6 on the peer: its neighbour discovery would be noise. */
-	sh("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
-	sh("ip link set lo up");
-	enter(ns_ours);
-	sh("ip link add %s type veth peer name %s netns /proc/%d/fd/%d", our_if, peer_if,
-	   (int)getpid(), ns_peer);
-	sh("ip link set %s up", our_if);
-	enter(ns_peer);
-	sh("ip addr add 10.77.9.2/24 dev %s && ip link set %s up", peer_if, peer_if);
-	enter(ns_ours);
+	netns_lab_up(&lab, "sk", "10.77.9.2/24");
 }
 
 static void lab_down(void)
@@ -88,11 +63,7 @@ static void lab_down(void)
 	}
 	/* Closing the namespace fds lets the kernel destroy them (and the
 	 * veth with them) once this process exits. */
-	if (ns_ours >= 0)
-		close(ns_ours);
-	if (ns_peer >= 0)
-		close(ns_peer);
-	ns_ours = ns_peer = -1;
+	netns_lab_down(&lab);
 }
 
 TestSuite(afpacket, .init = lab_up, .fini = lab_down, .timeout = 60);
@@ -101,7 +72,7 @@ static void open_dev(int inherited_fd)
 {
 	char err[256] = "";
 
-	dev = netdev_afpacket_open(our_if, inherited_fd, err, sizeof(err));
+	dev = netdev_afpacket_open(lab.our_if, inherited_fd, err, sizeof(err));
 	cr_assert_not_null(dev, "open failed: %s", err);
 }
 
@@ -113,7 +84,7 @@ static void in_peer(void (*fn)(void))
 	if (peer_child == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		alarm(55);
-		if (setns(ns_peer, CLONE_NEWNET) < 0)
+		if (setns(lab.peer, CLONE_NEWNET) < 0)
 			_exit(2);
 		fn();
 		_exit(0);
@@ -260,14 +231,14 @@ Test(afpacket, reads_mac_and_mtu_of_the_interface)
 	struct ifreq ifr = {0};
 	int s = socket(AF_INET, SOCK_DGRAM, 0);
 
-	sh("ip link set %s mtu 1400", our_if);
+	sh("ip link set %s mtu 1400", lab.our_if);
 	open_dev(-1);
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", our_if);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", lab.our_if);
 	cr_assert_eq(ioctl(s, SIOCGIFHWADDR, &ifr), 0);
 	close(s);
 	cr_assert_arr_eq(dev->mac, ifr.ifr_hwaddr.sa_data, 6);
 	cr_assert_eq(dev->mtu, 1400);
-	cr_assert_str_eq(dev->name, our_if);
+	cr_assert_str_eq(dev->name, lab.our_if);
 	cr_assert_geq(dev->fd, 0);
 	cr_assert_neq(fcntl(dev->fd, F_GETFL) & O_NONBLOCK, 0);
 }
@@ -296,7 +267,7 @@ Test(afpacket, without_offloads_frames_bypass_the_qdisc)
 	struct netdev_afpacket_stats st;
 	char err[256] = "";
 
-	dev = netdev_afpacket_open_sized(our_if, -1, 0, err, sizeof(err));
+	dev = netdev_afpacket_open_sized(lab.our_if, -1, 0, err, sizeof(err));
 	cr_assert_not_null(dev, "open failed: %s", err);
 	cr_assert_eq(netdev_afpacket_get_stats(dev, &st), 0);
 	cr_assert(!st.vnet_hdr);
@@ -392,9 +363,9 @@ Test(afpacket, frame_larger_than_a_slot_leaves_alone_after_the_queue)
 
 	/* Slots are sized by the MTU seen at open; a larger MTU later means
 	 * frames that do not fit. */
-	sh("ip link set %s mtu 1400", our_if);
+	sh("ip link set %s mtu 1400", lab.our_if);
 	open_dev(-1);
-	sh("ip link set %s mtu 1500", our_if);
+	sh("ip link set %s mtu 1500", lab.our_if);
 	build_arp_request(f);
 	memcpy(big, f, sizeof(f));
 	cr_assert_eq(netdev_send(dev, f, sizeof(f)), 0);
@@ -415,13 +386,13 @@ Test(afpacket, frames_the_kernel_refuses_are_dropped_and_counted)
 	build_arp_request(f);
 	for (int i = 0; i < 5; i++)
 		cr_assert_eq(netdev_send(dev, f, sizeof(f)), 0);
-	sh("ip link set %s down", our_if);
+	sh("ip link set %s down", lab.our_if);
 	cr_assert_eq(netdev_flush(dev), -ENETDOWN);
 	cr_assert_eq(netdev_afpacket_get_stats(dev, &st), 0);
 	cr_assert_eq(st.tx_errors, 5, "each frame tried, each dropped");
 	cr_assert_eq(st.tx_frames, 0);
 	cr_assert_eq(netdev_flush(dev), 0, "the batch is empty afterwards");
-	sh("ip link set %s up", our_if);
+	sh("ip link set %s up", lab.our_if);
 	/* The socket still owes one report of the down (packet_notifier set
 	 * sk_err): the next transmission returns it, once. */
 	cr_assert_eq(netdev_send(dev, f, sizeof(f)), 0);
@@ -514,9 +485,9 @@ static void peer_knows_us(void)
 
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", dev->mac[0], dev->mac[1],
 	         dev->mac[2], dev->mac[3], dev->mac[4], dev->mac[5]);
-	enter(ns_peer);
-	sh("ip neigh replace 10.77.9.1 lladdr %s dev %s nud permanent", mac, peer_if);
-	enter(ns_ours);
+	netns_enter(lab.peer);
+	sh("ip neigh replace 10.77.9.1 lladdr %s dev %s nud permanent", mac, lab.peer_if);
+	netns_enter(lab.ours);
 }
 
 /* A segment of ours on the connection the SYN in `syn` opens: our ISN is
@@ -648,7 +619,7 @@ Test(afpacket, frame_longer_than_the_buffer_is_counted_and_dropped)
 	struct netdev_afpacket_stats st = {0};
 	char err[256] = "";
 
-	dev = netdev_afpacket_open_sized(our_if, -1, 1024, err, sizeof(err));
+	dev = netdev_afpacket_open_sized(lab.our_if, -1, 1024, err, sizeof(err));
 	cr_assert_not_null(dev, "open failed: %s", err);
 	peer_knows_us();
 	cr_assert_eq(pipe(go_pipe), 0);
@@ -670,7 +641,7 @@ Test(afpacket, receive_buffer_size_out_of_range_is_refused)
 {
 	char err[256] = "";
 
-	cr_assert_null(netdev_afpacket_open_sized(our_if, -1, 16, err, sizeof(err)));
+	cr_assert_null(netdev_afpacket_open_sized(lab.our_if, -1, 16, err, sizeof(err)));
 	cr_assert(strstr(err, "out of range"), "unclear error: %s", err);
 }
 
@@ -695,9 +666,9 @@ Test(afpacket, missing_interface_is_named_with_the_fix)
 
 Test(afpacket, interface_down_or_not_ethernet_is_refused)
 {
-	sh("ip link set %s down", our_if);
-	open_fails(our_if, -1, "is down");
-	open_fails(our_if, -1, "ip link set");
+	sh("ip link set %s down", lab.our_if);
+	open_fails(lab.our_if, -1, "is down");
+	open_fails(lab.our_if, -1, "ip link set");
 	sh("ip link set lo up");
 	open_fails("lo", -1, "not an Ethernet interface");
 }
@@ -708,12 +679,12 @@ Test(afpacket, inherited_fd_that_is_not_a_packet_socket_is_refused)
 	int dgram = socket(AF_PACKET, SOCK_DGRAM, 0);
 
 	cr_assert_eq(pipe(p), 0);
-	open_fails(our_if, p[0], "SYNACK_PACKET_FD");
-	open_fails(our_if, p[0], "not a socket");
-	open_fails(our_if, udp, "not an AF_PACKET SOCK_RAW");
-	open_fails(our_if, dgram, "not an AF_PACKET SOCK_RAW");
+	open_fails(lab.our_if, p[0], "SYNACK_PACKET_FD");
+	open_fails(lab.our_if, p[0], "not a socket");
+	open_fails(lab.our_if, udp, "not an AF_PACKET SOCK_RAW");
+	open_fails(lab.our_if, dgram, "not an AF_PACKET SOCK_RAW");
 	close(p[1]);
-	open_fails(our_if, 999, "not an open file descriptor");
+	open_fails(lab.our_if, 999, "not an open file descriptor");
 	/* The caller keeps what it passed in. */
 	cr_assert_neq(fcntl(p[0], F_GETFD), -1);
 	cr_assert_neq(fcntl(udp, F_GETFD), -1);
@@ -729,7 +700,7 @@ Test(afpacket, inherited_packet_socket_is_adopted_and_bound)
 	open_dev(fd);
 	cr_assert_eq(dev->fd, fd);
 	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sll, &len), 0);
-	cr_assert_eq(sll.sll_ifindex, (int)if_nametoindex(our_if));
+	cr_assert_eq(sll.sll_ifindex, (int)if_nametoindex(lab.our_if));
 	check_arp_exchange();
 }
 

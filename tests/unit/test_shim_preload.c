@@ -19,6 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "preload.h"
+
 #define EXPECT(c)                                                                                  \
 	do {                                                                                       \
 		if (!(c))                                                                          \
@@ -128,10 +130,7 @@ static void child_pending_options_and_flags(void)
 	_exit(0);
 }
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} scenarios[] = {
+static const struct preload_scenario scenarios[] = {
     {"unconfigured_connect", child_unconfigured_connect},
     {"unconfigured_listen", child_unconfigured_listen},
     {"loopback_passthrough", child_loopback_passthrough},
@@ -142,15 +141,8 @@ static const struct {
 
 __attribute__((constructor)) static void run_child_scenario(void)
 {
-	const char *mode = getenv("SHIM_PRELOAD_CHILD");
-
-	if (!mode)
-		return;
-	alarm(10); /* never hang a test run */
-	for (unsigned i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
-		if (strcmp(mode, scenarios[i].name) == 0)
-			scenarios[i].fn();
-	_exit(127);
+	preload_dispatch("SHIM_PRELOAD_CHILD", scenarios, sizeof(scenarios) / sizeof(scenarios[0]),
+	                 10);
 }
 
 struct outcome {
@@ -161,19 +153,13 @@ struct outcome {
 /* Re-run this binary under the preload with extra environment. */
 static struct outcome run(const char *scenario, const char *const *env_extra)
 {
-	char self[PATH_MAX], lib[PATH_MAX + 32], *slash;
+	char self[PATH_MAX], lib[PATH_MAX + 32];
 	struct outcome out = {.status = -1};
 	int pipefd[2];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1), got = 0, r;
+	ssize_t got = 0, r;
 	pid_t pid;
 
-	cr_assert(n > 0);
-	self[n] = '\0';
-	snprintf(lib, sizeof(lib), "%s", self);
-	slash = strrchr(lib, '/');
-	cr_assert_not_null(slash);
-	strcpy(slash, "/../shim/libsynack.so");
-	cr_assert(access(lib, R_OK) == 0, "build the library first: %s", lib);
+	preload_paths(self, lib);
 	cr_assert(pipe(pipefd) == 0);
 	pid = fork();
 	cr_assert(pid >= 0);
