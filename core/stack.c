@@ -134,6 +134,22 @@ void sk_stack_bind(struct sk_stack *st, const struct sk_link_ops *link, void *li
 	st->owner = owner;
 }
 
+void sk_stack_bind_device(struct sk_stack *st, uint32_t tso_max, uint32_t tso_max_segs,
+                          bool tx_csum_offload)
+{
+	/* What sk_stack_new checks of a configuration, here made to hold:
+	 * no offload without the link's way to ask for it. */
+	if (!st->link.xmit_offload)
+		tso_max = 0, tx_csum_offload = false;
+	if (tso_max > SK_TSO_MAX)
+		tso_max = SK_TSO_MAX;
+	if (!tx_csum_offload)
+		tso_max = 0;
+	st->cfg.tso_max = tso_max;
+	st->cfg.tso_max_segs = tso_max_segs;
+	st->cfg.tx_csum_offload = tx_csum_offload;
+}
+
 struct sk_stack *sk_stack_new_in(const struct sk_config *cfg, const struct sk_link_ops *link,
                                  void *link_ctx, const struct sk_hooks *hooks,
                                  const struct sk_mem_ops *mem)

@@ -268,6 +268,13 @@ size_t sk_stack_size_hint(const struct sk_config *cfg);
 void sk_stack_bind(struct sk_stack *st, const struct sk_link_ops *link, void *link_ctx,
                    const struct sk_hooks *hooks, const struct sk_mem_ops *mem, uint32_t owner);
 
+/* The offloads of the device the bound process transmits through
+ * (sk_config.tso_max, tso_max_segs, tx_csum_offload): processes sharing a
+ * stack may each have their own device (one asked for no offloads). Call
+ * after sk_stack_bind; what the link cannot do is turned off. */
+void sk_stack_bind_device(struct sk_stack *st, uint32_t tso_max, uint32_t tso_max_segs,
+                          bool tx_csum_offload);
+
 /* After a process died holding the lock, in the middle of any call:
  * rebuild every index derived from the socket arena (connection and bind
  * tables, the free list, the TIME_WAIT FIFO, the timer heap, the listeners'

@@ -512,6 +512,8 @@ static void bind_me(struct sk_stack *st)
 	if (h->bound_token == me.token)
 		return;
 	sk_stack_bind(st, &me.link, me.link_ctx, &me.hooks, &me.mem, (uint32_t)me.token);
+	if (me.dev)
+		sk_stack_bind_device(st, me.dev->gso_max, me.dev->gso_max_segs, me.dev->tx_csum);
 	h->bound_token = me.token;
 }
 
