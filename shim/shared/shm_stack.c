@@ -878,6 +878,7 @@ static int try_attach(const struct sk_config *sc, const struct shim_config *cfg,
  * does. Whatever the layout version that made the object. Looked for
  * whenever a process attaches, our own name included (a namespace's inode
  * number is reused once it is gone, and with it the name). */
+
 static bool flocked_layout(int fd)
 {
 	struct {
@@ -887,6 +888,41 @@ static bool flocked_layout(int fd)
 
 	return pread(fd, &head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
 	       head.magic == SHM_MAGIC && head.version >= SHM_VERSION_FLOCK;
+}
+
+/* Another user's stack on this interface sees the same frames and resets
+ * the connections it does not know, ours among them (and ours its): say
+ * so while it runs. Its object (mode 0600) opens for root only: then a
+ * stale one is removed like ours; for anyone else it can only be seen. */
+static const char *after_uid(const char *name) /* "synack-u<uid>-REST" -> "-REST" */
+{
+	const char *dash = strchr(name, '-');
+
+	return dash ? strchr(dash + 1, '-') : NULL;
+}
+
+static void other_user(const char *name)
+{
+	const char *suffix = after_uid(me.name + 1), *theirs = after_uid(name);
+	char path[300];
+	int fd;
+
+	if (!suffix || !theirs || strncmp(name, "synack-u", 8) || strcmp(theirs, suffix) != 0)
+		return;
+	snprintf(path, sizeof(path), "/%s", name);
+	fd = shm_open(path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd >= 0 && flocked_layout(fd) && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		shm_unlink(path);
+		REAL(close)(fd);
+		return;
+	}
+	if (fd >= 0)
+		REAL(close)(fd);
+	shim_log(SK_LOG_WARN,
+	         "/dev/shm%s: another user's synack stack on this interface: the two stacks see "
+	         "each other's frames and reset each other's connections while both run — run "
+	         "every program on an interface as one user",
+	         path);
 }
 
 static void remove_stale_stacks(void)
@@ -899,8 +935,10 @@ static void remove_stale_stacks(void)
 	while (d && (e = readdir(d))) {
 		int fd;
 
-		if (strncmp(e->d_name, prefix, (size_t)n))
+		if (strncmp(e->d_name, prefix, (size_t)n)) {
+			other_user(e->d_name);
 			continue;
+		}
 		snprintf(path, sizeof(path), "/%s", e->d_name);
 		fd = shm_open(path, O_RDWR | O_CLOEXEC, 0600);
 		if (fd < 0)
