@@ -373,7 +373,12 @@ static int add(struct ep_inst *in, int fd, struct shim_ofd *o, const struct epol
 	it->o = o;
 	it->fd = fd;
 	it->sock = o->sock;
-	shm_sock_interest(o->sock); /* woken when another process makes it ready */
+	/* Woken when another process makes it ready; with EPOLLEXCLUSIVE, one
+	 * such process of several. */
+	if (ev->events & EPOLLEXCLUSIVE)
+		shm_sock_interest_exclusive(o->sock);
+	else
+		shm_sock_interest(o->sock);
 	it->events = ev->events;
 	it->data = ev->data;
 	in->items[in->nitems++] = it;

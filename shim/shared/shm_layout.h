@@ -18,8 +18,8 @@
 
 #define SHM_MAGIC   0x6b63616e79735f31ull /* "1_synack" */
 /* The layout's version: bumped by any change of the region or of core's
- * state in it (4: struct tcb gained reuseport, SO_REUSEPORT groups). */
-#define SHM_VERSION 4u
+ * state in it (5: EPOLLEXCLUSIVE interest). */
+#define SHM_VERSION 5u
 /* The first layout whose processes hold a flock on the object
  * (remove_stale_stacks): older objects are not judged by it. */
 #define SHM_VERSION_FLOCK 3u
@@ -69,6 +69,10 @@ struct shm_proc {
 struct shm_sock {
 	uint64_t refs[SHM_MASK_WORDS];     /* processes holding it (fds) */
 	uint64_t interest[SHM_MASK_WORDS]; /* processes waiting on it */
+	/* Processes watching it with EPOLLEXCLUSIVE: one of them is woken
+	 * (those also in interest are woken anyway), in turn. */
+	uint64_t excl[SHM_MASK_WORDS];
+	uint32_t excl_turn;
 	/* The process whose socket it is (slot + 1; 0: none yet): the last
 	 * one to take it, or for a connection not accepted yet its
 	 * listener's. Its trace reports the socket's state changes. */

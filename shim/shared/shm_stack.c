@@ -230,6 +230,47 @@ static void signal_slot(int slot)
 	(void)sendto(me.send_fd, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&a, len);
 }
 
+static void wake_slot(int slot, int sock)
+{
+	struct shm_proc *p = &me.hdr->procs[slot];
+
+	if (p->wake_tail - p->wake_head < SHM_WAKE_RING)
+		p->wake_ring[p->wake_tail++ % SHM_WAKE_RING] = (uint32_t)sock;
+	else
+		p->wake_overflow = 1;
+	signal_slot(slot);
+}
+
+static bool slot_wakeable(int slot)
+{
+	return slot != me.slot && me.hdr->procs[slot].state == SHM_PROC_LIVE;
+}
+
+/* EPOLLEXCLUSIVE (epoll_ctl(2)): of the processes whose only interest in
+ * sock is exclusive, one is woken, in turn; none when this process, which
+ * is awake, has such an interest itself (its own epoll sets were just
+ * told). Linux wakes one waiting instance the same way. */
+static void wake_one_exclusive(struct shm_sock *s, int sock)
+{
+	int n = 0, pick, seen = 0;
+
+	if (mask_test(s->excl, me.slot))
+		return;
+	for (int slot = 0; slot < SHM_MAX_PROCS; slot++)
+		n += mask_test(s->excl, slot) && !mask_test(s->interest, slot) && slot_wakeable(slot);
+	if (n == 0)
+		return;
+	pick = (int)(s->excl_turn++ % (uint32_t)n);
+	for (int slot = 0; slot < SHM_MAX_PROCS; slot++) {
+		if (!mask_test(s->excl, slot) || mask_test(s->interest, slot) || !slot_wakeable(slot))
+			continue;
+		if (seen++ == pick) {
+			wake_slot(slot, sock);
+			return;
+		}
+	}
+}
+
 void shm_wake_others(int sock)
 {
 	struct shm_sock *s;
@@ -243,18 +284,14 @@ void shm_wake_others(int sock)
 
 		while (bits) {
 			int slot = w * 64 + __builtin_ctzll(bits);
-			struct shm_proc *p = &me.hdr->procs[slot];
 
 			bits &= bits - 1;
-			if (slot == me.slot || p->state != SHM_PROC_LIVE)
-				continue;
-			if (p->wake_tail - p->wake_head < SHM_WAKE_RING)
-				p->wake_ring[p->wake_tail++ % SHM_WAKE_RING] = (uint32_t)sock;
-			else
-				p->wake_overflow = 1;
-			signal_slot(slot);
+			if (slot_wakeable(slot))
+				wake_slot(slot, sock);
 		}
 	}
+	if (!mask_empty(s->excl))
+		wake_one_exclusive(s, sock);
 }
 
 void shm_wake_take(void (*one)(int sock), void (*all)(void))
@@ -364,6 +401,7 @@ bool shm_sock_drop(int sock)
 	s = &socks()[sock];
 	mask_clear(s->refs, me.slot);
 	mask_clear(s->interest, me.slot);
+	mask_clear(s->excl, me.slot);
 	return mask_empty(s->refs);
 }
 
@@ -379,6 +417,13 @@ bool shm_sock_sole(int sock)
 	memcpy(copy, s->refs, sizeof(copy));
 	mask_clear(copy, me.slot);
 	return mask_empty(copy);
+}
+
+void shm_sock_interest_exclusive(int sock)
+{
+	shim_assert_stack_locked();
+	if (me.hdr && sock >= 0 && (uint32_t)sock < me.hdr->max_sockets)
+		mask_set(socks()[sock].excl, me.slot);
 }
 
 void shm_sock_interest(int sock)
@@ -439,12 +484,11 @@ static void slot_release(struct sk_stack *st, int slot, const char *why)
 	sk_time_t now = now_us();
 
 	for (uint32_t i = 0; i < h->max_sockets; i++) {
-		if (!mask_test(s[i].refs, slot)) {
-			mask_clear(s[i].interest, slot);
-			continue;
-		}
-		mask_clear(s[i].refs, slot);
 		mask_clear(s[i].interest, slot);
+		mask_clear(s[i].excl, slot);
+		if (!mask_test(s[i].refs, slot))
+			continue;
+		mask_clear(s[i].refs, slot);
 		if (mask_empty(s[i].refs)) {
 			sk_close(st, (int)i, now);
 			closed++;

@@ -65,6 +65,9 @@ bool shm_sock_sole(int sock);
 /* This process sleeps on sock or watches it (epoll): wake it when another
  * process makes sock ready. */
 void shm_sock_interest(int sock);
+/* The same for an EPOLLEXCLUSIVE epoll item: of the processes with only
+ * such an interest, one is woken (shm_wake_others). */
+void shm_sock_interest_exclusive(int sock);
 
 /* The wake hook's cross-process part: queue sock for every other
  * interested process. */
