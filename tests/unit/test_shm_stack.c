@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -324,6 +325,50 @@ static void sc_close_first(void)
 	exit(0); /* lingers until the peer's FIN, not through TIME_WAIT */
 }
 
+/* epollexclusive_wakes_one_process: each process watches the listener
+ * with EPOLLEXCLUSIVE, and the command pipe; a connection wakes one. */
+static void watch_exclusive(int l, const char *who)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u32 = 1}, got[2];
+	int ep = epoll_create1(0), n, a;
+	bool told = false;
+
+	EXPECT(ep >= 0);
+	EXPECT(epoll_ctl(ep, EPOLL_CTL_ADD, l, &ev) == 0);
+	ev = (struct epoll_event){.events = EPOLLIN, .data.u32 = 2};
+	EXPECT(epoll_ctl(ep, EPOLL_CTL_ADD, CMD_FD, &ev) == 0);
+	say("armed %s", who);
+	n = epoll_wait(ep, got, 2, -1); /* alarm() bounds it */
+	EXPECT(n >= 1);
+	for (int i = 0; i < n; i++)
+		told |= got[i].data.u32 == 2;
+	if (told) {
+		hear();
+		say("quiet %s", who);
+		return;
+	}
+	/* The listener stays ready until the test says: a process woken as
+	 * well would see it too. */
+	say("woken %s", who);
+	hear();
+	a = accept(l, NULL, NULL);
+	EXPECT(a >= 0);
+	EXPECT(close(a) == 0);
+}
+
+static void sc_exclusive_pair(void)
+{
+	int l = c_listen();
+	pid_t pid = fork();
+
+	EXPECT(pid >= 0);
+	alarm(50);
+	watch_exclusive(l, pid == 0 ? "child" : "parent");
+	if (pid > 0)
+		c_reap(pid);
+	exit(0);
+}
+
 static const struct preload_scenario scenarios[] = {
     {"fork_child_closes", sc_fork_child_closes},
     {"fork_parent_closes", sc_fork_parent_closes},
@@ -334,6 +379,7 @@ static const struct preload_scenario scenarios[] = {
     {"exec_before", sc_exec_before},
     {"exec_after", sc_exec_after},
     {"close_first", sc_close_first},
+    {"exclusive_pair", sc_exclusive_pair},
 };
 
 __attribute__((constructor)) static void run_scenario(void)
@@ -940,4 +986,35 @@ Test(shm_stack, keeper_finishes_time_wait_after_exit)
 	              gone_at - fin_at);
 	st = reap(keeper, WAIT_MS);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "keeper status %#x", st);
+}
+
+/* EPOLLEXCLUSIVE across processes: a parent and its fork child watch one
+ * listener with EPOLLEXCLUSIVE; one connection wakes exactly one of them
+ * (epoll_ctl(2): "one or more", Linux wakes one waiter here), the other
+ * sleeps on until told to stop. */
+Test(shm_stack, epollexclusive_wakes_one_process)
+{
+	struct proc *p = proc_start("exclusive_pair", NULL);
+	const char *line;
+	char woken[16] = "", quiet[16] = "";
+	int c;
+
+	proc_expect(p, "armed ");
+	proc_expect(p, "armed ");
+	c = peer_connect(OUR_PORT);
+	line = proc_expect(p, "woken ");
+	cr_assert_eq(sscanf(line, "woken %15s", woken), 1);
+	/* The other must not wake as well: nothing more is reported. */
+	{
+		struct pollfd pfd = {.fd = p->rep, .events = POLLIN};
+
+		cr_assert_eq(poll(&pfd, 1, QUIET_MS), 0, "a second process woke up; output: %s",
+		             proc_output(p));
+	}
+	cr_assert_eq(write(p->cmd, "gg", 2), 2);
+	line = proc_expect(p, "quiet ");
+	cr_assert_eq(sscanf(line, "quiet %15s", quiet), 1);
+	cr_assert_str_neq(woken, quiet);
+	close(c);
+	proc_wait_ok(p);
 }
