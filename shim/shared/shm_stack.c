@@ -58,6 +58,7 @@ int shm_lock_fd(void)
 }
 
 static bool still_named(int fd);
+static bool flocked_layout(int fd);
 
 /* exec: the old image's lock fd (exec_handover.c), so that the stack is
  * never without a holder between the two images. Checked to be ours. */
@@ -836,12 +837,14 @@ static int try_attach(const struct sk_config *sc, const struct shim_config *cfg,
 			shm_unlink(me.name);
 			unmap();
 		}
-		REAL(close)(fd);
 		if (r == -EPROTO)
 			shim_log(SK_LOG_ERROR,
-			         "the stack %s was made by another version of synack, whose programs "
-			         "still run: let them finish (or stop them) first",
+			         "the stack %s was made by another version of synack (%s): let its "
+			         "programs finish first; if none runs any more, remove /dev/shm%s",
+			         me.name,
+			         flocked_layout(fd) ? "still in use" : "too old to tell whether in use",
 			         me.name);
+		REAL(close)(fd);
 		return r;
 	}
 	if (me.lock_fd >= 0)

@@ -337,7 +337,7 @@ static void watch_exclusive(int l, const char *who)
 	EXPECT(epoll_ctl(ep, EPOLL_CTL_ADD, l, &ev) == 0);
 	ev = (struct epoll_event){.events = EPOLLIN, .data.u32 = 2};
 	EXPECT(epoll_ctl(ep, EPOLL_CTL_ADD, CMD_FD, &ev) == 0);
-	say("armed %s", who);
+	say("armed %s %d", who, (int)getpid());
 	n = epoll_wait(ep, got, 2, -1); /* alarm() bounds it */
 	EXPECT(n >= 1);
 	for (int i = 0; i < n; i++)
@@ -988,6 +988,32 @@ Test(shm_stack, keeper_finishes_time_wait_after_exit)
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "keeper status %#x", st);
 }
 
+/* Wait (bounded) until pid's main thread sleeps in ppoll or epoll_wait
+ * (synack's epoll_wait sleeps in ppoll: iomux/epoll.c). */
+static void wait_asleep_in_poll(int pid)
+{
+	long deadline = now_ms() + WAIT_MS;
+	char path[64], buf[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", pid);
+	for (;;) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC), nr = -1;
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+		if (fd >= 0)
+			close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			nr = atoi(buf);
+		}
+		if (nr == SYS_ppoll || nr == SYS_epoll_wait || nr == SYS_epoll_pwait)
+			return;
+		cr_assert_gt(left_ms(deadline), 0, "process %d not asleep in poll within %d ms", pid,
+		             WAIT_MS);
+		usleep(1000);
+	}
+}
+
 /* EPOLLEXCLUSIVE across processes: a parent and its fork child watch one
  * listener with EPOLLEXCLUSIVE; one connection wakes exactly one of them
  * (epoll_ctl(2): "one or more", Linux wakes one waiter here), the other
@@ -999,8 +1025,15 @@ Test(shm_stack, epollexclusive_wakes_one_process)
 	char woken[16] = "", quiet[16] = "";
 	int c;
 
-	proc_expect(p, "armed ");
-	proc_expect(p, "armed ");
+	/* Both asleep in epoll_wait before the connection: one that came to
+	 * it later would find the listener ready and report it, rightly. */
+	for (int i = 0; i < 2; i++) {
+		int pid = 0;
+
+		line = proc_expect(p, "armed ");
+		cr_assert_eq(sscanf(line, "armed %*s %d", &pid), 1);
+		wait_asleep_in_poll(pid);
+	}
 	c = peer_connect(OUR_PORT);
 	line = proc_expect(p, "woken ");
 	cr_assert_eq(sscanf(line, "woken %15s", woken), 1);
