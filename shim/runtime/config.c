@@ -2,6 +2,7 @@
  * bad value and a correct example: the user should not need the docs. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -315,9 +316,30 @@ static bool parse_tcp(struct shim_config *c, shim_env_fn env, void *ctx)
 	       parse_num(c, env, ctx, &socks, &c->max_sockets);
 }
 
+/* A name for /dev/shm: letters, digits, '.', '_' and '-', not starting
+ * with '.'. */
+static bool parse_stack_name(struct shim_config *c, const char *v)
+{
+	size_t n = strlen(v);
+	bool ok = n > 0 && n < sizeof(c->stack) && v[0] != '.';
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = isalnum((unsigned char)v[i]) || v[i] == '.' || v[i] == '_' || v[i] == '-';
+	if (!ok)
+		return fail(c,
+		            "SYNACK_STACK='%s' is not a stack name: use up to %d letters, digits, '.', "
+		            "'_' or '-', e.g. SYNACK_STACK=web",
+		            v, (int)sizeof(c->stack) - 1);
+	memcpy(c->stack, v, n + 1);
+	return true;
+}
+
 static bool parse_devices(struct shim_config *c, shim_env_fn env, void *ctx)
 {
 	const char *v;
+
+	if ((v = env("SYNACK_STACK", ctx)) && v[0] && !parse_stack_name(c, v))
+		return false;
 
 	if ((v = env("SYNACK_PCAP", ctx)) && v[0] &&
 	    !parse_path(c, "SYNACK_PCAP", v, c->pcap, sizeof(c->pcap)))

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define SHIM_CONFIG_STACK_MAX 48
+
 #include "../../core/stack.h"
 #include "../../netdev/netdev.h"
 
@@ -53,6 +55,9 @@ struct shim_config {
 
 	bool packet_filter; /* SYNACK_BPF, default 1: the kernel drops others' frames */
 	char stats[SHIM_CONFIG_PATH_MAX]; /* SYNACK_STATS: counters at exit; "" = none */
+	/* SYNACK_STACK: the shared stack's name; "" = from the network
+	 * namespace and the interface (shared/shm_stack.h). */
+	char stack[SHIM_CONFIG_STACK_MAX];
 
 	bool impair; /* SYNACK_IMPAIR given */
 	struct netdev_impair_cfg impair_cfg;

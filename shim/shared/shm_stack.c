@@ -634,9 +634,9 @@ static unsigned long long netns_inode(void)
 
 static void make_name(const struct shim_config *cfg)
 {
-	const char *o = getenv("SYNACK_STACK");
+	const char *o = cfg->stack;
 
-	if (o && *o)
+	if (o[0])
 		snprintf(me.name, sizeof(me.name), "/synack-u%u-%s", (unsigned)getuid(), o);
 	else
 		snprintf(me.name, sizeof(me.name), "/synack-u%u-n%llu-%s", (unsigned)getuid(),

@@ -356,3 +356,20 @@ Test(shim_config, syn_queue_cookies_and_ring_memory_reach_the_stack_config)
 	cr_assert_str_eq(c.err, "SYNACK_MEM_MAX='-1' is not a number of bytes from 0 to "
 	                        "1099511627776 — use e.g. SYNACK_MEM_MAX=1073741824 (0: no cap)");
 }
+
+Test(shim_config, stack_name_defaults_to_the_interface_and_is_checked)
+{
+	struct shim_config c = parse_ok(ENV(BASE));
+
+	cr_assert_str_empty(c.stack);
+	c = parse_ok(ENV(BASE, {"SYNACK_STACK", "web-1.a_b"}));
+	cr_assert_str_eq(c.stack, "web-1.a_b");
+	static const char *const bad[] = {"../x", "a/b", ".hidden", "sp ace",
+	                                  "0123456789012345678901234567890123456789012345678"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		c = parse_bad(ENV(BASE, {"SYNACK_STACK", bad[i]}));
+		cr_assert(strstr(c.err, "SYNACK_STACK="), "%s", c.err);
+		cr_assert(strstr(c.err, "e.g. SYNACK_STACK=web"), "%s", c.err);
+	}
+}
