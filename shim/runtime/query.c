@@ -17,6 +17,7 @@
 #include "log.h"
 #include "../intercept/real.h"
 #include "runtime.h"
+#include "../shared/shm_stack.h"
 #include "stats.h"
 #include "../iomux/wait.h"
 
@@ -241,7 +242,9 @@ static void build(struct reply *r, bool socks)
 		for (s = sk_next_socket(st, -1); s >= 0 && !r->full; s = sk_next_socket(st, s)) {
 			struct sk_sock_view v;
 
-			if (sk_sock_view(st, s, &v) == 0)
+			/* Each socket once across the stack's processes: by
+			 * its owner (shm_stack.h). */
+			if (shm_sock_mine(s) && sk_sock_view(st, s, &v) == 0)
 				put_sock(r, st, s, &v, &m, now);
 			if (++listed % QUERY_SOCKS_PER_LOCK == 0) {
 				rt_unlock(); /* the program's threads get their turn */

@@ -328,6 +328,23 @@ void shm_sock_take(int sock)
 	}
 }
 
+bool shm_sock_mine(int sock)
+{
+	int owner, first_live = -1;
+
+	shim_assert_stack_locked();
+	if (!me.hdr || sock < 0 || (uint32_t)sock >= me.hdr->max_sockets)
+		return true;
+	owner = socks()[sock].owner_plus1 - 1;
+	if (owner >= 0 && me.hdr->procs[owner].state != SHM_PROC_FREE)
+		return owner == me.slot;
+	/* Nobody's any more (its process left): the first process answers. */
+	for (int i = 0; i < SHM_MAX_PROCS && first_live < 0; i++)
+		if (me.hdr->procs[i].state != SHM_PROC_FREE && !me.hdr->procs[i].keeper)
+			first_live = i;
+	return first_live == me.slot;
+}
+
 /* ---- the trace of state changes ------------------------------------ */
 
 bool shm_trace_route(struct sk_stack *st, const struct sk_state_change *ev)

@@ -62,6 +62,11 @@ void shm_sock_take(int sock);
 bool shm_sock_drop(int sock);
 bool shm_sock_sole(int sock);
 
+/* Is sock this process's to report (synack ss, the trace)? Its owner's:
+ * whoever took it last, or for a connection not accepted yet its
+ * listener's; a socket whose owner left is the first process's. */
+bool shm_sock_mine(int sock);
+
 /* This process sleeps on sock or watches it (epoll): wake it when another
  * process makes sock ready. */
 void shm_sock_interest(int sock);
