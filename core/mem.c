@@ -11,6 +11,12 @@ static void *libc_alloc(void *ctx, size_t size)
 	return calloc(1, size);
 }
 
+static void *libc_alloc_uninit(void *ctx, size_t size)
+{
+	(void)ctx;
+	return malloc(size);
+}
+
 static void *libc_realloc(void *ctx, void *p, size_t old_size, size_t new_size)
 {
 	(void)ctx;
@@ -27,6 +33,7 @@ static void libc_free(void *ctx, void *p, size_t size)
 
 const struct sk_mem_ops sk_mem_libc = {
     .alloc = libc_alloc,
+    .alloc_uninit = libc_alloc_uninit,
     .realloc = libc_realloc,
     .free = libc_free,
 };

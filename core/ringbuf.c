@@ -21,7 +21,7 @@ int sk_ringbuf_reserve(struct sk_ringbuf *rb, const struct sk_mem_ops *mem)
 {
 	if (rb->buf)
 		return 0;
-	uint8_t *b = sk_mem_alloc(mem, storage(rb->cap));
+	uint8_t *b = sk_mem_alloc_uninit(mem, storage(rb->cap));
 
 	sk_rel_set(&rb->buf, b);
 	return b ? 0 : -ENOMEM;

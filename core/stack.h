@@ -231,6 +231,10 @@ struct sk_hooks {
 struct sk_mem_ops {
 	void *ctx;
 	void *(*alloc)(void *ctx, size_t size);
+	/* The same, contents undefined: the rings, whose bytes are written
+	 * before they are read (a region's allocator need not zero, nor touch,
+	 * a ring's pages). NULL: alloc. */
+	void *(*alloc_uninit)(void *ctx, size_t size);
 	void *(*realloc)(void *ctx, void *p, size_t old_size, size_t new_size);
 	void (*free)(void *ctx, void *p, size_t size);
 };

@@ -77,6 +77,10 @@ static inline void *sk_mem_alloc(const struct sk_mem_ops *m, size_t n)
 {
 	return m->alloc(m->ctx, n);
 }
+static inline void *sk_mem_alloc_uninit(const struct sk_mem_ops *m, size_t n)
+{
+	return m->alloc_uninit ? m->alloc_uninit(m->ctx, n) : m->alloc(m->ctx, n);
+}
 static inline void *sk_mem_realloc(const struct sk_mem_ops *m, void *p, size_t old, size_t n)
 {
 	return m->realloc(m->ctx, p, old, n);

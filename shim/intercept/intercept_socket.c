@@ -479,8 +479,9 @@ SHIM_EXPORT int shutdown(int fd, int how)
 	st = rt_lock();
 	r = sk_shutdown(st, o->sock, how, shim_now_us());
 	sockio_deliver_own(st); /* a FIN to ourselves */
-	/* Threads of this process blocked on the socket must see it. */
-	wait_wake(o->sock);
+	/* Threads of this process blocked on the socket must see it, every
+	 * one (blocked accepts too). */
+	wait_wake_every(o->sock);
 	rt_unlock();
 	if (o->kside_listening)
 		(void)REAL(shutdown)(fd, how); /* the kernel's side stops too */

@@ -131,6 +131,15 @@ void shim_epoll_wake(int sock)
 				enqueue(in, in->items[i]);
 }
 
+bool shim_epoll_watches_exclusive(int sock)
+{
+	for (struct ep_inst *in = instances; in; in = in->next)
+		for (int i = 0; i < in->nitems; i++)
+			if (in->items[i]->sock == sock && (in->items[i]->events & EPOLLEXCLUSIVE))
+				return true;
+	return false;
+}
+
 void shim_epoll_wake_all(void)
 {
 	shim_assert_stack_locked();

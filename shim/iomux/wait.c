@@ -13,6 +13,7 @@
 #include "../intercept/real.h"
 #include "../runtime/locks.h"
 #include "../shared/shm_stack.h"
+#include "epoll.h"
 
 /* Registered waiters; under the stack lock. */
 static struct shim_waiter *waiters;
@@ -74,6 +75,7 @@ int wait_register(struct shim_waiter *w, const int *socks, int nsocks, bool any)
 	w->socks = socks;
 	w->nsocks = nsocks;
 	w->any = any;
+	w->exclusive = false;
 	w->prev = NULL;
 	w->next = waiters;
 	if (waiters)
@@ -83,9 +85,35 @@ int wait_register(struct shim_waiter *w, const int *socks, int nsocks, bool any)
 	return 0;
 }
 
+int wait_register_exclusive(struct shim_waiter *w, const int *sock)
+{
+	int r = wait_register(w, sock, 0, false);
+
+	if (r < 0)
+		return r;
+	w->socks = sock;
+	w->nsocks = 1;
+	w->exclusive = true;
+	shm_sock_interest_exclusive(*sock);
+	return 0;
+}
+
+/* Does this process still wait on sock exclusively, other than w? */
+static bool exclusive_elsewhere(const struct shim_waiter *w, int sock)
+{
+	for (const struct shim_waiter *o = waiters; o; o = o->next)
+		if (o != w && o->exclusive && o->socks[0] == sock)
+			return true;
+	return shim_epoll_watches_exclusive(sock);
+}
+
 void wait_unregister(struct shim_waiter *w)
 {
 	shim_assert_stack_locked();
+	/* Not sticky: another process's wake-up must go to a process that
+	 * waits (shm_wake_others picks among the exclusive ones). */
+	if (w->exclusive && !exclusive_elsewhere(w, w->socks[0]))
+		shm_sock_uninterest_exclusive(w->socks[0]);
 	if (w->prev)
 		w->prev->next = w->next;
 	else if (waiters == w)
@@ -104,17 +132,43 @@ static void signal_efd(int fd)
 	(void)!REAL(write)(fd, &one, sizeof(one));
 }
 
-void wait_wake(int sock)
+/* A wake-up that only says "a connection waits" goes to one exclusive
+ * waiter; an error, a shutdown or a close wakes them all (Linux's
+ * sk_state_change wakes every waiter). */
+static bool only_a_connection(int sock)
 {
+	const struct sk_stack *st = shm_stack();
+
+	return st && (sk_poll(st, sock) & ~(SK_POLLRDNORM | SK_POLLWRNORM)) == SK_POLLIN;
+}
+
+static void wake(int sock, bool one)
+{
+	const struct shim_waiter *oldest_exclusive = NULL;
+
 	shim_assert_stack_locked();
 	for (struct shim_waiter *w = waiters; w; w = w->next) {
 		bool hit = w->any;
 
 		for (int i = 0; !hit && i < w->nsocks; i++)
 			hit = w->socks[i] == sock;
-		if (hit)
+		if (hit && one && w->exclusive && !w->any)
+			oldest_exclusive = w; /* the list is newest first */
+		else if (hit)
 			signal_efd(w->efd);
 	}
+	if (oldest_exclusive)
+		signal_efd(oldest_exclusive->efd);
+}
+
+void wait_wake(int sock)
+{
+	wake(sock, only_a_connection(sock));
+}
+
+void wait_wake_every(int sock)
+{
+	wake(sock, false);
 }
 
 void wait_wake_all(void)

@@ -25,6 +25,10 @@ struct shim_waiter {
 	const int *socks; /* core sockets waited on */
 	int nsocks;
 	bool any; /* woken by every socket (exit linger) */
+	/* A blocking accept(): of the exclusive waiters on a socket, one is
+	 * woken, the one that waits longest (Linux's prepare_to_wait_exclusive
+	 * in inet_csk_wait_for_connect), in this process and across them. */
+	bool exclusive;
 	struct shim_waiter *prev, *next;
 };
 
@@ -32,9 +36,14 @@ struct shim_waiter {
  * (EMFILE...). */
 int wait_register(struct shim_waiter *w, const int *socks, int nsocks, bool any);
 void wait_unregister(struct shim_waiter *w);
+/* wait_register for one socket, as an exclusive waiter (accept). */
+int wait_register_exclusive(struct shim_waiter *w, const int *sock);
 
-/* The stack's wake hook (under the stack lock). */
+/* The stack's wake hook (under the stack lock). A listener's new
+ * connection wakes one exclusive waiter (accept); anything else all. */
 void wait_wake(int sock);
+/* Every waiter on sock (its last fd was closed: they return EBADF). */
+void wait_wake_every(int sock);
 /* Every waiter (another process's wake-ups overflowed: shm_stack.h). */
 void wait_wake_all(void);
 

@@ -2,6 +2,7 @@
 #include "heap.h"
 
 #include <stdint.h>
+#include <stdbool.h>
 #include <string.h>
 
 #define HEAP_MAGIC 0x73796e61636b4850ull /* "synackHP" */
@@ -83,7 +84,11 @@ static bool block_ok(const struct heap_hdr *h, uint64_t off, uint64_t len)
 	return off >= h->start && off % SHM_HEAP_ALIGN == 0 && off <= h->top && len <= h->top - off;
 }
 
-void *shm_heap_alloc(void *base, size_t n)
+/* A block of n bytes, its contents as they are: zero when it comes from
+ * above the high-water mark (the block was zero-filled when the heap was
+ * laid out, and nothing was stored there since), the old contents when it
+ * comes from a free list (*fresh says which). */
+static void *take(void *base, size_t n, bool *fresh)
 {
 	struct heap_hdr *h = hdr(base);
 	unsigned c = class_of(n);
@@ -101,16 +106,35 @@ void *shm_heap_alloc(void *base, size_t n)
 		/* A damaged link ends the list rather than leading out. */
 		h->free_head[c] = next && block_ok(h, next, len) ? next : 0;
 		h->freed = h->freed >= len ? h->freed - len : 0;
+		*fresh = false;
 	} else {
 		h->free_head[c] = 0; /* empty, or damaged: forgotten */
 		if (len > h->size - h->top)
 			return NULL;
 		p = (uint8_t *)base + h->top;
 		h->top += len;
+		*fresh = true;
 	}
 	h->used += len;
-	memset(p, 0, n);
 	return p;
+}
+
+void *shm_heap_alloc(void *base, size_t n)
+{
+	bool fresh = false;
+	void *p = take(base, n, &fresh);
+
+	/* Fresh memory is zero already, and its pages stay untouched. */
+	if (p && !fresh)
+		memset(p, 0, n);
+	return p;
+}
+
+void *shm_heap_alloc_uninit(void *base, size_t n)
+{
+	bool fresh;
+
+	return take(base, n, &fresh);
 }
 
 void shm_heap_free(void *base, void *p, size_t n)
@@ -136,11 +160,13 @@ void *shm_heap_realloc(void *base, void *p, size_t old, size_t n)
 		return shm_heap_alloc(base, n);
 	if (class_of(old) == class_of(n))
 		return p;
-	void *q = shm_heap_alloc(base, n);
+	void *q = shm_heap_alloc_uninit(base, n);
 
 	if (!q)
 		return NULL;
 	memcpy(q, p, old < n ? old : n);
+	if (n > old)
+		memset((uint8_t *)q + old, 0, n - old);
 	shm_heap_free(base, p, old);
 	return q;
 }
@@ -158,6 +184,11 @@ static void *ops_alloc(void *ctx, size_t size)
 	return shm_heap_alloc(ctx, size);
 }
 
+static void *ops_alloc_uninit(void *ctx, size_t size)
+{
+	return shm_heap_alloc_uninit(ctx, size);
+}
+
 static void *ops_realloc(void *ctx, void *p, size_t old_size, size_t new_size)
 {
 	return shm_heap_realloc(ctx, p, old_size, new_size);
@@ -171,5 +202,9 @@ static void ops_free(void *ctx, void *p, size_t size)
 struct sk_mem_ops shm_heap_mem_ops(void *base)
 {
 	return (struct sk_mem_ops){
-	    .ctx = base, .alloc = ops_alloc, .realloc = ops_realloc, .free = ops_free};
+	    .ctx = base,
+	    .alloc = ops_alloc,
+	    .alloc_uninit = ops_alloc_uninit,
+	    .realloc = ops_realloc,
+	    .free = ops_free};
 }

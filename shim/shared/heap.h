@@ -20,7 +20,8 @@
 
 #define SHM_HEAP_ALIGN 64u
 
-/* Lay a heap out over [base, base + size): 0, or -1 when the block cannot
+/* Lay a heap out over [base, base + size), which must be zero-filled
+ * (see shm_heap_alloc): 0, or -1 when the block cannot
  * hold the header, reserved_head bytes and one block. base must be
  * SHM_HEAP_ALIGN-aligned in every mapping (a page-aligned mmap is). */
 int shm_heap_init(void *base, size_t size, size_t reserved_head);
@@ -28,8 +29,12 @@ int shm_heap_init(void *base, size_t size, size_t reserved_head);
 void *shm_heap_reserved(void *base);
 
 /* n bytes, zero-filled, SHM_HEAP_ALIGN-aligned; NULL when the block is
- * full (or its bookkeeping damaged). */
+ * full (or its bookkeeping damaged). Memory never handed out before is not
+ * written (its pages stay untouched): the block given to shm_heap_init
+ * must be zero-filled, as a new shared memory object or memfd is. */
 void *shm_heap_alloc(void *base, size_t n);
+/* The same with the contents undefined (sk_mem_ops.alloc_uninit). */
+void *shm_heap_alloc_uninit(void *base, size_t n);
 /* Resize p (old bytes) to n: p itself when both round to the same block,
  * else a new block with the first min(old, n) bytes, p freed. NULL: no
  * room, p is unchanged. p NULL: shm_heap_alloc. */

@@ -291,8 +291,17 @@ void shm_wake_others(int sock)
 				wake_slot(slot, sock);
 		}
 	}
-	if (!mask_empty(s->excl))
+	if (mask_empty(s->excl))
+		return;
+	/* A new connection on a listener: one of the exclusive ones; an
+	 * error, a shutdown, a close: every one (as wait.c does locally). */
+	if ((sk_poll(stack_of(me.hdr), sock) & ~(SK_POLLRDNORM | SK_POLLWRNORM)) == SK_POLLIN) {
 		wake_one_exclusive(s, sock);
+		return;
+	}
+	for (int slot = 0; slot < SHM_MAX_PROCS; slot++)
+		if (mask_test(s->excl, slot) && !mask_test(s->interest, slot) && slot_wakeable(slot))
+			wake_slot(slot, sock);
 }
 
 void shm_wake_take(void (*one)(int sock), void (*all)(void))
@@ -442,6 +451,13 @@ void shm_sock_interest_exclusive(int sock)
 	shim_assert_stack_locked();
 	if (me.hdr && sock >= 0 && (uint32_t)sock < me.hdr->max_sockets)
 		mask_set(socks()[sock].excl, me.slot);
+}
+
+void shm_sock_uninterest_exclusive(int sock)
+{
+	shim_assert_stack_locked();
+	if (me.hdr && sock >= 0 && (uint32_t)sock < me.hdr->max_sockets)
+		mask_clear(socks()[sock].excl, me.slot);
 }
 
 void shm_sock_interest(int sock)
@@ -640,6 +656,34 @@ bool shm_stack_locked_by_me(void)
 	return me.held && pthread_equal(me.holder, pthread_self());
 }
 
+/* ---- the stack's memory ---------------------------------------------- */
+
+/* Blocks this large (a connection's rings) give their pages back to the
+ * system when freed, as the C library's free() of a large block does
+ * (munmap): a punched hole in the shared object, zero when touched again.
+ * The first page holds the heap's free-list link. */
+#define SHM_RELEASE_MIN (128u << 10)
+
+static void mem_free(void *ctx, void *p, size_t n)
+{
+	if (n >= SHM_RELEASE_MIN) {
+		uintptr_t lo = ((uintptr_t)p + 4096u + 4095u) & ~(uintptr_t)4095u;
+		uintptr_t hi = ((uintptr_t)p + n) & ~(uintptr_t)4095u;
+
+		if (hi > lo)
+			(void)madvise((void *)lo, hi - lo, MADV_REMOVE);
+	}
+	shm_heap_free(ctx, p, n);
+}
+
+static struct sk_mem_ops region_mem(void *heap)
+{
+	struct sk_mem_ops m = shm_heap_mem_ops(heap);
+
+	m.free = mem_free;
+	return m;
+}
+
 /* ---- attach -------------------------------------------------------- */
 
 static unsigned long long netns_inode(void)
@@ -714,7 +758,7 @@ static int create_region(int fd, const struct sk_config *sc, const struct shim_c
 	h->heap_off = off;
 	if (shm_heap_init((char *)h + off, size - off, 0) < 0)
 		return -ENOMEM;
-	me.mem = shm_heap_mem_ops((char *)h + off);
+	me.mem = region_mem((char *)h + off);
 	st = sk_stack_new_in(sc, &me.link, me.link_ctx, &me.hooks, &me.mem);
 	if (!st)
 		return -ENOMEM;
@@ -758,7 +802,7 @@ static int map_region(int fd)
 	}
 	me.hdr = h;
 	me.size = (size_t)sb.st_size;
-	me.mem = shm_heap_mem_ops((char *)h + h->heap_off);
+	me.mem = region_mem((char *)h + h->heap_off);
 	return 0;
 }
 

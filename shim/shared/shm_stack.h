@@ -73,6 +73,8 @@ void shm_sock_interest(int sock);
 /* The same for an EPOLLEXCLUSIVE epoll item: of the processes with only
  * such an interest, one is woken (shm_wake_others). */
 void shm_sock_interest_exclusive(int sock);
+/* This process no longer waits on sock exclusively (wait.c). */
+void shm_sock_uninterest_exclusive(int sock);
 
 /* The wake hook's cross-process part: queue sock for every other
  * interested process. */

@@ -23,10 +23,10 @@ static sk_time_t deadline_of(int64_t timeout_us)
  * a connection or a handshake runs to completion (rt_wait); a writer waiting
  * for send space sleeps until woken: the ACKs that make the space are best
  * taken by the runtime thread on the other CPU while this one copies. */
-static int block_on(int sock, sk_time_t deadline, bool run_to_completion)
+static int wait_on(int sock, sk_time_t deadline, bool run_to_completion, bool exclusive)
 {
 	struct shim_waiter w;
-	int r = wait_register(&w, &sock, 1, false);
+	int r = exclusive ? wait_register_exclusive(&w, &sock) : wait_register(&w, &sock, 1, false);
 
 	if (r < 0)
 		return r;
@@ -37,6 +37,11 @@ static int block_on(int sock, sk_time_t deadline, bool run_to_completion)
 	if (r == -EINTR && deadline == SK_TIME_NEVER && wait_restartable())
 		r = 0;
 	return r;
+}
+
+static int block_on(int sock, sk_time_t deadline, bool run_to_completion)
+{
+	return wait_on(sock, deadline, run_to_completion, false);
 }
 
 bool sockio_deliver_own(struct sk_stack *st)
@@ -329,7 +334,9 @@ int sockio_accept(struct shim_ofd *o, struct sk_endpoint *peer, bool nonblock)
 			shm_sock_take(r); /* this process holds the new connection */
 		if (r != -EAGAIN || nonblock)
 			break;
-		r = block_on(o->sock, deadline, true);
+		/* One accepting waiter is woken per connection, here and in the
+		 * other processes (wait.h). */
+		r = wait_on(o->sock, deadline, true, true);
 		if (r < 0)
 			break;
 	}
@@ -380,7 +387,7 @@ static void synack_last_close(struct shim_ofd *o)
 	if (shm_sock_sole(o->sock))
 		linger_on_close(st, o);
 	o->closed = true;
-	wait_wake(o->sock);
+	wait_wake_every(o->sock);
 	rt_unlock();
 }
 
