@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/random.h>
 
 #include "../../netdev/netdev.h"
@@ -58,6 +59,7 @@ static struct {
 	struct ev_loop *loop;
 	ev_io io;
 	ev_io wake_io;     /* other processes' wake-ups (shm_stack.h) */
+	int watch_fd;      /* epoll instance io watches the packet socket through */
 	ev_timer timer;
 	ev_timer sweep;    /* processes gone without leaving (shm_sweep) */
 	ev_async async;
@@ -79,6 +81,7 @@ static struct {
 	_Atomic sk_time_t park_check;  /* the check's interval now, RT_PARK_CHECK.._MAX */
 } rt = {
     .start_lock = PTHREAD_MUTEX_INITIALIZER,
+    .watch_fd = -1,
     .armed = SK_TIME_NEVER,
     .park_check = RT_PARK_CHECK,
 };
@@ -448,6 +451,32 @@ static struct sk_stack *make_stack(struct netdev *dev)
 	return shm_stack();
 }
 
+/* What the loop watches for frames: an epoll instance holding the packet
+ * socket with EPOLLEXCLUSIVE. Processes of one fork family share the
+ * packet socket (one open file description), and a frame should wake one
+ * runtime thread of them, not every one (each would take the stack lock to
+ * find the frame gone). The kernel wakes one exclusive epoll instance per
+ * event (epoll_ctl(2)); the one woken processes it for the whole stack.
+ * Without an instance (EMFILE...), the packet socket itself. */
+static int device_watch_fd(void)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE};
+	int ep;
+
+	if (rt.watch_fd >= 0)
+		shim_internal_close(rt.watch_fd);
+	rt.watch_fd = -1;
+	ep = REAL(epoll_create1)(EPOLL_CLOEXEC);
+	if (ep < 0)
+		return rt.dev->fd;
+	if (REAL(epoll_ctl)(ep, EPOLL_CTL_ADD, rt.dev->fd, &ev) < 0) {
+		REAL(close)(ep);
+		return rt.dev->fd;
+	}
+	rt.watch_fd = shim_internal_adopt(ep);
+	return rt.watch_fd;
+}
+
 static bool start_loop(void)
 {
 	sigset_t all, old;
@@ -458,7 +487,7 @@ static bool start_loop(void)
 		shim_log(SK_LOG_ERROR, "cannot create the event loop (libev)");
 		return false;
 	}
-	ev_io_init(&rt.io, io_cb, rt.dev->fd, EV_READ);
+	ev_io_init(&rt.io, io_cb, device_watch_fd(), EV_READ);
 	ev_timer_init(&rt.timer, timer_cb, 0., 0.);
 	ev_async_init(&rt.async, async_cb);
 	ev_io_start(rt.loop, &rt.io);
@@ -802,6 +831,7 @@ static void fork_child(void)
 	rt.parked = false;
 	rt.park_check = RT_PARK_CHECK;
 	rt.armed = SK_TIME_NEVER;
+	rt.watch_fd = -1; /* the parent's epoll instance: closed below */
 	wait_after_fork_child();
 	shim_epoll_after_fork_child();
 	shim_query_stop(); /* the parent's; the child opens its own */
