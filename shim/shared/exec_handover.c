@@ -47,7 +47,8 @@ static void note(int fd, struct shim_ofd *o, void *arg)
 	struct inherit_scan *s = arg;
 	int n;
 
-	if (ofd_core_sock(o) < 0 || (REAL(fcntl)(fd, F_GETFD) & FD_CLOEXEC) || s->count >= INHERIT_MAX)
+	if (ofd_core_sock(o) < 0 || (REAL(fcntl)(fd, F_GETFD) & FD_CLOEXEC) ||
+	    s->count >= INHERIT_MAX)
 		return;
 	n = snprintf(s->buf + s->len, s->cap - s->len, "%s%d:%d:%d", s->count ? "," : "", fd,
 	             o->sock, o->family);
@@ -180,8 +181,8 @@ void exec_handover_adopt(void)
 		for (i = 0; i < nsocks && socks[i] != sock; i++)
 			;
 		if (install(fd, sock, family, &by_sock[i]) < 0)
-			shim_log(SK_LOG_WARN, "exec: inherited fd %d (synack socket %d) is gone", fd,
-			         sock);
+			shim_log(SK_LOG_WARN, "exec: inherited fd %d (synack socket %d) is gone",
+			         fd, sock);
 		else if (i == nsocks)
 			socks[nsocks++] = sock;
 	}

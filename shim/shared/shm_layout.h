@@ -16,7 +16,7 @@
 #include "../../core/sk_time.h"
 #include "shm_stack.h"
 
-#define SHM_MAGIC   0x6b63616e79735f31ull /* "1_synack" */
+#define SHM_MAGIC 0x6b63616e79735f31ull /* "1_synack" */
 /* The layout's version: bumped by any change of the region or of core's
  * state in it (5: EPOLLEXCLUSIVE interest). */
 #define SHM_VERSION 5u
@@ -48,8 +48,8 @@ struct shm_trace_ev {
 };
 
 struct shm_proc {
-	uint32_t state; /* enum shm_proc_state */
-	int32_t pid;    /* 0 while a FORKING slot waits for its child */
+	uint32_t state;      /* enum shm_proc_state */
+	int32_t pid;         /* 0 while a FORKING slot waits for its child */
 	uint64_t start_time; /* /proc/<pid>/stat field 22: a reused pid is another process */
 	uint64_t token;      /* this attach (sk_stack_bind's owner, the wake address) */
 	sk_time_t reserved_at;
@@ -92,10 +92,10 @@ struct shm_header {
 	uint8_t prefix_len;
 	uint32_t max_sockets;
 	uint64_t stack_off, socks_off, heap_off;
-	uint64_t next_token;  /* per attach */
-	uint64_t bound_token; /* whose bindings the stack holds (sk_stack_bind) */
-	uint32_t procs_gen;   /* bumped when a slot changes */
-	uint16_t fanout_id;   /* PACKET_FANOUT group of the processes' packet sockets */
+	uint64_t next_token;         /* per attach */
+	uint64_t bound_token;        /* whose bindings the stack holds (sk_stack_bind) */
+	uint32_t procs_gen;          /* bumped when a slot changes */
+	uint16_t fanout_id;          /* PACKET_FANOUT group of the processes' packet sockets */
 	_Atomic uint32_t recoveries; /* lock holders that died, stack repaired */
 	char broken_why[160];
 	struct shm_proc procs[SHM_MAX_PROCS];

@@ -46,7 +46,6 @@ struct netdev;
 /* How often a runtime looks for processes that died without leaving. */
 #define SHM_SWEEP_US SK_MS(250)
 
-
 /* Take the stack lock and bind the stack to this process; recovers the
  * stack when the previous holder died holding it. Returns the stack. */
 struct sk_stack *shm_stack_lock(void);
