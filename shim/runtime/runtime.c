@@ -635,20 +635,16 @@ static void poller_release(void)
 }
 
 /* Frames are waiting on the packet socket: feed them to the stack here. */
-static uint64_t poller_process(void)
+static void poller_process(void)
 {
-	uint64_t before;
 	sk_time_t now;
 
 	rt_lock();
 	now = shim_now_us();
-	before = frame_counts.by_app;
 	drain_device(now);
 	if (sk_next_deadline(rt.st) <= now)
 		sk_run_timers(rt.st, now);
-	before = frame_counts.by_app - before;
 	rt_unlock(); /* flushes, kicks the loop if a deadline moved earlier */
-	return before;
 }
 
 /* Busy polling (SYNACK_BUSY_POLL_US, OpenOnload's EF_POLL_USEC, Linux's
@@ -692,27 +688,23 @@ static int poll_device(const struct shim_waiter *w, struct pollfd *fds, nfds_t n
                        sk_time_t deadline, const sigset_t *sigmask, bool *woken)
 {
 	sk_time_t spin = spin_until();
-	/* The packet socket through the runtime's exclusive epoll instance
-	 * (device_watch_fd): of a fork family's pollers, a frame wakes one. */
-	int watch = rt.watch_fd >= 0 ? rt.watch_fd : rt.dev->fd, empty = 0;
 
 	for (;;) {
 		bool spinning, pkt;
 		int r;
 
-		fds[n] = (struct pollfd){.fd = watch, .events = POLLIN};
+		fds[n] = (struct pollfd){.fd = rt.dev->fd, .events = POLLIN};
 		r = waiter_ppoll(w, fds, n + 1, ppoll_deadline(spin, deadline, &spinning), sigmask,
 		                 woken);
 		if (r < 0)
 			return r;
 		pkt = fds[n].revents != 0;
-		/* The device is in trouble (an error the epoll instance reports
-		 * as readable, again and again, with nothing to read): the runtime
-		 * thread reports it; wait as a thread that does not poll. */
-		if (pkt && (!(fds[n].revents & POLLIN) || empty > 2))
+		if (pkt && !(fds[n].revents & POLLIN))
+			/* The device is in trouble: the runtime thread reports
+			 * it; wait as a thread that does not poll. */
 			return *woken ? r - 1 : waiter_ppoll(w, fds, n, deadline, sigmask, woken);
 		if (pkt) {
-			empty = poller_process() ? 0 : empty + 1;
+			poller_process();
 			*woken = *woken || (w && wait_consume(w));
 			r--;
 		}
