@@ -190,6 +190,22 @@ static void drain_device(sk_time_t now)
 	}
 }
 
+/* While parked, the runtime's epoll instance leaves the packet socket's
+ * wait queue: an exclusive wake-up (device_watch_fd) must go to a process
+ * that listens for it, not to one whose runtime thread looks only at its
+ * next check. */
+static void watch_device(bool on)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE};
+
+	if (rt.watch_fd < 0)
+		return;
+	if (on)
+		(void)REAL(epoll_ctl)(rt.watch_fd, EPOLL_CTL_ADD, rt.dev->fd, &ev);
+	else
+		(void)REAL(epoll_ctl)(rt.watch_fd, EPOLL_CTL_DEL, rt.dev->fd, NULL);
+}
+
 /* Park (a thread polls the device) or unpark (none does any more) the
  * watcher on the packet socket; under the lock. True when it was parked
  * and is not any more: frames may be waiting. */
@@ -208,8 +224,10 @@ static bool park_or_unpark(void)
 	rt.checked_session = session;
 	if (polled && !rt.parked) {
 		ev_io_stop(rt.loop, &rt.io);
+		watch_device(false);
 		rt.parked = true;
 	} else if (!polled && rt.parked) {
+		watch_device(true);
 		ev_io_start(rt.loop, &rt.io);
 		rt.parked = false;
 		return true;
@@ -236,11 +254,18 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	sk_time_t now;
+	bool unparked;
 
 	(void)loop, (void)w, (void)revents;
 	shm_stack_lock();
 	now = shim_now_us();
-	if (park_or_unpark() || netdev_next_rx_time(rt.dev) <= now)
+	unparked = park_or_unpark();
+	/* What arrived is taken in before the timers run: on a loaded
+	 * machine the ACK that makes a retransmission needless may have waited
+	 * in the packet socket as long as the timer did (the kernel's TCP
+	 * processes it in softirq, before its timer). One non-blocking read
+	 * when there is nothing. */
+	if (unparked || sk_next_deadline(rt.st) <= now || netdev_next_rx_time(rt.dev) <= now)
 		drain_device(now);
 	if (sk_next_deadline(rt.st) <= now)
 		sk_run_timers(rt.st, now);
