@@ -139,6 +139,7 @@ __attribute__((destructor)) static void shim_linger(void)
 	rt_trace_take();
 	rt_sync_capture();
 	shim_stats_write();
+	rt_stop_thread();
 	if (last && !stack_empty())
 		shm_keeper_start(keeper_give_up(cfg));
 	shm_stack_leave(true);

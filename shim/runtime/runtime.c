@@ -66,6 +66,8 @@ static struct {
 	/* A fork child: the stack and the packet socket are inherited, the
 	 * runtime thread is not; the first use starts a new one. */
 	_Atomic bool restart;
+	/* rt_stop_thread: the runtime thread leaves its loop. */
+	_Atomic bool stopping;
 	sk_time_t armed; /* deadline the timer is (about to be) armed at; under lock */
 	sk_time_t epoch; /* start time, for the trace */
 	pthread_t thread;
@@ -276,7 +278,11 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
-	(void)loop, (void)w, (void)revents;
+	(void)w, (void)revents;
+	if (atomic_load(&rt.stopping)) {
+		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
 	shm_stack_lock();
 	if (park_or_unpark())
 		drain_device(shim_now_us());
@@ -767,6 +773,16 @@ int rt_wait(const struct shim_waiter *w, sk_time_t deadline)
 	if (r < 0)
 		return r;
 	return woken ? 0 : -EAGAIN;
+}
+
+void rt_stop_thread(void)
+{
+	if (!rt_running() || !rt.loop || atomic_load(&rt.restart) ||
+	    pthread_equal(pthread_self(), rt.thread))
+		return;
+	atomic_store(&rt.stopping, true);
+	ev_async_send(rt.loop, &rt.async);
+	pthread_join(rt.thread, NULL);
 }
 
 void rt_trace_take(void)

@@ -101,6 +101,13 @@ struct rt_frame_counts {
 };
 struct rt_frame_counts rt_frame_counts(void);
 
+/* At exit, before the process leaves the stack: the runtime thread leaves
+ * its loop and is joined. Nothing of this process runs the stack after
+ * that but the calling thread, and a fork (the keeper) finds no other
+ * thread holding one of synack's locks (or, in a sanitizer build, its
+ * allocator's lock while waiting for ours). */
+void rt_stop_thread(void);
+
 /* Print the state changes of this process's connections that other
  * processes made and queued for it (shm_trace_route): the exit linger's
  * last look, before the process goes. */
