@@ -976,7 +976,10 @@ Test(shm_stack, exec_keeps_inherited_socket)
  * removes the stack's object. */
 Test(shm_stack, keeper_finishes_time_wait_after_exit)
 {
-	static const char *const env[] = {"SYNACK_MSL_MS=1000", NULL};
+	/* TIME_WAIT 5 s, the exit linger 1 s: the linger never waits for
+	 * the TIME_WAIT to end (it would if it ended within the linger),
+	 * however late the program reaches its exit. */
+	static const char *const env[] = {"SYNACK_MSL_MS=2500", "SYNACK_LINGER_MS=1000", NULL};
 	int l = peer_listen(), c, st, n;
 	struct proc *p = proc_start("close_first", env);
 	pid_t kids[8], keeper;
@@ -992,8 +995,8 @@ Test(shm_stack, keeper_finishes_time_wait_after_exit)
 	fin_at = now_ms();
 	proc_wait_ok(p);
 	exited_at = now_ms();
-	cr_assert_lt(exited_at - fin_at, 1000,
-	             "the program took %ld ms to exit: it waited for its TIME_WAIT (2000 ms)",
+	cr_assert_lt(exited_at - fin_at, 5000,
+	             "the program took %ld ms to exit: it waited for its TIME_WAIT (5000 ms)",
 	             exited_at - fin_at);
 	cr_assert(shm_exists(), "%s gone right after the exit, within the TIME_WAIT", shm_path);
 
@@ -1009,11 +1012,11 @@ Test(shm_stack, keeper_finishes_time_wait_after_exit)
 	exe[len] = '\0';
 	cr_assert_str_eq(exe, self);
 
-	gone_at = wait_shm_gone(fin_at + 2000 + WAIT_MS);
+	gone_at = wait_shm_gone(fin_at + 5000 + WAIT_MS);
 	cr_assert_neq(gone_at, -1, "%s still there %d ms after the TIME_WAIT ended", shm_path,
 	              WAIT_MS);
-	cr_assert_geq(gone_at - fin_at, 1500,
-	              "the stack went %ld ms after the FIN: the TIME_WAIT (2000 ms) was cut short",
+	cr_assert_geq(gone_at - fin_at, 4500,
+	              "the stack went %ld ms after the FIN: the TIME_WAIT (5000 ms) was cut short",
 	              gone_at - fin_at);
 	st = reap(keeper, WAIT_MS);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "keeper status %#x", st);
