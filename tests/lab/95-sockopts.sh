@@ -265,11 +265,16 @@ run() {
 	return "$rc"
 }
 
-# check_wire NAME: every segment from 10.77.0.1.7405 in NAME.pcap has tos 0x28 and ttl 33.
+# check_wire NAME: every segment from 10.77.0.1.7405 in NAME.pcap has tos 0x28 and ttl 33 (the
+# kernel's replies from TIME_WAIT aside, below).
 check_wire() {
 	local name=$1 n bad
+	# The kernel answers from TIME_WAIT (the peer's FIN resent, on a loaded machine) with
+	# ip_send_unicast_reply (net/ipv4/tcp_ipv4.c tcp_v4_send_ack): IP id 0, the default TTL, not
+	# the socket's. That reply is not the connection's own segment: left out, for the kernel.
 	tcpdump -r "$LAB_TMP/$name.pcap" -n -v "src host $ADDR_A and src port 7405" 2>/dev/null |
-		grep -E '^[0-9:.]+ IP ' >"$LAB_TMP/$name.wire" || true
+		grep -E '^[0-9:.]+ IP ' |
+		{ if [[ $name == kernel ]]; then grep -v ', id 0, '; else cat; fi; } >"$LAB_TMP/$name.wire" || true
 	n=$(wc -l <"$LAB_TMP/$name.wire")
 	bad=$(grep -cv 'tos 0x28, ttl 33,' "$LAB_TMP/$name.wire" || true)
 	if ((n >= 3 && bad == 0)); then
