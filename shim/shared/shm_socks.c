@@ -77,11 +77,14 @@ void shm_signal_slot(int slot)
 		return;
 	p->wake_signaled = 1;
 	len = wake_addr(&a, shm_me.hdr, slot, p->token);
-	/* ECONNREFUSED: the process has no runtime yet (a fork child that has
-	 * not used synack); it takes its ring when it starts. EAGAIN: a
-	 * datagram is queued already. */
-	(void)sendto(shm_me.send_fd, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&a,
-	             len);
+	/* ECONNREFUSED: the process has no wake socket yet (a fork child that
+	 * has not used synack) or any more: the next wake-up tries again (a
+	 * flag left set would silence every later one). EAGAIN: a datagram is
+	 * queued already, it will look. */
+	if (sendto(shm_me.send_fd, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&a,
+	           len) < 0 &&
+	    errno != EAGAIN)
+		p->wake_signaled = 0;
 }
 
 static void wake_slot(int slot, int sock)
