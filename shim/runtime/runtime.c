@@ -192,22 +192,6 @@ static void drain_device(sk_time_t now)
 	}
 }
 
-/* While parked, the runtime's epoll instance leaves the packet socket's
- * wait queue: an exclusive wake-up (device_watch_fd) must go to a process
- * that listens for it, not to one whose runtime thread looks only at its
- * next check. */
-static void watch_device(bool on)
-{
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE};
-
-	if (rt.watch_fd < 0)
-		return;
-	if (on)
-		(void)REAL(epoll_ctl)(rt.watch_fd, EPOLL_CTL_ADD, rt.dev->fd, &ev);
-	else
-		(void)REAL(epoll_ctl)(rt.watch_fd, EPOLL_CTL_DEL, rt.dev->fd, NULL);
-}
-
 /* Park (a thread polls the device) or unpark (none does any more) the
  * watcher on the packet socket; under the lock. True when it was parked
  * and is not any more: frames may be waiting. */
@@ -226,10 +210,8 @@ static bool park_or_unpark(void)
 	rt.checked_session = session;
 	if (polled && !rt.parked) {
 		ev_io_stop(rt.loop, &rt.io);
-		watch_device(false);
 		rt.parked = true;
 	} else if (!polled && rt.parked) {
-		watch_device(true);
 		ev_io_start(rt.loop, &rt.io);
 		rt.parked = false;
 		return true;
