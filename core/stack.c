@@ -22,6 +22,7 @@ void sk_config_defaults(struct sk_config *cfg)
 	cfg->fin_timeout_ms = 60000;
 	cfg->syn_retries = 6;
 	cfg->max_sockets = 4096;
+	cfg->max_time_wait = 0; /* 4 * max_sockets */
 	cfg->rcvbuf = 256 * 1024;
 	cfg->sndbuf = 256 * 1024;
 	cfg->rcvbuf_max = 4 * 1024 * 1024;

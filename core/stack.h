@@ -106,10 +106,15 @@ struct sk_config {
 	uint32_t fin_timeout_ms; /* orphaned FIN_WAIT_2 lifetime. Default 60000. */
 	uint32_t syn_retries;    /* SYN retransmissions before ETIMEDOUT. Default 6. */
 
-	/* Size of the socket arena: sockets, connections and TIME_WAIT alike.
-	 * When it is full the oldest orphaned TIME_WAIT connection is recycled
-	 * (stats tcp_tw_recycled). Default 4096, at most 2^24. */
+	/* Size of the socket arena: sockets and connections, those the
+	 * program closed included, except TIME_WAIT. Default 4096, at most
+	 * 2^24. */
 	uint32_t max_sockets;
+	/* Connections the program closed that wait out TIME_WAIT, in a table
+	 * of their own of about 80 bytes each (Linux tcp_max_tw_buckets). When
+	 * it is full the oldest ends early (stats tcp_tw_recycled). Default
+	 * 4 * max_sockets (0 = the default), at most 2^24. */
+	uint32_t max_time_wait;
 	uint32_t rcvbuf; /* per-connection receive buffer, bytes. Default 256 KiB. */
 	uint32_t sndbuf; /* per-connection send buffer, bytes. Default 256 KiB. */
 	/* Receive-buffer autotuning (Linux tcp_rcv_space_adjust): the buffer
@@ -553,6 +558,17 @@ struct sk_sock_view {
 /* Fill *out for any socket in use (sk_next_socket): 0, or -EBADF. */
 int sk_sock_view(const struct sk_stack *st, int sock, struct sk_sock_view *out);
 
+/* Connections the program closed in TIME_WAIT are no sockets any more:
+ * they wait out 2·MSL in a table of their own (Linux's timewait sockets).
+ * How many there are, and each in turn: the first entry after `after` (-1:
+ * from the start), or -1 after the last. An operator's listing, a scan. */
+struct sk_tw_view {
+	struct sk_endpoint local, remote;
+	sk_time_t expires; /* when its 2·MSL ends, on the stack's clock */
+};
+uint32_t sk_time_wait_count(const struct sk_stack *st);
+int sk_time_wait_next(const struct sk_stack *st, int after, struct sk_tw_view *out);
+
 /* ------------------------------------------------------------------ */
 /* Counters                                                            */
 /* ------------------------------------------------------------------ */
@@ -567,10 +583,12 @@ struct sk_stats {
 	uint64_t tcp_rx_segs, tcp_tx_segs, tcp_drop_bad_csum, tcp_drop_malformed, tcp_rst_sent,
 	    tcp_retransmits, tcp_conn_active, tcp_conn_passive, tcp_conn_reset, tcp_challenge_acks,
 	    tcp_drop_out_of_window;
-	/* TIME_WAIT connections closed early because the socket arena was
-	 * full and a new connection or socket needed a slot (Linux
+	/* TIME_WAIT connections ended early because the TIME_WAIT table
+	 * (sk_config.max_time_wait) was full (Linux
 	 * LINUX_MIB_TCPTIMEWAITOVERFLOW, "time wait bucket table overflow"). */
 	uint64_t tcp_tw_recycled;
+	/* Gauges: connections in the TIME_WAIT table now, and at most. */
+	uint64_t tcp_time_wait, tcp_time_wait_peak;
 	/* TCP super-frames handed to the device (tso_max), and the
 	 * MSS-sized segments they stand for. */
 	uint64_t tcp_tx_super_frames, tcp_tx_super_segs;

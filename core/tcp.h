@@ -2,7 +2,8 @@
  *
  * One arena of TCBs (struct tcb), indexed by socket id (design brief §6:
  * index-addressed so it can later move to shared memory). Listeners,
- * connections and TIME_WAIT entries are all slots. Four indexes point into
+ * connections in every state are slots, except orphans in TIME_WAIT, which
+ * move to a table of their own (tcp_timewait.c). Four indexes point into
  * the arena, all chained through slot indices, none allocating:
  *   - the connection table: 4-tuple -> slot (keyed SipHash, so a peer
  *     cannot flood one bucket), every synchronised or handshaking slot;
@@ -13,14 +14,13 @@
  *     bucket (bind_child_*), doubly linked, that only bind, listen and the
  *     ephemeral port search read: a child outlives its listener and still
  *     holds the port (Linux keeps it in the port's inet_bind_bucket);
- *   - the timer heap: slots with a pending deadline, earliest first;
- *   - the TIME_WAIT FIFO: orphaned TIME_WAIT slots in the order they
- *     joined it, which tcp_slot_alloc recycles when no slot is free.
+ *   - the timer heap: slots with a pending deadline, earliest first.
  *
  * Files: tcp_fsm.c (states, transition table), tcp_table.c (arena and
  * indexes, ISN, ports), tcp_timer.c (deadlines, RTO), tcp_output.c
  * (segments out), tcp_input.c (segments in), tcp_socket.c (the socket API
- * of stack.h), tcp_icmp.c (ICMP errors, ARP failures).
+ * of stack.h), tcp_icmp.c (ICMP errors, ARP failures), tcp_timewait.c
+ * (the TIME_WAIT table).
  */
 #ifndef SYNACK_CORE_TCP_H
 #define SYNACK_CORE_TCP_H
@@ -248,10 +248,25 @@ struct tcb {
 	sk_time_t rto_at, dack_at, state_at;
 	sk_time_t deadline; /* min of the three, the heap key */
 	int32_t heap_pos;
+};
 
-	/* Links in the TIME_WAIT FIFO (tcp_table.c), while in_tw_fifo. */
-	bool in_tw_fifo;
-	int32_t tw_prev, tw_next;
+/* An orphaned connection in TIME_WAIT (tcp_timewait.c): what it still
+ * needs to answer the peer for 2·MSL, and no more (Linux's
+ * inet_timewait_sock). */
+struct tcp_tw {
+	uint32_t laddr, raddr;
+	uint16_t lport, rport;
+	uint32_t snd_nxt, rcv_nxt; /* past our FIN and past the peer's */
+	uint32_t ts_recent, ts_offset;
+	sk_time_t expires;        /* 2·MSL after entering, or after the last FIN */
+	sk_time_t last_challenge; /* RFC 5961 §7 rate limit, as the tcb's */
+	int32_t sock;             /* the socket number it had: its trace's */
+	int32_t conn_next;        /* 4-tuple chain, or the free list */
+	int32_t port_prev, port_next; /* local port chain: it keeps the port */
+	int32_t older, newer;     /* the FIFO by expiry, oldest first */
+	uint16_t window;          /* the window field of our last ACK */
+	uint8_t ip_tos, ip_ttl;
+	bool in_use, ts_ok, reuseaddr, reuseport;
 };
 
 /* The arrays are self-relative pointers (rel.h), read through tcp_tcbs()
@@ -261,11 +276,16 @@ struct sk_tcp {
 	uint32_t nslots;
 	sk_rel tcbs;       /* nslots */
 	int32_t free_head; /* free slots chained through conn_next */
-	/* Orphaned TIME_WAIT slots, oldest first (tw_prev/tw_next): the
-	 * connections tcp_slot_alloc recycles when free_head is empty. */
-	int32_t tw_head, tw_tail;
+
+	/* The TIME_WAIT table (tcp_timewait.c): tw_cap entries, a 4-tuple
+	 * hash and a local port hash of tw_mask + 1 buckets each, a free list
+	 * through conn_next and a FIFO by expiry. Entries at tw_used and
+	 * above were never used. */
+	uint32_t tw_cap, tw_mask, tw_count, tw_used;
+	sk_rel tw_entries, tw_conn_buckets, tw_port_buckets;
+	int32_t tw_free, tw_oldest, tw_newest;
 	sk_time_t tw_warn_at;   /* the next "table full" warning not before */
-	uint64_t tw_warn_quiet; /* recycled since the last warning */
+	uint64_t tw_warn_quiet; /* ended early since the last warning */
 
 	uint32_t conn_mask, bind_mask;
 	sk_rel conn_buckets, bind_buckets; /* int32_t[mask + 1] */
@@ -369,21 +389,22 @@ bool tcp_state_synchronized(enum sk_tcp_state s);
 
 /* ---- tcp_table.c ---- */
 
-/* A fresh slot. With none free, the oldest orphaned TIME_WAIT connection
- * is closed and its slot reused (Linux never lets TIME_WAIT starve new
- * connections: tcp_max_tw_buckets); NULL when every slot holds something
- * else (a listener, a live connection, a socket the application owns). */
+/* A fresh slot, or NULL when every slot holds a socket or a connection
+ * (orphans in TIME_WAIT hold none: tcp_timewait.c). */
 struct tcb *tcp_slot_alloc(struct sk_stack *st);
-/* t is an orphan in TIME_WAIT (it entered TIME_WAIT orphaned, or its owner
- * closed it there): it joins the tail of the TIME_WAIT FIFO, which it
- * leaves when its slot is freed. */
-void tcp_tw_enqueue(struct sk_stack *st, struct tcb *t);
 /* Give the slot back: leaves every table, frees rings, off the heap. */
 void tcp_slot_free(struct sk_stack *st, struct tcb *t);
 /* The bucket of a 4-tuple in the connection table, of a port in the bind
  * tables (tcp_repair.c rebuilds them). */
 uint32_t tcp_conn_bucket(const struct sk_tcp *tcp, uint32_t laddr, uint16_t lport, uint32_t raddr,
                          uint16_t rport);
+/* The keyed hash (SipHash) of a 4-tuple, before any mask. */
+uint32_t tcp_tuple_hash(const struct sk_tcp *tcp, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                        uint16_t rport);
+/* Linux inet_bind_conflict for t binding (addr, port) against another
+ * holder of the port, described by its address and options. */
+bool tcp_reuse_conflicts(const struct tcb *t, uint32_t addr, uint32_t o_laddr, bool o_reuseaddr,
+                         bool o_reuseport, bool o_listens);
 uint32_t tcp_bind_bucket(const struct sk_tcp *tcp, uint16_t port);
 struct tcb *tcp_conn_lookup(struct sk_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
                             uint16_t rport);
@@ -413,6 +434,34 @@ uint32_t sk_tcp_isn(const uint8_t key[16], uint32_t laddr, uint16_t lport, uint3
 /* RFC 7323 §5.4: the offset added to our timestamp clock, a keyed hash of
  * the address pair (Linux secure_tcp_ts_off), key = cfg.isn_key. */
 uint32_t sk_tcp_ts_offset(const uint8_t key[16], uint32_t laddr, uint32_t raddr);
+
+/* ---- tcp_timewait.c ---- */
+
+size_t tcp_tw_size_hint(const struct sk_config *cfg);
+/* The table in the stack's memory, and back. */
+bool tcp_tw_table_new(struct sk_stack *st, struct sk_tcp *tcp);
+void tcp_tw_table_free(struct sk_stack *st, struct sk_tcp *tcp);
+/* t is in TIME_WAIT and nobody holds it (it got there orphaned, or its
+ * owner closed it there; a child still on its listener's accept queue
+ * waits for accept): move it to the table and free its slot. Call it once
+ * what t had to send (the ACK of the peer's FIN) has gone. */
+void tcp_tw_adopt(struct sk_stack *st, struct tcb *t, sk_time_t now);
+struct tcp_tw *tcp_tw_lookup(struct sk_stack *st, uint32_t laddr, uint16_t lport,
+                             uint32_t raddr, uint16_t rport);
+/* A segment for tw's 4-tuple (RFC 9293 §3.10.7.4 in TIME_WAIT). A SYN
+ * that may open a new incarnation (RFC 6191) is the caller's. */
+void tcp_tw_input(struct sk_stack *st, struct tcp_tw *tw, const struct sk_ipv4_repr *ip,
+                  const struct sk_tcp_repr *r, sk_time_t now);
+/* The TIME_WAIT ends now: CLOSED, with `cause` in the trace. */
+void tcp_tw_end(struct sk_stack *st, struct tcp_tw *tw, const char *cause, sk_time_t now);
+void tcp_tw_run_timers(struct sk_stack *st, sk_time_t now);
+sk_time_t tcp_tw_next_deadline(const struct sk_tcp *tcp);
+/* The local port rules (tcp_table.c): TIME_WAITs keep their port, with
+ * the SO_REUSEADDR and SO_REUSEPORT of the socket they were. */
+bool tcp_tw_port_conflict(struct sk_stack *st, const struct tcb *t, uint32_t addr, uint16_t port);
+bool tcp_tw_port_used(struct sk_stack *st, uint16_t port);
+/* sk_stack_repair's part for the table: 0, or -1 with why. */
+int tcp_tw_repair(struct sk_stack *st, char *why, size_t len);
 
 /* ---- tcp_timer.c ---- */
 
@@ -597,6 +646,10 @@ void tcp_send_rst(struct sk_stack *st, struct tcb *t, sk_time_t now);
  * connection (never in answer to a RST). */
 void tcp_reply_rst(struct sk_stack *st, const struct sk_ipv4_repr *ip, const struct sk_tcp_repr *in,
                    sk_time_t now);
+/* Checksum a segment of l4_len bytes at buf, or leave it to the device
+ * (sk_config.tx_csum_offload): then *off says so. */
+void tcp_segment_checksum(struct sk_stack *st, uint8_t *buf, size_t l4_len, uint32_t src,
+                          uint32_t dst, struct sk_tx_offload *off);
 /* Window we would advertise now: free receive space, clamped. */
 uint32_t tcp_rcv_window(const struct tcb *t);
 /* The application consumed received data: send a window update if the

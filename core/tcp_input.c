@@ -51,10 +51,9 @@ static void enter_time_wait(struct sk_stack *st, struct tcb *t, const char *caus
 	t->rto_at = SK_TIME_NEVER;
 	t->state_at = now + 2 * SK_MS(st->cfg.msl_ms);
 	tcp_timer_update(st, t);
-	/* An orphan's slot may be recycled before 2 MSL when the arena is
-	 * full (tcp_slot_alloc); one the application holds waits for close. */
-	if (!t->user_owned && t->parent == TCP_NIL)
-		tcp_tw_enqueue(st, t);
+	/* An orphan moves to the TIME_WAIT table once the ACK of the FIN is
+	 * out (synchronized_input); one the application holds waits for
+	 * close(). */
 }
 
 static void enter_fin_wait_2(struct sk_stack *st, struct tcb *t, sk_time_t now)
@@ -812,6 +811,10 @@ static void synchronized_input(struct sk_stack *st, struct tcb *t, struct seg *s
 	/* Linux tcp_data_snd_check: after the push, so a TCP_NOTSENT_LOWAT
 	 * writer wakes once what it queued went out. */
 	tcp_check_space(st, t);
+	/* It got to TIME_WAIT with nobody holding it, and the ACK of the
+	 * peer's FIN is out: the rest of its life needs no slot. */
+	if (t->state == SK_TCP_TIME_WAIT && !t->user_owned && t->parent == TCP_NIL)
+		tcp_tw_adopt(st, t, now);
 }
 
 static bool martian_source(uint32_t addr)
@@ -861,7 +864,17 @@ void sk_tcp_input(struct sk_stack *st, const struct sk_ipv4_repr *ip, const uint
 	if (!t) {
 		struct tcb *l =
 		    tcp_listener_lookup(st, ip->dst, s.r.dst_port, ip->src, s.r.src_port);
+		struct tcp_tw *tw =
+		    tcp_tw_lookup(st, ip->dst, s.r.dst_port, ip->src, s.r.src_port);
 
+		if (tw && l && (s.r.flags & SK_TCP_SYN) &&
+		    !(s.r.flags & (SK_TCP_ACK | SK_TCP_RST)) && seq_gt(s.r.seq, tw->rcv_nxt)) {
+			/* The same rule for a TIME_WAIT in the table. */
+			tcp_tw_end(st, tw, "new SYN reuses the 4-tuple", now);
+		} else if (tw) {
+			tcp_tw_input(st, tw, ip, &s.r, now);
+			return;
+		}
 		if (l)
 			listen_input(st, l, &s, now);
 		else

@@ -42,10 +42,8 @@ static uint32_t adv_window(const struct tcb *t)
 	           : wnd & ~(unit - 1);
 }
 
-/* Checksum the segment of l4_len bytes at buf, or leave it to the device
- * (sk_config.tx_csum_offload): then *off says so. */
-static void tcp_checksum(struct sk_stack *st, uint8_t *buf, size_t l4_len, uint32_t src,
-                         uint32_t dst, struct sk_tx_offload *off)
+void tcp_segment_checksum(struct sk_stack *st, uint8_t *buf, size_t l4_len, uint32_t src,
+                          uint32_t dst, struct sk_tx_offload *off)
 {
 	if (!st->cfg.tx_csum_offload) {
 		sk_tcp_set_checksum(buf, l4_len, src, dst);
@@ -134,7 +132,7 @@ static void xmit(struct sk_stack *st, struct tcb *t, uint32_t seq, uint8_t flags
 		    (uint8_t)sk_ringbuf_spans(&t->snd, off, payload_len, offload.frags);
 	else
 		sk_ringbuf_peek(&t->snd, off, buf + hlen, payload_len);
-	tcp_checksum(st, buf, hlen + payload_len, t->laddr, t->raddr, &offload);
+	tcp_segment_checksum(st, buf, hlen + payload_len, t->laddr, t->raddr, &offload);
 	st->stats.tcp_tx_segs++;
 	t->bytes_sent += payload_len;
 	/* A failed transmit is a lost segment: the RTO recovers it. */
@@ -204,7 +202,7 @@ void tcp_reply_rst(struct sk_stack *st, const struct sk_ipv4_repr *ip, const str
 	size_t hlen = sk_tcp_emit(&r, buf);
 	struct sk_tx_offload offload = {0};
 
-	tcp_checksum(st, buf, hlen, ip->dst, ip->src, &offload);
+	tcp_segment_checksum(st, buf, hlen, ip->dst, ip->src, &offload);
 	st->stats.tcp_tx_segs++;
 	st->stats.tcp_rst_sent++;
 	/* To the sender's MAC when ARP does not know it: a reset never

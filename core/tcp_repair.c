@@ -1,9 +1,10 @@
 /* sk_stack_repair's TCP part: after a process died holding the stack's
  * lock in the middle of a call, the indexes of tcp.h (free list,
- * connection and bind tables, children by port, TIME_WAIT FIFO, timer
- * heap) may be half-updated. Each is derived from the slots' own fields
- * (in_use, in_conn_table, in_bind_table, in_bind_child, in_tw_fifo, the
- * deadlines), so it is rebuilt from them. A listener's SYN and accept
+ * connection and bind tables, children by port, timer heap, the TIME_WAIT
+ * table's links) may be half-updated. Each is derived from the slots' own
+ * fields (in_use, in_conn_table, in_bind_table, in_bind_child, the
+ * deadlines; an entry's in_use), so it is rebuilt from them
+ * (tcp_tw_repair for the table). A listener's SYN and accept
  * lists are kept in their order when their links hold together, and what
  * a broken link cut off is appended (its order is lost, its connections
  * are not). What has no second copy (ring bounds, states, option and
@@ -174,38 +175,6 @@ static void repair_lists(struct sk_tcp *tcp)
 			list_append(tcp, &tcbs[tcbs[i].parent], &tcbs[i]);
 }
 
-/* ---- the TIME_WAIT FIFO: kept in order as far as it holds ---- */
-
-static void repair_tw(struct sk_stack *st, struct sk_tcp *tcp)
-{
-	struct tcb *tcbs = tcp_tcbs(tcp);
-	int32_t i = tcp->tw_head;
-
-	for (uint32_t k = 0; k < tcp->nslots; k++) {
-		if (tcbs[k].in_tw_fifo)
-			tcbs[k].tw_prev = MARK;
-		else
-			tcbs[k].tw_prev = tcbs[k].tw_next = TCP_NIL;
-	}
-	tcp->tw_head = tcp->tw_tail = TCP_NIL;
-	/* The old order from the head, then what it did not reach. */
-	for (uint32_t n = 0;
-	     n < tcp->nslots && slot_ok(tcp, i) && tcbs[i].in_tw_fifo && tcbs[i].tw_prev == MARK;
-	     n++) {
-		int32_t next = tcbs[i].tw_next;
-
-		tcbs[i].in_tw_fifo = false;
-		tcp_tw_enqueue(st, &tcbs[i]);
-		i = next;
-	}
-	for (uint32_t k = 0; k < tcp->nslots; k++) {
-		if (tcbs[k].in_tw_fifo && tcbs[k].tw_prev == MARK) {
-			tcbs[k].in_tw_fifo = false;
-			tcp_tw_enqueue(st, &tcbs[k]);
-		}
-	}
-}
-
 int sk_tcp_repair(struct sk_stack *st, char *why, size_t len)
 {
 	struct sk_tcp *tcp = sk_tcp_of(st);
@@ -241,7 +210,6 @@ int sk_tcp_repair(struct sk_stack *st, char *why, size_t len)
 		t->deadline = SK_TIME_NEVER;
 		if (!t->in_use) {
 			t->in_conn_table = t->in_bind_table = t->in_bind_child = false;
-			t->in_tw_fifo = false;
 			t->conn_next = tcp->free_head; /* lowest slots first, as at creation */
 			tcp->free_head = t->id;
 			continue;
@@ -269,7 +237,8 @@ int sk_tcp_repair(struct sk_stack *st, char *why, size_t len)
 			bchild[pb] = t->id;
 		}
 	}
-	repair_tw(st, tcp);
+	if (tcp_tw_repair(st, why, len) < 0)
+		return -1;
 	repair_lists(tcp);
 	/* The heap last: tcp_timer_update inserts every slot with a
 	 * deadline. */

@@ -677,9 +677,10 @@ void sk_close(struct sk_stack *st, int sock, sk_time_t now)
 		t->state_at = now + SK_MS(st->cfg.fin_timeout_ms);
 		tcp_timer_update(st, t);
 	}
-	/* Closed in TIME_WAIT: an orphan now, its slot may be recycled. */
+	/* Closed in TIME_WAIT: an orphan now, the rest of its life is the
+	 * TIME_WAIT table's. */
 	if (t->state == SK_TCP_TIME_WAIT)
-		tcp_tw_enqueue(st, t);
+		tcp_tw_adopt(st, t, now);
 }
 
 unsigned sk_poll(const struct sk_stack *st, int sock)

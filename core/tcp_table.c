@@ -29,7 +29,7 @@ size_t sk_tcp_size_hint(const struct sk_config *cfg)
 	size_t n = cfg->max_sockets, buckets = bucket_count(cfg->max_sockets);
 
 	return sizeof(struct sk_tcp) + n * (sizeof(struct tcb) + sizeof(int32_t)) +
-	       3 * buckets * sizeof(int32_t);
+	       3 * buckets * sizeof(int32_t) + tcp_tw_size_hint(cfg);
 }
 
 /* The arrays of an arena of n slots, in the stack's memory. */
@@ -68,7 +68,8 @@ struct sk_tcp *sk_tcp_new(struct sk_stack *st)
 		tcp_tcbs(tcp)[i].conn_next = i + 1 < n ? (int32_t)(i + 1) : TCP_NIL;
 	}
 	tcp->free_head = 0;
-	tcp->tw_head = tcp->tw_tail = TCP_NIL;
+	if (!tcp_tw_table_new(st, tcp))
+		goto fail;
 	/* A secret per stack, distinct from the ISN key: knowing one table's
 	 * layout must not help predict sequence numbers. */
 	uint64_t k0 = sk_rand64(st), k1 = sk_rand64(st);
@@ -107,85 +108,8 @@ void sk_tcp_free(struct sk_stack *st, struct sk_tcp *tcp)
 	sk_mem_free(m, tcp_bind_buckets(tcp), buckets * sizeof(int32_t));
 	sk_mem_free(m, tcp_bind_child_buckets(tcp), buckets * sizeof(int32_t));
 	sk_mem_free(m, tcp_heap(tcp), n * sizeof(int32_t));
+	tcp_tw_table_free(st, tcp);
 	sk_mem_free(m, tcp, sizeof(*tcp));
-}
-
-/* ---- the TIME_WAIT FIFO ---- */
-
-void tcp_tw_enqueue(struct sk_stack *st, struct tcb *t)
-{
-	struct sk_tcp *tcp = sk_tcp_of(st);
-
-	if (t->in_tw_fifo)
-		return;
-	t->in_tw_fifo = true;
-	t->tw_prev = tcp->tw_tail;
-	t->tw_next = TCP_NIL;
-	if (tcp->tw_tail != TCP_NIL)
-		tcp_tcbs(tcp)[tcp->tw_tail].tw_next = t->id;
-	else
-		tcp->tw_head = t->id;
-	tcp->tw_tail = t->id;
-}
-
-/* O(1) from anywhere in the FIFO: a TIME_WAIT ended by its 2MSL timer, or
- * by a new SYN for its 4-tuple (RFC 6191), need not be the oldest. */
-static void tw_unlink(struct sk_tcp *tcp, struct tcb *t)
-{
-	if (!t->in_tw_fifo)
-		return;
-	if (t->tw_prev != TCP_NIL)
-		tcp_tcbs(tcp)[t->tw_prev].tw_next = t->tw_next;
-	else
-		tcp->tw_head = t->tw_next;
-	if (t->tw_next != TCP_NIL)
-		tcp_tcbs(tcp)[t->tw_next].tw_prev = t->tw_prev;
-	else
-		tcp->tw_tail = t->tw_prev;
-	t->in_tw_fifo = false;
-	t->tw_prev = t->tw_next = TCP_NIL;
-}
-
-/* The arena is full: end the oldest orphaned TIME_WAIT early, as Linux
- * does past tcp_max_tw_buckets ("time wait bucket table overflow"), so a
- * burst of server-closed connections cannot starve new ones for 2·MSL.
- * What TIME_WAIT guards against (RFC 9293 §3.10.8: an old duplicate taken
- * for a new incarnation's) is left to RFC 7323's PAWS and to the ISN
- * clock (RFC 6528), as on Linux. The victim is the head of the FIFO: the
- * one that entered TIME_WAIT first. One whose 2·MSL a retransmitted FIN
- * restarted keeps its place instead of moving to the tail: a restart is
- * rare (our last ACK was lost), it has just resent that ACK, all the peer
- * still needs from it, and under pressure any TIME_WAIT may go (Linux
- * does not even create new ones). The order only picks a victim; the
- * 2·MSL deadline itself lives in the timer heap. The FIFO holds orphans
- * only (tcp_tw_enqueue), so closing its head always frees a slot. */
-static bool tw_recycle(struct sk_stack *st)
-{
-	struct sk_tcp *tcp = sk_tcp_of(st);
-	/* sk_socket takes no time: the latest `now` the stack saw (on the
-	 * input path, the segment's own). */
-	sk_time_t now = tcp->last_now;
-
-	if (tcp->tw_head == TCP_NIL)
-		return false;
-	struct tcb *t = &tcp_tcbs(tcp)[tcp->tw_head];
-
-	st->stats.tcp_tw_recycled++;
-	tw_unlink(tcp, t);
-	tcp_close_conn(st, t, 0, "recycled: socket table full", now);
-	/* Rate-limited like Linux's net_ratelimit()ed warning: one line per
-	 * 5 s with what the quiet period recycled. */
-	tcp->tw_warn_quiet++;
-	if (now >= tcp->tw_warn_at) {
-		sk_log(st, SK_LOG_WARN,
-		       "socket table full (%u slots): recycled %llu TIME_WAIT connection%s early "
-		       "— raise SYNACK_MAX_SOCKETS",
-		       tcp->nslots, (unsigned long long)tcp->tw_warn_quiet,
-		       tcp->tw_warn_quiet == 1 ? "" : "s");
-		tcp->tw_warn_quiet = 0;
-		tcp->tw_warn_at = now + SK_SEC(5);
-	}
-	return tcp->free_head != TCP_NIL;
 }
 
 static void bind_child_remove(struct sk_tcp *tcp, struct tcb *c);
@@ -194,7 +118,7 @@ struct tcb *tcp_slot_alloc(struct sk_stack *st)
 {
 	struct sk_tcp *tcp = sk_tcp_of(st);
 
-	if (tcp->free_head == TCP_NIL && !tw_recycle(st))
+	if (tcp->free_head == TCP_NIL)
 		return NULL;
 	struct tcb *t = &tcp_tcbs(tcp)[tcp->free_head];
 	int32_t id = t->id;
@@ -230,8 +154,6 @@ struct tcb *tcp_slot_alloc(struct sk_stack *st)
 	    .cork_at = SK_TIME_NEVER,
 	    .deadline = SK_TIME_NEVER,
 	    .heap_pos = TCP_NIL,
-	    .tw_prev = TCP_NIL,
-	    .tw_next = TCP_NIL,
 	};
 	return t;
 }
@@ -243,7 +165,6 @@ void tcp_slot_free(struct sk_stack *st, struct tcb *t)
 	tcp_conn_remove(st, t);
 	tcp_bind_remove(st, t);
 	bind_child_remove(tcp, t);
-	tw_unlink(tcp, t);
 	if (t->parent != TCP_NIL)
 		tcp_child_unlink(st, t);
 	t->rto_at = t->dack_at = t->state_at = SK_TIME_NEVER;
@@ -272,10 +193,16 @@ static uint64_t tuple_hash(const uint8_t key[16], uint32_t laddr, uint16_t lport
 	return sk_siphash24(key, k, sizeof(k));
 }
 
+uint32_t tcp_tuple_hash(const struct sk_tcp *tcp, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                        uint16_t rport)
+{
+	return (uint32_t)tuple_hash(tcp->hash_key, laddr, lport, raddr, rport);
+}
+
 uint32_t tcp_conn_bucket(const struct sk_tcp *tcp, uint32_t laddr, uint16_t lport, uint32_t raddr,
                          uint16_t rport)
 {
-	return (uint32_t)tuple_hash(tcp->hash_key, laddr, lport, raddr, rport) & tcp->conn_mask;
+	return tcp_tuple_hash(tcp, laddr, lport, raddr, rport) & tcp->conn_mask;
 }
 
 struct tcb *tcp_conn_lookup(struct sk_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
@@ -468,13 +395,20 @@ static bool child_holds(const struct tcb *c, uint16_t port)
  * TIME_WAIT), so that another user cannot steal a share of a port's
  * connections: that always holds here, one stack serves one user (its
  * shared memory object is per uid, shim/shared/shm_stack.h). */
+bool tcp_reuse_conflicts(const struct tcb *t, uint32_t addr, uint32_t o_laddr, bool o_reuseaddr,
+                         bool o_reuseport, bool o_listens)
+{
+	if (addr != 0 && o_laddr != 0 && addr != o_laddr)
+		return false;
+	if (t->reuseport && o_reuseport)
+		return false;
+	return !(t->reuseaddr && o_reuseaddr && !o_listens);
+}
+
 static bool holder_conflicts(const struct tcb *t, uint32_t addr, const struct tcb *o)
 {
-	if (o == t || (addr != 0 && o->laddr != 0 && addr != o->laddr))
-		return false;
-	if (t->reuseport && o->reuseport)
-		return false;
-	return !(t->reuseaddr && o->reuseaddr && o->state != SK_TCP_LISTEN);
+	return o != t && tcp_reuse_conflicts(t, addr, o->laddr, o->reuseaddr, o->reuseport,
+	                                     o->state == SK_TCP_LISTEN);
 }
 
 bool tcp_bind_conflict(struct sk_stack *st, const struct tcb *t, uint32_t addr, uint16_t port)
@@ -494,7 +428,7 @@ bool tcp_bind_conflict(struct sk_stack *st, const struct tcb *t, uint32_t addr, 
 		if (child_holds(c, port) && holder_conflicts(t, addr, c))
 			return true;
 	}
-	return false;
+	return tcp_tw_port_conflict(st, t, addr, port);
 }
 
 static bool port_used(struct sk_stack *st, uint16_t port)
@@ -508,7 +442,7 @@ static bool port_used(struct sk_stack *st, uint16_t port)
 	     i = tcp_tcbs(tcp)[i].bchild_next)
 		if (child_holds(&tcp_tcbs(tcp)[i], port))
 			return true;
-	return false;
+	return tcp_tw_port_used(st, port);
 }
 
 static void bind_insert(struct sk_stack *st, struct tcb *t, uint32_t addr, uint16_t port)

@@ -1,6 +1,7 @@
 /* TCP timers as deadlines (design brief §8): each TCB stores its deadlines
- * (retransmission, delayed ACK, state timer: TIME_WAIT or orphaned
- * FIN_WAIT_2); a binary min-heap of slots keyed by their earliest deadline
+ * (retransmission, delayed ACK, state timer: TIME_WAIT of a socket still
+ * held, or orphaned FIN_WAIT_2; the TIME_WAIT table has its own FIFO,
+ * tcp_timewait.c); a binary min-heap of slots keyed by their earliest deadline
  * makes "when next?" O(1) and re-arming O(log n). */
 #include <errno.h>
 
@@ -99,7 +100,9 @@ void tcp_timer_update(struct sk_stack *st, struct tcb *t)
 
 sk_time_t sk_tcp_next_deadline(const struct sk_tcp *tcp)
 {
-	return tcp->heap_len ? key(tcp, 0) : SK_TIME_NEVER;
+	sk_time_t d = tcp->heap_len ? key(tcp, 0) : SK_TIME_NEVER;
+
+	return min_time(d, tcp_tw_next_deadline(tcp));
 }
 
 /* ---- RFC 6298 retransmission timer ---- */
@@ -294,4 +297,5 @@ void sk_tcp_run_timers(struct sk_stack *st, sk_time_t now)
 		if (t->in_use)
 			tcp_timer_update(st, t);
 	}
+	tcp_tw_run_timers(st, now);
 }

@@ -282,6 +282,8 @@ static bool parse_tcp(struct shim_config *c, shim_env_fn env, void *ctx)
 	static const struct num_var linger = {"SYNACK_LINGER_MS", 0, 600000, "2000"};
 	/* Every slot is a ~1.2 KiB TCB allocated at start: 2^20 is ~1.2 GiB. */
 	static const struct num_var socks = {"SYNACK_MAX_SOCKETS", 1, 1u << 20, "16384"};
+	/* About 80 bytes an entry, touched only when used. */
+	static const struct num_var tws = {"SYNACK_MAX_TIME_WAIT", 0, 1u << 24, "65536"};
 	/* RFC 7323 §2.3: a window of at most 2^30 bytes (shift 14). */
 	static const struct num_var rcvbuf_max = {"SYNACK_RCVBUF_MAX", 0, 1u << 30, "4194304"};
 	/* Linux's net.core.busy_read takes µs too; a second is plenty. */
@@ -313,7 +315,8 @@ static bool parse_tcp(struct shim_config *c, shim_env_fn env, void *ctx)
 	       parse_num(c, env, ctx, &syn, &c->syn_retries) &&
 	       parse_num(c, env, ctx, &linger, &c->linger_ms) &&
 	       parse_num(c, env, ctx, &busy, &c->busy_poll_us) &&
-	       parse_num(c, env, ctx, &socks, &c->max_sockets);
+	       parse_num(c, env, ctx, &socks, &c->max_sockets) &&
+	       parse_num(c, env, ctx, &tws, &c->max_time_wait);
 }
 
 /* A name for /dev/shm: letters, digits, '.', '_' and '-', not starting
@@ -398,6 +401,7 @@ void shim_config_stack(const struct shim_config *c, struct sk_config *sc)
 	sc->default_cc = c->cc;
 	sc->rcvbuf_max = c->rcvbuf_max;
 	sc->max_sockets = c->max_sockets;
+	sc->max_time_wait = c->max_time_wait;
 	sc->syn_backlog = c->syn_backlog;
 	sc->syncookies = c->syncookies;
 	sc->mem_max = c->mem_max;

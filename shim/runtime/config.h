@@ -36,6 +36,7 @@ struct shim_config {
 	uint32_t syn_retries;    /* SYNACK_SYN_RETRIES, default 6 */
 	uint32_t linger_ms;      /* SYNACK_LINGER_MS, default 2000 */
 	uint32_t max_sockets;    /* SYNACK_MAX_SOCKETS, socket arena size, default 4096 */
+	uint32_t max_time_wait;  /* SYNACK_MAX_TIME_WAIT, TIME_WAIT table size, 0: 4 * max_sockets */
 	uint8_t cc;          /* SYNACK_CC: 0 cubic (default), 1 reno (SK_OPT_CONGESTION values) */
 	uint32_t rcvbuf_max; /* SYNACK_RCVBUF_MAX, autotuning cap, default 4 MiB */
 	uint32_t syn_backlog; /* SYNACK_SYN_BACKLOG, a listener's SYN queue, default 256 */

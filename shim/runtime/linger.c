@@ -72,7 +72,7 @@ static void close_all(void)
 /* Under the stack lock: is there anything left worth waiting for? */
 static bool busy(struct sk_stack *st, sk_time_t deadline)
 {
-	bool finwait2 = false, timewait = false;
+	bool finwait2 = false, timewait = sk_time_wait_count(st) > 0;
 
 	if (!sk_quiescent(st))
 		return true;

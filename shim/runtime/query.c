@@ -207,7 +207,8 @@ static void build(struct reply *r, bool socks)
 	struct shim_stats_snap snap;
 	struct fd_map m = {0};
 	struct sk_stack *st;
-	char comm[64] = "?", a[16], stats[8192]; /* ~95 counters of at most 56 bytes */
+	char comm[64] = "?", a[16], b[16], stats[8192]; /* ~95 counters of at most 56 bytes */
+	struct sk_tw_view tw;
 	int fd = REAL(open)("/proc/self/comm", O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd >= 0 ? REAL(read)(fd, comm, sizeof(comm) - 1) : -1;
 	sk_time_t now;
@@ -252,6 +253,15 @@ static void build(struct reply *r, bool socks)
 				now = shim_now_us();
 			}
 		}
+		/* The TIME_WAIT table's connections belong to no process. */
+		for (s = shm_orphans_mine() ? sk_time_wait_next(st, -1, &tw) : -1;
+		     s >= 0 && !r->full; s = sk_time_wait_next(st, s, &tw))
+			put(r,
+			    "sock id=-1 fds=- owned=0 parent=-1 state=%d local=%s:%u peer=%s:%u rq=0 "
+			    "sq=0 expires_us=%" PRIu64 "\n",
+			    (int)SK_TCP_TIME_WAIT, ip(tw.local.addr, a), tw.local.port,
+			    ip(tw.remote.addr, b), tw.remote.port,
+			    (uint64_t)(tw.expires > now ? tw.expires - now : 0));
 		rt_unlock();
 	}
 	free(m.v);

@@ -48,6 +48,8 @@
 	X(tcp_challenge_acks)                                                                      \
 	X(tcp_drop_out_of_window)                                                                  \
 	X(tcp_tw_recycled)                                                                         \
+	X(tcp_time_wait)                                                                           \
+	X(tcp_time_wait_peak)                                                                      \
 	X(tcp_tx_super_frames)                                                                     \
 	X(tcp_tx_super_segs)                                                                       \
 	X(tcp_syn_queue_full)                                                                      \

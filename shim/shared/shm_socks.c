@@ -197,9 +197,22 @@ void shm_sock_take(int sock)
 	}
 }
 
+bool shm_orphans_mine(void)
+{
+	int first_live = -1;
+
+	shim_assert_stack_locked();
+	if (!shm_me.hdr)
+		return true;
+	for (int i = 0; i < SHM_MAX_PROCS && first_live < 0; i++)
+		if (shm_me.hdr->procs[i].state != SHM_PROC_FREE && !shm_me.hdr->procs[i].keeper)
+			first_live = i;
+	return first_live == shm_me.slot;
+}
+
 bool shm_sock_mine(int sock)
 {
-	int owner, first_live = -1;
+	int owner;
 
 	shim_assert_stack_locked();
 	if (!shm_me.hdr || sock < 0 || (uint32_t)sock >= shm_me.hdr->max_sockets)
@@ -208,10 +221,7 @@ bool shm_sock_mine(int sock)
 	if (owner >= 0 && shm_me.hdr->procs[owner].state != SHM_PROC_FREE)
 		return owner == shm_me.slot;
 	/* Nobody's any more (its process left): the first process answers. */
-	for (int i = 0; i < SHM_MAX_PROCS && first_live < 0; i++)
-		if (shm_me.hdr->procs[i].state != SHM_PROC_FREE && !shm_me.hdr->procs[i].keeper)
-			first_live = i;
-	return first_live == shm_me.slot;
+	return shm_orphans_mine();
 }
 
 /* ---- the trace of state changes ------------------------------------ */

@@ -164,7 +164,7 @@ bool shm_stack_detach_begin(bool *last)
  * listener, no orphan): the stack can go. */
 bool shm_arena_empty(struct sk_stack *st)
 {
-	return sk_next_socket(st, -1) < 0;
+	return sk_next_socket(st, -1) < 0 && sk_time_wait_count(st) == 0;
 }
 
 void shm_stack_leave(bool remove_if_empty)

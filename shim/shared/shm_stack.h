@@ -65,6 +65,9 @@ bool shm_sock_sole(int sock);
  * whoever took it last, or for a connection not accepted yet its
  * listener's; a socket whose owner left is the first process's. */
 bool shm_sock_mine(int sock);
+/* Is what no process owns (sockets whose owner left, the TIME_WAIT
+ * table) this process's to report? The first live process's. */
+bool shm_orphans_mine(void);
 
 /* This process sleeps on sock or watches it (epoll): wake it when another
  * process makes sock ready. */
@@ -129,7 +132,8 @@ int shm_exec_slot_env(char *buf, size_t n);
  * removes the stack (keeper.c carries a non-empty one). */
 bool shm_stack_detach_begin(bool *last);
 void shm_stack_leave(bool remove_if_empty);
-/* Under the lock: no socket at all is left in the arena. */
+/* Under the lock: no socket at all is left in the arena, nor a
+ * connection in the TIME_WAIT table. */
 bool shm_arena_empty(struct sk_stack *st);
 
 /* Not under the lock: attach (shm_stack_attach) taking over the slot an

@@ -1,6 +1,7 @@
 /* sk_stack_repair: a process died holding the stack's lock in the middle
  * of a call. The indexes derived from the socket arena (tables, free list,
- * TIME_WAIT FIFO, timer heap, listeners' lists) are scribbled over, as a
+ * timer heap, listeners' lists) and the TIME_WAIT table's links are
+ * scribbled over, as a
  * half-done update might leave them, and must come back so that traffic
  * goes on; a field with no second copy (a ring's length) must be reported. */
 #include <criterion/criterion.h>
@@ -13,7 +14,7 @@
 struct scene {
 	struct pair *p;
 	int l;            /* B's listener on 5002 */
-	int a_tw;         /* A's orphan in TIME_WAIT: its index, freed at 2 MSL */
+	int a_tw;         /* A's orphan in TIME_WAIT (in the table): ends at 2 MSL */
 	int a1, b1;       /* an established, accepted connection */
 	int a_q[2];       /* A's side of two connections in B's accept queue */
 	int a_half;       /* A in SYN_SENT: B holds a half-open child */
@@ -88,12 +89,21 @@ static void scribble(struct sk_stack *st, int listener)
 		tcbs[i].heap_pos = (int32_t)(i ^ 0x55);
 		tcbs[i].conn_next = tcbs[i].bind_next = (int32_t)i; /* self-loops */
 		tcbs[i].bchild_prev = tcbs[i].bchild_next = 12345;
-		tcbs[i].tw_prev = tcbs[i].tw_next = (int32_t)i;
 		tcbs[i].deadline = 1;
 	}
 	tcp->heap_len = tcp->nslots / 2 + 7;
 	tcp->free_head = 77777;
-	tcp->tw_head = tcp->tw_tail = 99;
+	struct tcp_tw *tw = sk_rel_get(&tcp->tw_entries);
+	int32_t *tw_conn = sk_rel_get(&tcp->tw_conn_buckets),
+	        *tw_port = sk_rel_get(&tcp->tw_port_buckets);
+	for (uint32_t i = 0; i <= tcp->tw_mask; i++)
+		tw_conn[i] = tw_port[i] = (int32_t)(i * 31u);
+	for (uint32_t i = 0; i < tcp->tw_used; i++) {
+		tw[i].conn_next = tw[i].older = tw[i].newer = (int32_t)i;
+		tw[i].port_prev = tw[i].port_next = 12345;
+	}
+	tcp->tw_oldest = tcp->tw_newest = 99;
+	tcp->tw_free = 77;
 	if (listener >= 0) {
 		struct tcb *l = &tcbs[listener];
 		int32_t c = l->acc_head;
@@ -191,10 +201,16 @@ Test(stack_repair, derived_indexes_come_back_and_traffic_goes_on)
 	int other = sk_socket(p->b.st);
 	cr_assert_eq(sk_bind(p->b.st, other, PAIR_B_IP, 5002), -EADDRINUSE);
 	sk_close(p->b.st, other, p->now);
-	/* TIME_WAIT ends at 2 MSL (the heap) and its slot is free again. */
-	cr_assert(tcp_tcb(p->a.st, s.a_tw)->in_use);
+	/* The TIME_WAIT is in the table, found by its 4-tuple: the peer's
+	 * FIN again gets an ACK, not a RST. It ends at 2 MSL (the FIFO). */
+	cr_assert_eq(sk_time_wait_count(p->a.st), 1);
+	struct sk_tw_view v;
+	cr_assert_eq(sk_time_wait_next(p->a.st, -1, &v), 0);
+	struct tcp_tw *tw = tcp_tw_lookup(p->a.st, v.local.addr, v.local.port, v.remote.addr,
+	                                  v.remote.port);
+	cr_assert_not_null(tw, "the 4-tuple hash was rebuilt");
 	pair_run_for(p, SK_SEC(61));
-	cr_assert(!tcp_tcb(p->a.st, s.a_tw)->in_use);
+	cr_assert_eq(sk_time_wait_count(p->a.st), 0);
 	assert_heap(p->a.st);
 	pair_free(p);
 }
