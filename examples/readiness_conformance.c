@@ -1,9 +1,10 @@
 /* readiness_conformance: a fixed, step-by-step script of readiness observations on TCP
  * sockets (poll, ppoll, select, pselect, epoll LT/ET/ONESHOT/RDHUP, epoll_ctl errnos, nested
- * epolls, mixed kernel and TCP fds, timeouts), one line per observation: return value, errno
- * name, revents / epoll masks, SO_ERROR. Run once on the kernel and once under synack; the two
- * outputs must be identical (tests/lab/77-readiness-conformance.sh diffs them). The kernel run
- * is the reference: nothing here states an expected answer.
+ * epolls, mixed kernel and TCP fds, timeouts, a thread in epoll_wait beside one in recv on the
+ * same socket), one line per observation: return value, errno name, revents / epoll masks,
+ * SO_ERROR. Run once on the kernel and once under synack; the two outputs must be identical
+ * (tests/lab/77-readiness-conformance.sh diffs them). The kernel run is the reference: nothing
+ * here states an expected answer.
  *
  *   readiness_conformance peer CMD_FIFO ACK_FIFO PEER_ADDR
  *   readiness_conformance run  CMD_FIFO ACK_FIFO LOCAL_ADDR PEER_ADDR
@@ -26,8 +27,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +40,7 @@
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,8 +80,9 @@ static const char *mask_str(unsigned m, int epoll)
 	    {POLLRDNORM, "RDNORM"}, {POLLRDBAND, "RDBAND"}, {POLLWRNORM, "WRNORM"},
 	    {POLLWRBAND, "WRBAND"}, {POLLMSG, "MSG"},       {POLLRDHUP, "RDHUP"},
 	};
-	static char bufs[4][256]; /* a few calls may share one printf */
-	static unsigned turn;
+	/* A few calls may share one printf; two_threads calls it from two threads. */
+	static _Thread_local char bufs[4][256];
+	static _Thread_local unsigned turn;
 	char *buf = bufs[turn++ % 4];
 	size_t len = 0;
 
@@ -110,7 +116,7 @@ static void out(const char *fmt, ...)
 /* "= r" or "= -1 ENAME" */
 static const char *res(long r, int e)
 {
-	static char buf[64];
+	static _Thread_local char buf[64];
 
 	if (r < 0)
 		snprintf(buf, sizeof(buf), "= %ld %s", r, ename(e));
@@ -349,7 +355,7 @@ static int cmp_tag(const void *a, const void *b)
 /* epoll_wait; the events are printed sorted by tag: the order of a ready list is not part of
  * epoll's contract (the kernel appends LT items to the tail again; synack reports its own
  * sockets before the kernel's fds), programs must not rely on it, so it is normalised. */
-static void obs_epoll(const char *label, int epfd, int timeout)
+static void fmt_epoll(char *line, size_t size, int epfd, int timeout)
 {
 	struct epoll_event ev[16];
 	char buf[512];
@@ -363,7 +369,15 @@ static void obs_epoll(const char *label, int epfd, int timeout)
 		    (size_t)snprintf(buf + len, sizeof(buf) - len, " [%llu %s]",
 		                     (unsigned long long)ev[i].data.u64, mask_str(ev[i].events, 1));
 	buf[len] = '\0';
-	out("%s: epoll_wait(%d) %s%s", label, timeout, res(r, e), buf);
+	snprintf(line, size, "epoll_wait(%d) %s%s", timeout, res(r, e), buf);
+}
+
+static void obs_epoll(const char *label, int epfd, int timeout)
+{
+	char line[600];
+
+	fmt_epoll(line, sizeof(line), epfd, timeout);
+	out("%s: %s", label, line);
 }
 
 static void obs_ctl(const char *label, int epfd, int op, int fd, uint32_t events, uint64_t tag)
@@ -892,6 +906,129 @@ static void fairness(void)
 	peer("close");
 }
 
+/* ---- two threads on one socket ---------------------------------------------------------- */
+
+/* A thread of two_threads_case, and what it saw. */
+struct sleeper {
+	pthread_t th;
+	atomic_int tid; /* its thread id, once it runs */
+	int fd;         /* the epoll set (A) or the socket (B) */
+	char line[600];
+};
+
+static void *epoll_sleeper(void *arg)
+{
+	struct sleeper *t = arg;
+
+	atomic_store(&t->tid, (int)gettid());
+	fmt_epoll(t->line, sizeof(t->line), t->fd, WAIT_MS);
+	return NULL;
+}
+
+static void *recv_sleeper(void *arg)
+{
+	struct sleeper *t = arg;
+	char c;
+	ssize_t r;
+
+	atomic_store(&t->tid, (int)gettid());
+	r = recv(t->fd, &c, 1, 0);
+	snprintf(t->line, sizeof(t->line), "recv(1) %s", res(r, errno));
+	return NULL;
+}
+
+/* Is thread tid asleep in one of the system calls nr[0..n)? Its /proc syscall file starts with
+ * the number of the call it is blocked in, and says "running" while it runs (proc(5)). */
+static bool asleep_in(int tid, const long *nr, size_t n)
+{
+	char path[64], buf[128];
+	long cur;
+	bool hit = false;
+	FILE *f;
+
+	if (tid == 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (fgets(buf, sizeof(buf), f) && sscanf(buf, "%ld", &cur) == 1)
+		for (size_t i = 0; i < n; i++)
+			hit = hit || cur == nr[i];
+	fclose(f);
+	return hit;
+}
+
+/* Thread A blocks in epoll_wait on a set holding socket s with `events`, thread B in a blocking
+ * recv of 1 byte on s; once both sleep (their /proc syscall files say so), the peer carries out
+ * peer_cmd: "send 2" (2 bytes in one segment) or "shutwr" (its FIN). On Linux the one arrival
+ * wakes both (sk_data_ready, sk_state_change), in no fixed order. What each reports is fixed all
+ * the same: B takes 1 byte of 2 (or sees the end of stream), which leaves the socket readable,
+ * so A reports it whether it looks before B reads or after. (With 1 byte A's answer would be a
+ * race: EPOLLIN if it looks first, else it sleeps on.) Both waits are bounded by WAIT_MS: a
+ * thread never woken prints a line that differs from the kernel's instead of hanging. */
+static void two_threads_case(const char *label, uint32_t events, const char *peer_cmd)
+{
+	/* The calls the two sleep in: on the kernel, glibc's epoll_wait (epoll_wait or
+	 * epoll_pwait) and recv (recvfrom); under synack, both sleep in ppoll (rt_ppoll and
+	 * rt_wait, shim/runtime/runtime.c). */
+	static const long a_calls[] = {SYS_epoll_wait, SYS_epoll_pwait, SYS_epoll_pwait2,
+	                               SYS_ppoll};
+	static const long b_calls[] = {SYS_recvfrom, SYS_recvmsg, SYS_ppoll};
+	struct timeval tv = {WAIT_MS / 1000, 0};
+	struct sleeper a = {.tid = 0}, b = {.tid = 0};
+	int s = connected(), ep = epoll_create1(0), err;
+	long end = now_ms() + WAIT_MS;
+	bool asleep = false;
+	char l[64];
+
+	if (fcntl(s, F_SETFL, fcntl(s, F_GETFL) & ~O_NONBLOCK) < 0 ||
+	    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		die("a blocking socket");
+	obs_ctl(label, ep, EPOLL_CTL_ADD, s, events, 1);
+	a.fd = ep;
+	b.fd = s;
+	err = pthread_create(&a.th, NULL, epoll_sleeper, &a);
+	if (!err)
+		err = pthread_create(&b.th, NULL, recv_sleeper, &b);
+	if (err) {
+		errno = err;
+		die("pthread_create");
+	}
+	while (!asleep && now_ms() < end) {
+		asleep =
+		    asleep_in(atomic_load(&a.tid), a_calls, sizeof(a_calls) / sizeof(a_calls[0])) &&
+		    asleep_in(atomic_load(&b.tid), b_calls, sizeof(b_calls) / sizeof(b_calls[0]));
+		if (!asleep)
+			usleep(1000);
+	}
+	out("%s: A and B asleep: %s", label, asleep ? "yes" : "no");
+	peer("%s", peer_cmd);
+	pthread_join(a.th, NULL);
+	pthread_join(b.th, NULL);
+	out("%s A: %s", label, a.line);
+	out("%s B: %s", label, b.line);
+	snprintf(l, sizeof(l), "%s after", label);
+	obs_epoll(l, ep, 0);
+	obs_read(l, s, 1000);
+	snprintf(l, sizeof(l), "%s after read", label);
+	obs_epoll(l, ep, 0);
+	close(ep);
+	close(s);
+	peer("close");
+}
+
+static void two_threads(void)
+{
+	out("-- two threads on one socket: A in epoll_wait, B in recv(1); the peer sends 2 bytes");
+	two_threads_case("2t lt", EPOLLIN, "send 2");
+	two_threads_case("2t et", EPOLLIN | EPOLLET, "send 2");
+	two_threads_case("2t oneshot", EPOLLIN | EPOLLONESHOT, "send 2");
+	out("-- two threads on one socket: A in epoll_wait, B in recv(1); the peer's FIN");
+	two_threads_case("2t fin lt", EPOLLIN | EPOLLRDHUP, "shutwr");
+	two_threads_case("2t fin et", EPOLLIN | EPOLLRDHUP | EPOLLET, "shutwr");
+}
+
 static void timeouts(void)
 {
 	int s = connected(), pfd[2], ep = epoll_create1(0);
@@ -1155,6 +1292,7 @@ static int run_main(const char *cmdpath, const char *ackpath, const char *laddr,
 	nesting();
 	close_and_reuse();
 	fairness();
+	two_threads();
 	timeouts();
 	space_lowat_signals();
 	half_close();

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Differential readiness conformance (design brief §9.4): examples/readiness_conformance runs
 # one fixed script of poll/ppoll/select/pselect/epoll observations on TCP sockets against a
-# kernel peer it drives step by step over two fifos, twice:
+# kernel peer it drives step by step over two fifos (among them a thread blocked in epoll_wait
+# and another in recv on the same socket: run to completion, docs/architecture.md "Threads",
+# must wake both as Linux does), twice:
 #   1. the reference: in a second lab of its own whose synack-side namespace has the kernel
 #      address 10.77.0.1, WITHOUT synack (Linux's own TCP answers);
 #   2. under synack (strict) in this test's normal lab.
