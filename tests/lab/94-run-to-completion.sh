@@ -64,16 +64,17 @@ fi
 
 # idle_reader PORT VAR=VALUE...: a kernel nc -l on PORT accepts and sends nothing; a python3
 # client under synack (with the settings given) connects and blocks in recv(). Sets IDLE_PID (""
-# if it did not start).
+# if it did not start). Both live up to a minute, so that a loaded machine's slow start-up
+# (seconds) cannot end them before they settled and were measured; idle_done ends them.
 idle_reader() {
 	local port=$1 i
 	shift
 	spawn "$LAB_TMP/idle-peer.$port.err" bash -c \
-		"exec ip netns exec '$NS_B' timeout 15 nc -l '$ADDR_B' $port </dev/null >/dev/null"
+		"exec ip netns exec '$NS_B' timeout 70 nc -l '$ADDR_B' $port </dev/null >/dev/null"
 	peer_wait_listen "$port"
 	(
 		(($# == 0)) || export "$@"
-		SYNACK_VIA_PRELOAD=1 LAB_TIMEOUT=12 synack_exec "$LAB_PY" -c \
+		SYNACK_VIA_PRELOAD=1 LAB_TIMEOUT=60 synack_exec "$LAB_PY" -c \
 			"import socket; socket.create_connection(('$ADDR_B', $port)).recv(1)" \
 			>/dev/null 2>"$LAB_TMP/idle.$port.err"
 	) &
@@ -86,6 +87,8 @@ idle_reader() {
 		sleep 0.1
 	done
 }
+
+idle_done() { [[ -z $IDLE_PID ]] || kill -TERM "$IDLE_PID" 2>/dev/null || true; }
 
 # Wait (at most 20 s) until PID's main thread sleeps in ppoll (x86-64 syscall 271) and the
 # process uses at most 2 ticks in half a second (its runtime thread's periodic checks cost a
@@ -124,6 +127,7 @@ else
 		fail "an idle reader uses under 1 % of a CPU" "$n ticks of 500 in 5 s"
 	fi
 fi
+idle_done
 
 # 4. Busy polling.
 rr "SYNACK_BUSY_POLL_US=50: ping-pong" "$LAB_TMP/busy" SYNACK_BUSY_POLL_US=50
@@ -144,5 +148,6 @@ else
 		fail "a busy-polling reader spins" "only $n ticks of CPU more than the idle reader"
 	fi
 fi
+idle_done
 
 lab_finish
