@@ -154,6 +154,13 @@ void shm_heap_free(void *base, void *p, size_t n)
 	h->freed += len;
 }
 
+size_t shm_heap_freed(void *base)
+{
+	struct heap_hdr *h = hdr(base);
+
+	return h ? (size_t)h->freed : 0;
+}
+
 void *shm_heap_realloc(void *base, void *p, size_t old, size_t n)
 {
 	if (!p)

@@ -45,6 +45,8 @@ void shm_heap_free(void *base, void *p, size_t n);
 /* Bytes in allocated blocks, and bytes that can still be allocated
  * (the free lists and what lies above the high-water mark). */
 void shm_heap_stats(void *base, size_t *used, size_t *free_bytes);
+/* Bytes on the free lists alone (blocks freed and not handed out again). */
+size_t shm_heap_freed(void *base);
 
 /* struct sk_mem_ops over a heap, ctx = base: pass
  * shm_heap_mem_ops(base) to sk_stack_new_in or sk_stack_bind. */

@@ -47,12 +47,19 @@ static int inherited_lock_fd(void)
 /* Blocks this large (a connection's rings) give their pages back to the
  * system when freed, as the C library's free() of a large block does
  * (munmap): a punched hole in the shared object, zero when touched again.
- * The first page holds the heap's free-list link. */
+ * The first page holds the heap's free-list link. Not while the free lists
+ * hold less than SHM_WARM_MAX: a server's connections come and go, and the
+ * next one takes the block just freed (the lists are last in, first out);
+ * punching it costs two page faults per page and a madvise per ring, at
+ * every connection (glibc, likewise, raises its mmap threshold to a freed
+ * block's size, so that the next such block stays on its heap). What a
+ * burst of closes frees beyond it goes back. */
 #define SHM_RELEASE_MIN (128u << 10)
+#define SHM_WARM_MAX    (8u << 20)
 
 static void mem_free(void *ctx, void *p, size_t n)
 {
-	if (n >= SHM_RELEASE_MIN) {
+	if (n >= SHM_RELEASE_MIN && shm_heap_freed(ctx) >= SHM_WARM_MAX) {
 		uintptr_t lo = ((uintptr_t)p + 4096u + 4095u) & ~(uintptr_t)4095u;
 		uintptr_t hi = ((uintptr_t)p + n) & ~(uintptr_t)4095u;
 
