@@ -21,8 +21,11 @@
 # plots the ratios next to it (<same name>.png, gnuplot; gnuplot-nox is installed if missing).
 # Stream and rr rows come with the CPU time of the side under test (per MiB, per transaction);
 # idle-c/idle-s measure the memory of BENCH_IDLE_CONNS idle connections (docs/performance.md).
-# nginx2w-s: a pre-forked server, Debian's nginx with a master and 2 worker processes on side a,
-# `ab -k -n BENCH_NGINX_REQUESTS -c 50` from side b, requests/s (a run with a failed request fails).
+# rr-bp-c/rr-bp-s: rr with SO_BUSY_POLL 50 us set by tcp_bench on side a's sockets (tcp_bench -B).
+# nginx1-s and nginx2w-s: Debian's nginx on side a, one process, or a master and 2 worker
+# processes, `ab -k -n BENCH_NGINX_REQUESTS -c 50` from side b, requests/s (a run with a failed
+# request fails). redis-s: redis-server on side a, `redis-benchmark -n BENCH_REDIS_REQUESTS -c 50
+# -t get,set` from side b, requests/s of each.
 #
 # Environment (all optional):
 #   BENCH_REPS=7          repetitions per benchmark and side (median reported)
@@ -32,7 +35,8 @@
 #                         arena for 2*MSL = 60 s, stay well below that
 #   BENCH_IDLE_CONNS=2000 connections held open by idle-c and idle-s (SYNACK_MAX_SOCKETS is
 #                         raised for those runs when the default 4096 slots would not hold them)
-#   BENCH_NGINX_REQUESTS=20000  requests of each nginx2w-s run (ab -k, 50 at once)
+#   BENCH_NGINX_REQUESTS=20000  requests of each nginx1-s and nginx2w-s run (ab -k, 50 at once)
+#   BENCH_REDIS_REQUESTS=100000 requests of each command (GET, SET) of a redis-s run (50 at once)
 #   BENCH_BUILD_DIR=build-bench   release build directory (relative to the repository)
 #   BENCH_SOURCE=head     build the committed HEAD (snapshot in BENCH_BUILD_DIR.src, rebuilt from
 #                         scratch each run), or "worktree": the working tree as it is
@@ -60,6 +64,7 @@ SECS=${BENCH_SECONDS:-2}
 CRR_COUNT=${BENCH_CRR_COUNT:-3000}
 IDLE_CONNS=${BENCH_IDLE_CONNS:-2000}
 NGINX_REQUESTS=${BENCH_NGINX_REQUESTS:-20000}
+REDIS_REQUESTS=${BENCH_REDIS_REQUESTS:-100000}
 BUILD=${BENCH_BUILD_DIR:-build-bench}
 [[ $BUILD == /* ]] || BUILD=$ROOT/$BUILD
 BUILD=${BUILD%/}
@@ -96,6 +101,7 @@ die() {
 [[ $IDLE_CONNS =~ ^[1-9][0-9]*$ && $IDLE_CONNS -ge 10 ]] ||
 	die "BENCH_IDLE_CONNS='$IDLE_CONNS' is not an integer of at least 10"
 [[ $NGINX_REQUESTS =~ ^[1-9][0-9]*$ ]] || die "BENCH_NGINX_REQUESTS='$NGINX_REQUESTS' is not a positive integer"
+[[ $REDIS_REQUESTS =~ ^[1-9][0-9]*$ ]] || die "BENCH_REDIS_REQUESTS='$REDIS_REQUESTS' is not a positive integer"
 [[ $SECS =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "BENCH_SECONDS='$SECS' is not a number of seconds"
 [[ $NICE =~ ^-?[0-9]+$ && $NICE -ge -20 && $NICE -le 19 ]] || die "BENCH_NICE='$NICE' is not -20..19"
 [[ $SOURCE == head || $SOURCE == worktree ]] || die "BENCH_SOURCE='$SOURCE' is not head or worktree"
@@ -107,7 +113,7 @@ if [[ $PIN == 1 && $(nproc) -lt 2 ]]; then
 	echo "bench/run.sh: one CPU only: not pinning" >&2
 	PIN=0
 fi
-for c in ip meson ninja timeout awk ss taskset curl ab /usr/sbin/nginx; do
+for c in ip meson ninja timeout awk ss taskset curl ab /usr/sbin/nginx redis-server redis-cli redis-benchmark; do
 	command -v "$c" >/dev/null || die "'$c' not found (bash tests/setup.sh installs what is needed)"
 done
 
@@ -200,13 +206,13 @@ timeout 120 meson configure "$BUILD" -Dbuildtype=release >"$TMP/build.log" 2>&1 
 timeout 600 meson compile -C "$BUILD" >"$TMP/build.log" 2>&1 ||
 	{ tail -n 30 "$TMP/build.log" >&2; die "build failed"; }
 # A commit from before bench/tcp_bench, or with an older one that lacks what these benchmarks
-# use (idle, -P, cpu_us): HEAD's tcp_bench.c, compiled alone, is the program.
+# use (idle, -P, cpu_us, -B, p999_us): HEAD's tcp_bench.c, compiled alone, is the program.
 BENCH_NOTE=""
 BIN_USAGE=""
 if [[ -x $BIN ]]; then
 	BIN_USAGE=$("$BIN" 2>&1 || true)
 fi
-if [[ -f $LIB && $BIN_USAGE != *'stream|rr|crr|idle'* ]]; then
+if [[ -f $LIB && ($BIN_USAGE != *'stream|rr|crr|idle'* || $BIN_USAGE != *'-B USEC'*) ]]; then
 	BIN=$BUILD/tcp_bench-head
 	git show HEAD:bench/tcp_bench.c >"$BUILD/tcp_bench-head.c" || die "no bench/tcp_bench.c at HEAD"
 	timeout 120 cc -std=c11 -O2 -D_GNU_SOURCE -pthread -o "$BIN" "$BUILD/tcp_bench-head.c" >"$TMP/build.log" 2>&1 ||
@@ -417,40 +423,55 @@ idle_run() {
 # The nginx configuration of the lab tests (nginx_conf, NGINX_WORKERS).
 . "$ROOT/tests/lab/nginx-conf.sh"
 
-# nginx_run LAB -> a "result mode=nginx rps=..." line: nginx, master + 2 workers, on side a of LAB
-# (port $PORT), `ab -k -c 50` from side b for a 4096-byte file. The workers run as nobody (nginx's
+# app_up PID PROBE...: wait (at most 15 s) until the command PROBE... succeeds (a server, started
+# by "${CMD[@]}" in the background with pid PID, answers); 1 if it never does or PID ends first.
+app_up() {
+	local pid=$1 i
+	shift
+	for ((i = 0; i < 30; i++)); do
+		"$@" && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# app_stop PID: TERM to timeout (PID), which passes it on to the server; KILL after 10 s.
+app_stop() {
+	kill -TERM "$1" 2>/dev/null || true
+	timeout 10 tail --pid="$1" -f /dev/null 2>/dev/null || kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+# nginx_run LAB WORKERS -> a "result mode=nginx rps=..." line: nginx on side a of LAB (port
+# $PORT), `ab -k -c 50` from side b for a 4096-byte file. WORKERS 1: one process
+# (master_process off); N > 1: a master and N worker processes, which run as nobody (nginx's
 # default): the files are readable by everyone.
 nginx_run() {
-	local lab=$1 dir=$TMP/nginx-$PORT pid i rc out rps complete failed
+	local lab=$1 workers=$2 dir=$TMP/nginx-$PORT pid rc out rps complete failed nw=""
 	out=$dir/ab.out
 	mkdir -p "$TMP/www"
 	[[ -f $TMP/www/small.bin ]] || head -c 4096 /dev/urandom >"$TMP/www/small.bin"
 	chmod 711 "$TMP"
 	chmod 755 "$TMP/www"
 	chmod 644 "$TMP/www/small.bin"
-	NGINX_WORKERS=2 nginx_conf "$dir" "$ADDR_A" "$TMP/www" 1024 "$ADDR_A:$PORT"
+	# nginx_conf: NGINX_WORKERS empty, one process.
+	((workers == 1)) || nw=$workers
+	NGINX_WORKERS=$nw nginx_conf "$dir" "$ADDR_A" "$TMP/www" 1024 "$ADDR_A:$PORT"
 	cmd_in "$lab" a 120
 	"${CMD[@]}" /usr/sbin/nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" >"$dir/stderr" 2>&1 &
 	pid=$!
 	track "$pid"
-	# Until it answers, at most 15 s.
-	rc=1
-	for ((i = 0; i < 30; i++)); do
-		timeout 3 ip netns exec "$lab-b" curl -sf --max-time 0.4 -o /dev/null "http://$ADDR_A:$PORT/small.bin" &&
-			{ rc=0; break; }
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
+	rc=0
+	app_up "$pid" timeout 3 ip netns exec "$lab-b" curl -sf --max-time 0.4 -o /dev/null \
+		"http://$ADDR_A:$PORT/small.bin" || rc=1
 	if ((rc == 0)); then
 		cmd_in "$lab" b 100
 		"${CMD[@]}" ab -q -k -s 20 -n "$NGINX_REQUESTS" -c 50 "http://$ADDR_A:$PORT/small.bin" >"$out" 2>&1 || rc=$?
 	else
 		echo "nginx did not answer within 15 s" >"$out"
 	fi
-	# TERM to timeout reaches the master, which stops its workers.
-	kill -TERM "$pid" 2>/dev/null || true
-	timeout 10 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
+	app_stop "$pid" # the master stops its workers
 	rps=$(sed -nE 's/^Requests per second: +([0-9.]+).*/\1/p' "$out")
 	complete=$(sed -nE 's/^Complete requests: +([0-9]+)$/\1/p' "$out")
 	failed=$(sed -nE 's/^Failed requests: +([0-9]+)$/\1/p' "$out")
@@ -460,6 +481,43 @@ nginx_run() {
 		return 1
 	fi
 	echo "result mode=nginx rps=$rps requests=$complete"
+}
+
+# redis_pong LAB: whether the redis-server on side a of LAB (port $PORT) answers PING.
+redis_pong() { [[ $(timeout 3 ip netns exec "$1-b" redis-cli -h "$ADDR_A" -p "$PORT" ping 2>/dev/null) == PONG ]]; }
+
+# redis_run LAB -> a "result mode=redis get_rps=... set_rps=..." line: redis-server (no
+# persistence) on side a of LAB (port $PORT), `redis-benchmark -n $REDIS_REQUESTS -c 50 -t get,set`
+# from side b. A run fails unless both commands report a rate and the server counted at least
+# every request of both.
+redis_run() {
+	local lab=$1 dir=$TMP/redis-$PORT pid rc out get_rps set_rps processed
+	out=$dir/bench.csv
+	mkdir -p "$dir"
+	cmd_in "$lab" a 120
+	"${CMD[@]}" redis-server --bind "$ADDR_A" --port "$PORT" --save '' --appendonly no \
+		--protected-mode no --daemonize no --logfile '' --dir "$dir" >"$dir/stderr" 2>&1 &
+	pid=$!
+	track "$pid"
+	rc=0
+	app_up "$pid" redis_pong "$lab" || rc=1
+	if ((rc == 0)); then
+		cmd_in "$lab" b 100
+		"${CMD[@]}" redis-benchmark -h "$ADDR_A" -p "$PORT" -n "$REDIS_REQUESTS" -c 50 -t get,set --csv \
+			>"$out" 2>"$dir/bench.err" || rc=$?
+		processed=$(timeout 5 ip netns exec "$lab-b" redis-cli -h "$ADDR_A" -p "$PORT" INFO stats 2>/dev/null |
+			sed -nE 's/^total_commands_processed:([0-9]+)\r?$/\1/p')
+	else
+		echo "redis-server did not answer PING within 15 s" >"$dir/bench.err"
+	fi
+	app_stop "$pid"
+	get_rps=$(sed -nE 's/^"GET","([0-9.]+)".*/\1/p' "$out" 2>/dev/null)
+	set_rps=$(sed -nE 's/^"SET","([0-9.]+)".*/\1/p' "$out" 2>/dev/null)
+	if ((rc != 0)) || [[ -z $get_rps || -z $set_rps ]] || ((${processed:-0} < 2 * REDIS_REQUESTS)); then
+		echo "redis run failed ($lab, port $PORT): exit $rc, GET ${get_rps:-?} SET ${set_rps:-?} requests/s, ${processed:-?} commands processed (want >= $((2 * REDIS_REQUESTS))); $(tail -n 2 "$dir/bench.err" 2>/dev/null | tr '\n' ' ')$(tail -n 3 "$dir/stderr" | tr '\n' ' ')" >&2
+		return 1
+	fi
+	echo "result mode=redis get_rps=$get_rps set_rps=$set_rps requests=$REDIS_REQUESTS processed=$processed"
 }
 
 field() { # field LINE KEY
@@ -518,9 +576,13 @@ BENCHES=(
 	"idle-s|idle, $IDLE_CONNS connections held by a synack server|server|0|idle"
 	"rr-c|rr 1 B, synack client|client|1|-m rr -s 1 -d $SECS"
 	"rr-s|rr 1 B, synack server|server|1|-m rr -s 1 -d $SECS"
+	"rr-bp-c|rr 1 B, SO_BUSY_POLL 50 µs on side a, synack client|client|1|-m rr -s 1 -d $SECS -B 50"
+	"rr-bp-s|rr 1 B, SO_BUSY_POLL 50 µs on side a, synack server|server|1|-m rr -s 1 -d $SECS|-B 50"
 	"crr-c|crr 1 B, synack client|client|0|-m crr -s 1 -d $SECS -n $CRR_COUNT"
 	"crr-s|crr 1 B, synack server|server|0|-m crr -s 1 -d $SECS -n $CRR_COUNT"
-	"nginx2w-s|pre-forked server: nginx, master + 2 workers, ab -k -n $NGINX_REQUESTS -c 50 from the kernel|server|0|nginx"
+	"nginx1-s|server: nginx, one process, ab -k -n $NGINX_REQUESTS -c 50 from the kernel|server|0|nginx 1"
+	"nginx2w-s|pre-forked server: nginx, master + 2 workers, ab -k -n $NGINX_REQUESTS -c 50 from the kernel|server|0|nginx 2"
+	"redis-s|server: redis-server, redis-benchmark -n $REDIS_REQUESTS -c 50 -t get,set from the kernel|server|0|redis"
 )
 
 RAW=$TMP/raw.txt
@@ -592,19 +654,20 @@ for b in "${BENCHES[@]}"; do
 			lab_name=$LAB_K
 			[[ $side == synack ]] && lab_name=$LAB_S
 			# A failed run is reported and retried once on a fresh port; a second failure ends the
-			# whole run (the report lists every failure), except for nginx2w-s, the last row, which
-			# then has no figure and the report says why (the other rows stand).
+			# whole run (the report lists every failure), except for the programs' rows (nginx*,
+			# redis-s), which then have no figure and the report says why (the other rows stand).
 			read -ra argv <<<"$args"
 			run=(one_run "$lab_name" "$role" "$conns" "$srv_args" "${argv[@]}")
 			[[ $args != idle ]] || run=(idle_run "$lab_name" "$role")
-			[[ $args != nginx ]] || run=(nginx_run "$lab_name")
+			[[ $args != nginx* ]] || run=(nginx_run "$lab_name" "${args#nginx }")
+			[[ $args != redis ]] || run=(redis_run "$lab_name")
 			PORT=$((PORT + 1))
 			if ! line=$("${run[@]}" 2>"$TMP/fail.txt"); then
 				cat "$TMP/fail.txt" >&2
 				echo "$id $side $r: $(cat "$TMP/fail.txt")" >>"$FAILS"
 				PORT=$((PORT + 1))
 				if ! line=$("${run[@]}"); then
-					[[ $args == nginx ]] || die "$id: $side run $r failed twice"
+					[[ $args == nginx* || $args == redis ]] || die "$id: $side run $r failed twice"
 					echo "$id: no figure: the $side run $r failed twice" | tee -a "$FAILS" >&2
 					continue 3
 				fi
@@ -643,6 +706,7 @@ for b in "${BENCHES[@]}"; do
 		row "$id" "$label: transactions/s" %.0f tps higher "$id tps"
 		row "$id" "$label: p50 latency (µs, lower is better)" %.1f p50_us lower "$id p50"
 		row "$id" "$label: p99 latency (µs, lower is better)" %.1f p99_us lower
+		row "$id" "$label: p99.9 latency (µs, lower is better)" %.1f p999_us lower
 		row "$id" "$label: CPU µs per transaction, synack's or the kernel's side (lower is better)" \
 			%.1f cpu_us_per_tx lower "$id CPU/tx"
 		;;
@@ -652,6 +716,10 @@ for b in "${BENCHES[@]}"; do
 		;;
 	nginx*)
 		row "$id" "$label: requests/s" %.0f rps higher "$id req/s"
+		;;
+	redis*)
+		row "$id" "$label: GET requests/s" %.0f get_rps higher "$id GET req/s"
+		row "$id" "$label: SET requests/s" %.0f set_rps higher "$id SET req/s"
 		;;
 	esac
 done

@@ -4,9 +4,9 @@
  * and, unchanged, under LD_PRELOAD=build/shim/libsynack.so. bench/run.sh drives it; see
  * docs/performance.md.
  *
- *   tcp_bench server [-b ADDR] [-p PORT] [-c CONNS] [-P THREADS] [-T LIMIT]
+ *   tcp_bench server [-b ADDR] [-p PORT] [-c CONNS] [-P THREADS] [-B USEC] [-T LIMIT]
  *   tcp_bench client -m stream|rr|crr|idle -H HOST [-p PORT] [-r up|down] [-s SIZE]
- *                    [-d SECONDS] [-n COUNT] [-P STREAMS] [-D] [-W] [-T LIMIT]
+ *                    [-d SECONDS] [-n COUNT] [-P STREAMS] [-D] [-W] [-B USEC] [-T LIMIT]
  *
  * Every connection starts with a 24-byte header from the client telling the server what to do,
  * so one server serves every benchmark:
@@ -39,8 +39,10 @@
  *
  * The client prints one result line of key=value pairs on stdout (bench/run.sh parses it):
  *   result mode=stream dir=up size=65536 bytes=... seconds=... gbit_s=... streams=1 cpu_us=...
- *   result mode=rr size=1 count=... seconds=... tps=... p50_us=... p99_us=... cpu_us=...
- *   result mode=crr size=1 count=... seconds=... cps=... p50_us=... p99_us=... cpu_us=...
+ *   result mode=rr size=1 count=... seconds=... tps=... p50_us=... p99_us=... p999_us=...
+ *          cpu_us=...
+ *   result mode=crr size=1 count=... seconds=... cps=... p50_us=... p99_us=... p999_us=...
+ *          cpu_us=...
  *   result mode=idle conns=... seconds=... cps=... cpu_us=...
  * and the server one line per connection (none for crr, one per COUNT connections for idle):
  *   served mode=stream-up|stream-down|rr|idle bytes=... count=... cpu_us=...
@@ -48,6 +50,10 @@
  * runtime thread too), from getrusage(RUSAGE_SELF): on the client over the run, on the server
  * from just before accept() to the end of that connection (with -P the other connections
  * served meanwhile count too).
+ * -B sets SO_BUSY_POLL to USEC microseconds on every socket of the client, or on the server's
+ * listener (the connections it accepts inherit it, as from a Linux listener): a blocking recv()
+ * may busy-poll the device that long before it sleeps (socket(7); docs/configuration.md for
+ * what it does under synack).
  * A hard limit (-T, default 60 s, through alarm()) bounds either side even if the peer hangs.
  */
 #include <arpa/inet.h>
@@ -92,9 +98,9 @@ static void usage(void)
 {
 	fprintf(
 	    stderr,
-	    "usage: %s server [-b ADDR] [-p PORT] [-c CONNS] [-P THREADS] [-T LIMIT]\n"
+	    "usage: %s server [-b ADDR] [-p PORT] [-c CONNS] [-P THREADS] [-B USEC] [-T LIMIT]\n"
 	    "       %s client -m stream|rr|crr|idle -H HOST [-p PORT] [-r up|down] [-s SIZE]\n"
-	    "                 [-d SECONDS] [-n COUNT] [-P STREAMS] [-D] [-W] [-T LIMIT]\n"
+	    "                 [-d SECONDS] [-n COUNT] [-P STREAMS] [-D] [-W] [-B USEC] [-T LIMIT]\n"
 	    "\n"
 	    "server: serve connections one after another; -c: exit after CONNS connections\n"
 	    "        (default 0: until killed or LIMIT); -b: bind address (default any);\n"
@@ -111,6 +117,8 @@ static void usage(void)
 	    "        -D  set TCP_NODELAY\n"
 	    "        -W  idle: wait for SIGUSR1 after each phase line instead of holding -d s\n"
 	    "both:   -p  port (default %d); -T  hard time limit in seconds (default %d)\n"
+	    "        -B  SO_BUSY_POLL of USEC microseconds on every socket (server: its\n"
+	    "            listener, inherited by the connections it accepts)\n"
 	    "SIZE and COUNT take K, M, G suffixes (powers of 1024).\n",
 	    prog, prog, DEFAULT_PORT, DEFAULT_LIMIT);
 	exit(2);
@@ -324,6 +332,16 @@ static void set_nodelay(int fd)
 		die("setsockopt TCP_NODELAY");
 }
 
+/* -B: the socket's SO_BUSY_POLL (0: left as it is). */
+static int busy_poll_us;
+
+static void set_busy_poll(int fd)
+{
+	if (busy_poll_us &&
+	    setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL, &busy_poll_us, sizeof(busy_poll_us)) < 0)
+		die("setsockopt SO_BUSY_POLL");
+}
+
 static char *alloc_buf(size_t size)
 {
 	char *b = malloc(size);
@@ -525,6 +543,7 @@ static int run_server(const char *bind_addr, int port, uint64_t conns, int nodel
 		die("socket");
 	if (setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
 		die("setsockopt SO_REUSEADDR");
+	set_busy_poll(lfd);
 	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		die("bind");
 	if (listen(lfd, 128) < 0)
@@ -572,6 +591,7 @@ static int new_socket(const struct client_opts *o)
 		die("socket");
 	if (o->nodelay)
 		set_nodelay(fd);
+	set_busy_poll(fd);
 	return fd;
 }
 
@@ -804,9 +824,9 @@ static void client_rr(const struct client_opts *o)
 	qsort(lat.v, lat.n, sizeof(*lat.v), cmp_u64);
 	double s = (double)(t1 - t0) / 1e9;
 	printf("result mode=%s size=%u count=%zu seconds=%.6f %s=%.1f p50_us=%.1f p99_us=%.1f "
-	       "cpu_us=%llu\n",
+	       "p999_us=%.1f cpu_us=%llu\n",
 	       crr ? "crr" : "rr", o->size, lat.n, s, crr ? "cps" : "tps", (double)lat.n / s,
-	       pct_us(lat.v, lat.n, 50), pct_us(lat.v, lat.n, 99),
+	       pct_us(lat.v, lat.n, 50), pct_us(lat.v, lat.n, 99), pct_us(lat.v, lat.n, 99.9),
 	       (unsigned long long)(cpu_us() - cpu0));
 	free(lat.v);
 	free(buf);
@@ -902,7 +922,7 @@ int main(int argc, char **argv)
 	const char *mode = NULL, *host = NULL, *dir = "up", *bind_addr = NULL;
 	int port = DEFAULT_PORT, nodelay = 0, wait_signal = 0, threads = 1, server, c;
 	double seconds = 0, limit = DEFAULT_LIMIT;
-	uint64_t count = 0, conns = 0, size = 0;
+	uint64_t count = 0, conns = 0, size = 0, busy;
 
 	if (argc < 2)
 		usage();
@@ -913,7 +933,7 @@ int main(int argc, char **argv)
 	else
 		usage();
 	optind = 2;
-	while ((c = getopt(argc, argv, "m:H:p:r:s:d:n:c:b:T:P:DWh")) != -1) {
+	while ((c = getopt(argc, argv, "m:H:p:r:s:d:n:c:b:T:P:B:DWh")) != -1) {
 		switch (c) {
 		case 'm':
 			mode = optarg;
@@ -960,6 +980,14 @@ int main(int argc, char **argv)
 				usage();
 			}
 			break;
+		case 'B':
+			busy = parse_count("-B", optarg);
+			if (busy > 1000000) {
+				fprintf(stderr, "%s: -B: at most 1000000 microseconds\n", prog);
+				usage();
+			}
+			busy_poll_us = (int)busy;
+			break;
 		case 'D':
 			nodelay = 1;
 			break;
@@ -980,7 +1008,7 @@ int main(int argc, char **argv)
 
 	if (server) {
 		if (mode || host || seconds || count || size || wait_signal) {
-			fprintf(stderr, "%s: server takes only -b -p -c -P -D -T\n", prog);
+			fprintf(stderr, "%s: server takes only -b -p -c -P -B -D -T\n", prog);
 			usage();
 		}
 		return run_server(bind_addr, port, conns, nodelay, threads);

@@ -65,6 +65,10 @@ struct shim_ofd {
 	atomic_bool closed;               /* the last fd was closed; users return EBADF */
 	bool connecting; /* a connect returned EINPROGRESS/EALREADY/EINTR (Linux SS_CONNECTING) */
 	int64_t rcvtimeo_us, sndtimeo_us; /* SO_RCVTIMEO/SO_SNDTIMEO, 0 = none */
+	/* SO_BUSY_POLL (µs) as the placeholder keeps it, which validates it
+	 * and answers getsockopt (shim/socket/opts.h): how long a blocking
+	 * wait on the socket spins first (runtime.h rt_wait). */
+	atomic_uint busy_poll_us;
 	/* bind() with IP_BIND_ADDRESS_NO_PORT and port 0: the address
 	 * getsockname reports until connect() picks the port. */
 	bool noport_bound;

@@ -83,6 +83,25 @@ static int set_ip(struct shim_ofd *o, int fd, int name, const void *val, socklen
 	return r;
 }
 
+/* SO_BUSY_POLL accepted by the placeholder (so optlen held an int, and it
+ * was not negative): the copy the waits read. */
+static void note_busy_poll(struct shim_ofd *o, const void *val)
+{
+	int v;
+
+	memcpy(&v, val, sizeof(v));
+	atomic_store(&o->busy_poll_us, (unsigned)v);
+}
+
+static int set_busy_poll(struct shim_ofd *o, int fd, const void *val, socklen_t len)
+{
+	int r = on_placeholder(fd, SOL_SOCKET, SO_BUSY_POLL, val, len);
+
+	if (r == 0)
+		note_busy_poll(o, val);
+	return r;
+}
+
 /* SO_BINDTODEVICE on an offloaded socket: the placeholder checks the name
  * as Linux (ENODEV, EPERM); synack's own interface, or none, is accepted.
  * Another device would take the connection off synack's stack, which it
@@ -151,6 +170,8 @@ static int set_offloaded(struct shim_ofd *o, int fd, int level, int name, const 
 {
 	int opt = shim_opt_lookup(level, name), v, r;
 
+	if (level == SOL_SOCKET && name == SO_BUSY_POLL)
+		return set_busy_poll(o, fd, val, len);
 	if (!val && !(level == SOL_SOCKET && name == SO_BINDTODEVICE))
 		return -EFAULT;
 	if (level == IPPROTO_IP)
@@ -218,6 +239,10 @@ static bool record_pending_special(struct shim_ofd *o, int level, int name, cons
 
 		memcpy(o->opts.bound_dev, val ? val : "", val ? n : 0);
 		o->opts.bound_dev[val ? n : 0] = '\0';
+		return true;
+	}
+	if (level == SOL_SOCKET && name == SO_BUSY_POLL) {
+		note_busy_poll(o, val);
 		return true;
 	}
 	/* Kept by the placeholder itself, which answers for them later
@@ -333,7 +358,8 @@ static int get_offloaded(struct shim_ofd *o, int fd, int level, int name, void *
 			return put_out(val, len, &v, sizeof(v));
 		return REAL(getsockopt)(fd, level, name, val, len) < 0 ? -errno : 0;
 	}
-	if ((level == SOL_SOCKET && (name == SO_PRIORITY || name == SO_BINDTODEVICE)) ||
+	if ((level == SOL_SOCKET &&
+	     (name == SO_PRIORITY || name == SO_BINDTODEVICE || name == SO_BUSY_POLL)) ||
 	    (level == IPPROTO_TCP && (name == TCP_FASTOPEN || name == TCP_FASTOPEN_CONNECT)))
 		return REAL(getsockopt)(fd, level, name, val, len) < 0 ? -errno : 0;
 
@@ -407,15 +433,19 @@ SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *le
 	return (int)shim_ret(r);
 }
 
-void shim_opts_inherit_placeholder(int lfd, int nfd, int family)
+void shim_opts_inherit_placeholder(int lfd, int nfd, int family, unsigned busy_poll_us)
 {
 	static const int v6[] = {IPV6_TCLASS, IPV6_UNICAST_HOPS};
 	char dev[IFNAMSIZ];
 	socklen_t l = sizeof(dev);
-	int v;
+	int v = (int)busy_poll_us;
 
 	if (REAL(getsockopt)(lfd, SOL_SOCKET, SO_BINDTODEVICE, dev, &l) == 0 && l > 1)
 		REAL(setsockopt)(nfd, SOL_SOCKET, SO_BINDTODEVICE, dev, l);
+	/* sk_clone_lock copies sk_ll_usec; a new placeholder already has
+	 * the default. */
+	if (busy_poll_us != shim_busy_poll_default(nfd))
+		REAL(setsockopt)(nfd, SOL_SOCKET, SO_BUSY_POLL, &v, sizeof(v));
 	/* tcp_v6_syn_recv_sock copies the listener's IPv6 settings into a
 	 * v4-mapped child. */
 	for (unsigned i = 0; family == AF_INET6 && i < sizeof(v6) / sizeof(v6[0]); i++) {
@@ -423,4 +453,28 @@ void shim_opts_inherit_placeholder(int lfd, int nfd, int family)
 		if (REAL(getsockopt)(lfd, IPPROTO_IPV6, v6[i], &v, &l) == 0)
 			REAL(setsockopt)(nfd, IPPROTO_IPV6, v6[i], &v, l);
 	}
+}
+
+unsigned shim_busy_poll_of(int fd)
+{
+	int v = 0;
+	socklen_t l = sizeof(v);
+
+	return REAL(getsockopt)(fd, SOL_SOCKET, SO_BUSY_POLL, &v, &l) == 0 && v > 0 ? (unsigned)v
+	                                                                            : 0;
+}
+
+unsigned shim_busy_poll_default(int fd)
+{
+	/* -1: not read yet. Should the sysctl change while the program runs,
+	 * its later placeholders say the new value and their waits spin for
+	 * this one, until the program sets SO_BUSY_POLL. */
+	static atomic_int busy_read = -1;
+	int v = atomic_load(&busy_read);
+
+	if (v < 0) {
+		v = (int)shim_busy_poll_of(fd);
+		atomic_store(&busy_read, v);
+	}
+	return (unsigned)v;
 }

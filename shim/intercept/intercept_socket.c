@@ -43,6 +43,7 @@ SHIM_EXPORT int socket(int domain, int type, int protocol)
 	}
 	o->nonblock = (type & SOCK_NONBLOCK) != 0;
 	o->family = domain;
+	atomic_store(&o->busy_poll_us, shim_busy_poll_default(fd));
 	return fd;
 }
 
@@ -360,6 +361,7 @@ SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags
 {
 	struct shim_ofd *o, *n;
 	struct sk_endpoint peer;
+	unsigned busy;
 	long err;
 	int sock, nfd;
 
@@ -406,12 +408,14 @@ SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags
 	n->sock = sock;
 	n->nonblock = (flags & SOCK_NONBLOCK) != 0;
 	n->family = o->family;
-	/* Linux copies the listener's timeouts into the child socket. */
+	/* Linux copies the listener's timeouts into the child socket... */
 	n->rcvtimeo_us = o->rcvtimeo_us;
 	n->sndtimeo_us = o->sndtimeo_us;
+	busy = atomic_load(&o->busy_poll_us);
+	atomic_store(&n->busy_poll_us, busy);
 	ofd_put(o);
 	/* ... and the options its placeholder keeps (SO_BINDTODEVICE...). */
-	shim_opts_inherit_placeholder(fd, nfd, n->family);
+	shim_opts_inherit_placeholder(fd, nfd, n->family, busy);
 	shim_sa_fill(n->family, false, addr, len, peer.addr, peer.port);
 	return nfd;
 }

@@ -661,12 +661,15 @@ static void poller_process(void)
 }
 
 /* Busy polling (SYNACK_BUSY_POLL_US, OpenOnload's EF_POLL_USEC, Linux's
- * busy_read): a poller first looks at the packet socket without sleeping
- * for that long, so a reply arriving meanwhile costs no wake-up at all.
- * Returns the deadline of the spin (0: none). */
-static sk_time_t spin_until(void)
+ * busy_read; per socket SO_BUSY_POLL, busy_us): a poller first looks at the
+ * packet socket without sleeping for the larger of the two, so a reply
+ * arriving meanwhile costs no wake-up at all. Returns the deadline of the
+ * spin (0: none). */
+static sk_time_t spin_until(uint32_t busy_us)
 {
-	return config.busy_poll_us ? shim_now_us() + config.busy_poll_us : 0;
+	uint32_t us = config.busy_poll_us > busy_us ? config.busy_poll_us : busy_us;
+
+	return us ? shim_now_us() + us : 0;
 }
 
 /* The deadline of the next ppoll: now (do not sleep) while spinning. */
@@ -698,9 +701,9 @@ static int waiter_ppoll(const struct shim_waiter *w, struct pollfd *fds, nfds_t 
  * processing), a caller's fd is ready or the deadline. Returns the count
  * over fds[0..n-1], or -errno. */
 static int poll_device(const struct shim_waiter *w, struct pollfd *fds, nfds_t n,
-                       sk_time_t deadline, const sigset_t *sigmask, bool *woken)
+                       sk_time_t deadline, const sigset_t *sigmask, bool *woken, uint32_t busy_us)
 {
-	sk_time_t spin = spin_until();
+	sk_time_t spin = spin_until(busy_us);
 
 	for (;;) {
 		bool spinning, pkt;
@@ -726,17 +729,25 @@ static int poll_device(const struct shim_waiter *w, struct pollfd *fds, nfds_t n
 	}
 }
 
-int rt_wait_ppoll(const struct shim_waiter *w, struct pollfd *fds, unsigned long n,
-                  sk_time_t deadline, const sigset_t *sigmask, bool *woken)
+/* rt_wait_ppoll, spinning busy_us (or SYNACK_BUSY_POLL_US if longer)
+ * first. */
+static int wait_polling(const struct shim_waiter *w, struct pollfd *fds, unsigned long n,
+                        sk_time_t deadline, const sigset_t *sigmask, bool *woken, uint32_t busy_us)
 {
 	int r;
 
 	*woken = false;
 	if (!poller_claim())
 		return waiter_ppoll(w, fds, n, deadline, sigmask, woken);
-	r = poll_device(w, fds, n, deadline, sigmask, woken);
+	r = poll_device(w, fds, n, deadline, sigmask, woken, busy_us);
 	poller_release();
 	return r;
+}
+
+int rt_wait_ppoll(const struct shim_waiter *w, struct pollfd *fds, unsigned long n,
+                  sk_time_t deadline, const sigset_t *sigmask, bool *woken)
+{
+	return wait_polling(w, fds, n, deadline, sigmask, woken, 0);
 }
 
 int rt_ppoll(struct pollfd *fds, unsigned long n, sk_time_t deadline, const sigset_t *sigmask)
@@ -746,11 +757,11 @@ int rt_ppoll(struct pollfd *fds, unsigned long n, sk_time_t deadline, const sigs
 	return rt_wait_ppoll(NULL, fds, n, deadline, sigmask, &woken);
 }
 
-int rt_wait(const struct shim_waiter *w, sk_time_t deadline)
+int rt_wait(const struct shim_waiter *w, sk_time_t deadline, uint32_t busy_poll_us)
 {
 	struct pollfd pfd[2];
 	bool woken;
-	int r = rt_wait_ppoll(w, pfd, 0, deadline, NULL, &woken);
+	int r = wait_polling(w, pfd, 0, deadline, NULL, &woken, busy_poll_us);
 
 	if (r < 0)
 		return r;

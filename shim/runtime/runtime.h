@@ -70,8 +70,11 @@ struct shim_waiter;
  * when it can: if no other thread does, this one also waits on the packet
  * socket and processes the frames that arrive itself (so a reply wakes it
  * once, not the runtime thread and then it), while the runtime thread
- * parks its own watcher. 0 woken, -EAGAIN timed out, -EINTR. */
-int rt_wait(const struct shim_waiter *w, sk_time_t deadline);
+ * parks its own watcher. It looks at the packet socket without sleeping
+ * for the first busy_poll_us µs (the socket's SO_BUSY_POLL), or
+ * SYNACK_BUSY_POLL_US if that is longer. 0 woken, -EAGAIN timed out,
+ * -EINTR. */
+int rt_wait(const struct shim_waiter *w, sk_time_t deadline, uint32_t busy_poll_us);
 
 /* wait_ppoll (wait.h) running to completion as rt_wait does: fds must have
  * room for n + 2 entries (the packet socket's and the eventfd's). For

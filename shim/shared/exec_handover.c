@@ -32,6 +32,7 @@
 #include "../runtime/log.h"
 #include "../intercept/real.h"
 #include "../runtime/runtime.h"
+#include "../socket/opts.h"
 #include "shm_stack.h"
 
 #define INHERIT_MAX 256
@@ -146,6 +147,8 @@ static int install(int fd, int sock, int family, struct shim_ofd **same)
 		o->family = family == AF_INET6 ? AF_INET6 : AF_INET;
 		fl = REAL(fcntl)(fd, F_GETFL);
 		o->nonblock = fl >= 0 && (fl & O_NONBLOCK);
+		/* The placeholder kept it across exec (shim/socket/opts.h). */
+		atomic_store(&o->busy_poll_us, shim_busy_poll_of(fd));
 	}
 	if (fdt_install(fd, o) < 0) {
 		if (!*same)

@@ -18,20 +18,24 @@ static sk_time_t deadline_of(int64_t timeout_us)
 	return timeout_us > 0 ? shim_now_us() + (sk_time_t)timeout_us : SK_TIME_NEVER;
 }
 
-/* Under the lock on entry and on return: sleep until sock may have changed.
- * 0 = look again, -EAGAIN = timed out, -EINTR. A thread waiting for data,
- * a connection or a handshake runs to completion (rt_wait); a writer waiting
- * for send space sleeps until woken: the ACKs that make the space are best
+/* Under the lock on entry and on return: sleep until o's socket may have
+ * changed. 0 = look again, -EAGAIN = timed out, -EINTR. A thread waiting for
+ * data, a connection or a handshake runs to completion (rt_wait), and spins
+ * first as long as the larger of SO_BUSY_POLL and SYNACK_BUSY_POLL_US says;
+ * a writer waiting for send space sleeps until woken, without spinning (nor
+ * does Linux's tcp_sendmsg busy-poll): the ACKs that make the space are best
  * taken by the runtime thread on the other CPU while this one copies. */
-static int wait_on(int sock, sk_time_t deadline, bool run_to_completion, bool exclusive)
+static int wait_on(struct shim_ofd *o, sk_time_t deadline, bool run_to_completion, bool exclusive)
 {
 	struct shim_waiter w;
+	int sock = o->sock;
 	int r = exclusive ? wait_register_exclusive(&w, &sock) : wait_register(&w, &sock, 1, false);
 
 	if (r < 0)
 		return r;
 	rt_unlock();
-	r = run_to_completion ? rt_wait(&w, deadline) : wait_sleep(&w, deadline);
+	r = run_to_completion ? rt_wait(&w, deadline, atomic_load(&o->busy_poll_us))
+	                      : wait_sleep(&w, deadline);
 	rt_lock();
 	wait_unregister(&w);
 	if (r == -EINTR && deadline == SK_TIME_NEVER && wait_restartable())
@@ -39,9 +43,9 @@ static int wait_on(int sock, sk_time_t deadline, bool run_to_completion, bool ex
 	return r;
 }
 
-static int block_on(int sock, sk_time_t deadline, bool run_to_completion)
+static int block_on(struct shim_ofd *o, sk_time_t deadline, bool run_to_completion)
 {
-	return wait_on(sock, deadline, run_to_completion, false);
+	return wait_on(o, deadline, run_to_completion, false);
 }
 
 bool sockio_deliver_own(struct sk_stack *st)
@@ -175,7 +179,7 @@ static int block_on_direct(struct sk_stack *st, struct shim_ofd *o, const struct
 		skip -= iov[i++].iov_len;
 	lent = i < cnt && sk_recv_direct_begin(st, o->sock, (uint8_t *)iov[i].iov_base + skip,
 	                                       iov[i].iov_len - skip) == 0;
-	r = block_on(o->sock, deadline, true);
+	r = block_on(o, deadline, true);
 	/* A socket closed meanwhile is not ours to ask (sk_close took the
 	 * buffer back). */
 	*placed = lent && !o->closed ? sk_recv_direct_end(st, o->sock, shim_now_us()) : 0;
@@ -217,7 +221,7 @@ ssize_t sockio_recv(struct shim_ofd *o, const struct iovec *iov, int iovcnt, int
 		if (r != -EAGAIN || nonblock || total == 0)
 			break;
 		if (flags & MSG_PEEK)
-			r = block_on(o->sock, deadline, true);
+			r = block_on(o, deadline, true);
 		else
 			r = block_on_direct(st, o, iov, iovcnt, copied, deadline, &placed);
 		copied += placed;
@@ -261,7 +265,7 @@ ssize_t sockio_send(struct shim_ofd *o, const struct iovec *iov, int iovcnt, int
 		 * caused came before this thread waited. */
 		if (sockio_deliver_own(st))
 			continue;
-		r = block_on(o->sock, deadline, false);
+		r = block_on(o, deadline, false);
 		if (r < 0)
 			break;
 	}
@@ -303,7 +307,7 @@ int sockio_connect(struct shim_ofd *o, uint32_t addr, uint16_t port)
 			r = sk_connect(st, o->sock, addr, port, shim_now_us());
 			break;
 		}
-		r = block_on(o->sock, deadline, true);
+		r = block_on(o, deadline, true);
 		if (r == 0)
 			r = -EINPROGRESS; /* look again */
 		else if (r == -EAGAIN)
@@ -336,7 +340,7 @@ int sockio_accept(struct shim_ofd *o, struct sk_endpoint *peer, bool nonblock)
 			break;
 		/* One accepting waiter is woken per connection, here and in the
 		 * other processes (wait.h). */
-		r = wait_on(o->sock, deadline, true, true);
+		r = wait_on(o, deadline, true, true);
 		if (r < 0)
 			break;
 	}
@@ -361,7 +365,7 @@ static void linger_on_close(struct sk_stack *st, struct shim_ofd *o)
 	while (sk_tx_queued(st, o->sock) > 0 && shim_now_us() < deadline) {
 		sk_time_t slice = shim_now_us() + LINGER_SLICE_US;
 
-		if (block_on(o->sock, slice < deadline ? slice : deadline, false) == -EINTR)
+		if (block_on(o, slice < deadline ? slice : deadline, false) == -EINTR)
 			break;
 	}
 }

@@ -9,8 +9,9 @@
 #    TCP_DEFER_ACCEPT (5 s reads back 7), IP_BIND_ADDRESS_NO_PORT (bind leaves port 0, connect
 #    picks it), SO_PRIORITY (inherited by an accepted connection), SO_BINDTODEVICE (synack's
 #    own interface, ENODEV, the name read back), TCP_FASTOPEN (accepted on a listener, EINVAL
-#    when connected), TCP_FASTOPEN_CONNECT and MSG_FASTOPEN (EOPNOTSUPP), on fresh, connected
-#    and listening sockets;
+#    when connected), TCP_FASTOPEN_CONNECT and MSG_FASTOPEN (EOPNOTSUPP), SO_BUSY_POLL (50 read
+#    back, -1 and a 2-byte value EINVAL, a 2-byte read, inherited by an accepted connection), on
+#    fresh, connected and listening sockets;
 #  - TCP_NOTSENT_LOWAT in effect: against a peer that does not read, a non-blocking sender gets
 #    EAGAIN once the unsent bytes reach the mark, POLLOUT is off, and on once the peer reads;
 #  - TCP_DEFER_ACCEPT in effect: a connection that sent nothing is not accepted while its
@@ -77,6 +78,7 @@ import labpeer
 A, B, IFACE = sys.argv[1], sys.argv[2], sys.argv[3].encode()
 TCP, IP, SOL = socket.IPPROTO_TCP, socket.IPPROTO_IP, socket.SOL_SOCKET
 IP_BIND_ADDRESS_NO_PORT, TCP_FASTOPEN_CONNECT = 24, 30
+SO_BUSY_POLL = 46 # asm-generic/socket.h: Python's socket module has no name for it
 
 def out(*a):
     print(*a, flush=True)
@@ -127,6 +129,14 @@ def options(tag, s):
     t(f"{tag} TCP_FASTOPEN_CONNECT=1", lambda: s.setsockopt(TCP, TCP_FASTOPEN_CONNECT, 1))
     t(f"{tag} TCP_FASTOPEN_CONNECT=2", lambda: s.setsockopt(TCP, TCP_FASTOPEN_CONNECT, 2))
     t(f"{tag} TCP_FASTOPEN_CONNECT", lambda: s.getsockopt(TCP, TCP_FASTOPEN_CONNECT))
+    t(f"{tag} SO_BUSY_POLL", lambda: s.getsockopt(SOL, SO_BUSY_POLL))
+    t(f"{tag} SO_BUSY_POLL=50", lambda: s.setsockopt(SOL, SO_BUSY_POLL, 50))
+    t(f"{tag} SO_BUSY_POLL", lambda: s.getsockopt(SOL, SO_BUSY_POLL))
+    t(f"{tag} SO_BUSY_POLL=-1", lambda: s.setsockopt(SOL, SO_BUSY_POLL, -1))
+    t(f"{tag} SO_BUSY_POLL=b'\\x07\\x00'", lambda: s.setsockopt(SOL, SO_BUSY_POLL, b"\x07\x00"))
+    t(f"{tag} SO_BUSY_POLL 2-byte get", lambda: s.getsockopt(SOL, SO_BUSY_POLL, 2))
+    t(f"{tag} SO_BUSY_POLL=0", lambda: s.setsockopt(SOL, SO_BUSY_POLL, 0))
+    t(f"{tag} SO_BUSY_POLL", lambda: s.getsockopt(SOL, SO_BUSY_POLL))
 
 # Fresh, connected, listening.
 options("fresh", socket.socket())
@@ -167,6 +177,7 @@ l.setsockopt(SOL, socket.SO_PRIORITY, 3)
 l.setsockopt(SOL, socket.SO_BINDTODEVICE, IFACE)
 l.setsockopt(IP, socket.IP_TTL, 40)
 l.setsockopt(TCP, socket.TCP_NOTSENT_LOWAT, 9999)
+l.setsockopt(SOL, SO_BUSY_POLL, 77)
 peer("dial 7404 hi")
 c, _ = l.accept()
 t("accepted SO_PRIORITY", lambda: c.getsockopt(SOL, socket.SO_PRIORITY))
@@ -174,6 +185,7 @@ t("accepted SO_BINDTODEVICE", lambda: c.getsockopt(SOL, socket.SO_BINDTODEVICE, 
 t("accepted IP_TTL", lambda: c.getsockopt(IP, socket.IP_TTL))
 t("accepted IP_TOS", lambda: c.getsockopt(IP, socket.IP_TOS))
 t("accepted TCP_NOTSENT_LOWAT", lambda: c.getsockopt(TCP, socket.TCP_NOTSENT_LOWAT))
+t("accepted SO_BUSY_POLL", lambda: c.getsockopt(SOL, SO_BUSY_POLL))
 c.close(); l.close()
 
 # IP_TOS 0x28, IP_TTL 33 on a connection the peer's tcpdump watches (port 7401 from 7405).
