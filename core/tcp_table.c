@@ -63,11 +63,10 @@ struct sk_tcp *sk_tcp_new(struct sk_stack *st)
 	        *bchild = tcp_bind_child_buckets(tcp);
 	for (uint32_t i = 0; i < buckets; i++)
 		conn[i] = bind[i] = bchild[i] = TCP_NIL;
-	for (uint32_t i = 0; i < n; i++) {
-		tcp_tcbs(tcp)[i].id = (int32_t)i;
-		tcp_tcbs(tcp)[i].conn_next = i + 1 < n ? (int32_t)(i + 1) : TCP_NIL;
-	}
-	tcp->free_head = 0;
+	/* The slots are left as allocated (zero): tcp_slot_alloc sets up
+	 * each one when it first hands it out (hwm). */
+	tcp->hwm = 0;
+	tcp->free_head = TCP_NIL;
 	tcp->tw_head = tcp->tw_tail = TCP_NIL;
 	/* A secret per stack, distinct from the ISN key: knowing one table's
 	 * layout must not help predict sequence numbers. */
@@ -98,7 +97,7 @@ void sk_tcp_free(struct sk_stack *st, struct sk_tcp *tcp)
 	uint32_t n = tcp->nslots, buckets = tcp->conn_mask + 1;
 	struct tcb *tcbs = tcp_tcbs(tcp);
 
-	for (uint32_t i = 0; tcbs && i < n; i++) {
+	for (uint32_t i = 0; tcbs && i < tcp->hwm; i++) {
 		sk_ringbuf_release(&tcbs[i].snd, m);
 		sk_ringbuf_release(&tcbs[i].rcv, m);
 	}
@@ -188,18 +187,32 @@ static bool tw_recycle(struct sk_stack *st)
 	return tcp->free_head != TCP_NIL;
 }
 
+/* The next slot to hand out: a freed one (the most recently freed first),
+ * else one never used yet, else a recycled TIME_WAIT. */
+static int32_t slot_take(struct sk_stack *st)
+{
+	struct sk_tcp *tcp = sk_tcp_of(st);
+	int32_t id = tcp->free_head;
+
+	if (id == TCP_NIL && tcp->hwm < tcp->nslots)
+		return (int32_t)tcp->hwm++;
+	if (id == TCP_NIL && !tw_recycle(st))
+		return TCP_NIL;
+	id = tcp->free_head;
+	tcp->free_head = tcp_tcbs(tcp)[id].conn_next;
+	return id;
+}
+
 static void bind_child_remove(struct sk_tcp *tcp, struct tcb *c);
 
 struct tcb *tcp_slot_alloc(struct sk_stack *st)
 {
-	struct sk_tcp *tcp = sk_tcp_of(st);
+	int32_t id = slot_take(st);
 
-	if (tcp->free_head == TCP_NIL && !tw_recycle(st))
+	if (id == TCP_NIL)
 		return NULL;
-	struct tcb *t = &tcp_tcbs(tcp)[tcp->free_head];
-	int32_t id = t->id;
+	struct tcb *t = &tcp_tcbs(sk_tcp_of(st))[id];
 
-	tcp->free_head = t->conn_next;
 	*t = (struct tcb){
 	    .id = id,
 	    .in_use = true,

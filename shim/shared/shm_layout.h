@@ -18,8 +18,9 @@
 
 #define SHM_MAGIC 0x6b63616e79735f31ull /* "1_synack" */
 /* The layout's version: bumped by any change of the region or of core's
- * state in it (5: EPOLLEXCLUSIVE interest). */
-#define SHM_VERSION 5u
+ * state in it (5: EPOLLEXCLUSIVE interest; 6: the socket arena is set up
+ * slot by slot, core/tcp.h hwm). */
+#define SHM_VERSION 6u
 /* The first layout whose processes hold a flock on the object
  * (remove_stale_stacks): older objects are not judged by it. */
 #define SHM_VERSION_FLOCK 3u
