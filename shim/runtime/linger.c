@@ -105,7 +105,11 @@ static void wait_quiescent(sk_time_t deadline)
 			break;
 		until = now + LINGER_SLICE_US < deadline ? now + LINGER_SLICE_US : deadline;
 		rt_unlock();
-		wait_sleep(&w, until);
+		/* As a blocking recv() does: this thread takes the frames (the
+		 * peer's ACK of our FIN, its FIN) itself, rather than waiting
+		 * for the runtime thread, parked while the program polled, to
+		 * look again (up to 1 ms later: docs/architecture.md "Threads"). */
+		rt_wait(&w, until);
 		st = rt_lock();
 		wait_unregister(&w);
 	}
