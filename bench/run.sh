@@ -115,9 +115,8 @@ LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/synack-bench.XXXXXX")
 PIDS=()
 
-lab() { # lab PREFIX up|down
-	SYNACK_LAB_PREFIX=$1 SYNACK_LAB_QUIET=1 timeout -k 5 60 bash "$ROOT/examples/lab.sh" "$2"
-}
+# lab(), bench_build()
+. "$ROOT/bench/lib.sh"
 
 # track PID: a background program for cleanup to stop. Most are started inside $(...) (one_run,
 # idle_run), a subshell whose PIDS the main shell never sees, hence the file as well.
@@ -168,37 +167,7 @@ if ! command -v gnuplot >/dev/null; then
 fi
 
 # --- build -------------------------------------------------------------------------------
-# By default the committed HEAD is built, from a snapshot (git archive) in $BUILD.src: the
-# figures then belong to one commit, and edits in progress in the shared tree (half-written
-# files) neither break the build nor leak into the numbers. BENCH_SOURCE=worktree builds the
-# working tree as it is.
-if [[ $SOURCE == head ]]; then
-	SRC=$BUILD.src
-	COMMIT=$(git rev-parse --short "$REV_FULL")
-	echo "== build of $REV $COMMIT (snapshot in ${SRC#"$ROOT"/}, build in ${BUILD#"$ROOT"/}, release)"
-	if [[ $REUSE == 1 && -f $SRC/.bench-commit && $(cat "$SRC/.bench-commit") == "$COMMIT" ]]; then
-		echo "   (BENCH_REUSE=1: the snapshot is already of $COMMIT, kept)"
-	else
-		rm -rf "$SRC" "$BUILD"
-		mkdir -p "$SRC"
-		git archive --format=tar "$REV_FULL" | tar -x -m -C "$SRC" || die "git archive $REV failed"
-		echo "$COMMIT" >"$SRC/.bench-commit" # for bench/profile.sh: what this build is
-	fi
-else
-	SRC=$ROOT
-	COMMIT="$(git rev-parse --short HEAD) + working tree"
-	rm -f "$BUILD.src/.bench-commit"
-	echo "== build of the working tree (${BUILD#"$ROOT"/}, release)"
-fi
-if [[ ! -f $BUILD/build.ninja ]]; then
-	timeout 300 meson setup "$BUILD" "$SRC" --buildtype=release >"$TMP/build.log" 2>&1 ||
-		{ tail -n 30 "$TMP/build.log" >&2; die "meson setup failed"; }
-fi
-# An existing directory is switched to release too (a no-op when it already is).
-timeout 120 meson configure "$BUILD" -Dbuildtype=release >"$TMP/build.log" 2>&1 ||
-	{ tail -n 30 "$TMP/build.log" >&2; die "meson configure failed"; }
-timeout 600 meson compile -C "$BUILD" >"$TMP/build.log" 2>&1 ||
-	{ tail -n 30 "$TMP/build.log" >&2; die "build failed"; }
+bench_build
 # A commit from before bench/tcp_bench, or with an older one that lacks what these benchmarks
 # use (idle, -P, cpu_us): HEAD's tcp_bench.c, compiled alone, is the program.
 BENCH_NOTE=""
