@@ -221,16 +221,24 @@ static int check_identity(const struct shim_config *cfg)
 }
 
 /* Join this process's packet socket to the stack's fanout group, so that
- * each frame reaches one process only (netdev_afpacket_fanout). The
- * creator picks the group; a socket inherited from a process of the stack
- * (fork, exec, synack run) is in it already. */
-static int join_fanout(bool created)
+ * each frame reaches one process only (netdev_afpacket_fanout). A socket
+ * inherited from a process of the stack (fork, exec) is in it already.
+ *
+ * A process that has the stack to itself (it created it, or only a keeper
+ * holds it) starts a new group instead. A packet socket stays in its group
+ * until its last reference is closed, a while after its process stopped
+ * reading it: a keeper that just left (keeper.c), a program's exit
+ * (runtime/closer.h). The kernel would hand such a socket its share of the
+ * new program's flows, frames nobody reads: a lost SYN-ACK costs a 1 s
+ * retransmission. Sockets still in the old group only get copies. */
+static int join_fanout(bool fresh)
 {
+	uint16_t old = shm_me.hdr->fanout_id;
 	char err[256] = "";
 	int r = -EINVAL;
 
-	if (!created) {
-		r = netdev_afpacket_fanout(shm_me.dev, shm_me.hdr->fanout_id, err, sizeof(err));
+	if (!fresh) {
+		r = netdev_afpacket_fanout(shm_me.dev, old, err, sizeof(err));
 		if (r == 0 || r == -EALREADY)
 			return 0;
 		shim_log(SK_LOG_ERROR,
@@ -242,10 +250,12 @@ static int join_fanout(bool created)
 	for (int tries = 0; tries < 16; tries++) {
 		uint16_t id = 0;
 
-		if (getrandom(&id, sizeof(id), 0) != sizeof(id) || id == 0)
+		if (getrandom(&id, sizeof(id), 0) != sizeof(id) || id == 0 || id == old)
 			continue;
 		r = netdev_afpacket_fanout(shm_me.dev, id, err, sizeof(err));
-		if (r == 0 || r == -EALREADY) {
+		if (r == -EALREADY) /* an inherited socket: its group is the stack's */
+			id = netdev_afpacket_fanout_group(shm_me.dev);
+		if (r == 0 || (r == -EALREADY && id != 0)) {
 			shm_me.hdr->fanout_id = id;
 			return 0;
 		}
@@ -342,7 +352,7 @@ static int try_attach(const struct sk_config *sc, const struct shim_config *cfg,
 	shm_me.token = shm_me.hdr->procs[shm_me.slot].token;
 	shm_me.hdr->bound_token = 0;
 	shm_bind_me(st);
-	if ((r = join_fanout(created)) < 0) {
+	if ((r = join_fanout(created || shm_live_procs() == 1)) < 0) {
 		shm_slot_release(st, shm_me.slot, NULL);
 		shm_me.slot = -1;
 		if (created) {
