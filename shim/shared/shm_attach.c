@@ -476,11 +476,14 @@ static bool still_named(int fd)
  * packet socket too) and report their state changes to nobody. It leaves
  * when it sees us: tell it at once, and wait for it, boundedly (it only
  * finishes the frames it has). It is gone within a wake-up, some tens of
- * microseconds: look after 50 us, then twice as late each time up to 5 ms
- * (looking every 1 ms made every program started while a keeper ran wait
- * at least that long). */
+ * microseconds, or a few hundred when it was only just forked: look after
+ * 50 us, then twice as late each time up to 250 us, and every 5 ms after
+ * 20 ms (looking every 1 ms made every program started while a keeper ran
+ * wait at least that long). */
 #define KEEPER_WAIT_FIRST_US 50u
-#define KEEPER_WAIT_MAX_US   5000u
+#define KEEPER_WAIT_STEP_US  250u
+#define KEEPER_WAIT_FAST_US  20000u
+#define KEEPER_WAIT_SLOW_US  5000u
 #define KEEPER_WAIT_US       10000000ull
 
 static void wait_keepers_gone(void)
@@ -501,8 +504,10 @@ static void wait_keepers_gone(void)
 		shm_stack_unlock();
 		if (!any)
 			return;
-		if (waited > 0)
-			nap = nap * 2 < KEEPER_WAIT_MAX_US ? nap * 2 : KEEPER_WAIT_MAX_US;
+		if (waited >= KEEPER_WAIT_FAST_US)
+			nap = KEEPER_WAIT_SLOW_US;
+		else if (waited > 0)
+			nap = nap * 2 < KEEPER_WAIT_STEP_US ? nap * 2 : KEEPER_WAIT_STEP_US;
 		usleep(nap);
 	}
 	shim_log(SK_LOG_WARN, "stack %s: the keeper did not leave; carrying on beside it",
