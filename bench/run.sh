@@ -60,21 +60,11 @@ SECS=${BENCH_SECONDS:-2}
 CRR_COUNT=${BENCH_CRR_COUNT:-3000}
 IDLE_CONNS=${BENCH_IDLE_CONNS:-2000}
 NGINX_REQUESTS=${BENCH_NGINX_REQUESTS:-20000}
-BUILD=${BENCH_BUILD_DIR:-build-bench}
-[[ $BUILD == /* ]] || BUILD=$ROOT/$BUILD
-BUILD=${BUILD%/}
-# The build directory is wiped and rebuilt: never one that is not the benchmark's own.
-[[ $BUILD != "$ROOT" && $BUILD != "$ROOT/build" && $BUILD != / ]] ||
-	{ echo "bench/run.sh: BENCH_BUILD_DIR must be a directory of its own, not '$BUILD'" >&2; exit 1; }
 PREFIX=${BENCH_PREFIX:-skb$$}
 STAMP=$(date -u +%Y-%m-%dT%H%MZ)
 OUT=${BENCH_OUT:-$ROOT/bench/results/$STAMP.md}
 ONLY=${BENCH_ONLY:-.}
 PIN=${BENCH_PIN:-0}
-SOURCE=${BENCH_SOURCE:-head}
-REV=${BENCH_COMMIT:-HEAD}
-REUSE=${BENCH_REUSE:-0}
-NICE=${BENCH_NICE:--20}
 MTU=1500
 ADDR_A=10.77.0.1
 ADDR_B=10.77.0.2
@@ -82,13 +72,17 @@ IF_A=veth-sk
 IF_B=veth-peer
 LAB_K=$PREFIX-k
 LAB_S=$PREFIX-s
-BIN=$BUILD/bench/tcp_bench
-LIB=$BUILD/shim/libsynack.so
 
 die() {
 	echo "bench/run.sh: $*" >&2
 	exit 1
 }
+
+# lab(), bench_build_settings(), bench_build(), bench_traps(), bench_stop()
+. "$ROOT/bench/lib.sh"
+bench_build_settings
+BIN=$BUILD/bench/tcp_bench
+LIB=$BUILD/shim/libsynack.so
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces)"
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPS='$REPS' is not a positive integer"
@@ -97,12 +91,7 @@ die() {
 	die "BENCH_IDLE_CONNS='$IDLE_CONNS' is not an integer of at least 10"
 [[ $NGINX_REQUESTS =~ ^[1-9][0-9]*$ ]] || die "BENCH_NGINX_REQUESTS='$NGINX_REQUESTS' is not a positive integer"
 [[ $SECS =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "BENCH_SECONDS='$SECS' is not a number of seconds"
-[[ $NICE =~ ^-?[0-9]+$ && $NICE -ge -20 && $NICE -le 19 ]] || die "BENCH_NICE='$NICE' is not -20..19"
-[[ $SOURCE == head || $SOURCE == worktree ]] || die "BENCH_SOURCE='$SOURCE' is not head or worktree"
 [[ $PIN == 0 || $PIN == 1 ]] || die "BENCH_PIN='$PIN' is not 0 or 1"
-[[ $REUSE == 0 || $REUSE == 1 ]] || die "BENCH_REUSE='$REUSE' is not 0 or 1"
-[[ $REV == HEAD || $SOURCE == head ]] || die "BENCH_COMMIT needs BENCH_SOURCE=head"
-REV_FULL=$(git rev-parse --verify -q "$REV^{commit}") || die "BENCH_COMMIT='$REV' is not a commit"
 if [[ $PIN == 1 && $(nproc) -lt 2 ]]; then
 	echo "bench/run.sh: one CPU only: not pinning" >&2
 	PIN=0
@@ -114,9 +103,6 @@ done
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/synack-bench.XXXXXX")
 PIDS=()
-
-# lab(), bench_build()
-. "$ROOT/bench/lib.sh"
 
 # track PID: a background program for cleanup to stop. Most are started inside $(...) (one_run,
 # idle_run), a subshell whose PIDS the main shell never sees, hence the file as well.
@@ -136,21 +122,13 @@ cleanup() {
 				PIDS+=("$pid")
 		done <"$TMP/pids"
 	fi
-	for pid in "${PIDS[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${PIDS[@]}"; do
-		timeout 2 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-	done
+	bench_stop "${PIDS[@]}"
 	lab "$LAB_K" down >/dev/null 2>&1 || true
 	lab "$LAB_S" down >/dev/null 2>&1 || true
 	rm -rf "$TMP"
 	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
-trap 'exit 129' HUP
+bench_traps cleanup
 
 # The plot: gnuplot, installed the way tests/setup.sh installs packages (once, only when
 # missing). Without it the run goes on and the report says that there is no plot.

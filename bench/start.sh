@@ -39,13 +39,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 REPS=${BENCH_REPS:-10}
-BUILD=${BENCH_BUILD_DIR:-build-bench}
-[[ $BUILD == /* ]] || BUILD=$ROOT/$BUILD
-BUILD=${BUILD%/}
-SOURCE=${BENCH_SOURCE:-head}
-REV=${BENCH_COMMIT:-HEAD}
-REUSE=${BENCH_REUSE:-0}
-NICE=${BENCH_NICE:--20}
 PREFIX=${BENCH_PREFIX:-sks$$}
 ADDR_A=10.77.0.1
 ADDR_B=10.77.0.2
@@ -58,15 +51,12 @@ die() {
 	exit 1
 }
 
+# lab(), bench_build_settings(), bench_build(), bench_traps(), bench_stop()
+. "$ROOT/bench/lib.sh"
+
 [[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces)"
-[[ $BUILD != "$ROOT" && $BUILD != "$ROOT/build" && $BUILD != / ]] ||
-	die "BENCH_BUILD_DIR must be a directory of its own, not '$BUILD'"
+bench_build_settings
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPS='$REPS' is not a positive integer"
-[[ $NICE =~ ^-?[0-9]+$ && $NICE -ge -20 && $NICE -le 19 ]] || die "BENCH_NICE='$NICE' is not -20..19"
-[[ $SOURCE == head || $SOURCE == worktree ]] || die "BENCH_SOURCE='$SOURCE' is not head or worktree"
-[[ $REUSE == 0 || $REUSE == 1 ]] || die "BENCH_REUSE='$REUSE' is not 0 or 1"
-[[ $REV == HEAD || $SOURCE == head ]] || die "BENCH_COMMIT needs BENCH_SOURCE=head"
-REV_FULL=$(git rev-parse --verify -q "$REV^{commit}") || die "BENCH_COMMIT='$REV' is not a commit"
 for c in ip meson ninja timeout awk curl python3; do
 	command -v "$c" >/dev/null || die "'$c' not found (bash tests/setup.sh installs what is needed)"
 done
@@ -75,27 +65,16 @@ LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/synack-start.XXXXXX")
 SERVERS=()
 
-# lab(), bench_build()
-. "$ROOT/bench/lib.sh"
-
 cleanup() {
-	local rc=$? pid
+	local rc=$?
 	trap - EXIT INT TERM HUP
-	for pid in "${SERVERS[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${SERVERS[@]}"; do
-		timeout 2 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-	done
+	bench_stop "${SERVERS[@]}"
 	lab "$LAB_K" down >/dev/null 2>&1 || true
 	lab "$LAB_S" down >/dev/null 2>&1 || true
 	rm -rf "$TMP"
 	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
-trap 'exit 129' HUP
+bench_traps cleanup
 
 bench_build
 TOOL=$BUILD/shim/synack
