@@ -50,7 +50,8 @@ else
 	BUILT="from the working tree at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown) (+ edits)"
 fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/synack-profile.XXXXXX")
-lab() { SYNACK_LAB_PREFIX=$1 SYNACK_LAB_QUIET=1 timeout -k 5 60 bash "$ROOT/examples/lab.sh" "$2"; }
+# lab(), bench_traps()
+. "$ROOT/bench/lib.sh"
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM HUP
@@ -59,10 +60,7 @@ cleanup() {
 	rm -rf "$TMP"
 	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
-trap 'exit 129' HUP
+bench_traps cleanup
 
 lab "$LAB_K" up || die "lab $LAB_K did not come up"
 lab "$LAB_S" up || die "lab $LAB_S did not come up"

@@ -65,21 +65,11 @@ CRR_COUNT=${BENCH_CRR_COUNT:-3000}
 IDLE_CONNS=${BENCH_IDLE_CONNS:-2000}
 NGINX_REQUESTS=${BENCH_NGINX_REQUESTS:-20000}
 REDIS_REQUESTS=${BENCH_REDIS_REQUESTS:-100000}
-BUILD=${BENCH_BUILD_DIR:-build-bench}
-[[ $BUILD == /* ]] || BUILD=$ROOT/$BUILD
-BUILD=${BUILD%/}
-# The build directory is wiped and rebuilt: never one that is not the benchmark's own.
-[[ $BUILD != "$ROOT" && $BUILD != "$ROOT/build" && $BUILD != / ]] ||
-	{ echo "bench/run.sh: BENCH_BUILD_DIR must be a directory of its own, not '$BUILD'" >&2; exit 1; }
 PREFIX=${BENCH_PREFIX:-skb$$}
 STAMP=$(date -u +%Y-%m-%dT%H%MZ)
 OUT=${BENCH_OUT:-$ROOT/bench/results/$STAMP.md}
 ONLY=${BENCH_ONLY:-.}
 PIN=${BENCH_PIN:-0}
-SOURCE=${BENCH_SOURCE:-head}
-REV=${BENCH_COMMIT:-HEAD}
-REUSE=${BENCH_REUSE:-0}
-NICE=${BENCH_NICE:--20}
 MTU=1500
 ADDR_A=10.77.0.1
 ADDR_B=10.77.0.2
@@ -87,13 +77,17 @@ IF_A=veth-sk
 IF_B=veth-peer
 LAB_K=$PREFIX-k
 LAB_S=$PREFIX-s
-BIN=$BUILD/bench/tcp_bench
-LIB=$BUILD/shim/libsynack.so
 
 die() {
 	echo "bench/run.sh: $*" >&2
 	exit 1
 }
+
+# lab(), bench_build_settings(), bench_build(), bench_traps(), bench_stop()
+. "$ROOT/bench/lib.sh"
+bench_build_settings
+BIN=$BUILD/bench/tcp_bench
+LIB=$BUILD/shim/libsynack.so
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces)"
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPS='$REPS' is not a positive integer"
@@ -103,12 +97,7 @@ die() {
 [[ $NGINX_REQUESTS =~ ^[1-9][0-9]*$ ]] || die "BENCH_NGINX_REQUESTS='$NGINX_REQUESTS' is not a positive integer"
 [[ $REDIS_REQUESTS =~ ^[1-9][0-9]*$ ]] || die "BENCH_REDIS_REQUESTS='$REDIS_REQUESTS' is not a positive integer"
 [[ $SECS =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "BENCH_SECONDS='$SECS' is not a number of seconds"
-[[ $NICE =~ ^-?[0-9]+$ && $NICE -ge -20 && $NICE -le 19 ]] || die "BENCH_NICE='$NICE' is not -20..19"
-[[ $SOURCE == head || $SOURCE == worktree ]] || die "BENCH_SOURCE='$SOURCE' is not head or worktree"
 [[ $PIN == 0 || $PIN == 1 ]] || die "BENCH_PIN='$PIN' is not 0 or 1"
-[[ $REUSE == 0 || $REUSE == 1 ]] || die "BENCH_REUSE='$REUSE' is not 0 or 1"
-[[ $REV == HEAD || $SOURCE == head ]] || die "BENCH_COMMIT needs BENCH_SOURCE=head"
-REV_FULL=$(git rev-parse --verify -q "$REV^{commit}") || die "BENCH_COMMIT='$REV' is not a commit"
 if [[ $PIN == 1 && $(nproc) -lt 2 ]]; then
 	echo "bench/run.sh: one CPU only: not pinning" >&2
 	PIN=0
@@ -120,10 +109,6 @@ done
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/synack-bench.XXXXXX")
 PIDS=()
-
-lab() { # lab PREFIX up|down
-	SYNACK_LAB_PREFIX=$1 SYNACK_LAB_QUIET=1 timeout -k 5 60 bash "$ROOT/examples/lab.sh" "$2"
-}
 
 # track PID: a background program for cleanup to stop. Most are started inside $(...) (one_run,
 # idle_run), a subshell whose PIDS the main shell never sees, hence the file as well.
@@ -143,21 +128,13 @@ cleanup() {
 				PIDS+=("$pid")
 		done <"$TMP/pids"
 	fi
-	for pid in "${PIDS[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${PIDS[@]}"; do
-		timeout 2 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-	done
+	bench_stop "${PIDS[@]}"
 	lab "$LAB_K" down >/dev/null 2>&1 || true
 	lab "$LAB_S" down >/dev/null 2>&1 || true
 	rm -rf "$TMP"
 	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
-trap 'exit 129' HUP
+bench_traps cleanup
 
 # The plot: gnuplot, installed the way tests/setup.sh installs packages (once, only when
 # missing). Without it the run goes on and the report says that there is no plot.
@@ -174,37 +151,7 @@ if ! command -v gnuplot >/dev/null; then
 fi
 
 # --- build -------------------------------------------------------------------------------
-# By default the committed HEAD is built, from a snapshot (git archive) in $BUILD.src: the
-# figures then belong to one commit, and edits in progress in the shared tree (half-written
-# files) neither break the build nor leak into the numbers. BENCH_SOURCE=worktree builds the
-# working tree as it is.
-if [[ $SOURCE == head ]]; then
-	SRC=$BUILD.src
-	COMMIT=$(git rev-parse --short "$REV_FULL")
-	echo "== build of $REV $COMMIT (snapshot in ${SRC#"$ROOT"/}, build in ${BUILD#"$ROOT"/}, release)"
-	if [[ $REUSE == 1 && -f $SRC/.bench-commit && $(cat "$SRC/.bench-commit") == "$COMMIT" ]]; then
-		echo "   (BENCH_REUSE=1: the snapshot is already of $COMMIT, kept)"
-	else
-		rm -rf "$SRC" "$BUILD"
-		mkdir -p "$SRC"
-		git archive --format=tar "$REV_FULL" | tar -x -m -C "$SRC" || die "git archive $REV failed"
-		echo "$COMMIT" >"$SRC/.bench-commit" # for bench/profile.sh: what this build is
-	fi
-else
-	SRC=$ROOT
-	COMMIT="$(git rev-parse --short HEAD) + working tree"
-	rm -f "$BUILD.src/.bench-commit"
-	echo "== build of the working tree (${BUILD#"$ROOT"/}, release)"
-fi
-if [[ ! -f $BUILD/build.ninja ]]; then
-	timeout 300 meson setup "$BUILD" "$SRC" --buildtype=release >"$TMP/build.log" 2>&1 ||
-		{ tail -n 30 "$TMP/build.log" >&2; die "meson setup failed"; }
-fi
-# An existing directory is switched to release too (a no-op when it already is).
-timeout 120 meson configure "$BUILD" -Dbuildtype=release >"$TMP/build.log" 2>&1 ||
-	{ tail -n 30 "$TMP/build.log" >&2; die "meson configure failed"; }
-timeout 600 meson compile -C "$BUILD" >"$TMP/build.log" 2>&1 ||
-	{ tail -n 30 "$TMP/build.log" >&2; die "build failed"; }
+bench_build
 # A commit from before bench/tcp_bench, or with an older one that lacks what these benchmarks
 # use (idle, -P, cpu_us, -B, p999_us): HEAD's tcp_bench.c, compiled alone, is the program.
 BENCH_NOTE=""

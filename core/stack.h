@@ -537,6 +537,11 @@ int sk_get_info(const struct sk_stack *st, int sock, struct sk_tcp_info *out);
  * scan of the arena: for an operator's listing, not the data path. */
 int sk_next_socket(const struct sk_stack *st, int after);
 
+/* One past the highest socket number the stack has ever handed out: every
+ * socket, now or before, is below it. A caller keeping something per
+ * socket number scans [0, that) and leaves the rest, never used, alone. */
+uint32_t sk_socket_limit(const struct sk_stack *st);
+
 /* One socket as `ss` shows it. */
 struct sk_sock_view {
 	bool user_owned; /* the program holds it (sk_socket, sk_accept) */

@@ -81,7 +81,7 @@ void sk_tcp_neighbour_unreachable(struct sk_stack *st, uint32_t addr, sk_time_t 
 	/* A scan of the arena, but only when ARP gives up on a neighbour:
 	 * rare, and never on the per-segment path. `addr` is the next hop,
 	 * which is the peer itself or the gateway for every off-link peer. */
-	for (uint32_t i = 0; i < sk_tcp_of(st)->nslots; i++) {
+	for (uint32_t i = 0; i < sk_tcp_of(st)->hwm; i++) {
 		struct tcb *t = &tcp_tcbs(sk_tcp_of(st))[i];
 
 		if (!t->in_use || t->state != SK_TCP_SYN_SENT)

@@ -118,7 +118,7 @@ static const struct tcb *slot(const struct sk_stack *st, int sock)
 {
 	const struct tcb *t;
 
-	if (sock < 0 || (uint32_t)sock >= sk_tcp_of(st)->nslots)
+	if (sock < 0 || (uint32_t)sock >= sk_tcp_of(st)->hwm)
 		return NULL;
 	t = &tcp_tcbs(sk_tcp_of(st))[sock];
 	return t->in_use ? t : NULL;

@@ -12,7 +12,8 @@
  * unusable.
  *
  * No memory is allocated (the region may be what ran out): a walk marks
- * the slots it passed in their own links (MARK) and is bounded by nslots. */
+ * the slots it passed in their own links (MARK) and is bounded by the
+ * slots ever handed out (hwm: the others are untouched, free). */
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -71,7 +72,7 @@ static int check_slot(const struct tcb *t, char *why, size_t len)
 
 static bool slot_ok(const struct sk_tcp *tcp, int32_t id)
 {
-	return id >= 0 && (uint32_t)id < tcp->nslots && tcp_tcbs(tcp)[id].in_use;
+	return id >= 0 && (uint32_t)id < tcp->hwm && tcp_tcbs(tcp)[id].in_use;
 }
 
 /* ---- the listeners' lists ---- */
@@ -96,7 +97,7 @@ static void list_walk(struct sk_tcp *tcp, struct tcb *l, bool acc)
 		l->acc_head = TCP_NIL;
 	else
 		l->syn_head = TCP_NIL;
-	for (uint32_t n = 0; n < tcp->nslots && child_of(tcp, i, l, acc); n++) {
+	for (uint32_t n = 0; n < tcp->hwm && child_of(tcp, i, l, acc); n++) {
 		int32_t next = tcbs[i].q_next;
 
 		tcbs[i].q_prev = prev;
@@ -146,7 +147,7 @@ static void repair_lists(struct sk_tcp *tcp)
 	struct tcb *tcbs = tcp_tcbs(tcp);
 
 	/* A child whose listener is gone is nobody's child any more. */
-	for (uint32_t i = 0; i < tcp->nslots; i++) {
+	for (uint32_t i = 0; i < tcp->hwm; i++) {
 		struct tcb *c = &tcbs[i];
 
 		if (!c->in_use || c->parent == TCP_NIL)
@@ -158,7 +159,7 @@ static void repair_lists(struct sk_tcp *tcp)
 			c->q_prev = MARK;
 		}
 	}
-	for (uint32_t i = 0; i < tcp->nslots; i++) {
+	for (uint32_t i = 0; i < tcp->hwm; i++) {
 		struct tcb *l = &tcbs[i];
 
 		if (!l->in_use || l->state != SK_TCP_LISTEN) {
@@ -170,7 +171,7 @@ static void repair_lists(struct sk_tcp *tcp)
 		list_walk(tcp, l, false);
 		list_walk(tcp, l, true);
 	}
-	for (uint32_t i = 0; i < tcp->nslots; i++)
+	for (uint32_t i = 0; i < tcp->hwm; i++)
 		if (tcbs[i].in_use && tcbs[i].parent != TCP_NIL && tcbs[i].q_prev == MARK)
 			list_append(tcp, &tcbs[tcbs[i].parent], &tcbs[i]);
 }
@@ -185,10 +186,11 @@ int sk_tcp_repair(struct sk_stack *st, char *why, size_t len)
 	    !tcp->bind_child_buckets)
 		return fail(why, len, "the socket arena or its tables are missing");
 	if (tcp->nslots == 0 || (buckets & tcp->conn_mask) || tcp->bind_mask != tcp->conn_mask ||
-	    buckets < tcp->nslots)
-		return fail(why, len, "socket table geometry damaged (%u slots, %u buckets)",
-		            tcp->nslots, buckets);
-	for (uint32_t i = 0; i < tcp->nslots; i++) {
+	    buckets < tcp->nslots || tcp->hwm > tcp->nslots)
+		return fail(why, len,
+		            "socket table geometry damaged (%u slots, %u used, %u buckets)",
+		            tcp->nslots, tcp->hwm, buckets);
+	for (uint32_t i = 0; i < tcp->hwm; i++) {
 		tcbs[i].id = (int32_t)i;
 		if (tcbs[i].in_use && check_slot(&tcbs[i], why, len) < 0)
 			return -1;
@@ -203,14 +205,14 @@ int sk_tcp_repair(struct sk_stack *st, char *why, size_t len)
 		conn[b] = bind[b] = bchild[b] = TCP_NIL;
 	tcp->free_head = TCP_NIL;
 	tcp->heap_len = 0;
-	for (uint32_t k = tcp->nslots; k-- > 0;) {
+	for (uint32_t k = tcp->hwm; k-- > 0;) {
 		struct tcb *t = &tcbs[k];
 
 		t->heap_pos = TCP_NIL;
 		t->deadline = SK_TIME_NEVER;
 		if (!t->in_use) {
 			t->in_conn_table = t->in_bind_table = t->in_bind_child = false;
-			t->conn_next = tcp->free_head; /* lowest slots first, as at creation */
+			t->conn_next = tcp->free_head; /* lowest slots first */
 			tcp->free_head = t->id;
 			continue;
 		}
@@ -242,7 +244,7 @@ int sk_tcp_repair(struct sk_stack *st, char *why, size_t len)
 	repair_lists(tcp);
 	/* The heap last: tcp_timer_update inserts every slot with a
 	 * deadline. */
-	for (uint32_t k = 0; k < tcp->nslots; k++)
+	for (uint32_t k = 0; k < tcp->hwm; k++)
 		if (tcbs[k].in_use)
 			tcp_timer_update(st, &tcbs[k]);
 	return 0;

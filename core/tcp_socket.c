@@ -257,7 +257,7 @@ static void disconnect(struct sk_stack *st, struct tcb *t)
 
 static struct tcb *sock_tcb(const struct sk_stack *st, int sock)
 {
-	if (sock < 0 || (uint32_t)sock >= sk_tcp_of(st)->nslots)
+	if (sock < 0 || (uint32_t)sock >= sk_tcp_of(st)->hwm)
 		return NULL;
 	struct tcb *t = &tcp_tcbs(sk_tcp_of(st))[sock];
 
@@ -991,7 +991,7 @@ size_t sk_tx_queued(const struct sk_stack *st, int sock)
 bool sk_quiescent(const struct sk_stack *st)
 {
 	/* A scan of the arena: called by the exit linger, not per segment. */
-	for (uint32_t i = 0; i < sk_tcp_of(st)->nslots; i++) {
+	for (uint32_t i = 0; i < sk_tcp_of(st)->hwm; i++) {
 		const struct tcb *t = &tcp_tcbs(sk_tcp_of(st))[i];
 
 		if (!t->in_use)
@@ -1011,9 +1011,14 @@ bool sk_quiescent(const struct sk_stack *st)
 	return true;
 }
 
+uint32_t sk_socket_limit(const struct sk_stack *st)
+{
+	return sk_tcp_of(st)->hwm;
+}
+
 int sk_next_socket(const struct sk_stack *st, int after)
 {
-	for (uint32_t i = after < 0 ? 0 : (uint32_t)after + 1; i < sk_tcp_of(st)->nslots; i++)
+	for (uint32_t i = after < 0 ? 0 : (uint32_t)after + 1; i < sk_tcp_of(st)->hwm; i++)
 		if (tcp_tcbs(sk_tcp_of(st))[i].in_use)
 			return (int)i;
 	return -1;

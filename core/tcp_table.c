@@ -63,11 +63,10 @@ struct sk_tcp *sk_tcp_new(struct sk_stack *st)
 	        *bchild = tcp_bind_child_buckets(tcp);
 	for (uint32_t i = 0; i < buckets; i++)
 		conn[i] = bind[i] = bchild[i] = TCP_NIL;
-	for (uint32_t i = 0; i < n; i++) {
-		tcp_tcbs(tcp)[i].id = (int32_t)i;
-		tcp_tcbs(tcp)[i].conn_next = i + 1 < n ? (int32_t)(i + 1) : TCP_NIL;
-	}
-	tcp->free_head = 0;
+	/* The slots are left as allocated (zero): tcp_slot_alloc sets up
+	 * each one when it first hands it out (hwm). */
+	tcp->hwm = 0;
+	tcp->free_head = TCP_NIL;
 	if (!tcp_tw_table_new(st, tcp))
 		goto fail;
 	/* A secret per stack, distinct from the ISN key: knowing one table's
@@ -99,7 +98,7 @@ void sk_tcp_free(struct sk_stack *st, struct sk_tcp *tcp)
 	uint32_t n = tcp->nslots, buckets = tcp->conn_mask + 1;
 	struct tcb *tcbs = tcp_tcbs(tcp);
 
-	for (uint32_t i = 0; tcbs && i < n; i++) {
+	for (uint32_t i = 0; tcbs && i < tcp->hwm; i++) {
 		sk_ringbuf_release(&tcbs[i].snd, m);
 		sk_ringbuf_release(&tcbs[i].rcv, m);
 	}
@@ -112,18 +111,28 @@ void sk_tcp_free(struct sk_stack *st, struct sk_tcp *tcp)
 	sk_mem_free(m, tcp, sizeof(*tcp));
 }
 
+/* A slot: a freed one first, else the next never used. */
+static int32_t slot_take(struct sk_stack *st)
+{
+	struct sk_tcp *tcp = sk_tcp_of(st);
+	int32_t id = tcp->free_head;
+
+	if (id == TCP_NIL)
+		return tcp->hwm < tcp->nslots ? (int32_t)tcp->hwm++ : TCP_NIL;
+	tcp->free_head = tcp_tcbs(tcp)[id].conn_next;
+	return id;
+}
+
 static void bind_child_remove(struct sk_tcp *tcp, struct tcb *c);
 
 struct tcb *tcp_slot_alloc(struct sk_stack *st)
 {
-	struct sk_tcp *tcp = sk_tcp_of(st);
+	int32_t id = slot_take(st);
 
-	if (tcp->free_head == TCP_NIL)
+	if (id == TCP_NIL)
 		return NULL;
-	struct tcb *t = &tcp_tcbs(tcp)[tcp->free_head];
-	int32_t id = t->id;
+	struct tcb *t = &tcp_tcbs(sk_tcp_of(st))[id];
 
-	tcp->free_head = t->conn_next;
 	*t = (struct tcb){
 	    .id = id,
 	    .in_use = true,

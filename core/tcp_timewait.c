@@ -204,7 +204,7 @@ static void report_closed(struct sk_stack *st, const struct tcp_tw *tw, const ch
 
 	if (!st->hooks.state_change)
 		return;
-	bool reused = tw->sock >= 0 && (uint32_t)tw->sock < tcp->nslots &&
+	bool reused = tw->sock >= 0 && (uint32_t)tw->sock < tcp->hwm &&
 	              tcp_tcbs(tcp)[tw->sock].in_use;
 	struct sk_state_change ev = {
 	    .now = now,

@@ -32,3 +32,13 @@ int netdev_afpacket_fanout(struct netdev *dev, uint16_t group, char *err, size_t
 	}
 	return 0;
 }
+
+uint16_t netdev_afpacket_fanout_group(const struct netdev *dev)
+{
+	int arg = 0;
+	socklen_t len = sizeof(arg);
+
+	if (!dev || dev->fd < 0 || getsockopt(dev->fd, SOL_PACKET, PACKET_FANOUT, &arg, &len) < 0)
+		return 0;
+	return (uint16_t)(arg & 0xffff); /* id | mode << 16 | flags << 24 */
+}

@@ -174,6 +174,9 @@ int netdev_afpacket_filter(struct netdev *dev, uint32_t addr, char *err, size_t 
  * with one line in err (-EINVAL: the group exists with other settings). */
 int netdev_afpacket_fanout(struct netdev *dev, uint16_t group, char *err, size_t errlen);
 
+/* The fanout group the packet socket of `dev` is in, 0 when none. */
+uint16_t netdev_afpacket_fanout_group(const struct netdev *dev);
+
 #define NETDEV_AFP_TX_BATCH 64
 
 /* Counters of an AF_PACKET device, for logs and stats. */

@@ -217,11 +217,14 @@ static void check_addresses(uint32_t addr, const char *iface, const char *rules)
 	(void)iface;
 }
 
-/* The packet socket: CAP_NET_RAW, the bind to the interface, offloads. */
+/* The packet socket: CAP_NET_RAW, the bind to the interface, offloads.
+ * Opened with protocol 0 and bound with ETH_P_ALL, as netdev/afpacket.c
+ * does: a socket opened with ETH_P_ALL would hook every interface, and its
+ * bind would move that hook after an RCU grace period (~10 ms). */
 static void check_packet_socket(int ifindex, const char *iface)
 {
 	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL)};
-	int one = 1, fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	int one = 1, fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 
 	if (fd < 0) {
 		if (errno == EPERM || errno == EACCES)

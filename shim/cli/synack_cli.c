@@ -23,8 +23,6 @@
 #include <stdarg.h>
 #include <getopt.h>
 #include <limits.h>
-#include <linux/if_ether.h>
-#include <linux/if_packet.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,26 +190,24 @@ static int check_preload(const char *lib, const char *prog, bool force)
 	return 0;
 }
 
-/* Open and bind the packet socket for the program when we may. */
+/* Open the packet socket for the program when we may. Protocol 0 and no
+ * bind: it receives nothing until the program's synack binds it to the
+ * interface (netdev/afpacket.c bind_iface), which needs no privilege. A
+ * socket opened with ETH_P_ALL would hook every interface at once, and its
+ * bind to one interface would move that hook, which waits for an RCU grace
+ * period (packet_do_bind -> synchronize_net, about 10 ms); binding a
+ * protocol-0 socket registers its hook without one. A program that never
+ * uses a socket never binds it, so it never gets a copy of a frame. */
 static void hand_down_packet_socket(const char *iface)
 {
-	struct sockaddr_ll sll;
 	char num[16];
 	int fd;
 
-	if (!iface || !iface[0] || getenv("SYNACK_PACKET_FD"))
-		return;
-	fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+	if (!iface || !iface[0] || getenv("SYNACK_PACKET_FD") || if_nametoindex(iface) == 0)
+		return; /* no such interface: the program reports it */
+	fd = socket(AF_PACKET, SOCK_RAW, 0);
 	if (fd < 0)
 		return; /* no CAP_NET_RAW: the program opens its own (and reports) */
-	memset(&sll, 0, sizeof(sll));
-	sll.sll_family = AF_PACKET;
-	sll.sll_protocol = htons(ETH_P_ALL);
-	sll.sll_ifindex = (int)if_nametoindex(iface);
-	if (sll.sll_ifindex == 0 || bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
-		close(fd);
-		return;
-	}
 	snprintf(num, sizeof(num), "%d", fd);
 	setenv("SYNACK_PACKET_FD", num, 1);
 }

@@ -11,7 +11,9 @@
  * SYNACK_MSL_MS), so the connection's life is complete in the trace. What
  * is still closing after that (TIME_WAIT with the default MSL) is left to
  * the keeper (shared/keeper.h), which finishes it after the program is
- * gone, as the kernel would; the program does not wait for it.
+ * gone, as the kernel would; the program does not wait for it. Nor does it
+ * wait for its packet socket's release: the keeper, or else a closer
+ * (closer.h), holds the last reference of it.
  *
  * This runs as a destructor, not an atexit handler: glibc runs shared
  * objects' destructors after every atexit handler, so a program's own
@@ -20,10 +22,13 @@
  * they see it gone (shm_sweep).
  */
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "../../core/stack.h"
+#include "../../netdev/netdev.h"
 #include "../fd/fdtable.h"
 #include "../intercept/real.h"
+#include "closer.h"
 #include "runtime.h"
 #include "../shared/keeper.h"
 #include "../shared/shm_stack.h"
@@ -100,7 +105,11 @@ static void wait_quiescent(sk_time_t deadline)
 			break;
 		until = now + LINGER_SLICE_US < deadline ? now + LINGER_SLICE_US : deadline;
 		rt_unlock();
-		wait_sleep(&w, until);
+		/* As a blocking recv() does: this thread takes the frames (the
+		 * peer's ACK of our FIN, its FIN) itself, rather than waiting
+		 * for the runtime thread, parked while the program polled, to
+		 * look again (up to 1 ms later: docs/architecture.md "Threads"). */
+		rt_wait(&w, until, 0);
 		st = rt_lock();
 		wait_unregister(&w);
 	}
@@ -123,24 +132,46 @@ static sk_time_t keeper_give_up(const struct shim_config *cfg)
 	return shim_now_us() + SK_MS(2u * cfg->msl_ms + cfg->fin_timeout_ms) + SK_SEC(120);
 }
 
+/* The packet socket this process holds, if any: its stack's, or the one
+ * `synack run` handed down to a program that never started the stack
+ * (/bin/true), still open and still a packet socket. */
+static int packet_socket(const struct shim_config *cfg)
+{
+	int domain = -1;
+	socklen_t len = sizeof(domain);
+
+	if (rt_running())
+		return rt_device() ? rt_device()->fd : -1;
+	if (cfg->packet_fd < 0 ||
+	    getsockopt(cfg->packet_fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 ||
+	    domain != AF_PACKET)
+		return -1;
+	return cfg->packet_fd;
+}
+
 __attribute__((destructor)) static void shim_linger(void)
 {
-	const struct shim_config *cfg;
-	bool last;
+	const struct shim_config *cfg = shim_config();
+	bool last, kept = false;
 
-	if (!rt_running())
+	if (!rt_running()) {
+		/* The program's close of it must not be the last: closer.h. */
+		(void)shim_close_later(packet_socket(cfg));
 		return;
-	cfg = shim_config();
+	}
 	close_all();
-	if (!shm_stack_detach_begin(&last))
-		return;
-	if (last)
-		wait_quiescent(shim_now_us() + (sk_time_t)cfg->linger_ms * 1000u);
-	rt_trace_take();
-	rt_sync_capture();
-	shim_stats_write();
-	rt_stop_thread();
-	if (last && !stack_empty())
-		shm_keeper_start(keeper_give_up(cfg));
-	shm_stack_leave(true);
+	if (shm_stack_detach_begin(&last)) {
+		if (last)
+			wait_quiescent(shim_now_us() + (sk_time_t)cfg->linger_ms * 1000u);
+		rt_trace_take();
+		rt_sync_capture();
+		shim_stats_write();
+		rt_stop_thread();
+		if (last && !stack_empty())
+			kept = shm_keeper_start(keeper_give_up(cfg));
+		shm_stack_leave(true);
+	}
+	/* The keeper holds the packet socket; otherwise a closer takes it. */
+	if (!kept)
+		(void)shim_close_later(packet_socket(cfg));
 }

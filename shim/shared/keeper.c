@@ -10,6 +10,7 @@
 #include "../../netdev/netdev.h"
 #include "../runtime/log.h"
 #include "../intercept/real.h"
+#include "../runtime/closer.h"
 #include "../runtime/runtime.h"
 #include "shm_layout.h"
 #include "shm_stack.h"
@@ -19,17 +20,6 @@
  * the program's parent reads to its end must see that end), in a session
  * of its own (a terminal's or `timeout`'s signals to the program's group
  * are not for it). It keeps the stack's lock fd: it holds the stack. */
-static void close_all_but(int a, int b)
-{
-	int lo = a < b ? a : b, hi = a < b ? b : a;
-
-	if (lo > 0)
-		(void)close_range(0, (unsigned)lo - 1, 0);
-	if (hi > lo + 1)
-		(void)close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
-	(void)close_range((unsigned)hi + 1, ~0u, 0);
-}
-
 static void become_keeper(int keep_fd, int lock_fd)
 {
 	struct sigaction dfl;
@@ -43,7 +33,7 @@ static void become_keeper(int keep_fd, int lock_fd)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	(void)setsid();
-	close_all_but(keep_fd, lock_fd);
+	shim_close_all_but(keep_fd, lock_fd);
 	null = REAL(open)("/dev/null", O_RDWR);
 	if (null >= 0) {
 		dup2(null, 0);
@@ -57,14 +47,14 @@ static void become_keeper(int keep_fd, int lock_fd)
 	}
 }
 
-void shm_keeper_start(sk_time_t give_up)
+bool shm_keeper_start(sk_time_t give_up)
 {
 	struct netdev *dev = rt_device();
 	uint64_t parent = shm_my_token();
 	pid_t pid;
 
 	if (!dev || !shm_stack())
-		return;
+		return false;
 	shm_fork_next_is_keeper();
 	pid = rt_fork();
 	if (pid < 0) {
@@ -72,12 +62,12 @@ void shm_keeper_start(sk_time_t give_up)
 		         "stack %s: cannot fork the keeper (%s): the closing connections stay in "
 		         "the stack until the next program attaches",
 		         shm_stack_name(), strerror(errno));
-		return;
+		return false;
 	}
 	if (pid > 0) {
 		shim_log(SK_LOG_DEBUG, "stack %s: keeper %d carries the closing connections",
 		         shm_stack_name(), (int)pid);
-		return;
+		return true;
 	}
 	shim_inside_depth = 1; /* everything from here is synack's own */
 	become_keeper(dev->fd, shm_lock_fd());

@@ -8,11 +8,13 @@
 #ifndef SYNACK_SHIM_SHARED_KEEPER_H
 #define SYNACK_SHIM_SHARED_KEEPER_H
 
+#include <stdbool.h>
+
 #include "../../core/sk_time.h"
 
 /* In the exiting process, after its sockets were closed and the linger
- * ran: fork the keeper if the stack still holds connections. Returns in
- * the parent only. */
-void shm_keeper_start(sk_time_t give_up);
+ * ran: fork the keeper, which holds the stack and the packet socket.
+ * Returns in the parent only: true when the keeper runs. */
+bool shm_keeper_start(sk_time_t give_up);
 
 #endif

@@ -228,16 +228,24 @@ static int check_identity(const struct shim_config *cfg)
 }
 
 /* Join this process's packet socket to the stack's fanout group, so that
- * each frame reaches one process only (netdev_afpacket_fanout). The
- * creator picks the group; a socket inherited from a process of the stack
- * (fork, exec, synack run) is in it already. */
-static int join_fanout(bool created)
+ * each frame reaches one process only (netdev_afpacket_fanout). A socket
+ * inherited from a process of the stack (fork, exec) is in it already.
+ *
+ * A process that has the stack to itself (it created it, or only a keeper
+ * holds it) starts a new group instead. A packet socket stays in its group
+ * until its last reference is closed, a while after its process stopped
+ * reading it: a keeper that just left (keeper.c), a program's exit
+ * (runtime/closer.h). The kernel would hand such a socket its share of the
+ * new program's flows, frames nobody reads: a lost SYN-ACK costs a 1 s
+ * retransmission. Sockets still in the old group only get copies. */
+static int join_fanout(bool fresh)
 {
+	uint16_t old = shm_me.hdr->fanout_id;
 	char err[256] = "";
 	int r = -EINVAL;
 
-	if (!created) {
-		r = netdev_afpacket_fanout(shm_me.dev, shm_me.hdr->fanout_id, err, sizeof(err));
+	if (!fresh) {
+		r = netdev_afpacket_fanout(shm_me.dev, old, err, sizeof(err));
 		if (r == 0 || r == -EALREADY)
 			return 0;
 		shim_log(SK_LOG_ERROR,
@@ -249,10 +257,12 @@ static int join_fanout(bool created)
 	for (int tries = 0; tries < 16; tries++) {
 		uint16_t id = 0;
 
-		if (getrandom(&id, sizeof(id), 0) != sizeof(id) || id == 0)
+		if (getrandom(&id, sizeof(id), 0) != sizeof(id) || id == 0 || id == old)
 			continue;
 		r = netdev_afpacket_fanout(shm_me.dev, id, err, sizeof(err));
-		if (r == 0 || r == -EALREADY) {
+		if (r == -EALREADY) /* an inherited socket: its group is the stack's */
+			id = netdev_afpacket_fanout_group(shm_me.dev);
+		if (r == 0 || (r == -EALREADY && id != 0)) {
 			shm_me.hdr->fanout_id = id;
 			return 0;
 		}
@@ -349,7 +359,7 @@ static int try_attach(const struct sk_config *sc, const struct shim_config *cfg,
 	shm_me.token = shm_me.hdr->procs[shm_me.slot].token;
 	shm_me.hdr->bound_token = 0;
 	shm_bind_me(st);
-	if ((r = join_fanout(created)) < 0) {
+	if ((r = join_fanout(created || shm_live_procs() == 1)) < 0) {
 		shm_slot_release(st, shm_me.slot, NULL);
 		shm_me.slot = -1;
 		if (created) {
@@ -472,10 +482,22 @@ static bool still_named(int fd)
  * frames would take some of ours (the fanout group spreads flows over its
  * packet socket too) and report their state changes to nobody. It leaves
  * when it sees us: tell it at once, and wait for it, boundedly (it only
- * finishes the frames it has). */
+ * finishes the frames it has). It is gone within a wake-up, some tens of
+ * microseconds, or a few hundred when it was only just forked: look after
+ * 50 us, then twice as late each time up to 250 us, and every 5 ms after
+ * 20 ms (looking every 1 ms made every program started while a keeper ran
+ * wait at least that long). */
+#define KEEPER_WAIT_FIRST_US 50u
+#define KEEPER_WAIT_STEP_US  250u
+#define KEEPER_WAIT_FAST_US  20000u
+#define KEEPER_WAIT_SLOW_US  5000u
+#define KEEPER_WAIT_US       10000000ull
+
 static void wait_keepers_gone(void)
 {
-	for (int tries = 0; tries < 2000; tries++) {
+	unsigned nap = KEEPER_WAIT_FIRST_US;
+
+	for (unsigned long long waited = 0; waited < KEEPER_WAIT_US; waited += nap) {
 		bool any = false;
 
 		shm_stack_lock();
@@ -489,7 +511,11 @@ static void wait_keepers_gone(void)
 		shm_stack_unlock();
 		if (!any)
 			return;
-		usleep(tries < 100 ? 1000 : 5000);
+		if (waited >= KEEPER_WAIT_FAST_US)
+			nap = KEEPER_WAIT_SLOW_US;
+		else if (waited > 0)
+			nap = nap * 2 < KEEPER_WAIT_STEP_US ? nap * 2 : KEEPER_WAIT_STEP_US;
+		usleep(nap);
 	}
 	shim_log(SK_LOG_WARN, "stack %s: the keeper did not leave; carrying on beside it",
 	         shm_me.name);

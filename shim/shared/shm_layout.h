@@ -18,8 +18,10 @@
 
 #define SHM_MAGIC 0x6b63616e79735f31ull /* "1_synack" */
 /* The layout's version: bumped by any change of the region or of core's
- * state in it (5: EPOLLEXCLUSIVE interest; 6: the TIME_WAIT table). */
-#define SHM_VERSION 6u
+ * state in it (5: EPOLLEXCLUSIVE interest; 6: the socket arena is set up
+ * slot by slot, core/tcp.h hwm, and the slots' rings are apart; 7: the
+ * TIME_WAIT table). */
+#define SHM_VERSION 7u
 /* The first layout whose processes hold a flock on the object
  * (remove_stale_stacks): older objects are not judged by it. */
 #define SHM_VERSION_FLOCK 3u
@@ -57,11 +59,18 @@ struct shm_proc {
 	/* Sockets other processes made ready for this one (shm_wake_others). */
 	uint32_t wake_signaled; /* a datagram is on its way */
 	uint32_t wake_overflow; /* the ring overflowed: look at everything */
-	uint32_t wake_head, wake_tail;
-	uint32_t wake_ring[SHM_WAKE_RING];
-	/* SYNACK_TRACE=states of this process, and its queue. */
+	uint32_t wake_head, wake_tail; /* of its shm_rings' wake ring */
+	/* SYNACK_TRACE=states of this process, and its queue (shm_rings). */
 	bool trace_states;
 	uint32_t trace_head, trace_tail, trace_lost;
+};
+
+/* A slot's rings, apart from its fields: every scan of the slots reads
+ * the fields, and with 7.7 KB of rings in each slot every read touched a
+ * page of its own (256 page faults, 0.7 ms, at every new stack). A ring's
+ * pages are touched when it is first used. */
+struct shm_rings {
+	uint32_t wake[SHM_WAKE_RING];
 	struct shm_trace_ev trace[SHM_TRACE_RING];
 };
 
@@ -99,6 +108,7 @@ struct shm_header {
 	_Atomic uint32_t recoveries; /* lock holders that died, stack repaired */
 	char broken_why[160];
 	struct shm_proc procs[SHM_MAX_PROCS];
+	struct shm_rings rings[SHM_MAX_PROCS];
 };
 
 struct shm_header *shm_header(void);

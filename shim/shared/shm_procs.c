@@ -81,7 +81,9 @@ void shm_slot_release(struct sk_stack *st, int slot, const char *why)
 	unsigned closed = 0;
 	sk_time_t now = now_us();
 
-	for (uint32_t i = 0; i < h->max_sockets; i++) {
+	/* Entries above sk_socket_limit were never used (their pages never
+	 * touched); so in every scan below. */
+	for (uint32_t i = 0; i < sk_socket_limit(st); i++) {
 		mask_clear(s[i].interest, slot);
 		mask_clear(s[i].excl, slot);
 		if (!mask_test(s[i].refs, slot))
@@ -177,7 +179,7 @@ void shm_fork_prepare(void)
 	s = socks();
 	/* The child holds every socket the parent holds, as a forked child
 	 * holds every open file description of its parent. */
-	for (uint32_t i = 0; i < shm_me.hdr->max_sockets; i++)
+	for (uint32_t i = 0; i < sk_socket_limit(stack_of(shm_me.hdr)); i++)
 		if (mask_test(s[i].refs, shm_me.slot))
 			mask_set(s[i].refs, child);
 	shm_me.fork_slot = child;
@@ -263,7 +265,7 @@ void shm_exec_adopt(const int *keep, int nkeep)
 		return;
 	st = shm_stack_lock();
 	s = socks();
-	for (uint32_t i = 0; i < shm_me.hdr->max_sockets; i++) {
+	for (uint32_t i = 0; i < sk_socket_limit(st); i++) {
 		bool kept = false;
 
 		if (!mask_test(s[i].refs, shm_me.slot))

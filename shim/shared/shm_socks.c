@@ -92,7 +92,7 @@ static void wake_slot(int slot, int sock)
 	struct shm_proc *p = &shm_me.hdr->procs[slot];
 
 	if (p->wake_tail - p->wake_head < SHM_WAKE_RING)
-		p->wake_ring[p->wake_tail++ % SHM_WAKE_RING] = (uint32_t)sock;
+		shm_me.hdr->rings[slot].wake[p->wake_tail++ % SHM_WAKE_RING] = (uint32_t)sock;
 	else
 		p->wake_overflow = 1;
 	shm_signal_slot(slot);
@@ -183,7 +183,7 @@ void shm_wake_take(void (*one)(int sock), void (*all)(void))
 		return;
 	}
 	while (p->wake_head != p->wake_tail)
-		one((int)p->wake_ring[p->wake_head++ % SHM_WAKE_RING]);
+		one((int)shm_me.hdr->rings[shm_me.slot].wake[p->wake_head++ % SHM_WAKE_RING]);
 }
 
 /* ---- holders and interest ------------------------------------------ */
@@ -258,7 +258,7 @@ bool shm_trace_route(struct sk_stack *st, const struct sk_state_change *ev)
 		p->trace_head++;
 		p->trace_lost++;
 	}
-	t = &p->trace[p->trace_tail++ % SHM_TRACE_RING];
+	t = &shm_me.hdr->rings[owner].trace[p->trace_tail++ % SHM_TRACE_RING];
 	t->ev = *ev;
 	snprintf(t->cause, sizeof(t->cause), "%s", ev->cause ? ev->cause : "");
 	t->ev.cause = NULL;
@@ -281,7 +281,8 @@ void shm_trace_take(void (*print)(const struct sk_state_change *ev))
 		p->trace_lost = 0;
 	}
 	while (p->trace_head != p->trace_tail) {
-		struct shm_trace_ev *t = &p->trace[p->trace_head++ % SHM_TRACE_RING];
+		struct shm_trace_ev *t =
+		    &shm_me.hdr->rings[shm_me.slot].trace[p->trace_head++ % SHM_TRACE_RING];
 		struct sk_state_change ev = t->ev;
 
 		ev.cause = t->cause;

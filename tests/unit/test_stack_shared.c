@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pair.h"
@@ -209,6 +210,73 @@ Test(stack_shared, one_stack_through_two_mappings)
 	cr_assert_eq(used, 0, "every byte of the stack went back to the region");
 	munmap(r.m2, REGION);
 	close(r.fd);
+}
+
+/* ---- the socket arena is set up slot by slot ---- */
+
+/* Bytes of the region the kernel has pages for (a memfd is shmem). */
+static size_t resident(int fd)
+{
+	struct stat sb;
+
+	cr_assert_eq(fstat(fd, &sb), 0);
+	return (size_t)sb.st_blocks * 512u;
+}
+
+Test(stack_shared, new_stack_leaves_the_socket_arena_untouched)
+{
+	struct region r = region_new(REGION);
+	cr_assert_eq(shm_heap_init(r.m1, REGION, 0), 0);
+	struct sk_mem_ops mem = shm_heap_mem_ops(r.m1);
+	struct sk_config cfg;
+
+	sk_config_defaults(&cfg);
+	cfg.mac[5] = 2;
+	cfg.addr = PAIR_A_IP;
+	size_t arena = cfg.max_sockets * (size_t)1024; /* slots are larger than 1 KiB */
+	struct sk_stack *st = sk_stack_new_in(&cfg, &netdev_link_ops, NULL, NULL, &mem);
+	cr_assert_not_null(st);
+	cr_assert_lt(resident(r.fd), arena / 8, "a new stack wrote %zu bytes of the region",
+	             resident(r.fd));
+	cr_assert_eq(sk_socket_limit(st), 0);
+	cr_assert_eq(sk_next_socket(st, -1), -1);
+
+	/* Slots in order; a freed one comes back before a new one. */
+	cr_assert_eq(sk_socket(st), 0);
+	cr_assert_eq(sk_socket(st), 1);
+	cr_assert_eq(sk_socket(st), 2);
+	cr_assert_eq(sk_socket_limit(st), 3);
+	sk_close(st, 1, 0);
+	cr_assert_eq(sk_next_socket(st, 0), 2);
+	cr_assert_eq(sk_socket(st), 1);
+	cr_assert_eq(sk_socket(st), 3);
+	cr_assert_eq(sk_socket_limit(st), 4);
+	cr_assert(sk_quiescent(st));
+	cr_assert_lt(resident(r.fd), arena / 8);
+	sk_stack_free(st);
+	munmap(r.m1, REGION);
+	munmap(r.m2, REGION);
+	close(r.fd);
+}
+
+Test(stack_shared, arena_fills_to_max_sockets_then_refuses)
+{
+	struct sk_config cfg;
+
+	sk_config_defaults(&cfg);
+	cfg.mac[5] = 2;
+	cfg.addr = PAIR_A_IP;
+	cfg.max_sockets = 5;
+	struct sk_stack *st = sk_stack_new(&cfg, &netdev_link_ops, NULL, NULL);
+	cr_assert_not_null(st);
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(sk_socket(st), i);
+	cr_assert_eq(sk_socket(st), -ENOBUFS, "no sixth slot");
+	sk_close(st, 3, 0);
+	cr_assert_eq(sk_socket(st), 3);
+	cr_assert_eq(sk_socket(st), -ENOBUFS);
+	cr_assert_eq(sk_socket_limit(st), 5);
+	sk_stack_free(st);
 }
 
 /* ---- a full region ---- */
