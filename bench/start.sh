@@ -18,6 +18,8 @@
 #   true       /bin/true                  vs  synack run -- /bin/true
 #   curl-1.0   curl -s -o /dev/null URL   vs  synack run --strict -- curl ... (port 8000)
 #   curl-1.1   the same against port 8001
+#   curl-pre   curl-1.0, synack side under LD_PRELOAD=libsynack.so instead of `synack run` (the
+#              program opens its own packet socket): what the wrapper itself costs
 #
 # Each run is timed inside its namespace, from just before the program starts to its exit
 # (bash's $EPOCHREALTIME around the command: `ip netns exec` and the timer's own start are not in
@@ -113,26 +115,28 @@ done
 
 # The command of benchmark ID on side kernel or synack (words, no quoting needed).
 SYNACK_RUN=("$TOOL" run --iface "$IF_A" --addr "$ADDR_A/24")
+SYNACK_PRELOAD=(LD_PRELOAD="$BUILD/shim/libsynack.so" SYNACK_IFACE="$IF_A"
+	SYNACK_ADDR="$ADDR_A/24" SYNACK_STRICT=1)
 command_of() { # command_of ID kernel|synack
 	local id=$1 side=$2 url
 	case $id in
 	true) CMD=(/bin/true) ;;
-	curl-1.0) url=http://$ADDR_B:8000/10k ;;
+	curl-1.0 | curl-pre) url=http://$ADDR_B:8000/10k ;;
 	curl-1.1) url=http://$ADDR_B:8001/10k ;;
 	*) die "no benchmark $id" ;;
 	esac
 	[[ $id == true ]] || CMD=(curl -s -o /dev/null --max-time 10 "$url")
-	if [[ $side == synack ]]; then
-		if [[ $id == true ]]; then
-			CMD=("${SYNACK_RUN[@]}" -- "${CMD[@]}")
-		else
-			CMD=("${SYNACK_RUN[@]}" --strict -- "${CMD[@]}")
-		fi
-	fi
+	[[ $side == synack ]] || return 0
+	case $id in
+	true) CMD=("${SYNACK_RUN[@]}" -- "${CMD[@]}") ;;
+	curl-pre) CMD=("${SYNACK_PRELOAD[@]}" "${CMD[@]}") ;;
+	*) CMD=("${SYNACK_RUN[@]}" --strict -- "${CMD[@]}") ;;
+	esac
 }
 
-# timed NS CMD...: one run inside namespace NS; prints its wall time in microseconds. Its
-# stderr is shown only when it fails.
+# timed NS [NAME=VALUE...] CMD...: one run inside namespace NS, with those variables in its
+# environment (set before the clock starts: no `env` exec is timed); prints its wall time in
+# microseconds. Its stderr is shown only when it fails.
 timed() {
 	local ns=$1
 	shift
@@ -140,6 +144,10 @@ timed() {
 	timeout -k 3 30 ip netns exec "$ns" nice -n "$NICE" bash -c '
 		err=$1
 		shift
+		while [[ $1 == [A-Z_]*=* ]]; do
+			export "$1"
+			shift
+		done
 		s=$EPOCHREALTIME
 		"$@" >/dev/null 2>"$err" || { rc=$?; cat "$err" >&2; exit "$rc"; }
 		e=$EPOCHREALTIME
@@ -161,7 +169,7 @@ for side in kernel synack; do
 	done
 done
 
-IDS=(true curl-1.0 curl-1.1)
+IDS=(true curl-1.0 curl-1.1 curl-pre)
 echo "== $REPS runs of each, kernel and synack alternating (load average at start: $LOAD_START)"
 for ((r = 1; r <= REPS; r++)); do
 	for id in "${IDS[@]}"; do
@@ -188,6 +196,7 @@ declare -A WHAT=(
 	[true]="/bin/true (synack run)"
 	[curl-1.0]="curl 10 KB, HTTP/1.0: the server closes first"
 	[curl-1.1]="curl 10 KB, HTTP/1.1: curl closes first (TIME_WAIT)"
+	[curl-pre]="curl 10 KB, HTTP/1.0, LD_PRELOAD instead of synack run"
 )
 echo
 echo "Build $COMMIT, $REPS runs each, load average $LOAD_START -> $(cut -d' ' -f1-3 /proc/loadavg)"
