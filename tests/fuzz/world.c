@@ -222,6 +222,13 @@ static struct tcb *conn_tcb(struct world *w, int i)
 	return tcp_conn_lookup(w->st, W_OUR_IP, w->c[i].lport, W_PEER_IP, w->c[i].rport);
 }
 
+/* A connection the program closed in TIME_WAIT is in the TIME_WAIT table
+ * (core/tcp_timewait.c), not the arena. */
+static struct tcp_tw *conn_tw(struct world *w, int i)
+{
+	return tcp_tw_lookup(w->st, W_OUR_IP, w->c[i].lport, W_PEER_IP, w->c[i].rport);
+}
+
 enum sk_tcp_state w_sync(struct world *w, int i)
 {
 	struct w_conn *c = &w->c[i];
@@ -229,7 +236,14 @@ enum sk_tcp_state w_sync(struct world *w, int i)
 	if (i == W_C_LISTEN)
 		return c->sock >= 0 ? sk_sock_state(w->st, c->sock) : SK_TCP_CLOSED;
 	struct tcb *t = conn_tcb(w, i);
+	struct tcp_tw *tw = t ? NULL : conn_tw(w, i);
 
+	if (tw) {
+		c->peer_seq = tw->rcv_nxt;
+		c->snd_una = c->snd_max = tw->snd_nxt;
+		c->ts = tw->ts_ok;
+		return SK_TCP_TIME_WAIT;
+	}
 	if (!t)
 		return SK_TCP_CLOSED;
 	c->peer_seq = t->rcv_nxt;
@@ -243,6 +257,7 @@ struct sk_tcp_repr w_seg(struct world *w, int i)
 {
 	struct w_conn *c = &w->c[i];
 	struct tcb *t = i == W_C_LISTEN ? NULL : conn_tcb(w, i);
+	struct tcp_tw *tw = i == W_C_LISTEN || t ? NULL : conn_tw(w, i);
 	struct sk_tcp_repr r = {
 	    .src_port = c->rport,
 	    .dst_port = c->lport,
@@ -259,7 +274,9 @@ struct sk_tcp_repr w_seg(struct world *w, int i)
 		c->peer_ts = 5000 + (uint32_t)(w->now / 1000);
 		r.has_timestamp = true;
 		r.ts_val = c->peer_ts;
-		r.ts_ecr = t ? tcp_ts_now(t, w->now) : 0;
+		r.ts_ecr = t    ? tcp_ts_now(t, w->now)
+		           : tw ? (uint32_t)(w->now / 1000) + tw->ts_offset /* tcp_ts_now */
+		                : 0;
 	}
 	return r;
 }
