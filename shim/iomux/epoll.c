@@ -676,7 +676,10 @@ int shim_epoll_wait(struct shim_ofd *ep, int epfd, struct epoll_event *events, i
 			if (n == max)
 				return finish(in, events, n);
 		}
-		k = harvest(rt_lock(), in, events + n, max - n);
+		struct sk_stack *st = rt_lock();
+
+		rt_poll_inline();
+		k = harvest(st, in, events + n, max - n);
 		if (n + k == max && !kernel_first)
 			atomic_store(&in->kernel_first, true);
 		rt_unlock();

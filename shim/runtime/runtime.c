@@ -81,6 +81,10 @@ static struct {
 	_Atomic unsigned poll_session; /* bumped by every poller that takes over */
 	unsigned checked_session;      /* the session the last check saw (runtime thread) */
 	_Atomic sk_time_t park_check;  /* the check's interval now, RT_PARK_CHECK.._MAX */
+	/* When an application thread last took in the device's frames on its
+	 * way through epoll_wait (rt_poll_inline): while that is recent the
+	 * runtime thread stays parked too. */
+	_Atomic sk_time_t inline_at;
 } rt = {
     .start_lock = PTHREAD_MUTEX_INITIALIZER,
     .watch_fd = -1,
@@ -197,12 +201,14 @@ static void drain_device(sk_time_t now)
  * and is not any more: frames may be waiting. */
 static bool park_or_unpark(void)
 {
-	bool polled = atomic_load(&rt.poller) != 0;
+	bool blocked = atomic_load(&rt.poller) != 0;
+	bool polled = blocked || shim_now_us() - atomic_load(&rt.inline_at) < RT_PARK_CHECK;
 	unsigned session = atomic_load(&rt.poll_session);
 
 	/* The same poller still blocked since the last look: look less
-	 * often; a new one: as often as at first. */
-	if (polled && rt.parked && session == rt.checked_session)
+	 * often; a new one, or threads that only pass through epoll_wait:
+	 * as often as at first (they may stop calling at any time). */
+	if (blocked && rt.parked && session == rt.checked_session)
 		rt.park_check =
 		    rt.park_check * 2 < RT_PARK_CHECK_MAX ? rt.park_check * 2 : RT_PARK_CHECK_MAX;
 	else
@@ -603,6 +609,8 @@ struct sk_stack *rt_lock(void)
 	return shm_stack_lock();
 }
 
+static bool inline_polling(void);
+
 void rt_unlock(void)
 {
 	/* A call that moved the earliest deadline earlier (a first
@@ -611,7 +619,7 @@ void rt_unlock(void)
 	if (rt.st && !pthread_equal(pthread_self(), rt.thread)) {
 		sk_time_t d = sk_next_deadline(rt.st);
 
-		if (d < rt.armed && rt.loop) {
+		if (d < rt.armed && rt.loop && !inline_polling()) {
 			rt.armed = d;
 			ev_async_send(rt.loop, &rt.async);
 		}
@@ -645,6 +653,30 @@ static void poller_release(void)
 	atomic_store(&rt.poller, 0);
 	if (rt.parked && (wait_sleepers() > 1 || rt.park_check > RT_PARK_CHECK))
 		ev_async_send(rt.loop, &rt.async);
+}
+
+void rt_poll_inline(void)
+{
+	sk_time_t now;
+
+	shim_assert_stack_locked();
+	if (!config.run_to_completion || !rt.dev || rt.dev->fd < 0 || atomic_load(&rt.poller) ||
+	    pthread_equal(pthread_self(), rt.thread))
+		return;
+	now = shim_now_us();
+	drain_device(now);
+	if (sk_next_deadline(rt.st) <= now)
+		sk_run_timers(rt.st, now);
+	atomic_store(&rt.inline_at, now);
+}
+
+/* Threads pass through epoll_wait (rt_poll_inline) and the runtime thread,
+ * parked, looks again within RT_PARK_CHECK: either runs a timer that came
+ * due in time, without waking the runtime thread for it. */
+static bool inline_polling(void)
+{
+	return rt.parked && !atomic_load(&rt.poller) &&
+	       shim_now_us() - atomic_load(&rt.inline_at) < RT_PARK_CHECK;
 }
 
 /* Frames are waiting on the packet socket: feed them to the stack here. */

@@ -89,6 +89,16 @@ int rt_wait_ppoll(const struct shim_waiter *w, struct pollfd *fds, unsigned long
  * over fds[0..n-1], or -errno. For waits on kernel fds whose readiness
  * synack feeds (an epoll instance's eventfd). */
 int rt_ppoll(struct pollfd *fds, unsigned long n, sk_time_t deadline, const sigset_t *sigmask);
+/* Run to completion for event loops, under the lock: a thread about to
+ * collect ready synack sockets in epoll_wait first takes in what the packet
+ * socket holds (one non-blocking read when it holds nothing), as the
+ * kernel's softirq would have by then. A busy event loop seldom blocks
+ * (some connection is always ready), so it would never become the poller
+ * of rt_wait, and its runtime thread would take in every frame, the two
+ * threads handing the stack lock back and forth (docs/performance.md);
+ * while such calls keep coming (within RT_PARK_CHECK) the runtime thread
+ * stays parked. Nothing when a blocked thread is the poller. */
+void rt_poll_inline(void);
 
 /* Before the process goes: frames still batched leave, and a SYNACK_PCAP
  * capture is written out up to now (its buffer would otherwise be lost). */
