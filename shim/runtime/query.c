@@ -255,13 +255,19 @@ static void build(struct reply *r, bool socks)
 		}
 		/* The TIME_WAIT table's connections belong to no process. */
 		for (s = shm_orphans_mine() ? sk_time_wait_next(st, -1, &tw) : -1;
-		     s >= 0 && !r->full; s = sk_time_wait_next(st, s, &tw))
+		     s >= 0 && !r->full; s = sk_time_wait_next(st, s, &tw)) {
+			if (++listed % QUERY_SOCKS_PER_LOCK == 0) {
+				rt_unlock(); /* as above; the walk goes on by index */
+				st = rt_lock();
+				now = shim_now_us();
+			}
 			put(r,
 			    "sock id=-1 fds=- owned=0 parent=-1 state=%d local=%s:%u peer=%s:%u rq=0 "
 			    "sq=0 expires_us=%" PRIu64 "\n",
 			    (int)SK_TCP_TIME_WAIT, ip(tw.local.addr, a), tw.local.port,
 			    ip(tw.remote.addr, b), tw.remote.port,
 			    (uint64_t)(tw.expires > now ? tw.expires - now : 0));
+		}
 		rt_unlock();
 	}
 	free(m.v);
