@@ -9,6 +9,7 @@
 #  2. the TIME_WAITs were not in the socket table: the server's counters at exit (SYNACK_STATS)
 #     show the TIME_WAIT table full (tcp_time_wait_peak = 8192, twice the socket table), the
 #     oldest ended early once it was (tcp_tw_recycled > 0), and no SYN needed a SYN cookie;
+#     `synack ss state time-wait` lists more of them than the socket table has slots;
 #  3. memory stays bounded: the server's resident memory grew by less than 16 MiB over the last
 #     40,000 connections (a TIME_WAIT in a socket slot would be ~1.2 KiB each, plus its share of
 #     the table; the table's 8192 entries are ~0.6 MiB). Nothing here depends on time: if the
@@ -69,6 +70,13 @@ crr() {
 crr first 10000 || lab_finish
 pid=$(server_pid)
 rss1=$(rss_kb "$pid")
+# `synack ss` lists them (the TIME_WAIT table belongs to no process; the server answers).
+listed=$(timeout -k 2 20 ip netns exec "$NS_A" "$LAB_TOOL" ss state time-wait 2>&1 | grep -c "^TIME-WAIT .*$ADDR_A:$PORT " || true)
+if ((listed > 4096)); then
+	pass "synack ss state time-wait lists $listed TIME_WAIT connections (more than the 4096 socket slots)"
+else
+	fail "synack ss lists the TIME_WAIT table" "$listed lines"
+fi
 crr rest 40000 || lab_finish
 rss2=$(rss_kb "$pid")
 
