@@ -455,8 +455,8 @@ struct tcp_tw *tcp_tw_lookup(struct sk_stack *st, uint32_t laddr, uint16_t lport
                              uint32_t raddr, uint16_t rport);
 /* A segment for tw's 4-tuple (RFC 9293 §3.10.7.4 in TIME_WAIT). A SYN
  * that may open a new incarnation (RFC 6191) is the caller's. */
-void tcp_tw_input(struct sk_stack *st, struct tcp_tw *tw, const struct sk_ipv4_repr *ip,
-                  const struct sk_tcp_repr *r, sk_time_t now);
+void tcp_tw_input(struct sk_stack *st, struct tcp_tw *tw, const struct sk_tcp_repr *r,
+                  sk_time_t now);
 /* The TIME_WAIT ends now: CLOSED, with `cause` in the trace. */
 void tcp_tw_end(struct sk_stack *st, struct tcp_tw *tw, const char *cause, sk_time_t now);
 void tcp_tw_run_timers(struct sk_stack *st, sk_time_t now);
@@ -496,6 +496,13 @@ size_t tcp_seg_payload_max(const struct tcb *t);
 /* The peer's window in bytes (scaled unless a SYN). */
 uint32_t tcp_seg_window(const struct tcb *t, const struct sk_tcp_repr *r);
 uint32_t tcp_ts_now(const struct tcb *t, sk_time_t now);
+/* Our timestamp clock for a connection whose offset is ts_offset: a 1 ms
+ * clock, as Linux's, within RFC 7323 §5.4's 1 ms .. 1 s (tcp_ts_now; the
+ * TIME_WAIT table keeps the offset alone). */
+static inline uint32_t tcp_ts_clock(uint32_t ts_offset, sk_time_t now)
+{
+	return (uint32_t)(now / 1000) + ts_offset;
+}
 /* RFC 7323 §5.3: true when the segment fails PAWS and must be dropped. */
 bool tcp_paws_reject(struct tcb *t, const struct sk_tcp_repr *r, sk_time_t now);
 /* RFC 7323 §4.3: record TS.Recent from an acceptable segment. */

@@ -872,7 +872,7 @@ void sk_tcp_input(struct sk_stack *st, const struct sk_ipv4_repr *ip, const uint
 			/* The same rule for a TIME_WAIT in the table. */
 			tcp_tw_end(st, tw, "new SYN reuses the 4-tuple", now);
 		} else if (tw) {
-			tcp_tw_input(st, tw, ip, &s.r, now);
+			tcp_tw_input(st, tw, &s.r, now);
 			return;
 		}
 		if (l)

@@ -44,8 +44,7 @@ void tcp_opts_init(struct sk_stack *st, struct tcb *t)
 
 uint32_t tcp_ts_now(const struct tcb *t, sk_time_t now)
 {
-	/* A 1 ms clock, as Linux's: within RFC 7323 §5.4's 1 ms .. 1 s. */
-	return (uint32_t)(now / 1000) + t->ts_offset;
+	return tcp_ts_clock(t->ts_offset, now);
 }
 
 void tcp_opts_syn(const struct tcb *t, bool synack, struct sk_tcp_repr *r, sk_time_t now)

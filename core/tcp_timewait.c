@@ -352,7 +352,7 @@ static void send_ack(struct sk_stack *st, const struct tcp_tw *tw, sk_time_t now
 
 	if (tw->ts_ok) {
 		r.has_timestamp = true;
-		r.ts_val = (uint32_t)(now / 1000) + tw->ts_offset; /* tcp_ts_now */
+		r.ts_val = tcp_ts_clock(tw->ts_offset, now);
 		r.ts_ecr = tw->ts_recent;
 	}
 	size_t hlen = sk_tcp_emit(&r, buf);
@@ -393,13 +393,12 @@ static uint32_t seg_len(const struct sk_tcp_repr *r)
  * order synchronized_input (tcp_input.c) makes them for one in its slot:
  * the same segment gets the same answer wherever the connection is. The
  * window is what our last ACK offered. */
-void tcp_tw_input(struct sk_stack *st, struct tcp_tw *tw, const struct sk_ipv4_repr *ip,
-                  const struct sk_tcp_repr *r, sk_time_t now)
+void tcp_tw_input(struct sk_stack *st, struct tcp_tw *tw, const struct sk_tcp_repr *r,
+                  sk_time_t now)
 {
 	uint32_t wnd = (uint32_t)tw->window, len = seg_len(r);
 	bool ok;
 
-	(void)ip;
 	/* RFC 7323 §5.3 R1: PAWS first; a RST is exempt. TS.Recent does
 	 * not expire within 2·MSL (§5.5's limit is 24 days). */
 	if (tw->ts_ok && r->has_timestamp && !(r->flags & (SK_TCP_RST | SK_TCP_SYN)) &&

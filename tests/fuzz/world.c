@@ -275,7 +275,7 @@ struct sk_tcp_repr w_seg(struct world *w, int i)
 		r.has_timestamp = true;
 		r.ts_val = c->peer_ts;
 		r.ts_ecr = t    ? tcp_ts_now(t, w->now)
-		           : tw ? (uint32_t)(w->now / 1000) + tw->ts_offset /* tcp_ts_now */
+		           : tw ? tcp_ts_clock(tw->ts_offset, w->now)
 		                : 0;
 	}
 	return r;
