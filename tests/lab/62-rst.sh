@@ -18,7 +18,7 @@ lab_up
 PY=$LAB_TMP/rst.py
 cat >"$PY" <<'EOF'
 import errno, os, socket, struct, sys, time
-from labpeer import connect, csum, listener, wait_file
+from labpeer import connect, csum, listener, say, wait_file
 
 def read_line(s):
     buf = b''
@@ -36,8 +36,8 @@ def expect_reset(s):
         b = s.recv(100)
         sys.exit('recv returned %r instead of failing' % b)
     except OSError as e:
-        print('recv: %s (%s) after %.0f ms blocked' % (errno.errorcode.get(e.errno, e.errno),
-              os.strerror(e.errno), (time.monotonic() - t0) * 1000), flush=True)
+        say('recv: %s (%s) after %.0f ms blocked' % (errno.errorcode.get(e.errno, e.errno),
+            os.strerror(e.errno), (time.monotonic() - t0) * 1000))
 
 def abort_server(addr, port):
     # Per connection: wait for a line, let the client block in recv, then abort.
@@ -75,7 +75,7 @@ def forged_client(addr, port, tmp):
     s.sendall(b'ping2\n')
     if read_line(s) != b'ping2\n':
         sys.exit('bad echo 2')
-    print('alive after the forged RSTs', flush=True)
+    say('alive after the forged RSTs')
     open(tmp + '/phase2', 'w').close()
     expect_reset(s)                   # the forger's exact RST
 

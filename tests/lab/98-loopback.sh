@@ -64,9 +64,8 @@ cat >"$LAB_TMP/accept_mix.py" <<'PYEOF'
 # interface) and through its kernel side (loopback clients in this namespace). The test script
 # drives the clients; this program waits for its go-files ($DIR/goN) between phases.
 import errno, os, select, socket, sys, time
+from labpeer import say as out
 PORT, DIR = int(sys.argv[1]), sys.argv[2]
-def out(*a):
-    print(*a, flush=True)
 def wait_go(n):
     out(f"phase {n} ready")
     deadline = time.monotonic() + 30

@@ -1,10 +1,18 @@
 # Shared pieces of the Python programs the lab tests write into $LAB_TMP (lib.sh copies this
 # file there, so `import labpeer` works from any of them, kernel side or under synack).
+import os
 import socket
 import struct
 import sys
 import threading
 import time
+
+
+def say(*args):
+    # print(), but the whole line in one write(2): a program under synack shares its output file
+    # with synack's own log lines (SYNACK_TRACE), and print() under PYTHONUNBUFFERED writes each
+    # argument and the newline apart, so a log line could land inside one of the program's.
+    os.write(1, (" ".join(str(a) for a in args) + "\n").encode())
 
 
 def listener(addr, port, backlog=4):
