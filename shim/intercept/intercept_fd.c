@@ -172,8 +172,19 @@ SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
 	arg = va_arg(ap, void *);
 	va_end(ap);
 	o = shim_offloaded(fd, &err);
-	if (!o)
-		return err ? (int)shim_ret(err) : REAL(ioctl)(fd, req, arg);
+	if (!o) {
+		if (err)
+			return (int)shim_ret(err);
+		r = REAL(ioctl)(fd, req, arg);
+		/* A pending socket keeps its copy of O_NONBLOCK in step too:
+		 * nginx sets FIONBIO before bind, and the copy is what accept()
+		 * decides to block on once the socket is synack's. */
+		if (r == 0 && req == FIONBIO && !shim_bypass(fd) && (o = fdt_get(fd))) {
+			o->nonblock = *(int *)arg != 0;
+			ofd_put(o);
+		}
+		return r;
+	}
 	switch (req) {
 	case FIONBIO:
 		r = REAL(ioctl)(fd, req, arg); /* keep the placeholder in step */

@@ -14,6 +14,8 @@
 #    fresh, connected and listening sockets;
 #  - TCP_NOTSENT_LOWAT in effect: against a peer that does not read, a non-blocking sender gets
 #    EAGAIN once the unsent bytes reach the mark, POLLOUT is off, and on once the peer reads;
+#  - O_NONBLOCK set by ioctl(FIONBIO) or F_SETFL before bind/connect (nginx sets FIONBIO before
+#    bind): accept with none waiting, connect and recv with nothing sent do not block;
 #  - TCP_DEFER_ACCEPT in effect: a connection that sent nothing is not accepted while its
 #    30 s period runs; its data makes it acceptable at once, data included; with 1 s, a
 #    connection without data is accepted after the period;
@@ -73,7 +75,7 @@ labpeer.serve_threads(B, 7400, control)
 PYEOF
 
 cat >"$LAB_TMP/opts.py" <<'PYEOF'
-import errno, fcntl, os, select, socket, struct, sys, termios, time
+import errno, fcntl, os, select, signal, socket, struct, sys, termios, time
 import labpeer
 A, B, IFACE = sys.argv[1], sys.argv[2], sys.argv[3].encode()
 TCP, IP, SOL = socket.IPPROTO_TCP, socket.IPPROTO_IP, socket.SOL_SOCKET
@@ -158,6 +160,40 @@ for v in (5, 1, 2, 30, 0, -3):
     t(f"listener TCP_DEFER_ACCEPT={v}", lambda: l.setsockopt(TCP, socket.TCP_DEFER_ACCEPT, v))
     t("listener TCP_DEFER_ACCEPT", lambda: l.getsockopt(TCP, socket.TCP_DEFER_ACCEPT))
 l.close()
+
+# O_NONBLOCK set by ioctl(FIONBIO) or fcntl before bind (nginx's order): accept() on the
+# listener and recv() on a connection do not block (an alarm ends a blocked call).
+def unblocked(f):
+    signal.alarm(5)
+    try:
+        return f()
+    except InterruptedError:
+        return "blocked"
+    finally:
+        signal.alarm(0)
+def on_alarm(*a):
+    raise InterruptedError()
+signal.signal(signal.SIGALRM, on_alarm)
+for how in ("FIONBIO", "F_SETFL"):
+    l = socket.socket()
+    if how == "FIONBIO":
+        fcntl.ioctl(l.fileno(), termios.FIONBIO, struct.pack("i", 1))
+    else:
+        fcntl.fcntl(l.fileno(), fcntl.F_SETFL, fcntl.fcntl(l.fileno(), fcntl.F_GETFL) | os.O_NONBLOCK)
+    l.setsockopt(SOL, socket.SO_REUSEADDR, 1)
+    l.bind((A, 7406))
+    l.listen(4)
+    t(f"{how} before bind: accept with none waiting", lambda: unblocked(l.accept))
+    l.close()
+    s = socket.socket()
+    if how == "FIONBIO":
+        fcntl.ioctl(s.fileno(), termios.FIONBIO, struct.pack("i", 1))
+    else:
+        fcntl.fcntl(s.fileno(), fcntl.F_SETFL, fcntl.fcntl(s.fileno(), fcntl.F_GETFL) | os.O_NONBLOCK)
+    t(f"{how} before connect: connect", lambda: unblocked(lambda: s.connect((B, 7401))))
+    select.select([], [s], [], 10)
+    t(f"{how} before connect: recv with nothing sent", lambda: unblocked(lambda: s.recv(10)))
+    s.close()
 
 # IP_BIND_ADDRESS_NO_PORT: the port waits for connect.
 s = socket.socket()
