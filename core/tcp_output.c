@@ -318,7 +318,12 @@ bool tcp_send_new(struct sk_stack *st, struct tcb *t, uint32_t room, sk_time_t n
 	t->sws_override = false;
 	if (t->snd_wnd > 0)
 		t->persist = false; /* an open window needs no probing */
-	xmit(st, t, seq, flags, off, n, now);
+	/* The connection records the segment as sent, its timer running,
+	 * before it goes to the device: a thread that dies in the transmit
+	 * (a process killed in its send syscall, the stack shared) leaves a
+	 * segment the RTO resends, never one the peer holds and we do not
+	 * know of (its ACK would then be for data not yet sent, and ignored:
+	 * the connection would wait forever). */
 	t->snd_nxt += (uint32_t)n + (fin ? 1 : 0);
 	/* The last segment sent was short (a super-frame's tail too). */
 	if (n % mss != 0 || n < t->snd_mss)
@@ -341,6 +346,7 @@ bool tcp_send_new(struct sk_stack *st, struct tcb *t, uint32_t room, sk_time_t n
 		tcp_rto_arm(st, t, now);
 	else if (seq_geq(seq, t->snd_una) && n > 0)
 		tcp_probe_rearm(t, now); /* RFC 8985 §7.2: PTO after each send */
+	xmit(st, t, seq, flags, off, n, now);
 	return !fin;
 }
 
@@ -409,11 +415,11 @@ void tcp_output(struct sk_stack *st, struct tcb *t, sk_time_t now)
 	switch (t->state) {
 	case SK_TCP_SYN_SENT:
 		if (t->snd_nxt == t->iss) {
-			xmit(st, t, t->iss, SK_TCP_SYN, 0, 0, now);
 			t->snd_nxt = t->snd_max = t->iss + 1;
 			time_syn(t, now);
 			if (t->rto_at == SK_TIME_NEVER)
 				tcp_rto_arm(st, t, now);
+			xmit(st, t, t->iss, SK_TCP_SYN, 0, 0, now); /* recorded first: tcp_send_new */
 		}
 		break;
 	case SK_TCP_CLOSED:
@@ -424,11 +430,11 @@ void tcp_output(struct sk_stack *st, struct tcb *t, sk_time_t now)
 			/* SYN_RECEIVED (or closed from it): the SYN,ACK is
 			 * our only business until it is acknowledged. */
 			if (t->snd_nxt == t->iss) {
-				xmit(st, t, t->iss, SK_TCP_SYN | SK_TCP_ACK, 0, 0, now);
 				t->snd_nxt = t->snd_max = t->iss + 1;
 				time_syn(t, now);
 				if (t->rto_at == SK_TIME_NEVER)
 					tcp_rto_arm(st, t, now);
+				xmit(st, t, t->iss, SK_TCP_SYN | SK_TCP_ACK, 0, 0, now); /* recorded first: tcp_send_new */
 			}
 		} else if (t->state != SK_TCP_TIME_WAIT && t->state != SK_TCP_FIN_WAIT_2) {
 			output_data(st, t, now);

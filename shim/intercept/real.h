@@ -91,6 +91,7 @@
 	X(fexecve)                                                                                 \
 	X(daemon)                                                                                  \
 	X(fork)                                                                                    \
+	X(_exit)                                                                                   \
 	X(sendfile)                                                                                \
 	X(sendfile64)                                                                              \
 	X(sendmmsg)                                                                                \

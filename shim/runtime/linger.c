@@ -17,10 +17,15 @@
  *
  * This runs as a destructor, not an atexit handler: glibc runs shared
  * objects' destructors after every atexit handler, so a program's own
- * atexit code can still use its sockets. _exit() and fatal signals skip
- * it; the other processes of the stack then drop this one's sockets when
- * they see it gone (shm_sweep).
+ * atexit code can still use its sockets. _exit() and _Exit() run it too
+ * (intercept_exit.c): the kernel closes the files of a process that leaves
+ * that way as well, and a process must not leave with its runtime thread
+ * in the middle of the shared stack (its lock would die with it, and what
+ * that thread had half done, a segment sent but not yet recorded, with
+ * it). Only fatal signals skip it; the other processes of the stack then
+ * drop this one's sockets when they see it gone (shm_sweep).
  */
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -149,10 +154,14 @@ static int packet_socket(const struct shim_config *cfg)
 	return cfg->packet_fd;
 }
 
-__attribute__((destructor)) static void shim_linger(void)
+void shim_exit_close(void)
 {
+	static atomic_bool done;
 	const struct shim_config *cfg = shim_config();
 	bool last, kept = false;
+
+	if (atomic_exchange(&done, true))
+		return;
 
 	if (!rt_running()) {
 		/* The program's close of it must not be the last: closer.h. */
@@ -174,4 +183,9 @@ __attribute__((destructor)) static void shim_linger(void)
 	/* The keeper holds the packet socket; otherwise a closer takes it. */
 	if (!kept)
 		(void)shim_close_later(packet_socket(cfg));
+}
+
+__attribute__((destructor)) static void shim_linger(void)
+{
+	shim_exit_close();
 }

@@ -95,6 +95,10 @@ static struct {
 static struct shim_config config;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static _Atomic unsigned fork_gen;
+/* This process, as of the library's start or its last fork(): a child of
+ * vfork() or of posix_spawn's clone runs on our memory without atfork
+ * handlers and has another pid (rt_own_process). */
+static pid_t own_pid;
 
 static const char *env_lookup(const char *name, void *ctx)
 {
@@ -118,6 +122,7 @@ static void do_init(void)
 	    [SHIM_OFD_EPOLL] = &shim_epoll_ops,
 	});
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	own_pid = getpid();
 	shim_leave();
 }
 
@@ -138,6 +143,11 @@ const struct shim_config *shim_config(void)
 {
 	shim_init();
 	return &config;
+}
+
+bool rt_own_process(void)
+{
+	return own_pid == getpid();
 }
 
 unsigned shim_fork_gen(void)
@@ -892,6 +902,7 @@ static void fork_child(void)
 	shim_mutex_unlock(&rt.start_lock, SHIM_LOCK_START);
 	shim_epoll_fork_unlock();
 	fork_gen++; /* epoll instances stay the parent's (epoll.c) */
+	own_pid = getpid();
 	/* The threads are gone, a poller with them. */
 	rt.poller = 0;
 	rt.parked = false;

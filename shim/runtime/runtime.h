@@ -126,6 +126,17 @@ void rt_stop_thread(void);
  * last look, before the process goes. */
 void rt_trace_take(void);
 
+/* The program's exit (linger.c): its synack sockets close as the kernel
+ * closes a dying process's files, the process leaves the stack, and the
+ * last one lingers (SYNACK_LINGER_MS) or leaves a keeper. At exit() (a
+ * destructor) and _exit()/_Exit() (intercept_exit.c); once. */
+void shim_exit_close(void);
+
+/* Is the calling process the one this memory belongs to? False in a child
+ * of vfork() or posix_spawn() (no atfork handler ran there): such a child
+ * must not touch synack's state, which is its parent's. */
+bool rt_own_process(void);
+
 /* When the stack started (CLOCK_MONOTONIC µs). */
 sk_time_t rt_epoch(void);
 

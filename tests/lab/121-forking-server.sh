@@ -5,7 +5,8 @@
 #  1. Python's socketserver.ForkingTCPServer echo server: 20 clients one after the other, then
 #     10 at once, each sends 256 KiB of random data and gets it back byte-exact, then an
 #     orderly EOF (a FIN, not a reset). tcpdump on the peer over the whole part: no RST in
-#     either direction and at least one FIN from the server per connection (30).
+#     either direction and at least one FIN from the server per connection (30); no child
+#     (each leaves by os._exit) dies holding the stack's lock.
 #  2. socat TCP-LISTEN:...,fork,reuseaddr EXEC:cat (a child per connection, which runs cat):
 #     10 clients at once, 256 KiB each, the same checks (no RST, 10 server FINs).
 # Each server must still run afterwards. By hand, LAB_KERNEL_ONLY=1 runs the servers on the
@@ -42,6 +43,15 @@ peer_capture_stop
 check_no_rst "ForkingTCPServer: every one of the 30 connections ends with the server's FIN, no RST" \
 	"$LAB_TMP/forking.pcap" 30
 check_running "ForkingTCPServer under synack still running" "$forking" "$LAB_TMP/forking.log"
+# Each child leaves by os._exit() right after its close: synack closes its sockets and stops its
+# runtime thread first (intercept_exit.c), so no child dies holding the stack's lock (the stack
+# would be repaired, and a connection the dead thread was sending on could stall).
+if grep -q "died holding the stack lock" "$LAB_TMP/forking.log"; then
+	fail "ForkingTCPServer: no child leaves holding the stack's lock" \
+		"$(grep -c "died holding the stack lock" "$LAB_TMP/forking.log") repairs"
+else
+	pass "ForkingTCPServer: no child leaves holding the stack's lock (30 children left by os._exit)"
+fi
 
 # 2. socat fork + EXEC:cat. -t 30: after the client's EOF, socat waits up to 30 s for cat to
 # finish echoing (the default 0.5 s would cut the echo short on a loaded machine); it ends as

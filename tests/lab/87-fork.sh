@@ -14,6 +14,9 @@
 #     once and the surviving child (another pid) keeps using the connection: it sends 1 MiB
 #     more and calls exit() right after its last write, with no close: the peer receives every
 #     byte and the FIN (the exit linger), SHA-256 equal.
+# First of all, 0. _exit(): the program, alone on the stack, sends 1.06 MiB and calls os._exit()
+#     right after its last write: the peer receives every byte and the FIN, as when the kernel
+#     closes a dying process's files.
 # By hand, LAB_KERNEL_ONLY=1 runs the program on the kernel: every check passes there.
 . "$(dirname "$0")/lib.sh"
 
@@ -123,11 +126,38 @@ elif mode == "daemon":
     print(f"CHILD {os.getpid()}", flush=True)
     s.sendall(part2)
     sys.exit(0)  # exit() right after the last write: no close, no shutdown
+elif mode == "_exit":
+    s = socket.create_connection((host, 7700), timeout=20)
+    s.sendall(part1 + part3)
+    open(sys.argv[3], "w").write(hashlib.sha256(part1 + part3).hexdigest() + f" {len(part1) + len(part3)}\n")
+    os._exit(0)  # _exit() right after the last write: no close, no atexit, no destructors
 sys.exit(1 if failed else 0)
 PYEOF
 
 spawn "$LAB_TMP/peer.log" ip netns exec "$NS_B" "$LAB_PY" -u "$LAB_TMP/peer.py" "$ADDR_B"
 peer_wait_listen 7700
+
+# 0. _exit() with a connection open: the kernel closes the files of a process leaving this way
+# too, so the data queued right before still reaches the peer, then the FIN. First, while the
+# stack has no other process (nor a keeper) that would close the connection on finding the
+# process gone.
+lines_before=$(wc -l <"$LAB_TMP/peer.log")
+rc=0
+LAB_TIMEOUT=30 synack_exec "$LAB_PY" "$LAB_TMP/client.py" _exit "$ADDR_B" "$LAB_TMP/exit.want" \
+	>"$LAB_TMP/exit.out" 2>"$LAB_TMP/exit.err" || rc=$?
+got=""
+for ((i = 0; i < 200 && rc == 0; i++)); do
+	got=$(tail -n +$((lines_before + 1)) "$LAB_TMP/peer.log" | head -1)
+	[[ -n $got ]] && break
+	sleep 0.1
+done
+if ((rc == 0)) && [[ -f $LAB_TMP/exit.want && $got == "$(cat "$LAB_TMP/exit.want")" ]]; then
+	pass "_exit(): the 1 MiB queued right before _exit() (no close) reaches the peer with the FIN (SHA-256 equal)"
+else
+	fail "_exit(): the data queued right before reaches the peer with the FIN" \
+		"exit $rc, peer saw '${got}', want '$(cat "$LAB_TMP/exit.want" 2>/dev/null)'"
+	show "$LAB_TMP/exit.err"
+fi
 
 # 1. fork: the child sends, then the parent. tcpdump on the peer's side is the wire's witness.
 peer_capture wire "tcp port 7700"
