@@ -15,6 +15,11 @@
  *                     deadlock (watchdog), every byte of both streams checked; the
  *                     loop's blocking connect may itself fail with EINTR and is then
  *                     completed as on Linux (poll for POLLOUT, SO_ERROR)
+ *   handlers          what sigaction() and signal() read back is the program's own handler
+ *                     and flags (SA_SIGINFO only when asked for), SA_RESETHAND resets after
+ *                     one delivery, a queued signal's siginfo (sigqueue value, SI_QUEUE)
+ *                     reaches an SA_SIGINFO handler: synack installs handlers behind its
+ *                     own (shim/intercept/sigguard.h), which must not show
  *   atexit            an atexit() handler connects and exchanges a line (exit status 1 if not)
  * Exit 0 only if every case passed. A watchdog thread ends the process (exit 3) after 60 s.
  */
@@ -419,6 +424,71 @@ done:
 	close(usr_fd);
 }
 
+/* ---- handlers as the program sees them ----------------------------- */
+
+static volatile sig_atomic_t plain_hits, info_value, info_code;
+
+static void on_plain(int sig)
+{
+	(void)sig;
+	plain_hits++;
+}
+
+static void on_info(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig, (void)uc;
+	info_value = si->si_value.sival_int;
+	info_code = si->si_code;
+}
+
+static void case_handlers(void)
+{
+	struct sigaction a, o;
+	union sigval v = {.sival_int = 42};
+	char why[200] = "";
+
+	memset(&a, 0, sizeof(a));
+	sigemptyset(&a.sa_mask);
+	a.sa_sigaction = on_info;
+	a.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigaction(SIGUSR2, &a, NULL);
+	if (sigaction(SIGUSR2, NULL, &o) != 0 || o.sa_sigaction != on_info ||
+	    (o.sa_flags & (SA_SIGINFO | SA_RESTART)) != (SA_SIGINFO | SA_RESTART))
+		snprintf(why, sizeof(why), "SA_SIGINFO handler read back as %p flags %#x",
+		         (void *)o.sa_sigaction, (unsigned)o.sa_flags);
+	if (!why[0]) {
+		sigqueue(getpid(), SIGUSR2, v);
+		if (info_value != 42 || info_code != SI_QUEUE)
+			snprintf(why, sizeof(why), "siginfo: value %d code %d, want 42 and SI_QUEUE",
+			         (int)info_value, (int)info_code);
+	}
+	a.sa_handler = on_plain;
+	a.sa_flags = 0;
+	if (!why[0] && (sigaction(SIGUSR2, &a, &o) != 0 || o.sa_sigaction != on_info))
+		snprintf(why, sizeof(why), "the old SA_SIGINFO handler came back as %p",
+		         (void *)o.sa_sigaction);
+	if (!why[0] && (sigaction(SIGUSR2, NULL, &o) != 0 || o.sa_handler != on_plain ||
+	                (o.sa_flags & SA_SIGINFO)))
+		snprintf(why, sizeof(why), "plain handler read back as %p flags %#x",
+		         (void *)o.sa_handler, (unsigned)o.sa_flags);
+	if (!why[0] && signal(SIGUSR2, SIG_IGN) != on_plain)
+		snprintf(why, sizeof(why), "signal(SIG_IGN) did not return the plain handler");
+	if (!why[0] && signal(SIGUSR2, SIG_DFL) != SIG_IGN)
+		snprintf(why, sizeof(why), "signal(SIG_DFL) did not return SIG_IGN");
+	a.sa_handler = on_plain;
+	a.sa_flags = SA_RESETHAND;
+	if (!why[0]) {
+		sigaction(SIGUSR2, &a, NULL);
+		raise(SIGUSR2);
+		if (plain_hits != 1 || sigaction(SIGUSR2, NULL, &o) != 0 || o.sa_handler != SIG_DFL)
+			snprintf(why, sizeof(why),
+			         "SA_RESETHAND: %d deliveries, then %p (want 1, then SIG_DFL)",
+			         (int)plain_hits, (void *)o.sa_handler);
+	}
+	signal(SIGUSR2, SIG_DFL);
+	report("handlers", why[0] == '\0', why);
+}
+
 /* ---- atexit -------------------------------------------------------- */
 
 static void at_exit(void)
@@ -450,6 +520,7 @@ int main(int argc, char **argv)
 	report("constructor", early_status == 0, early_detail);
 	case_sigalrm();
 	case_signal_in_call();
+	case_handlers();
 	atexit(at_exit);
 	return failures ? 1 : 0;
 }

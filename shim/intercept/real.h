@@ -92,6 +92,7 @@
 	X(daemon)                                                                                  \
 	X(fork)                                                                                    \
 	X(_exit)                                                                                   \
+	X(sigaction)                                                                               \
 	X(sendfile)                                                                                \
 	X(sendfile64)                                                                              \
 	X(sendmmsg)                                                                                \

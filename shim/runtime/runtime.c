@@ -123,6 +123,9 @@ static void do_init(void)
 	});
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	own_pid = getpid();
+	/* Handlers installed before us (another library's constructor) wait
+	 * for synack's sections to end too (sigguard.h). */
+	shim_sig_adopt(REAL(sigaction));
 	shim_leave();
 }
 

@@ -53,7 +53,10 @@ def check(name, ok, why=""):
         failed.append(name)
 
 def conn(port):
+    # Blocking, as the raw calls below expect (a Python timeout makes the fd O_NONBLOCK, set
+    # with ioctl(FIONBIO), and ctypes calls bypass Python's waiting).
     s = socket.create_connection((host, port), timeout=20)
+    s.setblocking(True)
     fds.append(s.fileno())
     return s
 
