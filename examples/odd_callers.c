@@ -19,7 +19,9 @@
  *                     and flags (SA_SIGINFO only when asked for), SA_RESETHAND resets after
  *                     one delivery, a queued signal's siginfo (sigqueue value, SI_QUEUE)
  *                     reaches an SA_SIGINFO handler: synack installs handlers behind its
- *                     own (shim/intercept/sigguard.h), which must not show
+ *                     own (shim/intercept/sigguard.h), which must not show; then handlers
+ *                     that re-install themselves with signal() hit a thread installing
+ *                     handlers in a loop (no deadlock on synack's table of handlers)
  *   atexit            an atexit() handler connects and exchanges a line (exit status 1 if not)
  * Exit 0 only if every case passed. A watchdog thread ends the process (exit 3) after 60 s.
  */
@@ -441,6 +443,65 @@ static void on_info(int sig, siginfo_t *si, void *uc)
 	info_code = si->si_code;
 }
 
+/* SysV style: the handler installs itself again. */
+static volatile sig_atomic_t reinstall_hits;
+
+static void on_reinstall(int sig)
+{
+	int saved = errno;
+
+	signal(sig, on_reinstall);
+	reinstall_hits++;
+	errno = saved;
+}
+
+struct pelter {
+	pthread_t target;
+	atomic_int stop;
+};
+
+static void *pelt(void *arg)
+{
+	struct pelter *p = arg;
+	struct timespec gap = {0, 20000};
+
+	while (!atomic_load(&p->stop)) {
+		pthread_kill(p->target, SIGUSR2);
+		nanosleep(&gap, NULL);
+	}
+	return NULL;
+}
+
+/* Signals whose handler calls signal() hit a thread that is itself
+ * installing handlers in a loop: no deadlock (the watchdog would end the
+ * process), every call succeeds. */
+static void reinstall_storm(char *why, size_t len)
+{
+	struct pelter p = {.target = pthread_self()};
+	struct sigaction a;
+	pthread_t t;
+	int bad = 0;
+
+	signal(SIGUSR2, on_reinstall);
+	if (pthread_create(&t, NULL, pelt, &p) != 0) {
+		snprintf(why, len, "pthread_create failed");
+		return;
+	}
+	memset(&a, 0, sizeof(a));
+	sigemptyset(&a.sa_mask);
+	for (int i = 0; i < 20000 && (i < 1000 || reinstall_hits < 100); i++) {
+		a.sa_handler = (i & 1) ? on_plain : SIG_IGN;
+		bad += sigaction(SIGURG, &a, NULL) != 0;
+	}
+	atomic_store(&p.stop, 1);
+	pthread_join(t, NULL);
+	signal(SIGUSR2, SIG_DFL);
+	signal(SIGURG, SIG_DFL);
+	if (bad || reinstall_hits == 0)
+		snprintf(why, len, "reinstalling handlers: %d sigaction failures, %d signals handled",
+		         bad, (int)reinstall_hits);
+}
+
 static void case_handlers(void)
 {
 	struct sigaction a, o;
@@ -486,6 +547,8 @@ static void case_handlers(void)
 			         (int)plain_hits, (void *)o.sa_handler);
 	}
 	signal(SIGUSR2, SIG_DFL);
+	if (!why[0])
+		reinstall_storm(why, sizeof(why));
 	report("handlers", why[0] == '\0', why);
 }
 

@@ -191,6 +191,9 @@ int shim_sig_action(int sig, const struct sigaction *act, struct sigaction *oact
 		k.sa_sigaction = trampoline;
 		k.sa_flags |= SA_SIGINFO;
 	}
+	/* A handler that installs a handler (signal() in a SysV-style
+	 * handler) must not run while this thread holds the table's lock. */
+	shim_sig_enter();
 	pthread_mutex_lock(&action_lock);
 	was_fn = atomic_load(&p->fn);
 	was_siginfo = atomic_load(&p->siginfo);
@@ -211,6 +214,7 @@ int shim_sig_action(int sig, const struct sigaction *act, struct sigaction *oact
 		atomic_store(&p->fn, 0);
 	}
 	pthread_mutex_unlock(&action_lock);
+	shim_sig_leave();
 	if (r == 0 && oact) {
 		as_program(&old, was_fn, was_siginfo);
 		*oact = old;
