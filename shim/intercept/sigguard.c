@@ -161,6 +161,13 @@ void shim_sig_leave(void)
 		deliver();
 }
 
+void shim_sig_after_fork_child(void)
+{
+	/* The kernel gives a child no pending signal: one noted for the
+	 * parent during fork() is the parent's alone. */
+	queued = 0;
+}
+
 /* What the program would read back: its own function and flags. */
 static void as_program(struct sigaction *a, uintptr_t fn, bool siginfo)
 {

@@ -19,6 +19,10 @@
 void shim_sig_enter(void);
 void shim_sig_leave(void);
 
+/* In a fork child, first: the signals noted for the parent thread during
+ * fork() are not the child's (fork(2): pending signals are not inherited). */
+void shim_sig_after_fork_child(void);
+
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
 
 /* sigaction(2) for the program: a handler of an asynchronous signal goes

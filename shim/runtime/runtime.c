@@ -896,6 +896,7 @@ static void fork_child(void)
 	static struct fd_list internal;
 	int keep = rt.dev ? rt.dev->fd : -1;
 
+	shim_sig_after_fork_child();
 	fdt_unlock();
 	/* The stack lock is the parent thread's (a robust mutex has an owner):
 	 * the parent releases it. */
