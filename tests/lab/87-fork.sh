@@ -158,6 +158,9 @@ else
 		"exit $rc, peer saw '${got}', want '$(cat "$LAB_TMP/exit.want" 2>/dev/null)'"
 	show "$LAB_TMP/exit.err"
 fi
+# The peer answers that connection with its digest line, which meets a closed connection (an
+# RST, as from the kernel after the process's exit): let it end before the capture of part 1.
+wait_for 10 bash -c "! ip netns exec '$NS_B' ss -Htn state all 'sport = :7700' | grep -v LISTEN | grep -q ." || true
 
 # 1. fork: the child sends, then the parent. tcpdump on the peer's side is the wire's witness.
 peer_capture wire "tcp port 7700"
