@@ -194,6 +194,11 @@ struct sk_stack *sk_stack_new(const struct sk_config *cfg, const struct sk_link_
 	return sk_stack_new_in(cfg, link, link_ctx, hooks, &sk_mem_libc);
 }
 
+const struct sk_config *sk_stack_config(const struct sk_stack *st)
+{
+	return &st->cfg;
+}
+
 size_t sk_stack_size_hint(const struct sk_config *cfg)
 {
 	return sizeof(struct sk_stack) + sk_arp_cache_size_hint(cfg->mtu) + sk_tcp_size_hint(cfg);

@@ -262,6 +262,10 @@ struct sk_stack *sk_stack_new_in(const struct sk_config *cfg, const struct sk_li
 /* Frees everything through the stack's current mem ops. */
 void sk_stack_free(struct sk_stack *st);
 
+/* The configuration the stack was made with (the secrets in it included:
+ * for its own processes only). */
+const struct sk_config *sk_stack_config(const struct sk_stack *st);
+
 /* Roughly the bytes a stack with this configuration needs before any ring
  * storage (the stack, arena, tables, heap, ARP pool): for sizing a region. */
 size_t sk_stack_size_hint(const struct sk_config *cfg);

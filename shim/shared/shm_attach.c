@@ -227,6 +227,45 @@ static int check_identity(const struct shim_config *cfg)
 	return -EADDRINUSE;
 }
 
+/* The settings that size or tune the whole stack are its creator's: the
+ * ones a later program sets in its environment do not apply to it. Say so,
+ * once per setting, with the stack's value and how to get the program's. */
+static void warn_stack_settings(const struct sk_config *want)
+{
+	const struct sk_config *have = sk_stack_config(stack_of(shm_me.hdr));
+	const struct {
+		const char *env;
+		uint64_t want, have;
+	} v[] = {
+	    {"SYNACK_MAX_SOCKETS", want->max_sockets, have->max_sockets},
+	    {"SYNACK_MAX_TIME_WAIT", want->max_time_wait, have->max_time_wait},
+	    {"SYNACK_MSL_MS", want->msl_ms, have->msl_ms},
+	    {"SYNACK_FIN_TIMEOUT_MS", want->fin_timeout_ms, have->fin_timeout_ms},
+	    {"SYNACK_SYN_RETRIES", want->syn_retries, have->syn_retries},
+	    {"SYNACK_SYN_BACKLOG", want->syn_backlog, have->syn_backlog},
+	    {"SYNACK_SYNCOOKIES", want->syncookies, have->syncookies},
+	    {"SYNACK_RCVBUF_MAX", want->rcvbuf_max, have->rcvbuf_max},
+	    {"SYNACK_MEM_MAX", want->mem_max, have->mem_max},
+	    {"SYNACK_CC", want->default_cc, have->default_cc},
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		const char *set = getenv(v[i].env);
+
+		if (!set || v[i].want == v[i].have)
+			continue;
+		shim_log(SK_LOG_WARN,
+		         "stack %s: %s=%s does not apply: the stack was made with %llu%s by the "
+		         "first program on %s, and its settings are every program's; it applies "
+		         "once every program using the stack has ended (synack ss -p shows them), "
+		         "or give this program a stack of its own with SYNACK_STACK=<name> on "
+		         "another interface",
+		         shm_me.name, v[i].env, set, (unsigned long long)v[i].have,
+		         strcmp(v[i].env, "SYNACK_CC") == 0 ? " (0 cubic, 1 reno)" : "",
+		         shm_me.dev ? shm_me.dev->name : "the interface");
+	}
+}
+
 /* Join this process's packet socket to the stack's fanout group, so that
  * each frame reaches one process only (netdev_afpacket_fanout). A socket
  * inherited from a process of the stack (fork, exec) is in it already.
@@ -372,6 +411,8 @@ static int try_attach(const struct sk_config *sc, const struct shim_config *cfg,
 	}
 	if (created)
 		atomic_store(&shm_me.hdr->state, SHM_READY);
+	else if (want_slot < 0) /* an exec'd image said it before the exec */
+		warn_stack_settings(sc);
 	shm_stack_unlock();
 	shim_log(SK_LOG_INFO, "stack %s: %s (slot %d)", shm_me.name,
 	         created ? "created" : "attached", shm_me.slot);

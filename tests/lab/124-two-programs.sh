@@ -8,7 +8,9 @@
 # byte-exact, orderly EOF) and 3 kernel curls fetching 10 MiB from nginx (SHA-256 equal), and the
 # synack curl's 10 MiB (SHA-256 equal). tcpdump on the peer from the moment both servers answer
 # to the end: no RST in either direction (no program's stack resets another's connections), and
-# a FIN from 10.77.0.1 on each of the 9 connections. Both servers still run afterwards.
+# a FIN from 10.77.0.1 on each of the 9 connections. Both servers still run afterwards. The
+# synack curl sets SYNACK_MAX_SOCKETS and SYNACK_SYN_RETRIES, which belong to the stack the echo
+# server made: one warning line each says they do not apply.
 # By hand, LAB_KERNEL_ONLY=1 runs the three programs on the kernel: every check passes there.
 . "$(dirname "$0")/lib.sh"
 
@@ -56,14 +58,25 @@ for i in 1 2 3; do
 		2>"$LAB_TMP/curl$i.err" &
 	curls+=($!)
 done
-LAB_TIMEOUT=120 synack_exec curl -sS --max-time 110 -o "$LAB_TMP/client.out" "http://$ADDR_B:7780/10MiB.bin" \
-	2>"$LAB_TMP/client.err" &
+# The stack is the first program's, and so are its settings: the curl's own SYNACK_MAX_SOCKETS
+# and SYNACK_SYN_RETRIES do not apply, which it is told, once each, on stderr.
+SYNACK_MAX_SOCKETS=64 SYNACK_SYN_RETRIES=2 LAB_TIMEOUT=120 synack_exec curl -sS --max-time 110 \
+	-o "$LAB_TMP/client.out" "http://$ADDR_B:7780/10MiB.bin" 2>"$LAB_TMP/client.err" &
 client=$!
 
 rc=0
 wait "$client" || rc=$?
 check_transfer "curl under synack downloads 10 MiB from the peer meanwhile" "$rc" "$LAB_TMP/client.out" \
 	"$LAB_TMP/peerwww/10MiB.bin" "$LAB_TMP/client.err"
+if [[ ${LAB_KERNEL_ONLY:-0} == 1 ]]; then
+	:
+elif (($(grep -c "SYNACK_MAX_SOCKETS=64 does not apply: the stack was made with" "$LAB_TMP/client.err") == 1 &&
+	$(grep -c "SYNACK_SYN_RETRIES=2 does not apply: the stack was made with 6 " "$LAB_TMP/client.err") == 1)); then
+	pass "the curl is told, once each, that its SYNACK_MAX_SOCKETS and SYNACK_SYN_RETRIES do not apply to the stack the echo server made"
+else
+	fail "the curl is told that its own stack settings do not apply" "no such line, or more than one each"
+	show "$LAB_TMP/client.err"
+fi
 for i in 1 2 3; do
 	rc=0
 	wait "${curls[i - 1]}" || rc=$?
