@@ -567,6 +567,10 @@ struct sk_sock_view {
 /* Fill *out for any socket in use (sk_next_socket): 0, or -EBADF. */
 int sk_sock_view(const struct sk_stack *st, int sock, struct sk_sock_view *out);
 
+/* sk_sock_view's parent alone, without the rest (TCP_INFO): the listener
+ * of a passive connection not yet accepted, or -1. */
+int sk_sock_parent(const struct sk_stack *st, int sock);
+
 /* Connections the program closed in TIME_WAIT are no sockets any more:
  * they wait out 2·MSL in a table of their own (Linux's timewait sockets).
  * How many there are, and each in turn: the first entry after `after` (-1:

@@ -134,6 +134,13 @@ int sk_get_info(const struct sk_stack *st, int sock, struct sk_tcp_info *out)
 	return 0;
 }
 
+int sk_sock_parent(const struct sk_stack *st, int sock)
+{
+	const struct tcb *t = slot(st, sock);
+
+	return t && t->parent != TCP_NIL ? t->parent : -1;
+}
+
 int sk_sock_view(const struct sk_stack *st, int sock, struct sk_sock_view *out)
 {
 	const struct tcb *t = slot(st, sock);

@@ -142,7 +142,9 @@ static bool only_a_connection(int sock)
 	return st && (sk_poll(st, sock) & ~(SK_POLLRDNORM | SK_POLLWRNORM)) == SK_POLLIN;
 }
 
-static void wake(int sock, bool one)
+/* one: -1 asks only_a_connection when an exclusive waiter turns up (most
+ * wake-ups find none and need not ask), 0 wakes every waiter. */
+static void wake(int sock, int one)
 {
 	const struct shim_waiter *oldest_exclusive = NULL;
 
@@ -152,7 +154,9 @@ static void wake(int sock, bool one)
 
 		for (int i = 0; !hit && i < w->nsocks; i++)
 			hit = w->socks[i] == sock;
-		if (hit && one && w->exclusive && !w->any)
+		if (hit && w->exclusive && !w->any && one < 0)
+			one = only_a_connection(sock);
+		if (hit && one > 0 && w->exclusive && !w->any)
 			oldest_exclusive = w; /* the list is newest first */
 		else if (hit)
 			signal_efd(w->efd);
@@ -163,12 +167,12 @@ static void wake(int sock, bool one)
 
 void wait_wake(int sock)
 {
-	wake(sock, only_a_connection(sock));
+	wake(sock, -1);
 }
 
 void wait_wake_every(int sock)
 {
-	wake(sock, false);
+	wake(sock, 0);
 }
 
 void wait_wake_all(void)

@@ -238,13 +238,12 @@ bool shm_trace_route(struct sk_stack *st, const struct sk_state_change *ev)
 		return false;
 	s = &socks()[ev->sock];
 	if (ev->from == SK_TCP_LISTEN) {
-		struct sk_sock_view v;
+		int parent = sk_sock_parent(st, ev->sock);
 
 		/* A new passive connection: its listener's process owns it until
 		 * one accepts it (the slot may hold a stale owner). */
-		if (sk_sock_view(st, ev->sock, &v) == 0 && v.parent >= 0 &&
-		    (uint32_t)v.parent < shm_me.hdr->max_sockets)
-			s->owner_plus1 = socks()[v.parent].owner_plus1;
+		if (parent >= 0 && (uint32_t)parent < shm_me.hdr->max_sockets)
+			s->owner_plus1 = socks()[parent].owner_plus1;
 	}
 	owner = s->owner_plus1 - 1;
 	if (owner < 0 || owner == shm_me.slot)
