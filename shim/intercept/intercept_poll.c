@@ -150,8 +150,13 @@ static int poll_mixed(struct pollfd *fds, struct split *s, sk_time_t deadline,
 	for (;;) {
 		struct shim_waiter w;
 		struct sk_stack *st = rt_lock();
-		int ready = synack_ready(st, fds, s), r;
+		int ready, r;
 		bool woken = false;
+
+		/* What has arrived first, as epoll_wait does (runtime.h): an
+		 * event loop on poll() or select() takes in its own frames. */
+		rt_poll_inline();
+		ready = synack_ready(st, fds, s);
 
 		if (ready > 0 || final) {
 			rt_unlock();
