@@ -9,8 +9,8 @@
  * dies at once is noticed at once.
  *
  * daemon() is glibc's sequence written out over that fork: the parent
- * _exits (the surviving child holds the connections; the parent's slot is
- * dropped when the others see it gone), setsid, chdir("/"), stdin/stdout/
+ * _exits (the surviving child holds the connections; the parent leaves the
+ * stack as exit() would, intercept_exit.c), setsid, chdir("/"), stdin/stdout/
  * stderr on /dev/null. */
 #include <fcntl.h>
 #include <stdlib.h>
