@@ -131,6 +131,12 @@ void shim_epoll_wake(int sock)
 				enqueue(in, in->items[i]);
 }
 
+bool shim_epoll_in_use(void)
+{
+	shim_assert_stack_locked();
+	return instances != NULL;
+}
+
 bool shim_epoll_watches_exclusive(int sock)
 {
 	for (struct ep_inst *in = instances; in; in = in->next)

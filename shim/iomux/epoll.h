@@ -32,6 +32,8 @@ int shim_epoll_wait(struct shim_ofd *ep, int epfd, struct epoll_event *events, i
 
 /* Wake hook: sock's readiness may have changed (under the stack lock). */
 void shim_epoll_wake(int sock);
+/* Has this process epoll sets with synack sockets? (under the stack lock) */
+bool shim_epoll_in_use(void);
 /* Does an epoll set of this process watch sock with EPOLLEXCLUSIVE?
  * (under the stack lock) */
 bool shim_epoll_watches_exclusive(int sock);

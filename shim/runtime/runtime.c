@@ -48,6 +48,10 @@
  * RT_PARK_CHECK unparks the runtime thread at once (rt_wait), so the
  * back-off never delays a frame. */
 #define RT_PARK_CHECK_MAX SK_MS(128)
+/* An idle process leaves the packet socket to another that took in frames
+ * this recently (park_or_unpark); one that stopped (SIGSTOP, a debugger)
+ * or died is not relied on for longer. */
+#define RT_READER_FRESH SK_MS(200)
 
 enum rt_state { RT_IDLE, RT_RUNNING, RT_FAILED };
 
@@ -200,8 +204,10 @@ static void drain_device(sk_time_t now)
 			         strerror(-n));
 		for (int i = 0; i < n; i++)
 			sk_input(rt.st, frames[i].data, frames[i].len, frames[i].flags, now);
-		if (n > 0)
+		if (n > 0) {
 			*(app ? &frame_counts.by_app : &frame_counts.by_runtime) += (uint64_t)n;
+			shm_reader_read(now);
+		}
 		/* The replies (ACKs) to this batch leave in one sendmmsg. */
 		netdev_flush(rt.dev);
 		if (n < RX_BATCH)
@@ -214,14 +220,23 @@ static void drain_device(sk_time_t now)
  * and is not any more: frames may be waiting. */
 static bool park_or_unpark(void)
 {
+	sk_time_t now = shim_now_us();
 	bool blocked = atomic_load(&rt.poller) != 0;
-	bool polled = blocked || shim_now_us() - atomic_load(&rt.inline_at) < RT_PARK_CHECK;
+	bool wants = wait_sleepers() > 0 || shim_epoll_in_use();
+	/* A process that neither waits in synack nor has epoll sets (a
+	 * pre-forked server's master) leaves the frames to one that does
+	 * and is taking them in, rather than take them in for it and wake
+	 * it (docs/architecture.md "One stack, many processes"). */
+	bool idle = !wants && shm_reader_elsewhere(now, RT_READER_FRESH);
+	bool polled = blocked || idle || now - atomic_load(&rt.inline_at) < RT_PARK_CHECK;
 	unsigned session = atomic_load(&rt.poll_session);
 
-	/* The same poller still blocked since the last look: look less
-	 * often; a new one, or threads that only pass through epoll_wait:
-	 * as often as at first (they may stop calling at any time). */
-	if (blocked && rt.parked && session == rt.checked_session)
+	shm_reader_set(wants);
+	/* The same poller still blocked since the last look, or idle: look
+	 * less often; a new one, or threads that only pass through
+	 * epoll_wait: as often as at first (they may stop calling at any
+	 * time). */
+	if ((blocked && rt.parked && session == rt.checked_session) || (idle && rt.parked))
 		rt.park_check =
 		    rt.park_check * 2 < RT_PARK_CHECK_MAX ? rt.park_check * 2 : RT_PARK_CHECK_MAX;
 	else

@@ -21,7 +21,7 @@
  * state in it (5: EPOLLEXCLUSIVE interest; 6: the socket arena is set up
  * slot by slot, core/tcp.h hwm, and the slots' rings are apart; 7: the
  * TIME_WAIT table). */
-#define SHM_VERSION 7u
+#define SHM_VERSION 8u
 /* The first layout whose processes hold a flock on the object
  * (remove_stale_stacks): older objects are not judged by it. */
 #define SHM_VERSION_FLOCK 3u
@@ -63,6 +63,11 @@ struct shm_proc {
 	/* SYNACK_TRACE=states of this process, and its queue (shm_rings). */
 	bool trace_states;
 	uint32_t trace_head, trace_tail, trace_lost;
+	/* The process waits in synack or has epoll sets, so it takes in
+	 * frames, and when it last did: an idle process leaves the packet
+	 * socket to it (shm_reader_elsewhere). */
+	bool reads;
+	sk_time_t read_at;
 };
 
 /* A slot's rings, apart from its fields: every scan of the slots reads

@@ -42,6 +42,32 @@ int shm_my_slot(void)
 
 /* ---- process slots ------------------------------------------------- */
 
+void shm_reader_set(bool reads)
+{
+	shim_assert_stack_locked();
+	if (shm_me.hdr && shm_me.slot >= 0)
+		shm_me.hdr->procs[shm_me.slot].reads = reads;
+}
+
+void shm_reader_read(sk_time_t now)
+{
+	if (shm_me.hdr && shm_me.slot >= 0)
+		shm_me.hdr->procs[shm_me.slot].read_at = now;
+}
+
+bool shm_reader_elsewhere(sk_time_t now, sk_time_t fresh)
+{
+	shim_assert_stack_locked();
+	for (int i = 0; shm_me.hdr && i < SHM_MAX_PROCS; i++) {
+		const struct shm_proc *p = &shm_me.hdr->procs[i];
+
+		if (i != shm_me.slot && p->state == SHM_PROC_LIVE && !p->keeper && p->reads &&
+		    p->read_at + fresh > now)
+			return true;
+	}
+	return false;
+}
+
 unsigned shm_live_procs_except(uint64_t token)
 {
 	unsigned n = 0;

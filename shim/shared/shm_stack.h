@@ -106,6 +106,17 @@ unsigned shm_live_procs(void);
 unsigned shm_live_procs_except(uint64_t token);
 uint64_t shm_my_token(void);
 
+/* Who takes in frames, under the lock. A process says whether it wants
+ * them (it waits in synack or has epoll sets: shm_reader_set) and when it
+ * last took some in (shm_reader_read). shm_reader_elsewhere: another live
+ * process wants them and took some in within `fresh` of now, so that an
+ * idle process may leave the packet socket to it (a frame it took in for
+ * another process's connection would cost that process two more wake-ups);
+ * one stopped or gone is not counted once `fresh` has passed. */
+void shm_reader_set(bool reads);
+void shm_reader_read(sk_time_t now);
+bool shm_reader_elsewhere(sk_time_t now, sk_time_t fresh);
+
 /* fork (shim/runtime/runtime.c): prepare reserves the child's slot, holding every
  * socket this process holds (under the lock, before fork). parent records
  * the child's pid (or frees the slot when fork failed); child makes the

@@ -4,7 +4,8 @@
 # (no reuseport); kernel clients in the peer namespace.
 #  1. both workers run (ps: 2 "worker process" children of the master) once nginx answers;
 #     `ab -n 5000 -c 50`: all 5000 complete, 0 failed, 0 non-2xx, every body 4096 B; curl
-#     fetches a 20 MiB file byte-exact (SHA-256).
+#     fetches a 20 MiB file byte-exact (SHA-256); the master took in under a tenth of the frames
+#     the workers did (synack stat: it neither accepts nor polls, they do).
 #  2. kill -9 of a worker while `ab -r -n 20000 -c 20` runs (past its 2000th request), the
 #     worker that serves the first of 10 keep-alive connections a client (held.py) holds open
 #     (each response names its worker: X-Worker), so that it dies with connections in hand:
@@ -52,6 +53,25 @@ check_ab "ab -n 5000 -c 50 against nginx's 2 workers under synack" "$LAB_TMP/ab1
 	"$LAB_TMP/server.err" "$NGINX_LOG"
 peer_fetch "curl fetches 20 MiB from nginx's workers under synack" "$URL/20MiB.bin" \
 	"$LAB_TMP/20MiB.out" "$www/20MiB.bin" "$NGINX_LOG"
+# The master neither accepts nor polls: it leaves the frames to the workers, which take them in
+# (synack stat of each process: the frames its threads took in), instead of taking them in for
+# them and waking them (a third of them before).
+frames() { # PID: the frames the process's threads took in
+	ip netns exec "$NS_A" timeout -k 2 10 "$LAB_TOOL" stat -p "$1" 2>/dev/null |
+		awk '$1 == "rt_frames_by_runtime" || $1 == "rt_frames_by_app" { n += $2 } END { print n + 0 }'
+}
+if [[ ${LAB_KERNEL_ONLY:-0} != 1 ]]; then
+	m=$(frames "$master")
+	w=0
+	for p in $(nginx_workers "$master"); do
+		w=$((w + $(frames "$p")))
+	done
+	if ((w > 10000 && m * 10 < w)); then
+		pass "the master leaves the frames to the workers: it took in $m, the workers $w"
+	else
+		fail "the master leaves the frames to the workers" "master $m frames, workers $w"
+	fi
+fi
 
 # 2. kill -9 of a worker during a run of ab. Without -q ab prints "Completed 2000 requests"
 # (every 10 %) to stderr as it goes; -r: a reset or cut response counts as a failed request
