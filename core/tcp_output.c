@@ -419,7 +419,8 @@ void tcp_output(struct sk_stack *st, struct tcb *t, sk_time_t now)
 			time_syn(t, now);
 			if (t->rto_at == SK_TIME_NEVER)
 				tcp_rto_arm(st, t, now);
-			xmit(st, t, t->iss, SK_TCP_SYN, 0, 0, now); /* recorded first: tcp_send_new */
+			/* Recorded first, then sent: tcp_send_new. */
+			xmit(st, t, t->iss, SK_TCP_SYN, 0, 0, now);
 		}
 		break;
 	case SK_TCP_CLOSED:
@@ -434,7 +435,8 @@ void tcp_output(struct sk_stack *st, struct tcb *t, sk_time_t now)
 				time_syn(t, now);
 				if (t->rto_at == SK_TIME_NEVER)
 					tcp_rto_arm(st, t, now);
-				xmit(st, t, t->iss, SK_TCP_SYN | SK_TCP_ACK, 0, 0, now); /* recorded first: tcp_send_new */
+				/* Recorded first, then sent: tcp_send_new. */
+				xmit(st, t, t->iss, SK_TCP_SYN | SK_TCP_ACK, 0, 0, now);
 			}
 		} else if (t->state != SK_TCP_TIME_WAIT && t->state != SK_TCP_FIN_WAIT_2) {
 			output_data(st, t, now);

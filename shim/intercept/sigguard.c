@@ -186,7 +186,7 @@ int shim_sig_action(int sig, const struct sigaction *act, struct sigaction *oact
 	struct prog_action *p;
 	struct sigaction k, old;
 	uintptr_t was_fn;
-	bool was_siginfo, route;
+	bool was_siginfo, was_resethand, route;
 	int r;
 
 	if (!routable(sig))
@@ -204,6 +204,7 @@ int shim_sig_action(int sig, const struct sigaction *act, struct sigaction *oact
 	pthread_mutex_lock(&action_lock);
 	was_fn = atomic_load(&p->fn);
 	was_siginfo = atomic_load(&p->siginfo);
+	was_resethand = atomic_load(&p->resethand);
 	/* A new function is in the table before the kernel can call the
 	 * trampoline for it; SIG_DFL or SIG_IGN leaves it once the kernel
 	 * has them. */
@@ -217,6 +218,7 @@ int shim_sig_action(int sig, const struct sigaction *act, struct sigaction *oact
 	if (r < 0 && route) {
 		atomic_store(&p->fn, was_fn);
 		atomic_store(&p->siginfo, was_siginfo);
+		atomic_store(&p->resethand, was_resethand);
 	} else if (r == 0 && act && !route) {
 		atomic_store(&p->fn, 0);
 	}

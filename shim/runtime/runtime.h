@@ -92,9 +92,9 @@ int rt_ppoll(struct pollfd *fds, unsigned long n, sk_time_t deadline, const sigs
 /* Run to completion for event loops, under the lock: a thread about to
  * collect ready synack sockets in epoll_wait, poll or select first takes in
  * what the packet socket holds (one non-blocking read when it holds
- * nothing), as the kernel's softirq would have by then. A busy event loop seldom blocks
- * (some connection is always ready), so it would never become the poller
- * of rt_wait, and its runtime thread would take in every frame, the two
+ * nothing), as the kernel's softirq would have by then. A busy event loop
+ * seldom blocks (some connection is always ready), so it would never become
+ * the poller of rt_wait, and its runtime thread would take in every frame, the two
  * threads handing the stack lock back and forth (docs/performance.md);
  * while such calls keep coming (within RT_PARK_CHECK) the runtime thread
  * stays parked. Nothing when a blocked thread is the poller. */
